@@ -1,0 +1,366 @@
+//! The command line: the engine's functions behind clap subcommands.
+//!
+//! Every failure reaches the user as one line naming the problem, and a
+//! non-zero exit; `run` never panics on bad input.
+
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Parser, Subcommand};
+
+use crate::diffusion::guidance::{GuidanceConfig, GuidanceKind, Guided};
+use crate::diffusion::mixture::GaussianMixture;
+use crate::diffusion::sampler::{
+    DdpmVariance, LangevinConfig, SamplerConfig, SamplerKind, build_sampler, sample_from_noise,
+};
+use crate::diffusion::timesteps::inference_timesteps;
+use crate::diffusion::{Denoiser, NoiseRng, Schedule, ScheduleConfig, ScheduleKind, TimestepSpacing};
+
+/// noisescope: watch a diffusion model think.
+#[derive(Debug, Parser)]
+#[command(name = "noisescope", version, about, arg_required_else_help = true)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Print a noise schedule as CSV: t,beta,alpha,alpha_bar,snr,log_snr,posterior_variance.
+    Schedule(ScheduleArgs),
+    /// Print the training timesteps an N-step sampler visits, in sampling order.
+    Timesteps(TimestepsArgs),
+    /// Draw samples with a sampler and write them as CSV (x,y,...).
+    Sample(Box<SampleArgs>),
+    /// Print each sampler's speed (steps/s) on the 2D mixture.
+    Bench(BenchArgs),
+}
+
+/// The schedule options shared by several commands.
+#[derive(Debug, Args, Clone, Copy)]
+pub struct ScheduleArgs {
+    /// linear, scaled-linear, cosine or sigmoid.
+    #[arg(long, default_value = "linear")]
+    pub schedule: ScheduleKind,
+    /// T, the number of training steps.
+    #[arg(long, default_value_t = 1000)]
+    pub train_steps: usize,
+    /// β at t = 1 (√β's start for scaled-linear). Default: the schedule's own.
+    #[arg(long)]
+    pub beta_start: Option<f64>,
+    /// β at t = T (√β's end for scaled-linear). Default: the schedule's own.
+    #[arg(long)]
+    pub beta_end: Option<f64>,
+    /// Rescale to zero terminal SNR (Lin et al. 2024).
+    #[arg(long)]
+    pub zero_terminal_snr: bool,
+}
+
+impl ScheduleArgs {
+    fn config(self) -> ScheduleConfig {
+        ScheduleConfig {
+            kind: self.schedule,
+            train_steps: self.train_steps,
+            beta_start: self.beta_start,
+            beta_end: self.beta_end,
+            zero_terminal_snr: self.zero_terminal_snr,
+        }
+    }
+}
+
+/// Options of `timesteps`.
+#[derive(Debug, Args)]
+pub struct TimestepsArgs {
+    /// T, the number of training steps.
+    #[arg(long, default_value_t = 1000)]
+    pub train_steps: usize,
+    /// N, the number of inference steps.
+    #[arg(long, default_value_t = 50)]
+    pub steps: usize,
+    /// leading, trailing or linspace.
+    #[arg(long, default_value = "leading")]
+    pub spacing: TimestepSpacing,
+}
+
+/// Options of `sample`.
+#[derive(Debug, Args)]
+pub struct SampleArgs {
+    /// The model: gmm:PATH for the exact denoiser of a mixture JSON file.
+    #[arg(long)]
+    pub model: String,
+    /// ddpm, ddim, euler-ode, heun-ode, reverse-sde, dpm-solver++, langevin or annealed-langevin.
+    #[arg(long, default_value = "ddim")]
+    pub sampler: SamplerKind,
+    /// N, the number of sampling steps (noise levels for Langevin).
+    #[arg(long, default_value_t = 50)]
+    pub steps: usize,
+    /// leading, trailing or linspace.
+    #[arg(long, default_value = "leading")]
+    pub spacing: TimestepSpacing,
+    /// DDIM's stochasticity η in [0, 1].
+    #[arg(long, default_value_t = 0.0)]
+    pub eta: f64,
+    /// DDPM's reverse variance: small (β̃_t) or large (β_t).
+    #[arg(long, default_value = "small", value_parser = parse_ddpm_variance)]
+    pub ddpm_variance: DdpmVariance,
+    /// Clip x̂0 to [−1, 1] at every step (image data only).
+    #[arg(long)]
+    pub clip_sample: bool,
+    /// The number of samples.
+    #[arg(long, default_value_t = 2000)]
+    pub n: usize,
+    /// The RNG seed; the same seed gives the same samples.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Condition on this class label.
+    #[arg(long)]
+    pub class: Option<u32>,
+    /// The guidance scale γ (needs --class).
+    #[arg(long)]
+    pub guidance: Option<f64>,
+    /// cfg (classifier-free) or classifier.
+    #[arg(long, default_value = "cfg")]
+    pub guidance_kind: GuidanceKind,
+    /// Langevin updates per noise level.
+    #[arg(long, default_value_t = LangevinConfig::default().steps_per_level)]
+    pub langevin_steps_per_level: usize,
+    /// Plain Langevin's step size.
+    #[arg(long, default_value_t = LangevinConfig::default().step_size)]
+    pub langevin_step_size: f64,
+    /// Annealed Langevin's step size at level t is this × (1 − ᾱ_t).
+    #[arg(long, default_value_t = LangevinConfig::default().annealed_step_scale)]
+    pub annealed_step_scale: f64,
+    /// The schedule.
+    #[command(flatten)]
+    pub schedule: ScheduleArgs,
+    /// Where to write the CSV (default: standard output).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+/// Options of `bench`.
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Points per run.
+    #[arg(long, default_value_t = 2000)]
+    pub n: usize,
+    /// Steps per run.
+    #[arg(long, default_value_t = 50)]
+    pub steps: usize,
+    /// The mixture to sample (default: the shipped three-blob mixture).
+    #[arg(long)]
+    pub mixture: Option<PathBuf>,
+}
+
+fn parse_ddpm_variance(s: &str) -> Result<DdpmVariance, String> {
+    match s {
+        "small" => Ok(DdpmVariance::Small),
+        "large" => Ok(DdpmVariance::Large),
+        other => Err(format!("unknown ddpm variance '{other}' (expected small or large)")),
+    }
+}
+
+/// The mixture shipped in `assets/`, so `bench` and examples work anywhere.
+pub const THREE_BLOBS_JSON: &str = include_str!("../assets/mixtures/three-blobs.json");
+
+/// Runs the command line. Help and version print and succeed.
+///
+/// # Errors
+/// Any bad input or failed write, as one line.
+pub fn run<I, T>(args: I, stdout: &mut dyn std::io::Write) -> Result<()>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) if !e.use_stderr() => {
+            write!(stdout, "{}", e.render())?;
+            return Ok(());
+        }
+        Err(e) => {
+            let rendered = e.render().to_string();
+            let first = rendered.lines().next().unwrap_or("invalid arguments");
+            bail!("{}", first.trim_start_matches("error: "));
+        }
+    };
+    match cli.command {
+        Command::Schedule(args) => write_schedule(args, stdout),
+        Command::Timesteps(args) => {
+            let ts = inference_timesteps(args.train_steps, args.steps, args.spacing)?;
+            let text: String = ts.iter().map(|t| format!("{t}\n")).collect();
+            stdout.write_all(text.as_bytes())?;
+            Ok(())
+        }
+        Command::Sample(args) => sample(&args, stdout),
+        Command::Bench(args) => bench(&args, stdout),
+    }
+}
+
+fn write_schedule(args: ScheduleArgs, out: &mut dyn std::io::Write) -> Result<()> {
+    let schedule = Schedule::new(&args.config())?;
+    let mut text = String::from("t,beta,alpha,alpha_bar,snr,log_snr,posterior_variance\n");
+    for t in 1..=schedule.train_steps() {
+        writeln!(
+            text,
+            "{t},{},{},{},{},{},{}",
+            schedule.beta(t),
+            schedule.alpha(t),
+            schedule.alpha_bar(t),
+            schedule.snr(t),
+            schedule.log_snr(t),
+            schedule.posterior_variance(t)
+        )?;
+    }
+    out.write_all(text.as_bytes())?;
+    Ok(())
+}
+
+fn load_model(spec: &str) -> Result<GaussianMixture> {
+    let Some(path) = spec.strip_prefix("gmm:") else {
+        bail!("unknown model '{spec}' (expected gmm:PATH to a mixture JSON file)");
+    };
+    Ok(GaussianMixture::load(Path::new(path))?)
+}
+
+fn sample(args: &SampleArgs, stdout: &mut dyn std::io::Write) -> Result<()> {
+    if args.n == 0 {
+        bail!("--n must be at least 1");
+    }
+    if args.guidance.is_some() && args.class.is_none() {
+        bail!("--guidance needs --class");
+    }
+    let mixture = load_model(&args.model)?;
+    let schedule = Arc::new(Schedule::new(&args.schedule.config())?);
+    let config = SamplerConfig {
+        kind: args.sampler,
+        steps: args.steps,
+        spacing: args.spacing,
+        eta: args.eta,
+        ddpm_variance: args.ddpm_variance,
+        clip_sample: args.clip_sample,
+        langevin: LangevinConfig {
+            steps_per_level: args.langevin_steps_per_level,
+            annealed_step_scale: args.annealed_step_scale,
+            step_size: args.langevin_step_size,
+        },
+    };
+    let mut sampler = build_sampler(&config, schedule)?;
+    let guidance = GuidanceConfig {
+        kind: args.guidance_kind,
+        scale: args.guidance.unwrap_or(1.0),
+    };
+    let guided = Guided::new(&mixture, Some(&mixture), guidance)?;
+    let labels = args.class.map(|y| vec![y; args.n]);
+    let mut rng = NoiseRng::seed_from(args.seed);
+    let samples = sample_from_noise(
+        sampler.as_mut(),
+        &guided,
+        labels.as_deref(),
+        &[args.n, mixture.dims()],
+        &mut rng,
+    )?;
+    let csv = points_csv(&samples.to_vec2::<f32>()?, mixture.dims());
+    match &args.out {
+        Some(path) => std::fs::write(path, csv).with_context(|| format!("cannot write {}", path.display()))?,
+        None => stdout.write_all(csv.as_bytes())?,
+    }
+    Ok(())
+}
+
+/// CSV with the header x,y (then x3, x4, ... in more dimensions).
+fn points_csv(rows: &[Vec<f32>], dims: usize) -> String {
+    let header: Vec<String> = (0..dims)
+        .map(|d| match d {
+            0 => "x".to_owned(),
+            1 => "y".to_owned(),
+            d => format!("x{}", d + 1),
+        })
+        .collect();
+    let mut text = header.join(",") + "\n";
+    for row in rows {
+        let cells: Vec<String> = row.iter().map(f32::to_string).collect();
+        text.push_str(&cells.join(","));
+        text.push('\n');
+    }
+    text
+}
+
+fn bench(args: &BenchArgs, out: &mut dyn std::io::Write) -> Result<()> {
+    let mixture = match &args.mixture {
+        Some(path) => GaussianMixture::load(path)?,
+        None => GaussianMixture::from_json(THREE_BLOBS_JSON, "assets/mixtures/three-blobs.json")?,
+    };
+    let schedule = Arc::new(Schedule::new(&ScheduleConfig::default())?);
+    writeln!(
+        out,
+        "sampler,points,steps,seconds,steps_per_sec,model_evals_per_step (2D mixture, {} components)",
+        mixture.components().len()
+    )?;
+    for kind in SamplerKind::ALL {
+        let config = SamplerConfig {
+            kind,
+            steps: args.steps,
+            ..SamplerConfig::default()
+        };
+        let mut sampler = build_sampler(&config, Arc::clone(&schedule))?;
+        let counting = CountingDenoiser::new(&mixture);
+        let mut rng = NoiseRng::seed_from(0);
+        let started = Instant::now();
+        sample_from_noise(sampler.as_mut(), &counting, None, &[args.n, mixture.dims()], &mut rng)?;
+        let elapsed_secs = started.elapsed().as_secs_f64();
+        #[allow(clippy::cast_precision_loss)]
+        let steps = args.steps as f64;
+        writeln!(
+            out,
+            "{kind},{},{},{elapsed_secs:.4},{:.1},{:.1}",
+            args.n,
+            args.steps,
+            steps / elapsed_secs,
+            counting.calls() as f64 / steps
+        )?;
+    }
+    Ok(())
+}
+
+/// Counts model evaluations, so the bench shows what a step costs.
+struct CountingDenoiser<'a> {
+    inner: &'a dyn Denoiser,
+    calls: std::sync::atomic::AtomicUsize,
+}
+
+impl<'a> CountingDenoiser<'a> {
+    fn new(inner: &'a dyn Denoiser) -> Self {
+        Self {
+            inner,
+            calls: std::sync::atomic::AtomicUsize::new(0),
+        }
+    }
+
+    #[allow(clippy::cast_precision_loss)]
+    fn calls(&self) -> usize {
+        self.calls.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+impl Denoiser for CountingDenoiser<'_> {
+    fn prediction_type(&self) -> crate::diffusion::PredictionType {
+        self.inner.prediction_type()
+    }
+
+    fn predict(
+        &self,
+        x_t: &candle_core::Tensor,
+        level: crate::diffusion::NoiseLevel,
+        labels: crate::diffusion::denoiser::Labels<'_>,
+    ) -> crate::diffusion::Result<crate::diffusion::DenoiserOutput> {
+        self.calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.inner.predict(x_t, level, labels)
+    }
+}

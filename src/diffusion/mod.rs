@@ -1,0 +1,31 @@
+//! The diffusion engine: pure maths over candle tensors.
+//!
+//! | module | what lives there |
+//! |---|---|
+//! | [`schedule`] | β_t, ᾱ_t, SNR, posterior coefficients; linear, scaled-linear, cosine, sigmoid; zero-terminal-SNR |
+//! | [`timesteps`] | which t an N-step sampler visits (leading, trailing, linspace) |
+//! | [`param`] | ε / x0 / v / score predictions and their exact conversions |
+//! | [`denoiser`] | the [`Denoiser`] trait every model implements |
+//! | [`mixture`] | exact Gaussian-mixture denoiser, noisy classifier, empirical optimal denoiser |
+//! | [`guidance`] | classifier-free and classifier guidance as a denoiser wrapper |
+//! | [`sampler`] | DDPM, DDIM, PF-ODE (Euler, Heun), reverse SDE, DPM-Solver++(2M), Langevin |
+//! | [`elbo`] | L_T, L_{t−1}, L_0 and bits/dim |
+//! | [`noise`] | the explicit, seeded RNG every stochastic function takes |
+
+pub mod denoiser;
+pub mod elbo;
+pub mod error;
+pub mod guidance;
+pub mod mixture;
+pub mod noise;
+pub mod param;
+pub mod sampler;
+pub mod schedule;
+pub mod timesteps;
+
+pub use denoiser::{Denoiser, DenoiserOutput, NoiseLevel};
+pub use error::{Error, Result};
+pub use noise::NoiseRng;
+pub use param::{Prediction, PredictionType};
+pub use schedule::{Schedule, ScheduleConfig, ScheduleKind};
+pub use timesteps::TimestepSpacing;

@@ -1,0 +1,201 @@
+//! Statistical tests against exact answers: every sampler, driven by the exact
+//! score of an unequal Gaussian mixture (weights 0.7 / 0.2 / 0.1), must
+//! reproduce the mixture's weights and spreads within sampling error.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::sync::Arc;
+
+use common::{three_blobs, weights_and_spreads};
+use noisescope::diffusion::guidance::{GuidanceConfig, GuidanceKind, Guided};
+use noisescope::diffusion::mixture::GaussianMixture;
+use noisescope::diffusion::sampler::{SamplerConfig, SamplerKind, build_sampler, sample_from_noise};
+use noisescope::diffusion::{Denoiser, NoiseRng, Schedule, ScheduleConfig};
+
+const SAMPLES: usize = 6000;
+
+fn draw(model: &dyn Denoiser, labels: Option<&[u32]>, config: SamplerConfig, seed: u64) -> candle_core::Tensor {
+    let schedule = Arc::new(Schedule::new(&ScheduleConfig::default()).unwrap());
+    let mut sampler = build_sampler(&config, schedule).unwrap();
+    let mut rng = NoiseRng::seed_from(seed);
+    sample_from_noise(sampler.as_mut(), model, labels, &[SAMPLES, 2], &mut rng).unwrap()
+}
+
+/// Weights within 4 standard errors (plus 0.005 for discretisation), spreads within 10%.
+fn assert_reproduces(mixture: &GaussianMixture, config: SamplerConfig) {
+    let samples = draw(mixture, None, config, 11);
+    let (weights, spreads) = weights_and_spreads(mixture, &samples);
+    let name = format!("{} ({} steps, eta {})", config.kind, config.steps, config.eta);
+    for (c, component) in mixture.components().iter().enumerate() {
+        let p = component.weight;
+        let tolerance = 4.0 * (p * (1.0 - p) / SAMPLES as f64).sqrt() + 0.005;
+        assert!(
+            (weights[c] - p).abs() < tolerance,
+            "{name}: weight of component {c} is {:.4}, expected {p} ± {tolerance:.4}",
+            weights[c]
+        );
+        let relative = spreads[c] / component.std - 1.0;
+        assert!(
+            relative.abs() < 0.10,
+            "{name}: spread of component {c} is {:.4}, expected {}",
+            spreads[c],
+            component.std
+        );
+    }
+}
+
+fn config(kind: SamplerKind, steps: usize) -> SamplerConfig {
+    SamplerConfig {
+        kind,
+        steps,
+        ..SamplerConfig::default()
+    }
+}
+
+#[test]
+fn ddpm_reproduces_the_mixture() {
+    assert_reproduces(&three_blobs(), config(SamplerKind::Ddpm, 1000));
+}
+
+#[test]
+fn ddim_deterministic_reproduces_the_mixture() {
+    assert_reproduces(&three_blobs(), config(SamplerKind::Ddim, 50));
+}
+
+#[test]
+fn ddim_half_eta_reproduces_the_mixture() {
+    let config = SamplerConfig {
+        eta: 0.5,
+        ..config(SamplerKind::Ddim, 100)
+    };
+    assert_reproduces(&three_blobs(), config);
+}
+
+#[test]
+fn heun_ode_reproduces_the_mixture() {
+    assert_reproduces(&three_blobs(), config(SamplerKind::HeunOde, 100));
+}
+
+#[test]
+fn euler_ode_reproduces_the_mixture() {
+    assert_reproduces(&three_blobs(), config(SamplerKind::EulerOde, 1000));
+}
+
+#[test]
+fn reverse_sde_reproduces_the_mixture() {
+    assert_reproduces(&three_blobs(), config(SamplerKind::ReverseSde, 1000));
+}
+
+#[test]
+fn dpm_solver_pp_reproduces_the_mixture() {
+    assert_reproduces(&three_blobs(), config(SamplerKind::DpmSolverPp, 20));
+}
+
+#[test]
+fn annealed_langevin_reproduces_the_mixture() {
+    assert_reproduces(&three_blobs(), config(SamplerKind::AnnealedLangevin, 100));
+}
+
+#[test]
+fn plain_langevin_gets_the_weights_wrong() {
+    // Song & Ermon 2019, §3.2.2: without annealing, mass stays in the basin where
+    // it started, whatever the weights.
+    let mixture = three_blobs();
+    let samples = draw(&mixture, None, config(SamplerKind::Langevin, 100), 11);
+    let (weights, spreads) = weights_and_spreads(&mixture, &samples);
+    let worst = weights
+        .iter()
+        .zip(mixture.components())
+        .map(|(w, c)| (w - c.weight).abs())
+        .fold(0.0, f64::max);
+    assert!(worst > 0.15, "plain Langevin matched the weights: {weights:?}");
+    // Within each mode it does equilibrate: the spreads are right.
+    for (s, c) in spreads.iter().zip(mixture.components()) {
+        assert!((s / c.std - 1.0).abs() < 0.15, "spread {s} vs {}", c.std);
+    }
+}
+
+#[test]
+fn ddim_eta_one_is_ddpm_with_small_variance() {
+    let mixture = three_blobs();
+    let ddim = SamplerConfig {
+        eta: 1.0,
+        ..config(SamplerKind::Ddim, 40)
+    };
+    let a = draw(&mixture, None, ddim, 5);
+    let b = draw(&mixture, None, config(SamplerKind::Ddpm, 40), 5);
+    let diff: f32 = (a - b).unwrap().abs().unwrap().max_all().unwrap().to_scalar().unwrap();
+    assert!(diff < 1e-3, "DDIM(eta=1) and DDPM(small) differ by {diff}");
+}
+
+/// Two labels, each with two unequal components: p(x | y = 0) has weights 2/3, 1/3.
+fn labelled_mixture() -> GaussianMixture {
+    GaussianMixture::from_json(
+        r#"{"components": [
+            {"mean": [-2.5, 0.0], "std": 0.3, "weight": 0.4, "label": 0},
+            {"mean": [0.0, 2.5], "std": 0.3, "weight": 0.2, "label": 0},
+            {"mean": [2.5, 0.0], "std": 0.3, "weight": 0.3, "label": 1},
+            {"mean": [0.0, -2.5], "std": 0.3, "weight": 0.1, "label": 1}]}"#,
+        "labelled",
+    )
+    .unwrap()
+}
+
+fn assert_guided_reproduces_conditional(kind: GuidanceKind) {
+    let mixture = labelled_mixture();
+    let guided = Guided::new(&mixture, Some(&mixture), GuidanceConfig { kind, scale: 1.0 }).unwrap();
+    let labels = vec![0u32; SAMPLES];
+    let samples = draw(&guided, Some(&labels), config(SamplerKind::Ddim, 50), 3);
+    let (weights, spreads) = weights_and_spreads(&mixture, &samples);
+    let expected = [2.0 / 3.0, 1.0 / 3.0, 0.0, 0.0];
+    for (c, (w, e)) in weights.iter().zip(expected).enumerate() {
+        let tolerance = 4.0 * (e * (1.0 - e) / SAMPLES as f64).sqrt() + 0.005;
+        assert!((w - e).abs() < tolerance, "{kind}: component {c} weight {w:.4}, expected {e:.4}");
+    }
+    for s in &spreads[..2] {
+        assert!((s / 0.3 - 1.0).abs() < 0.1, "{kind}: spread {s}");
+    }
+}
+
+#[test]
+fn classifier_free_guidance_at_one_samples_the_conditional() {
+    assert_guided_reproduces_conditional(GuidanceKind::ClassifierFree);
+}
+
+#[test]
+fn classifier_guidance_at_one_samples_the_conditional() {
+    assert_guided_reproduces_conditional(GuidanceKind::Classifier);
+}
+
+#[test]
+fn strong_guidance_sharpens_toward_the_class() {
+    // γ > 1 tilts p(x|y) by p(y|x)^(γ−1): points near the other class vanish and
+    // the class's modes tighten.
+    let mixture = labelled_mixture();
+    let config_at = |scale| GuidanceConfig {
+        kind: GuidanceKind::ClassifierFree,
+        scale,
+    };
+    let spread_at = |scale| {
+        let guided = Guided::new(&mixture, None, config_at(scale)).unwrap();
+        let labels = vec![0u32; SAMPLES];
+        let samples = draw(&guided, Some(&labels), config(SamplerKind::Ddim, 50), 3);
+        weights_and_spreads(&mixture, &samples).1[0]
+    };
+    assert!(spread_at(4.0) < 0.9 * spread_at(1.0));
+}
+
+#[test]
+fn same_seed_same_samples_other_seed_other_samples() {
+    let mixture = three_blobs();
+    let c = SamplerConfig {
+        eta: 1.0,
+        ..config(SamplerKind::Ddim, 20)
+    };
+    let a: Vec<Vec<f32>> = draw(&mixture, None, c, 9).to_vec2().unwrap();
+    let b: Vec<Vec<f32>> = draw(&mixture, None, c, 9).to_vec2().unwrap();
+    let d: Vec<Vec<f32>> = draw(&mixture, None, c, 10).to_vec2().unwrap();
+    assert_eq!(a, b);
+    assert_ne!(a, d);
+}
