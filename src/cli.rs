@@ -4,7 +4,6 @@
 //! non-zero exit; `run` never panics on bad input.
 
 use std::fmt::Write as _;
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;

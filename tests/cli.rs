@@ -8,11 +8,18 @@ use std::process::{Command, Output};
 use common::{floats, reference};
 
 fn noisescope(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_noisescope")).args(args).output().expect("the binary runs")
+    Command::new(env!("CARGO_BIN_EXE_noisescope"))
+        .args(args)
+        .output()
+        .expect("the binary runs")
 }
 
 fn stdout(output: &Output) -> String {
-    assert!(output.status.success(), "failed: {}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     String::from_utf8(output.stdout.clone()).unwrap()
 }
 
@@ -20,8 +27,13 @@ fn stdout(output: &Output) -> String {
 fn schedule_prints_diffusers_cosine_table() {
     let text = stdout(&noisescope(&["schedule", "--schedule", "cosine"]));
     let mut lines = text.lines();
-    assert_eq!(lines.next(), Some("t,beta,alpha,alpha_bar,snr,log_snr,posterior_variance"));
-    let rows: Vec<Vec<f64>> = lines.map(|l| l.split(',').map(|c| c.parse().unwrap()).collect()).collect();
+    assert_eq!(
+        lines.next(),
+        Some("t,beta,alpha,alpha_bar,snr,log_snr,posterior_variance")
+    );
+    let rows: Vec<Vec<f64>> = lines
+        .map(|l| l.split(',').map(|c| c.parse().unwrap()).collect())
+        .collect();
     assert_eq!(rows.len(), 1000);
     let reference = reference();
     let case = &reference["schedules"]["cosine"];
@@ -36,14 +48,29 @@ fn schedule_prints_diffusers_cosine_table() {
 
 #[test]
 fn zero_terminal_snr_prints_minus_infinity_log_snr() {
-    let text = stdout(&noisescope(&["schedule", "--schedule", "linear", "--train-steps", "10", "--zero-terminal-snr"]));
+    let text = stdout(&noisescope(&[
+        "schedule",
+        "--schedule",
+        "linear",
+        "--train-steps",
+        "10",
+        "--zero-terminal-snr",
+    ]));
     let last = text.lines().last().unwrap();
     assert!(last.starts_with("10,1,0,0,0,-inf,"), "{last}");
 }
 
 #[test]
 fn timesteps_prints_trailing_steps() {
-    let text = stdout(&noisescope(&["timesteps", "--train-steps", "1000", "--steps", "4", "--spacing", "trailing"]));
+    let text = stdout(&noisescope(&[
+        "timesteps",
+        "--train-steps",
+        "1000",
+        "--steps",
+        "4",
+        "--spacing",
+        "trailing",
+    ]));
     assert_eq!(text, "1000\n750\n500\n250\n");
 }
 
@@ -54,12 +81,32 @@ fn sample_writes_points_csv() {
     let out = dir.join("points.csv");
     let mixture = concat!(env!("CARGO_MANIFEST_DIR"), "/assets/mixtures/three-blobs.json");
     let model = format!("gmm:{mixture}");
-    let args = ["sample", "--model", &model, "--sampler", "dpm-solver++", "--steps", "20", "--n", "500", "--seed", "4", "--class", "1", "--guidance", "2", "--out", out.to_str().unwrap()];
+    let args = [
+        "sample",
+        "--model",
+        &model,
+        "--sampler",
+        "dpm-solver++",
+        "--steps",
+        "20",
+        "--n",
+        "500",
+        "--seed",
+        "4",
+        "--class",
+        "1",
+        "--guidance",
+        "2",
+        "--out",
+        out.to_str().unwrap(),
+    ];
     stdout(&noisescope(&args));
     let text = std::fs::read_to_string(&out).unwrap();
     let mut lines = text.lines();
     assert_eq!(lines.next(), Some("x,y"));
-    let points: Vec<Vec<f64>> = lines.map(|l| l.split(',').map(|c| c.parse().unwrap()).collect()).collect();
+    let points: Vec<Vec<f64>> = lines
+        .map(|l| l.split(',').map(|c| c.parse().unwrap()).collect())
+        .collect();
     assert_eq!(points.len(), 500);
     // Class 1 is the single blob at (2, -1).
     let near = points.iter().filter(|p| (p[0] - 2.0).hypot(p[1] + 1.0) < 1.0).count();
@@ -80,23 +127,116 @@ fn bad_input_is_one_line_and_a_failure() {
     };
     let good = write("good.json", r#"{"components": [{"mean": [0, 0], "std": 1}]}"#);
     let cases: Vec<(Vec<String>, &str)> = vec![
-        (vec!["schedule".into(), "--schedule".into(), "quadratic".into()], "unknown schedule"),
-        (vec!["schedule".into(), "--train-steps".into(), "0".into()], "at least 1"),
+        (
+            vec!["schedule".into(), "--schedule".into(), "quadratic".into()],
+            "unknown schedule",
+        ),
+        (
+            vec!["schedule".into(), "--train-steps".into(), "0".into()],
+            "at least 1",
+        ),
         (vec!["schedule".into(), "--beta-end".into(), "1.5".into()], "beta-end"),
-        (vec!["schedule".into(), "--schedule".into(), "cosine".into(), "--beta-start".into(), "0.1".into()], "cosine"),
+        (
+            vec![
+                "schedule".into(),
+                "--schedule".into(),
+                "cosine".into(),
+                "--beta-start".into(),
+                "0.1".into(),
+            ],
+            "cosine",
+        ),
         (vec!["timesteps".into(), "--steps".into(), "2000".into()], "steps"),
-        (vec!["sample".into(), "--model".into(), good.clone(), "--sampler".into(), "magic".into()], "unknown sampler"),
-        (vec!["sample".into(), "--model".into(), good.clone(), "--eta".into(), "1.5".into()], "eta"),
-        (vec!["sample".into(), "--model".into(), good.clone(), "--steps".into(), "1001".into()], "steps"),
-        (vec!["sample".into(), "--model".into(), write("neg.json", r#"{"components": [{"mean": [0], "std": -1}]}"#)], "std"),
-        (vec!["sample".into(), "--model".into(), write("w.json", r#"{"components": [{"mean": [0], "std": 1, "weight": -1}]}"#)], "weight"),
-        (vec!["sample".into(), "--model".into(), write("empty.json", "")], "empty"),
-        (vec!["sample".into(), "--model".into(), write("cut.json", r#"{"components": [{"mean": [0,"#)], "not a valid mixture JSON"),
-        (vec!["sample".into(), "--model".into(), write("text.json", "hello")], "not a valid mixture JSON"),
-        (vec!["sample".into(), "--model".into(), "gmm:/no/such/file.json".into()], "/no/such/file.json"),
-        (vec!["sample".into(), "--model".into(), "unet:x".into()], "unknown model"),
-        (vec!["sample".into(), "--model".into(), good.clone(), "--class".into(), "3".into()], "label 3"),
-        (vec!["sample".into(), "--model".into(), good.clone(), "--out".into(), "/no/such/dir/p.csv".into()], "cannot write /no/such/dir/p.csv"),
+        (
+            vec![
+                "sample".into(),
+                "--model".into(),
+                good.clone(),
+                "--sampler".into(),
+                "magic".into(),
+            ],
+            "unknown sampler",
+        ),
+        (
+            vec![
+                "sample".into(),
+                "--model".into(),
+                good.clone(),
+                "--eta".into(),
+                "1.5".into(),
+            ],
+            "eta",
+        ),
+        (
+            vec![
+                "sample".into(),
+                "--model".into(),
+                good.clone(),
+                "--steps".into(),
+                "1001".into(),
+            ],
+            "steps",
+        ),
+        (
+            vec![
+                "sample".into(),
+                "--model".into(),
+                write("neg.json", r#"{"components": [{"mean": [0], "std": -1}]}"#),
+            ],
+            "std",
+        ),
+        (
+            vec![
+                "sample".into(),
+                "--model".into(),
+                write("w.json", r#"{"components": [{"mean": [0], "std": 1, "weight": -1}]}"#),
+            ],
+            "weight",
+        ),
+        (
+            vec!["sample".into(), "--model".into(), write("empty.json", "")],
+            "empty",
+        ),
+        (
+            vec![
+                "sample".into(),
+                "--model".into(),
+                write("cut.json", r#"{"components": [{"mean": [0,"#),
+            ],
+            "not a valid mixture JSON",
+        ),
+        (
+            vec!["sample".into(), "--model".into(), write("text.json", "hello")],
+            "not a valid mixture JSON",
+        ),
+        (
+            vec!["sample".into(), "--model".into(), "gmm:/no/such/file.json".into()],
+            "/no/such/file.json",
+        ),
+        (
+            vec!["sample".into(), "--model".into(), "unet:x".into()],
+            "unknown model",
+        ),
+        (
+            vec![
+                "sample".into(),
+                "--model".into(),
+                good.clone(),
+                "--class".into(),
+                "3".into(),
+            ],
+            "label 3",
+        ),
+        (
+            vec![
+                "sample".into(),
+                "--model".into(),
+                good.clone(),
+                "--out".into(),
+                "/no/such/dir/p.csv".into(),
+            ],
+            "cannot write /no/such/dir/p.csv",
+        ),
     ];
     for (args, expected) in cases {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
@@ -104,7 +244,10 @@ fn bad_input_is_one_line_and_a_failure() {
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(!output.status.success(), "{args:?} succeeded");
         assert_eq!(stderr.trim_end().lines().count(), 1, "{args:?}: not one line: {stderr}");
-        assert!(stderr.contains(expected), "{args:?}: '{stderr}' does not mention '{expected}'");
+        assert!(
+            stderr.contains(expected),
+            "{args:?}: '{stderr}' does not mention '{expected}'"
+        );
         assert!(!stderr.contains("panicked"), "{args:?} panicked: {stderr}");
     }
 }

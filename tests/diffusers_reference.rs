@@ -38,8 +38,14 @@ fn schedules_match_diffusers_to_1e9() {
         let alpha_bars: Vec<f64> = (1..=big_t).map(|t| schedule.alpha_bar(t)).collect();
         let posterior: Vec<f64> = (1..=big_t).map(|t| schedule.posterior_variance(t)).collect();
         assert!(max_diff(&betas, &floats(&case["betas"])) < 1e-9, "{name}: betas");
-        assert!(max_diff(&alpha_bars, &floats(&case["alpha_bars"])) < 1e-9, "{name}: alpha_bar");
-        assert!(max_diff(&posterior, &floats(&case["posterior_variance"])) < 1e-9, "{name}: posterior variance");
+        assert!(
+            max_diff(&alpha_bars, &floats(&case["alpha_bars"])) < 1e-9,
+            "{name}: alpha_bar"
+        );
+        assert!(
+            max_diff(&posterior, &floats(&case["posterior_variance"])) < 1e-9,
+            "{name}: posterior variance"
+        );
     }
 }
 
@@ -53,7 +59,10 @@ fn zero_terminal_snr_ends_at_zero_signal() {
     assert!(schedule.alpha_bar(1000).abs() < 1e-15);
     assert_eq!(schedule.log_snr(1000), f64::NEG_INFINITY);
     let plain = Schedule::new(&ScheduleConfig::default()).unwrap();
-    assert!((schedule.alpha_bar(1) - plain.alpha_bar(1)).abs() < 1e-12, "√ᾱ_1 is kept");
+    assert!(
+        (schedule.alpha_bar(1) - plain.alpha_bar(1)).abs() < 1e-12,
+        "√ᾱ_1 is kept"
+    );
 }
 
 #[test]
@@ -105,8 +114,14 @@ fn ddim_steps_match_diffusers() {
     let mut sampler = build_sampler_on(&config, linear(), timesteps).unwrap();
     let mut x = x;
     for (index, expected) in ddim["trajectory"].as_array().unwrap().iter().enumerate() {
-        x = sampler.step(&model, None, index, &x, &mut NoiseRng::seed_from(0)).unwrap().x_next;
-        assert!(max_diff(&first_row(&x), &floats(expected)) < 1e-4, "trajectory step {index}");
+        x = sampler
+            .step(&model, None, index, &x, &mut NoiseRng::seed_from(0))
+            .unwrap()
+            .x_next;
+        assert!(
+            max_diff(&first_row(&x), &floats(expected)) < 1e-4,
+            "trajectory step {index}"
+        );
     }
 }
 
@@ -122,7 +137,10 @@ fn ddpm_steps_match_diffusers() {
             "fixed_small" => DdpmVariance::Small,
             _ => DdpmVariance::Large,
         };
-        let (t, t_prev) = (case["t"].as_u64().unwrap() as usize, case["t_prev"].as_u64().unwrap() as usize);
+        let (t, t_prev) = (
+            case["t"].as_u64().unwrap() as usize,
+            case["t_prev"].as_u64().unwrap() as usize,
+        );
         // A two-level sampler whose single step goes from t to t_prev (or to data).
         let timesteps = if t_prev >= 1 { vec![t, t_prev] } else { vec![t] };
         let config = SamplerConfig {
@@ -136,9 +154,20 @@ fn ddpm_steps_match_diffusers() {
         let out = sampler.step(&model, None, 0, &x, &mut rng).unwrap();
         let mean = (&out.x_next - (z * out.noise_std).unwrap()).unwrap();
         let label = format!("{} t={t}", case["variance"]);
-        assert!(max_diff(&first_row(&mean), &floats(&case["mean"])) < 1e-5, "{label}: mean");
-        let std = if t_prev == 0 { 0.0 } else { case["std"].as_f64().unwrap() };
-        assert!((out.noise_std - std).abs() < 1e-9, "{label}: std {} vs {std}", out.noise_std);
+        assert!(
+            max_diff(&first_row(&mean), &floats(&case["mean"])) < 1e-5,
+            "{label}: mean"
+        );
+        let std = if t_prev == 0 {
+            0.0
+        } else {
+            case["std"].as_f64().unwrap()
+        };
+        assert!(
+            (out.noise_std - std).abs() < 1e-9,
+            "{label}: std {} vs {std}",
+            out.noise_std
+        );
     }
 }
 
@@ -157,7 +186,10 @@ fn dpm_solver_pp_trajectories_match_diffusers() {
         let mut sampler = build_sampler_on(&config, linear(), timesteps.clone()).unwrap();
         let mut x = row(&floats(&reference["ddim"]["sample"]));
         for (index, expected) in case["trajectory"].as_array().unwrap().iter().enumerate() {
-            x = sampler.step(&model, None, index, &x, &mut NoiseRng::seed_from(0)).unwrap().x_next;
+            x = sampler
+                .step(&model, None, index, &x, &mut NoiseRng::seed_from(0))
+                .unwrap()
+                .x_next;
             let diff = max_diff(&first_row(&x), &floats(expected));
             assert!(diff < 1e-4, "{} steps, step {index}: {diff}", timesteps.len());
         }

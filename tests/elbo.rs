@@ -18,15 +18,20 @@ fn closed_form_kl_matches_monte_carlo() {
     // q(x_{t−1} | x_t, x_0) against p_θ(x_{t−1} | x_t) with the exact mixture's x̂0
     // and σ² = β_t, at one t: E_q[log q − log p] by sampling.
     let schedule = Schedule::new(&ScheduleConfig::of_kind(ScheduleKind::Cosine)).unwrap();
-    let t = 300;
-    let x0 = [0.8, -1.3];
+    let t = 50;
+    let x0 = [2.5, 1.5];
     let x_t = [0.2, -0.9];
     let mixture = three_blobs();
     let level = noisescope::diffusion::NoiseLevel {
         t: t as f64,
         alpha_bar: schedule.alpha_bar(t),
     };
-    let x0_hat = common::first_row(&noisescope::diffusion::Denoiser::predict(&mixture, &row(&x_t), level, None).unwrap().prediction.value);
+    let x0_hat = common::first_row(
+        &noisescope::diffusion::Denoiser::predict(&mixture, &row(&x_t), level, None)
+            .unwrap()
+            .prediction
+            .value,
+    );
     let (c0, ct) = schedule.posterior_mean_coefficients(t);
     let mean_q: Vec<f64> = x0.iter().zip(&x_t).map(|(a, b)| c0 * a + ct * b).collect();
     let mean_p: Vec<f64> = x0_hat.iter().zip(&x_t).map(|(a, b)| c0 * a + ct * b).collect();
@@ -50,7 +55,10 @@ fn closed_form_kl_matches_monte_carlo() {
     let mean = sum / draws as f64;
     let std_error = ((sum_sq / draws as f64 - mean * mean) / draws as f64).sqrt();
     assert!(closed > 0.01, "a non-trivial KL: {closed}");
-    assert!((mean - closed).abs() < 4.0 * std_error, "MC {mean} ± {std_error} vs closed form {closed}");
+    assert!(
+        (mean - closed).abs() < 4.0 * std_error,
+        "MC {mean} ± {std_error} vs closed form {closed}"
+    );
 }
 
 #[test]
@@ -64,11 +72,26 @@ fn a_perfect_denoiser_has_zero_step_terms() {
         variance: DdpmVariance::Small,
         decoder: Decoder::Discretized8Bit,
     };
-    let terms = elbo_terms(&schedule, &model, &row(&x0).squeeze(0).unwrap(), None, config, &mut NoiseRng::seed_from(2)).unwrap();
+    let terms = elbo_terms(
+        &schedule,
+        &model,
+        &row(&x0).squeeze(0).unwrap(),
+        None,
+        config,
+        &mut NoiseRng::seed_from(2),
+    )
+    .unwrap();
     assert_eq!(terms.step_nats.len(), 999);
-    assert!(terms.step_nats.iter().all(|kl| kl.abs() < 1e-6), "max {:?}", terms.step_nats.iter().copied().fold(0.0, f64::max));
+    assert!(
+        terms.step_nats.iter().all(|kl| kl.abs() < 1e-6),
+        "max {:?}",
+        terms.step_nats.iter().copied().fold(0.0, f64::max)
+    );
     let a = schedule.alpha_bar(1000);
-    let prior: f64 = x0.iter().map(|x| 0.5 * ((1.0 - a) + a * x * x - 1.0 - (1.0 - a).ln())).sum();
+    let prior: f64 = x0
+        .iter()
+        .map(|x| 0.5 * ((1.0 - a) + a * x * x - 1.0 - (1.0 - a).ln()))
+        .sum();
     assert!((terms.prior_nats - prior).abs() < 1e-12);
     // L_0: x̂0 = x_0 exactly; each pixel's bin holds P(|z| < (1/255)/σ_1).
     let sigma = schedule.posterior_variance(2).sqrt();
@@ -88,12 +111,23 @@ fn large_variance_costs_exactly_the_variance_mismatch() {
         variance: DdpmVariance::Large,
         decoder: Decoder::Gaussian,
     };
-    let terms = elbo_terms(&schedule, &model, &row(&x0).squeeze(0).unwrap(), None, config, &mut NoiseRng::seed_from(2)).unwrap();
+    let terms = elbo_terms(
+        &schedule,
+        &model,
+        &row(&x0).squeeze(0).unwrap(),
+        None,
+        config,
+        &mut NoiseRng::seed_from(2),
+    )
+    .unwrap();
     for t in [2, 10, 500, 1000] {
         let (large, small) = (schedule.beta(t), schedule.posterior_variance(t));
         let expected = (large / small).ln() + small / large - 1.0;
         let got = terms.step_term(t).unwrap();
-        assert!((got - expected).abs() < 1e-5 * expected.max(1e-3), "t={t}: {got} vs {expected}");
+        assert!(
+            (got - expected).abs() < 1e-5 * expected.max(1e-3),
+            "t={t}: {got} vs {expected}"
+        );
     }
 }
 
@@ -105,7 +139,13 @@ fn discretized_nll_matches_numerical_integration() {
         (0..=n)
             .map(|i| {
                 let x = lo + i as f64 * h;
-                let w = if i == 0 || i == n { 1.0 } else if i % 2 == 1 { 4.0 } else { 2.0 };
+                let w = if i == 0 || i == n {
+                    1.0
+                } else if i % 2 == 1 {
+                    4.0
+                } else {
+                    2.0
+                };
                 w * log_normal(x, mean, std * std).exp()
             })
             .sum::<f64>()
@@ -113,11 +153,16 @@ fn discretized_nll_matches_numerical_integration() {
             / 3.0
     };
     let half = 1.0 / 255.0;
-    for (x, mean, std) in [(0.2, 0.21, 0.01), (-0.5, 0.3, 0.4), (0.7, 0.1, 0.05)] {
+    for (x, mean, std) in [(0.2, 0.21, 0.01), (-0.5, 0.3, 0.4), (0.7, 0.5, 0.05)] {
         let expected = -integrate(x - half, x + half, mean, std).ln();
         let got = discretized_gaussian_nll(x, mean, std);
-        assert!((got - expected).abs() < 1e-6 * expected.abs().max(1.0), "{x},{mean},{std}: {got} vs {expected}");
+        assert!(
+            (got - expected).abs() < 1e-6 * expected.abs().max(1.0),
+            "{x},{mean},{std}: {got} vs {expected}"
+        );
     }
+    // Like Improved DDPM, a bin's probability is floored at 1e-12.
+    assert!((discretized_gaussian_nll(0.7, 0.1, 0.05) - 1e12f64.ln()).abs() < 1e-9);
     // Edge bins reach to infinity: a mean far beyond +1 still gives x = 1 probability ~1.
     assert!(discretized_gaussian_nll(1.0, 5.0, 0.1) < 1e-9);
 }

@@ -124,7 +124,7 @@ pub fn elbo_terms(
     let data = to_f64_vec(x0)?;
     let labels = label.map(|y| [y]);
     let labels = labels.as_ref().map(<[u32; 1]>::as_slice);
-    let mut draw = |t: usize, rng: &mut NoiseRng| -> Result<(Vec<f64>, Evaluation)> {
+    let draw = |t: usize, rng: &mut NoiseRng| -> Result<(Vec<f64>, Evaluation)> {
         let noise = rng.randn_like(&batch)?;
         let x_t = super::sampler::add_noise(schedule, &batch, &noise, t)?;
         let ev = evaluate(model, schedule, labels, &x_t, t, false)?;

@@ -92,7 +92,10 @@ impl<'a> Guided<'a> {
         config: GuidanceConfig,
     ) -> Result<Self> {
         if !(config.scale >= 0.0 && config.scale.is_finite()) {
-            return Err(invalid(format!("guidance scale must be finite and >= 0, got {}", config.scale)));
+            return Err(invalid(format!(
+                "guidance scale must be finite and >= 0, got {}",
+                config.scale
+            )));
         }
         if config.kind == GuidanceKind::Classifier && classifier.is_none() {
             return Err(invalid("classifier guidance needs a model with a noisy classifier"));

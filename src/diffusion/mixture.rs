@@ -72,7 +72,9 @@ impl GaussianMixture {
     /// # Errors
     /// No components, mixed dimensions, a negative or non-finite std, weight or mean.
     pub fn new(mut components: Vec<Component>) -> Result<Self> {
-        let first = components.first().ok_or_else(|| invalid("a mixture needs at least one component"))?;
+        let first = components
+            .first()
+            .ok_or_else(|| invalid("a mixture needs at least one component"))?;
         let dims = first.mean.len();
         if dims == 0 {
             return Err(invalid("component 1: the mean is empty"));
@@ -86,10 +88,16 @@ impl GaussianMixture {
                 )));
             }
             if !(c.std >= 0.0 && c.std.is_finite()) {
-                return Err(invalid(format!("component {n}: std must be finite and >= 0, got {}", c.std)));
+                return Err(invalid(format!(
+                    "component {n}: std must be finite and >= 0, got {}",
+                    c.std
+                )));
             }
             if !(c.weight > 0.0 && c.weight.is_finite()) {
-                return Err(invalid(format!("component {n}: weight must be finite and > 0, got {}", c.weight)));
+                return Err(invalid(format!(
+                    "component {n}: weight must be finite and > 0, got {}",
+                    c.weight
+                )));
             }
             if c.mean.iter().any(|m| !m.is_finite()) {
                 return Err(invalid(format!("component {n}: mean has a non-finite value")));
@@ -195,7 +203,13 @@ impl GaussianMixture {
         let weights: Vec<f64> = self
             .components
             .iter()
-            .map(|c| if label.is_none() || c.label == label { c.weight } else { 0.0 })
+            .map(|c| {
+                if label.is_none() || c.label == label {
+                    c.weight
+                } else {
+                    0.0
+                }
+            })
             .collect();
         if weights.iter().all(|w| *w == 0.0) {
             return Err(self.unknown_label(label.unwrap_or_default()));
@@ -285,7 +299,11 @@ impl GaussianMixture {
                     .map(|c| if c.label == Some(y) { 0.0 } else { f64::NEG_INFINITY }),
             );
         }
-        Ok(Tensor::from_vec(mask, (labels.len(), self.components.len()), &Device::Cpu)?)
+        Ok(Tensor::from_vec(
+            mask,
+            (labels.len(), self.components.len()),
+            &Device::Cpu,
+        )?)
     }
 
     /// log w_k + log N(x; √ᾱ μ_k, v_k I) for every row and component, `[rows, K]`.
@@ -426,7 +444,11 @@ mod tests {
             .iter()
             .map(|c| {
                 let v = noised_variance(c.std, alpha_bar);
-                let sq: f64 = x.iter().zip(&c.mean).map(|(x, mu)| (x - alpha_bar.sqrt() * mu).powi(2)).sum();
+                let sq: f64 = x
+                    .iter()
+                    .zip(&c.mean)
+                    .map(|(x, mu)| (x - alpha_bar.sqrt() * mu).powi(2))
+                    .sum();
                 c.weight * (-sq / (2.0 * v)).exp() / (2.0 * std::f64::consts::PI * v)
             })
             .sum::<f64>()
@@ -445,8 +467,13 @@ mod tests {
             let (mut up, mut down) = (x, x);
             up[d] += h;
             down[d] -= h;
-            let numeric = (log_density_by_hand(&m, up, alpha_bar) - log_density_by_hand(&m, down, alpha_bar)) / (2.0 * h);
-            assert!((f64::from(score[0][d]) - numeric).abs() < 1e-4, "dim {d}: {} vs {numeric}", score[0][d]);
+            let numeric =
+                (log_density_by_hand(&m, up, alpha_bar) - log_density_by_hand(&m, down, alpha_bar)) / (2.0 * h);
+            assert!(
+                (f64::from(score[0][d]) - numeric).abs() < 1e-4,
+                "dim {d}: {} vs {numeric}",
+                score[0][d]
+            );
         }
         let log_p = m.log_density(&tensor, alpha_bar).unwrap()[0];
         assert!((log_p - log_density_by_hand(&m, x, alpha_bar)).abs() < 1e-6);
@@ -462,7 +489,14 @@ mod tests {
         let score = m.score(&x, alpha_bar, None).unwrap();
         // x̂0 = (x + (1 − ᾱ) ŝ)/√ᾱ.
         let tweedie = ((&x + (score * (1.0 - alpha_bar)).unwrap()).unwrap() / alpha_bar.sqrt()).unwrap();
-        let diff: f32 = (x0 - tweedie).unwrap().abs().unwrap().max_all().unwrap().to_scalar().unwrap();
+        let diff: f32 = (x0 - tweedie)
+            .unwrap()
+            .abs()
+            .unwrap()
+            .max_all()
+            .unwrap()
+            .to_scalar()
+            .unwrap();
         assert!(diff < 1e-5, "{diff}");
     }
 
@@ -485,7 +519,10 @@ mod tests {
         let level = NoiseLevel { t: 0.0, alpha_bar: 1.0 };
         let p: Vec<Vec<f64>> = m.class_probabilities(&x, level).unwrap().to_vec2().unwrap();
         assert!(p[0][0] > 0.999 && p[1][1] > 0.999);
-        let level = NoiseLevel { t: 1000.0, alpha_bar: 0.0 };
+        let level = NoiseLevel {
+            t: 1000.0,
+            alpha_bar: 0.0,
+        };
         let p: Vec<Vec<f64>> = m.class_probabilities(&x, level).unwrap().to_vec2().unwrap();
         assert!((p[0][0] - 0.75).abs() < 1e-9, "pure noise gives the prior");
     }

@@ -168,7 +168,7 @@ mod tests {
 
     #[test]
     fn every_kind_round_trips_through_every_other() {
-        let alpha_bar = 0.37;
+        let alpha_bar: f64 = 0.37;
         let x0 = tensor(&[0.5, -1.0, 0.25]);
         let eps = tensor(&[1.0, 0.3, -2.0]);
         let x_t = ((&x0 * alpha_bar.sqrt()).unwrap() + (&eps * (1.0 - alpha_bar).sqrt()).unwrap()).unwrap();
@@ -195,8 +195,17 @@ mod tests {
         let score_before = base.to_kind(PredictionType::Score, &x_t, alpha_bar).unwrap().value;
         let expected: Vec<f32> = (score_before + &delta).unwrap().to_vec1().unwrap();
         for kind in PredictionType::ALL {
-            let shifted = base.to_kind(kind, &x_t, alpha_bar).unwrap().shifted_by_score(&delta, alpha_bar).unwrap();
-            let score: Vec<f32> = shifted.to_kind(PredictionType::Score, &x_t, alpha_bar).unwrap().value.to_vec1().unwrap();
+            let shifted = base
+                .to_kind(kind, &x_t, alpha_bar)
+                .unwrap()
+                .shifted_by_score(&delta, alpha_bar)
+                .unwrap();
+            let score: Vec<f32> = shifted
+                .to_kind(PredictionType::Score, &x_t, alpha_bar)
+                .unwrap()
+                .value
+                .to_vec1()
+                .unwrap();
             for (a, b) in score.iter().zip(&expected) {
                 assert!((a - b).abs() < 1e-5, "{kind}: {a} vs {b}");
             }
@@ -209,7 +218,12 @@ mod tests {
         let x_t = tensor(&[0.0]);
         let p = Prediction::new(PredictionType::Sample, tensor(&[1.0]));
         // ε̂ = (0 − √.5·1)/√.5 = −1; v = √.5·(−1) − √.5·1 = −√2.
-        let v: Vec<f32> = p.to_kind(PredictionType::Velocity, &x_t, alpha_bar).unwrap().value.to_vec1().unwrap();
+        let v: Vec<f32> = p
+            .to_kind(PredictionType::Velocity, &x_t, alpha_bar)
+            .unwrap()
+            .value
+            .to_vec1()
+            .unwrap();
         assert!((f64::from(v[0]) + 2f64.sqrt()).abs() < 1e-6);
     }
 }

@@ -81,12 +81,7 @@ impl FromStr for ScheduleKind {
 }
 
 /// Parses `s` as one of `all` by `name`, with an error listing the choices.
-pub(crate) fn parse_named<T: Copy>(
-    s: &str,
-    all: &[T],
-    name: fn(T) -> &'static str,
-    what: &str,
-) -> Result<T, String> {
+pub(crate) fn parse_named<T: Copy>(s: &str, all: &[T], name: fn(T) -> &'static str, what: &str) -> Result<T, String> {
     let wanted = s.trim().to_ascii_lowercase().replace('_', "-");
     all.iter().copied().find(|k| name(*k) == wanted).ok_or_else(|| {
         let names: Vec<_> = all.iter().map(|k| name(*k)).collect();
@@ -172,7 +167,11 @@ pub struct CosineAlphaBar;
 
 impl ContinuousSchedule for CosineAlphaBar {
     fn alpha_bar_at(&self, u: f64) -> f64 {
-        let f = |u: f64| ((u + COSINE_OFFSET) / (1.0 + COSINE_OFFSET) * std::f64::consts::FRAC_PI_2).cos().powi(2);
+        let f = |u: f64| {
+            ((u + COSINE_OFFSET) / (1.0 + COSINE_OFFSET) * std::f64::consts::FRAC_PI_2)
+                .cos()
+                .powi(2)
+        };
         f(u) / f(0.0)
     }
 }

@@ -14,12 +14,22 @@ pub fn reference() -> serde_json::Value {
 
 /// A JSON array of numbers as f64.
 pub fn floats(value: &serde_json::Value) -> Vec<f64> {
-    value.as_array().expect("an array").iter().map(|v| v.as_f64().expect("a number")).collect()
+    value
+        .as_array()
+        .expect("an array")
+        .iter()
+        .map(|v| v.as_f64().expect("a number"))
+        .collect()
 }
 
 /// A JSON array of integers as usize.
 pub fn ints(value: &serde_json::Value) -> Vec<usize> {
-    value.as_array().expect("an array").iter().map(|v| v.as_u64().expect("an integer") as usize).collect()
+    value
+        .as_array()
+        .expect("an array")
+        .iter()
+        .map(|v| v.as_u64().expect("an integer") as usize)
+        .collect()
 }
 
 /// A `[1, n]` f32 tensor.
@@ -30,7 +40,12 @@ pub fn row(values: &[f64]) -> Tensor {
 
 /// The first row of a tensor as f64.
 pub fn first_row(x: &Tensor) -> Vec<f64> {
-    x.flatten_all().unwrap().to_dtype(candle_core::DType::F64).unwrap().to_vec1().unwrap()
+    x.flatten_all()
+        .unwrap()
+        .to_dtype(candle_core::DType::F64)
+        .unwrap()
+        .to_vec1()
+        .unwrap()
 }
 
 /// The largest absolute difference.

@@ -122,7 +122,12 @@ impl Sampler for Ancestral {
             NoiseStd::Uniform(sigma) if sigma > 0.0 => ((mean + (rng.randn_like(x)? * sigma)?)?, sigma),
             NoiseStd::Uniform(_) => (mean, 0.0),
             NoiseStd::PerElement(sigma) => {
-                let rms: f64 = sigma.to_dtype(candle_core::DType::F64)?.sqr()?.mean_all()?.to_scalar::<f64>()?.sqrt();
+                let rms: f64 = sigma
+                    .to_dtype(candle_core::DType::F64)?
+                    .sqr()?
+                    .mean_all()?
+                    .to_scalar::<f64>()?
+                    .sqrt();
                 ((mean + (rng.randn_like(x)? * sigma)?)?, rms)
             }
         };
