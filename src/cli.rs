@@ -179,7 +179,7 @@ where
 {
     let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
-        Err(e) if !e.use_stderr() => {
+        Err(e) if !e.use_stderr() || e.kind() == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
             write!(stdout, "{}", e.render())?;
             return Ok(());
         }

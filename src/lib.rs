@@ -3,7 +3,9 @@
 //! The crate is layered one way (see `ARCHITECTURE.md`):
 //! - [`diffusion`]: schedules, parameterizations, samplers, guidance, ELBO and
 //!   the exact reference denoisers. It knows nothing of models or UI.
+//! - [`worker`]: the job thread that runs the engine and streams each step.
 //! - [`cli`]: the command line over the same library functions.
 
 pub mod cli;
 pub mod diffusion;
+pub mod worker;

@@ -1,0 +1,409 @@
+//! The job thread: runs the engine off the UI thread and streams every step.
+//!
+//! Commands go in and events come out over bounded channels. Starting a run
+//! bumps the shared run id, which cancels the running job at its next step;
+//! [`Worker::poll`] drops every event of an older run, so frames from a
+//! cancelled run are never shown. After each event the worker calls the
+//! `notify` hook (the app passes `ctx.request_repaint`).
+
+use std::ops::ControlFlow;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, sync_channel};
+use std::thread::JoinHandle;
+use std::time::Instant;
+
+use candle_core::{DType, Device, Tensor};
+
+use crate::diffusion::guidance::{GuidanceConfig, Guided};
+use crate::diffusion::mixture::GaussianMixture;
+use crate::diffusion::sampler::{SamplerConfig, StepOutput, build_sampler, run_sampler};
+use crate::diffusion::{NoiseRng, Schedule, ScheduleConfig};
+
+/// Everything that defines a reverse run.
+#[derive(Clone, Debug)]
+pub struct RunSpec {
+    /// The exact model (the trained networks will join it).
+    pub model: Arc<GaussianMixture>,
+    /// The noise schedule.
+    pub schedule: ScheduleConfig,
+    /// The sampler.
+    pub sampler: SamplerConfig,
+    /// Guidance, used when `class` is set.
+    pub guidance: GuidanceConfig,
+    /// The class to condition on.
+    pub class: Option<u32>,
+    /// The RNG seed.
+    pub seed: u64,
+    /// The number of samples.
+    pub batch: usize,
+}
+
+/// One step of a run, as plain data.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Frame {
+    /// The step's position in the run's timesteps.
+    pub index: usize,
+    /// The level stepped from.
+    pub t: usize,
+    /// The level reached (0 = data).
+    pub t_next: usize,
+    /// x at `t_next`, row-major `[batch, dims]`.
+    pub x_next: Vec<f32>,
+    /// x̂0 at (x_t, t).
+    pub x0_hat: Vec<f32>,
+    /// ε̂ at (x_t, t).
+    pub eps_hat: Vec<f32>,
+    /// ᾱ at `t`.
+    pub alpha_bar: f64,
+    /// The std of the noise injected by this step.
+    pub noise_std: f64,
+}
+
+/// What the worker reports.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Event {
+    /// A run began from x_T.
+    Started {
+        /// The run.
+        run_id: u64,
+        /// The levels it will visit.
+        timesteps: Vec<usize>,
+        /// x_T, row-major `[batch, dims]`.
+        x_start: Vec<f32>,
+        /// The data dimension.
+        dims: usize,
+    },
+    /// A step finished.
+    Step {
+        /// The run.
+        run_id: u64,
+        /// The step.
+        frame: Frame,
+    },
+    /// The run reached t = 0.
+    Finished {
+        /// The run.
+        run_id: u64,
+        /// Wall time of the whole run.
+        elapsed_secs: f64,
+    },
+    /// The run failed.
+    Failed {
+        /// The run.
+        run_id: u64,
+        /// One line saying why.
+        message: String,
+    },
+}
+
+impl Event {
+    /// The run this event belongs to.
+    #[must_use]
+    pub fn run_id(&self) -> u64 {
+        match self {
+            Self::Started { run_id, .. }
+            | Self::Step { run_id, .. }
+            | Self::Finished { run_id, .. }
+            | Self::Failed { run_id, .. } => *run_id,
+        }
+    }
+}
+
+struct Job {
+    run_id: u64,
+    spec: RunSpec,
+}
+
+/// Pending jobs; older ones are skipped, so a handful is plenty.
+const COMMAND_CAPACITY: usize = 16;
+/// Steps in flight between the worker and the UI.
+const EVENT_CAPACITY: usize = 64;
+
+/// A handle to the job thread.
+pub struct Worker {
+    commands: Option<SyncSender<Job>>,
+    events: Option<Receiver<Event>>,
+    latest: Arc<AtomicU64>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Worker {
+    /// Starts the thread `noisescope-worker`.
+    ///
+    /// # Errors
+    /// The OS refused to spawn a thread.
+    pub fn spawn(notify: impl Fn() + Send + 'static) -> std::io::Result<Self> {
+        let (command_tx, command_rx) = sync_channel::<Job>(COMMAND_CAPACITY);
+        let (event_tx, event_rx) = sync_channel::<Event>(EVENT_CAPACITY);
+        let latest = Arc::new(AtomicU64::new(0));
+        let shared = Arc::clone(&latest);
+        let thread = std::thread::Builder::new()
+            .name("noisescope-worker".into())
+            .spawn(move || {
+                for job in command_rx {
+                    if shared.load(Ordering::SeqCst) != job.run_id {
+                        continue;
+                    }
+                    if run_job(&job, &shared, &event_tx, &notify).is_err() {
+                        break;
+                    }
+                }
+            })?;
+        Ok(Self {
+            commands: Some(command_tx),
+            events: Some(event_rx),
+            latest,
+            thread: Some(thread),
+        })
+    }
+
+    /// Cancels any running job and starts `spec`; returns the new run's id.
+    pub fn start(&mut self, spec: RunSpec) -> u64 {
+        let run_id = self.latest.fetch_add(1, Ordering::SeqCst) + 1;
+        if let Some(commands) = &self.commands {
+            // A send fails only if the thread has gone; `poll` then reports nothing.
+            let _ = commands.send(Job { run_id, spec });
+        }
+        run_id
+    }
+
+    /// Cancels any running job.
+    pub fn stop(&self) {
+        self.latest.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// The id of the newest run (cancelled or not).
+    #[must_use]
+    pub fn latest_run(&self) -> u64 {
+        self.latest.load(Ordering::SeqCst)
+    }
+
+    /// Every event waiting, without blocking, minus those of older runs.
+    #[must_use]
+    pub fn poll(&self) -> Vec<Event> {
+        let mut events = Vec::new();
+        let Some(receiver) = &self.events else {
+            return events;
+        };
+        loop {
+            match receiver.try_recv() {
+                Ok(event) if event.run_id() == self.latest_run() => events.push(event),
+                Ok(_) => {}
+                Err(TryRecvError::Empty | TryRecvError::Disconnected) => return events,
+            }
+        }
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        self.stop();
+        // Closing both channels unblocks the thread wherever it waits.
+        self.commands.take();
+        self.events.take();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// The receiver is gone: the app is closing.
+struct Disconnected;
+
+fn run_job(job: &Job, latest: &AtomicU64, events: &SyncSender<Event>, notify: &dyn Fn()) -> Result<(), Disconnected> {
+    let run_id = job.run_id;
+    let send = |event: Event| -> Result<(), Disconnected> {
+        events.send(event).map_err(|_| Disconnected)?;
+        notify();
+        Ok(())
+    };
+    match sample_run(job, latest, &send) {
+        Ok(Some(elapsed_secs)) => send(Event::Finished { run_id, elapsed_secs }),
+        Ok(None) => Ok(()),
+        Err(RunError::Disconnected) => Err(Disconnected),
+        Err(RunError::Engine(message)) => send(Event::Failed { run_id, message }),
+    }
+}
+
+enum RunError {
+    Disconnected,
+    Engine(String),
+}
+
+impl From<crate::diffusion::Error> for RunError {
+    fn from(error: crate::diffusion::Error) -> Self {
+        Self::Engine(error.to_string())
+    }
+}
+
+impl From<candle_core::Error> for RunError {
+    fn from(error: candle_core::Error) -> Self {
+        Self::Engine(error.to_string())
+    }
+}
+
+/// Runs the job, streaming steps; `Ok(None)` if it was cancelled.
+fn sample_run(
+    job: &Job,
+    latest: &AtomicU64,
+    send: &dyn Fn(Event) -> Result<(), Disconnected>,
+) -> Result<Option<f64>, RunError> {
+    let started = Instant::now();
+    let spec = &job.spec;
+    let schedule = Arc::new(Schedule::new(&spec.schedule)?);
+    let mut sampler = build_sampler(&spec.sampler, schedule)?;
+    let model: &GaussianMixture = &spec.model;
+    let guided = Guided::new(model, Some(model), spec.guidance)?;
+    let dims = model.dims();
+    let mut rng = NoiseRng::seed_from(spec.seed);
+    let x_start = rng.randn((spec.batch, dims), &Device::Cpu)?;
+    send(Event::Started {
+        run_id: job.run_id,
+        timesteps: sampler.timesteps().to_vec(),
+        x_start: flat(&x_start)?,
+        dims,
+    })
+    .map_err(|_| RunError::Disconnected)?;
+    let labels = spec.class.map(|y| vec![y; spec.batch]);
+    let mut disconnected = false;
+    let mut conversion_error = None;
+    let finished = run_sampler(
+        sampler.as_mut(),
+        &guided,
+        labels.as_deref(),
+        &x_start,
+        &mut rng,
+        |out| {
+            if latest.load(Ordering::SeqCst) != job.run_id {
+                return ControlFlow::Break(());
+            }
+            match frame_of(out) {
+                Ok(frame) => {
+                    if send(Event::Step {
+                        run_id: job.run_id,
+                        frame,
+                    })
+                    .is_err()
+                    {
+                        disconnected = true;
+                        return ControlFlow::Break(());
+                    }
+                    ControlFlow::Continue(())
+                }
+                Err(e) => {
+                    conversion_error = Some(e);
+                    ControlFlow::Break(())
+                }
+            }
+        },
+    )?;
+    if disconnected {
+        return Err(RunError::Disconnected);
+    }
+    if let Some(e) = conversion_error {
+        return Err(RunError::Engine(e.to_string()));
+    }
+    Ok(finished.map(|_| started.elapsed().as_secs_f64()))
+}
+
+fn frame_of(out: &StepOutput) -> crate::diffusion::Result<Frame> {
+    Ok(Frame {
+        index: out.index,
+        t: out.t,
+        t_next: out.t_next,
+        x_next: flat(&out.x_next)?,
+        x0_hat: flat(&out.x0_hat)?,
+        eps_hat: flat(&out.eps_hat)?,
+        alpha_bar: out.alpha_bar,
+        noise_std: out.noise_std,
+    })
+}
+
+fn flat(x: &Tensor) -> crate::diffusion::Result<Vec<f32>> {
+    Ok(x.flatten_all()?.to_dtype(DType::F32)?.to_vec1()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diffusion::sampler::SamplerKind;
+    use std::time::Duration;
+
+    fn spec(steps: usize) -> RunSpec {
+        RunSpec {
+            model: Arc::new(GaussianMixture::from_json(crate::cli::THREE_BLOBS_JSON, "three-blobs").unwrap()),
+            schedule: ScheduleConfig::default(),
+            sampler: SamplerConfig {
+                kind: SamplerKind::Ddpm,
+                steps,
+                ..SamplerConfig::default()
+            },
+            guidance: GuidanceConfig::default(),
+            class: None,
+            seed: 1,
+            batch: 64,
+        }
+    }
+
+    /// Polls until a `Finished` or `Failed` event of the latest run arrives.
+    fn collect_until_done(worker: &Worker) -> Vec<Event> {
+        let mut all = Vec::new();
+        for _ in 0..2000 {
+            let events = worker.poll();
+            let done = events
+                .iter()
+                .any(|e| matches!(e, Event::Finished { .. } | Event::Failed { .. }));
+            all.extend(events);
+            if done {
+                return all;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        panic!("the run did not finish");
+    }
+
+    #[test]
+    fn a_run_streams_every_step_then_finishes() {
+        let mut worker = Worker::spawn(|| {}).unwrap();
+        let id = worker.start(spec(20));
+        let events = collect_until_done(&worker);
+        assert!(
+            matches!(&events[0], Event::Started { run_id, timesteps, .. } if *run_id == id && timesteps.len() == 20)
+        );
+        let steps: Vec<usize> = events
+            .iter()
+            .filter_map(|e| match e {
+                Event::Step { frame, .. } => Some(frame.index),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(steps, (0..20).collect::<Vec<_>>());
+        assert!(matches!(events.last(), Some(Event::Finished { .. })));
+    }
+
+    #[test]
+    fn a_new_run_cancels_the_old_and_hides_its_frames() {
+        let mut worker = Worker::spawn(|| {}).unwrap();
+        let old = worker.start(spec(1000));
+        std::thread::sleep(Duration::from_millis(20));
+        let new = worker.start(spec(10));
+        let events = collect_until_done(&worker);
+        assert!(events.iter().all(|e| e.run_id() == new), "an event of run {old} leaked");
+        let steps = events.iter().filter(|e| matches!(e, Event::Step { .. })).count();
+        assert_eq!(steps, 10);
+    }
+
+    #[test]
+    fn a_bad_spec_reports_one_line() {
+        let mut worker = Worker::spawn(|| {}).unwrap();
+        let mut bad = spec(10);
+        bad.sampler.eta = 3.0;
+        worker.start(bad);
+        let events = collect_until_done(&worker);
+        match events.last() {
+            Some(Event::Failed { message, .. }) => assert!(message.contains("eta"), "{message}"),
+            other => panic!("expected a failure, got {other:?}"),
+        }
+    }
+}
