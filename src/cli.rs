@@ -21,16 +21,18 @@ use crate::diffusion::{Denoiser, NoiseRng, Schedule, ScheduleConfig, ScheduleKin
 
 /// noisescope: watch a diffusion model think.
 #[derive(Debug, Parser)]
-#[command(name = "noisescope", version, about, arg_required_else_help = true)]
+#[command(name = "noisescope", version, about)]
 pub struct Cli {
-    /// What to do.
+    /// What to do (default: open the explorer window).
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
 }
 
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Open the explorer window (also what no command does).
+    Explore,
     /// Print a noise schedule as CSV: t,beta,alpha,alpha_bar,snr,log_snr,posterior_variance.
     Schedule(ScheduleArgs),
     /// Print the training timesteps an N-step sampler visits, in sampling order.
@@ -179,7 +181,7 @@ where
 {
     let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
-        Err(e) if !e.use_stderr() || e.kind() == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+        Err(e) if !e.use_stderr() => {
             write!(stdout, "{}", e.render())?;
             return Ok(());
         }
@@ -189,7 +191,8 @@ where
             bail!("{}", first.trim_start_matches("error: "));
         }
     };
-    match cli.command {
+    match cli.command.unwrap_or(Command::Explore) {
+        Command::Explore => crate::app::launch(),
         Command::Schedule(args) => write_schedule(args, stdout),
         Command::Timesteps(args) => {
             let ts = inference_timesteps(args.train_steps, args.steps, args.spacing)?;

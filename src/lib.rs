@@ -4,8 +4,12 @@
 //! - [`diffusion`]: schedules, parameterizations, samplers, guidance, ELBO and
 //!   the exact reference denoisers. It knows nothing of models or UI.
 //! - [`worker`]: the job thread that runs the engine and streams each step.
+//! - [`render`]: wgpu pipelines and paint callbacks (no panels).
+//! - [`app`]: the eframe window and its panels.
 //! - [`cli`]: the command line over the same library functions.
 
+pub mod app;
 pub mod cli;
 pub mod diffusion;
+pub mod render;
 pub mod worker;

@@ -1,0 +1,101 @@
+// The 2D scene: the noised density p_t behind, trails, then particles on top.
+// Data coordinates map to clip space as clip = (p - center) * scale.
+
+struct View {
+    center: vec2<f32>,
+    scale: vec2<f32>,
+    point_radius: vec2<f32>,
+    alpha_bar: f32,
+    density_gain: f32,
+    particle_color: vec4<f32>,
+    trail_color: vec4<f32>,
+}
+
+// Each component: mean.xy, std, weight (normalised).
+struct Mixture {
+    count: u32,
+    pad0: u32,
+    pad1: u32,
+    pad2: u32,
+    components: array<vec4<f32>, 32>,
+}
+
+@group(0) @binding(0) var<uniform> view: View;
+@group(0) @binding(1) var<uniform> mixture: Mixture;
+
+struct DensityOut {
+    @builtin(position) position: vec4<f32>,
+    @location(0) clip: vec2<f32>,
+}
+
+// One triangle that covers the viewport.
+@vertex
+fn density_vs(@builtin(vertex_index) index: u32) -> DensityOut {
+    let uv = vec2<f32>(f32((index << 1u) & 2u), f32(index & 2u));
+    let clip = uv * 2.0 - 1.0;
+    var out: DensityOut;
+    out.position = vec4<f32>(clip, 0.0, 1.0);
+    out.clip = clip;
+    return out;
+}
+
+// p_t(x) = sum_k w_k N(x; sqrt(abar) mu_k, (abar s_k^2 + 1 - abar) I), shown relative
+// to its highest component peak, on a sqrt scale so faint modes stay visible.
+@fragment
+fn density_fs(in: DensityOut) -> @location(0) vec4<f32> {
+    let p = view.center + in.clip / view.scale;
+    let a = view.alpha_bar;
+    var density = 0.0;
+    var peak = 0.0;
+    for (var k = 0u; k < mixture.count; k = k + 1u) {
+        let c = mixture.components[k];
+        let v = a * c.z * c.z + 1.0 - a;
+        let d = p - sqrt(a) * c.xy;
+        let height = c.w / (6.2831853 * v);
+        density = density + height * exp(-dot(d, d) / (2.0 * v));
+        peak = max(peak, height);
+    }
+    let level = sqrt(clamp(view.density_gain * density / max(peak, 1e-30), 0.0, 1.0));
+    // Dark slate to amber.
+    let low = vec3<f32>(0.07, 0.09, 0.13);
+    let high = vec3<f32>(0.98, 0.62, 0.18);
+    return vec4<f32>(mix(low, high, level), 1.0);
+}
+
+struct ParticleOut {
+    @builtin(position) position: vec4<f32>,
+    @location(0) corner: vec2<f32>,
+}
+
+// Instanced quads (triangle strip), one per particle.
+@vertex
+fn particle_vs(@builtin(vertex_index) index: u32, @location(0) center: vec2<f32>) -> ParticleOut {
+    let corner = vec2<f32>(f32(index & 1u), f32((index >> 1u) & 1u)) * 2.0 - 1.0;
+    var out: ParticleOut;
+    out.position = vec4<f32>((center - view.center) * view.scale + corner * view.point_radius, 0.0, 1.0);
+    out.corner = corner;
+    return out;
+}
+
+@fragment
+fn particle_fs(in: ParticleOut) -> @location(0) vec4<f32> {
+    let r = length(in.corner);
+    if r > 1.0 {
+        discard;
+    }
+    let alpha = view.particle_color.a * (1.0 - smoothstep(0.6, 1.0, r));
+    return vec4<f32>(view.particle_color.rgb * alpha, alpha);
+}
+
+// Instanced line segments from a particle's position at one step to the next.
+@vertex
+fn trail_vs(@builtin(vertex_index) index: u32, @location(0) start: vec2<f32>, @location(1) end: vec2<f32>) -> @builtin(position) vec4<f32> {
+    let p = select(start, end, index == 1u);
+    return vec4<f32>((p - view.center) * view.scale, 0.0, 1.0);
+}
+
+@fragment
+fn trail_fs() -> @location(0) vec4<f32> {
+    let c = view.trail_color;
+    return vec4<f32>(c.rgb * c.a, c.a);
+}

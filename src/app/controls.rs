@@ -1,0 +1,251 @@
+//! The controls panel: every setting of a run, each labelled in terms a student knows.
+
+use std::path::PathBuf;
+
+use egui::{ComboBox, DragValue, Slider};
+
+use crate::diffusion::guidance::{GuidanceConfig, GuidanceKind};
+use crate::diffusion::sampler::{SamplerConfig, SamplerKind};
+use crate::diffusion::{ScheduleConfig, ScheduleKind, TimestepSpacing};
+
+/// Everything the controls set.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Settings {
+    /// The noise schedule.
+    pub schedule: ScheduleConfig,
+    /// The sampler.
+    pub sampler: SamplerConfig,
+    /// Guidance rule and γ.
+    pub guidance: GuidanceConfig,
+    /// The class to condition on (`None`: unconditional).
+    pub class: Option<u32>,
+    /// The RNG seed.
+    pub seed: u64,
+    /// The number of samples.
+    pub batch: usize,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            schedule: ScheduleConfig::default(),
+            sampler: SamplerConfig::default(),
+            guidance: GuidanceConfig {
+                kind: GuidanceKind::ClassifierFree,
+                scale: 1.0,
+            },
+            class: None,
+            seed: 42,
+            batch: 2000,
+        }
+    }
+}
+
+/// What the user asked for this frame.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ControlRequests {
+    /// A setting changed: restart the run.
+    pub changed: bool,
+    /// Sample was pressed.
+    pub sample: bool,
+    /// Stop was pressed.
+    pub stop: bool,
+    /// A mixture file to open.
+    pub open_model: Option<PathBuf>,
+}
+
+/// The left panel.
+pub struct ControlsPanel {
+    /// The current settings.
+    pub settings: Settings,
+    /// The model's name, shown in the panel.
+    pub model_name: String,
+    /// The classes the model knows (0: unconditional only).
+    pub class_count: u32,
+    /// Whether the density shows behind the particles.
+    pub show_density: bool,
+    /// Whether score arrows show.
+    pub show_score: bool,
+    /// Whether trails show.
+    pub show_trails: bool,
+    path_text: String,
+    requests: ControlRequests,
+}
+
+impl ControlsPanel {
+    /// Controls for a model called `model_name` with `class_count` classes.
+    #[must_use]
+    pub fn new(model_name: String, class_count: u32) -> Self {
+        Self {
+            settings: Settings::default(),
+            model_name,
+            class_count,
+            show_density: true,
+            show_score: true,
+            show_trails: true,
+            path_text: String::new(),
+            requests: ControlRequests::default(),
+        }
+    }
+
+    /// Takes what the user asked for since the last call.
+    pub fn take_requests(&mut self) -> ControlRequests {
+        std::mem::take(&mut self.requests)
+    }
+
+    /// Draws the panel.
+    pub fn ui(&mut self, ui: &mut egui::Ui) {
+        let before = self.settings;
+        ui.heading("noisescope");
+        ui.label("Scene: 2D Gaussian mixture (exact score)");
+        ui.separator();
+        self.model_ui(ui);
+        ui.separator();
+        self.schedule_ui(ui);
+        ui.separator();
+        self.sampler_ui(ui);
+        ui.separator();
+        self.guidance_ui(ui);
+        ui.separator();
+        self.run_ui(ui);
+        ui.separator();
+        ui.checkbox(&mut self.show_density, "Show density p_t");
+        ui.checkbox(&mut self.show_score, "Show score ∇log p_t");
+        ui.checkbox(&mut self.show_trails, "Show trails");
+        if self.settings != before {
+            self.requests.changed = true;
+        }
+    }
+
+    fn model_ui(&mut self, ui: &mut egui::Ui) {
+        ui.label(format!("Model: {}", self.model_name));
+        ui.horizontal(|ui| {
+            if ui.button("Open mixture…").clicked() {
+                // rfd needs a portal or zenity; on a bare X11 session it returns None at once.
+                match rfd::FileDialog::new().add_filter("mixture", &["json"]).pick_file() {
+                    Some(path) => self.requests.open_model = Some(path),
+                    None => self.path_text = "no dialog: type a path below".into(),
+                }
+            }
+        });
+        ui.horizontal(|ui| {
+            ui.label("Path");
+            let edit = ui.add(egui::TextEdit::singleline(&mut self.path_text).hint_text("mixture.json"));
+            let entered = edit.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+            if (ui.button("Load").clicked() || entered) && !self.path_text.trim().is_empty() {
+                self.requests.open_model = Some(PathBuf::from(self.path_text.trim()));
+            }
+        });
+    }
+
+    fn schedule_ui(&mut self, ui: &mut egui::Ui) {
+        let schedule = &mut self.settings.schedule;
+        ComboBox::from_label("Schedule")
+            .selected_text(schedule.kind.name())
+            .show_ui(ui, |ui| {
+                for kind in ScheduleKind::ALL {
+                    ui.selectable_value(&mut schedule.kind, kind, kind.name());
+                }
+            });
+        ui.add(
+            DragValue::new(&mut schedule.train_steps)
+                .range(2..=4000)
+                .prefix("T = ")
+                .suffix(" training steps"),
+        );
+        if let Some((default_start, default_end)) = schedule.kind.default_beta_range() {
+            let mut start = schedule.beta_start.unwrap_or(default_start);
+            let mut end = schedule.beta_end.unwrap_or(default_end);
+            ui.add(
+                DragValue::new(&mut start)
+                    .range(1e-6..=0.5)
+                    .speed(1e-5)
+                    .prefix("β_start = "),
+            );
+            ui.add(
+                DragValue::new(&mut end)
+                    .range(1e-6..=0.999)
+                    .speed(1e-4)
+                    .prefix("β_end = "),
+            );
+            schedule.beta_start = ((start - default_start).abs() > f64::EPSILON).then_some(start);
+            schedule.beta_end = ((end - default_end).abs() > f64::EPSILON).then_some(end);
+        } else {
+            schedule.beta_start = None;
+            schedule.beta_end = None;
+        }
+        ui.checkbox(&mut schedule.zero_terminal_snr, "Zero terminal SNR (ᾱ_T = 0)");
+    }
+
+    fn sampler_ui(&mut self, ui: &mut egui::Ui) {
+        let train_steps = self.settings.schedule.train_steps;
+        let sampler = &mut self.settings.sampler;
+        ComboBox::from_label("Sampler")
+            .selected_text(sampler.kind.name())
+            .show_ui(ui, |ui| {
+                for kind in SamplerKind::ALL {
+                    ui.selectable_value(&mut sampler.kind, kind, kind.name());
+                }
+            });
+        sampler.steps = sampler.steps.min(train_steps);
+        ui.add(
+            Slider::new(&mut sampler.steps, 1..=train_steps)
+                .text("Steps")
+                .logarithmic(true),
+        );
+        ComboBox::from_label("Spacing")
+            .selected_text(sampler.spacing.name())
+            .show_ui(ui, |ui| {
+                for spacing in TimestepSpacing::ALL {
+                    ui.selectable_value(&mut sampler.spacing, spacing, spacing.name());
+                }
+            });
+        ui.add_enabled(
+            sampler.kind == SamplerKind::Ddim,
+            Slider::new(&mut sampler.eta, 0.0..=1.0).text("η (0 = DDIM, 1 = DDPM)"),
+        );
+    }
+
+    fn guidance_ui(&mut self, ui: &mut egui::Ui) {
+        let settings = &mut self.settings;
+        let class_text = settings.class.map_or_else(|| "none".to_owned(), |c| c.to_string());
+        ui.add_enabled_ui(self.class_count > 0, |ui| {
+            ComboBox::from_label("Class")
+                .selected_text(class_text)
+                .show_ui(ui, |ui| {
+                    ui.selectable_value(&mut settings.class, None, "none");
+                    for c in 0..self.class_count {
+                        ui.selectable_value(&mut settings.class, Some(c), c.to_string());
+                    }
+                });
+        });
+        ui.add_enabled_ui(settings.class.is_some(), |ui| {
+            ui.add(Slider::new(&mut settings.guidance.scale, 0.0..=10.0).text("γ (guidance)"));
+            ComboBox::from_label("Guidance")
+                .selected_text(settings.guidance.kind.name())
+                .show_ui(ui, |ui| {
+                    for kind in GuidanceKind::ALL {
+                        ui.selectable_value(&mut settings.guidance.kind, kind, kind.name());
+                    }
+                });
+        });
+    }
+
+    fn run_ui(&mut self, ui: &mut egui::Ui) {
+        let settings = &mut self.settings;
+        ui.add(DragValue::new(&mut settings.seed).prefix("Seed "));
+        ui.add(
+            Slider::new(&mut settings.batch, 1..=8000)
+                .text("Batch (samples)")
+                .logarithmic(true),
+        );
+        ui.horizontal(|ui| {
+            if ui.button("Sample").clicked() {
+                self.requests.sample = true;
+            }
+            if ui.button("Stop").clicked() {
+                self.requests.stop = true;
+            }
+        });
+    }
+}

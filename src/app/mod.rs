@@ -1,0 +1,349 @@
+//! The explorer window: controls on the left, the viewer in the centre, the
+//! timeline and the schedule plots below. The app only draws and routes: runs
+//! happen on the [`Worker`], GPU work in [`crate::render`].
+
+pub mod controls;
+pub mod plots;
+pub mod run;
+pub mod timeline;
+pub mod viewer;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use controls::ControlsPanel;
+use plots::PlotsPanel;
+use run::RunStore;
+use timeline::TimelinePanel;
+use viewer::{PlaneFrame, PlaneViewer};
+
+use crate::diffusion::mixture::GaussianMixture;
+use crate::diffusion::{Denoiser, Schedule};
+use crate::render::plane::PlaneResources;
+use crate::worker::{Event, RunSpec, Worker};
+
+/// The built-in mixture the explorer opens with.
+pub const DEFAULT_MIXTURE_NAME: &str = "three blobs (weights 0.7 / 0.2 / 0.1)";
+
+/// The eframe application.
+pub struct ExplorerApp {
+    controls: ControlsPanel,
+    timeline: TimelinePanel,
+    plots: PlotsPanel,
+    viewer: PlaneViewer,
+    run: RunStore,
+    worker: Option<Worker>,
+    render_state: Option<egui_wgpu::RenderState>,
+    mixture: Arc<GaussianMixture>,
+    schedule: Arc<Schedule>,
+    status: String,
+}
+
+impl ExplorerApp {
+    /// Builds the pipelines, starts the worker and the first run.
+    ///
+    /// # Errors
+    /// The worker thread could not start, or the shipped assets are broken.
+    pub fn new(cc: &eframe::CreationContext<'_>) -> anyhow::Result<Self> {
+        install_fonts(&cc.egui_ctx);
+        let render_state = cc.wgpu_render_state.clone();
+        if let Some(state) = &render_state {
+            crate::render::install(state);
+        }
+        let ctx = cc.egui_ctx.clone();
+        let worker = Worker::spawn(move || ctx.request_repaint())?;
+        let mixture = default_mixture()?;
+        let schedule = Arc::new(Schedule::new(&controls::Settings::default().schedule)?);
+        let mut app = Self {
+            controls: ControlsPanel::new(DEFAULT_MIXTURE_NAME.into(), class_count(&mixture)),
+            timeline: TimelinePanel::default(),
+            plots: PlotsPanel::new(Arc::clone(&schedule)),
+            viewer: PlaneViewer::new(Arc::clone(&mixture)),
+            run: RunStore::default(),
+            worker: Some(worker),
+            render_state,
+            mixture,
+            schedule,
+            status: String::new(),
+        };
+        app.upload_mixture();
+        app.start_run();
+        Ok(app)
+    }
+
+    /// The frames received so far of the current run.
+    #[must_use]
+    pub fn run(&self) -> &RunStore {
+        &self.run
+    }
+
+    /// The frame the timeline shows.
+    #[must_use]
+    pub fn current_frame(&self) -> usize {
+        self.timeline.current
+    }
+
+    /// The schedule in use.
+    #[must_use]
+    pub fn schedule(&self) -> &Schedule {
+        &self.schedule
+    }
+
+    /// The status line (errors and run times).
+    #[must_use]
+    pub fn status(&self) -> &str {
+        &self.status
+    }
+
+    fn start_run(&mut self) {
+        let settings = self.controls.settings;
+        match Schedule::new(&settings.schedule) {
+            Ok(schedule) => {
+                self.schedule = Arc::new(schedule);
+                self.plots.set_schedule(Arc::clone(&self.schedule));
+            }
+            Err(e) => {
+                self.status = format!("schedule: {e}");
+                return;
+            }
+        }
+        let Some(worker) = &mut self.worker else {
+            return;
+        };
+        worker.start(RunSpec {
+            model: Arc::clone(&self.mixture),
+            schedule: settings.schedule,
+            sampler: settings.sampler,
+            guidance: settings.guidance,
+            class: settings.class,
+            seed: settings.seed,
+            batch: settings.batch,
+        });
+        self.timeline.restart();
+        self.timeline.train_steps = self.schedule.train_steps();
+        self.status = "sampling…".into();
+    }
+
+    fn open_mixture(&mut self, path: &Path) {
+        match GaussianMixture::load(path) {
+            Ok(mixture) if mixture.dims() != 2 => {
+                self.status = format!(
+                    "{}: the 2D scene needs a 2-dimensional mixture, this one has {} dimensions",
+                    path.display(),
+                    mixture.dims()
+                );
+            }
+            Ok(mixture) => {
+                let mixture = Arc::new(mixture);
+                self.controls.model_name = path.display().to_string();
+                self.controls.class_count = class_count(&mixture);
+                self.controls.settings.class = None;
+                self.viewer = PlaneViewer::new(Arc::clone(&mixture));
+                self.mixture = mixture;
+                self.upload_mixture();
+                self.start_run();
+            }
+            Err(e) => self.status = e.to_string(),
+        }
+    }
+
+    fn upload_mixture(&self) {
+        let Some(state) = &self.render_state else {
+            return;
+        };
+        #[allow(clippy::cast_possible_truncation)]
+        let components: Vec<[f32; 4]> = self
+            .mixture
+            .components()
+            .iter()
+            .map(|c| [c.mean[0] as f32, c.mean[1] as f32, c.std as f32, c.weight as f32])
+            .collect();
+        if let Some(plane) = state.renderer.read().callback_resources.get::<PlaneResources>() {
+            plane.set_mixture(&state.queue, &components);
+        }
+    }
+
+    /// Drains the worker and uploads each new frame once.
+    fn receive_events(&mut self) {
+        let Some(worker) = &self.worker else {
+            return;
+        };
+        for event in worker.poll() {
+            match event {
+                Event::Started {
+                    run_id,
+                    timesteps,
+                    x_start,
+                    dims,
+                } => {
+                    self.run.begin(run_id, timesteps, x_start, dims);
+                    self.begin_gpu_run();
+                    self.upload_frame(0);
+                }
+                Event::Step { frame, .. } => {
+                    self.run.push(frame);
+                    self.upload_frame(self.run.frames.len() - 1);
+                }
+                Event::Finished { elapsed_secs, .. } => {
+                    self.run.elapsed_secs = Some(elapsed_secs);
+                    self.status = format!("{} steps in {elapsed_secs:.2} s", self.run.timesteps.len());
+                }
+                Event::Failed { message, .. } => self.status = message,
+            }
+        }
+        self.timeline
+            .set_available(self.run.frames.len(), self.run.expected_frames());
+    }
+
+    fn begin_gpu_run(&self) {
+        if let Some(state) = &self.render_state
+            && let Some(plane) = state.renderer.write().callback_resources.get_mut::<PlaneResources>()
+        {
+            plane.begin_run(&state.device, self.run.expected_frames(), self.run.batch());
+        }
+    }
+
+    fn upload_frame(&self, index: usize) {
+        if let Some(state) = &self.render_state
+            && let Some(frame) = self.run.frames.get(index)
+            && let Some(plane) = state.renderer.write().callback_resources.get_mut::<PlaneResources>()
+        {
+            plane.upload_step(&state.queue, index, &frame.x);
+        }
+    }
+
+    fn handle_requests(&mut self) {
+        let requests = self.controls.take_requests();
+        if let Some(path) = requests.open_model {
+            self.open_mixture(&path);
+        }
+        if requests.stop {
+            if let Some(worker) = &self.worker {
+                worker.stop();
+            }
+            self.status = "stopped".into();
+        } else if requests.changed || requests.sample {
+            self.start_run();
+        }
+        if let Some(t) = self.plots.take_requested_t()
+            && let Some(frame) = self.run.frame_at_t(t)
+        {
+            self.timeline.scrub_to(frame);
+        }
+    }
+
+    fn plane_frame(&mut self) -> PlaneFrame {
+        let frame = self.run.frames.get(self.timeline.current);
+        let t = frame.map_or(0, |f| f.t);
+        self.timeline.current_t = t;
+        self.plots.cursor_t = t;
+        let alpha_bar = if t <= self.schedule.train_steps() {
+            self.schedule.alpha_bar(t)
+        } else {
+            1.0
+        };
+        self.timeline.alpha_bar = alpha_bar;
+        PlaneFrame {
+            step: u32::try_from(self.timeline.current).unwrap_or(0),
+            particles: u32::try_from(self.run.batch()).unwrap_or(0),
+            alpha_bar,
+            show_density: self.controls.show_density,
+            show_score: self.controls.show_score,
+            show_trails: self.controls.show_trails,
+        }
+    }
+}
+
+impl eframe::App for ExplorerApp {
+    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+        self.receive_events();
+        let dt_secs = ui.input(|i| i.stable_dt);
+        if self.timeline.advance(dt_secs) {
+            ui.ctx().request_repaint();
+        }
+        egui::Panel::left("controls").resizable(true).show(ui, |ui| {
+            egui::ScrollArea::vertical().show(ui, |ui| self.controls.ui(ui));
+        });
+        egui::Panel::bottom("plots")
+            .resizable(true)
+            .default_size(220.0)
+            .show(ui, |ui| self.plots.ui(ui));
+        egui::Panel::bottom("timeline").show(ui, |ui| {
+            self.timeline.ui(ui);
+            if !self.status.is_empty() {
+                ui.label(&self.status);
+            }
+        });
+        let shown_t = self.timeline.current_t;
+        let plane = self.plane_frame();
+        if self.timeline.current_t != shown_t {
+            // The timeline drew the old t before this frame's scrub: draw again.
+            ui.ctx().request_repaint();
+        }
+        egui::CentralPanel::default().show(ui, |ui| {
+            ui.vertical_centered(|ui| self.viewer.ui(ui, plane));
+        });
+        self.handle_requests();
+    }
+}
+
+impl Drop for ExplorerApp {
+    fn drop(&mut self) {
+        // Join the worker before the render state goes.
+        self.worker.take();
+    }
+}
+
+/// The shipped three-blob mixture.
+///
+/// # Errors
+/// Only if the file compiled into the binary is malformed.
+pub fn default_mixture() -> crate::diffusion::Result<Arc<GaussianMixture>> {
+    let mixture = GaussianMixture::from_json(crate::cli::THREE_BLOBS_JSON, "assets/mixtures/three-blobs.json")?;
+    Ok(Arc::new(mixture))
+}
+
+/// egui's fonts lack ∇ and some combining marks; DejaVu Sans (shipped in
+/// `assets/fonts/`, with its licence) fills the gaps as a fallback.
+fn install_fonts(ctx: &egui::Context) {
+    let mut fonts = egui::FontDefinitions::default();
+    fonts.font_data.insert(
+        "dejavu-sans".into(),
+        Arc::new(egui::FontData::from_static(include_bytes!(
+            "../../assets/fonts/DejaVuSans.ttf"
+        ))),
+    );
+    for family in [egui::FontFamily::Proportional, egui::FontFamily::Monospace] {
+        fonts.families.entry(family).or_default().push("dejavu-sans".into());
+    }
+    ctx.set_fonts(fonts);
+}
+
+fn class_count(mixture: &GaussianMixture) -> u32 {
+    u32::try_from(mixture.num_classes()).unwrap_or(0)
+}
+
+/// Opens the explorer window and runs until it closes.
+///
+/// # Errors
+/// No display or no usable graphics adapter, with eframe's reason.
+pub fn launch() -> anyhow::Result<()> {
+    let options = eframe::NativeOptions {
+        viewport: egui::ViewportBuilder::default()
+            .with_inner_size([1280.0, 720.0])
+            .with_min_inner_size([800.0, 500.0])
+            .with_title("noisescope"),
+        renderer: eframe::Renderer::Wgpu,
+        ..eframe::NativeOptions::default()
+    };
+    eframe::run_native(
+        "noisescope",
+        options,
+        Box::new(|cc| {
+            Ok(Box::new(
+                ExplorerApp::new(cc).map_err(Box::<dyn std::error::Error + Send + Sync>::from)?,
+            ))
+        }),
+    )
+    .map_err(|e| anyhow::anyhow!("could not open the explorer window: {e}"))
+}

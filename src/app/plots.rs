@@ -1,0 +1,117 @@
+//! Schedule plots with a cursor at the current t; dragging a plot scrubs.
+
+use std::sync::Arc;
+
+use egui_plot::{Legend, Line, Plot, PlotPoints, VLine};
+
+use crate::diffusion::Schedule;
+
+/// The plots under the viewer.
+pub struct PlotsPanel {
+    /// The schedule plotted.
+    schedule: Arc<Schedule>,
+    /// The cursor position.
+    pub cursor_t: usize,
+    /// A t the user dragged to, for the app to scrub to.
+    requested_t: Option<f64>,
+}
+
+impl PlotsPanel {
+    /// Plots of `schedule`.
+    #[must_use]
+    pub fn new(schedule: Arc<Schedule>) -> Self {
+        Self {
+            schedule,
+            cursor_t: 0,
+            requested_t: None,
+        }
+    }
+
+    /// Replaces the schedule plotted.
+    pub fn set_schedule(&mut self, schedule: Arc<Schedule>) {
+        self.schedule = schedule;
+    }
+
+    /// Takes the t the user dragged a cursor to.
+    pub fn take_requested_t(&mut self) -> Option<f64> {
+        self.requested_t.take()
+    }
+
+    /// Draws the plots side by side.
+    pub fn ui(&mut self, ui: &mut egui::Ui) {
+        let big_t = self.schedule.train_steps();
+        ui.horizontal(|ui| {
+            ui.label(format!(
+                "ᾱ_T = {:.3e} (signal left at t = T)   √ᾱ_T = {:.3e}   log SNR(T) = {:.2}",
+                self.schedule.alpha_bar(big_t),
+                self.schedule.alpha_bar(big_t).sqrt(),
+                self.schedule.log_snr(big_t)
+            ));
+        });
+        let height = ui.available_height().max(80.0);
+        let width = (ui.available_width() / 3.0 - 8.0).max(120.0);
+        ui.horizontal(|ui| {
+            self.plot_ui(ui, "signal", width, height, |s, t| {
+                let a = s.alpha_bar(t);
+                vec![("ᾱ_t", a), ("√ᾱ_t", a.sqrt()), ("√(1−ᾱ_t)", (1.0 - a).sqrt())]
+            });
+            self.plot_ui(ui, "log SNR(t)", width, height, |s, t| {
+                vec![("log SNR(t)", s.log_snr(t))]
+            });
+            self.plot_ui(ui, "β_t", width, height, |s, t| {
+                vec![
+                    ("β_t (forward)", s.beta(t)),
+                    ("β̃_t (posterior)", s.posterior_variance(t)),
+                ]
+            });
+        });
+    }
+
+    fn plot_ui(
+        &mut self,
+        ui: &mut egui::Ui,
+        id: &str,
+        width: f32,
+        height: f32,
+        curves: impl Fn(&Schedule, usize) -> Vec<(&'static str, f64)>,
+    ) {
+        let schedule = Arc::clone(&self.schedule);
+        let big_t = schedule.train_steps();
+        let names: Vec<&'static str> = curves(&schedule, 1).into_iter().map(|(n, _)| n).collect();
+        #[allow(clippy::cast_precision_loss)]
+        let series: Vec<Vec<[f64; 2]>> = (0..names.len())
+            .map(|k| {
+                (1..=big_t)
+                    .map(|t| [t as f64, curves(&schedule, t)[k].1])
+                    .filter(|p| p[1].is_finite())
+                    .collect()
+            })
+            .collect();
+        #[allow(clippy::cast_precision_loss)]
+        let cursor = self.cursor_t as f64;
+        let response = Plot::new(id)
+            .width(width)
+            .height(height)
+            .legend(Legend::default())
+            .allow_drag(false)
+            .allow_zoom(false)
+            .allow_scroll(false)
+            .x_axis_label("t")
+            .show(ui, |plot_ui| {
+                for (name, points) in names.iter().zip(series) {
+                    plot_ui.line(Line::new(*name, PlotPoints::from(points)).width(2.0));
+                }
+                plot_ui.vline(
+                    VLine::new("current t", cursor)
+                        .width(2.0)
+                        .color(egui::Color32::from_rgb(250, 220, 90)),
+                );
+            });
+        let pointer = response.response.interact_pointer_pos();
+        if let Some(pos) = pointer
+            && (response.response.dragged() || response.response.clicked())
+        {
+            self.requested_t = Some(response.transform.value_from_position(pos).x);
+        }
+    }
+}

@@ -1,0 +1,133 @@
+//! The timeline: a scrubber over every computed frame, play/pause, ±1 and speed.
+
+use egui::Slider;
+
+/// The timeline's state.
+pub struct TimelinePanel {
+    /// The frame shown.
+    pub current: usize,
+    /// Frames available.
+    pub available: usize,
+    /// Frames the finished run will have.
+    pub expected: usize,
+    /// Follow the newest frame while a run streams.
+    pub follow: bool,
+    /// Playing back.
+    pub playing: bool,
+    /// Playback speed in frames per second.
+    pub frames_per_sec: f32,
+    /// The level t of the current frame, shown beside the scrubber.
+    pub current_t: usize,
+    /// T, for the "t = ... / T" readout.
+    pub train_steps: usize,
+    /// ᾱ at the current frame.
+    pub alpha_bar: f64,
+    play_accumulator_secs: f32,
+}
+
+impl Default for TimelinePanel {
+    fn default() -> Self {
+        Self {
+            current: 0,
+            available: 0,
+            expected: 0,
+            follow: true,
+            playing: false,
+            frames_per_sec: 20.0,
+            current_t: 0,
+            train_steps: 1000,
+            alpha_bar: 0.0,
+            play_accumulator_secs: 0.0,
+        }
+    }
+}
+
+impl TimelinePanel {
+    /// A new run is starting: follow it from its first frame.
+    pub fn restart(&mut self) {
+        self.current = 0;
+        self.available = 0;
+        self.follow = true;
+        self.playing = false;
+    }
+
+    /// Frames arrived: move to the newest if following.
+    pub fn set_available(&mut self, available: usize, expected: usize) {
+        self.available = available;
+        self.expected = expected;
+        if self.follow {
+            self.current = available.saturating_sub(1);
+        }
+        self.current = self.current.min(available.saturating_sub(1));
+    }
+
+    /// Jumps to `frame` and stops following the stream.
+    pub fn scrub_to(&mut self, frame: usize) {
+        self.current = frame.min(self.available.saturating_sub(1));
+        self.follow = self.current + 1 >= self.expected;
+    }
+
+    /// Advances playback by `dt_secs`; true if it is still playing.
+    pub fn advance(&mut self, dt_secs: f32) -> bool {
+        if !self.playing {
+            return false;
+        }
+        self.play_accumulator_secs += dt_secs * self.frames_per_sec;
+        while self.play_accumulator_secs >= 1.0 {
+            self.play_accumulator_secs -= 1.0;
+            if self.current + 1 < self.available {
+                self.current += 1;
+            } else {
+                self.playing = false;
+            }
+        }
+        self.playing
+    }
+
+    /// Draws the panel.
+    pub fn ui(&mut self, ui: &mut egui::Ui) {
+        let last = self.available.saturating_sub(1);
+        ui.horizontal(|ui| {
+            if ui.button("First").on_hover_text("First frame (x_T)").clicked() {
+                self.scrub_to(0);
+            }
+            if ui.button("Back").on_hover_text("One step back").clicked() {
+                self.scrub_to(self.current.saturating_sub(1));
+            }
+            let play_label = if self.playing { "Pause" } else { "Play" };
+            if ui.button(play_label).clicked() {
+                self.playing = !self.playing;
+                if self.playing && self.current >= last {
+                    self.current = 0;
+                }
+                self.follow = false;
+            }
+            if ui.button("Next").on_hover_text("One step forward").clicked() {
+                self.scrub_to(self.current + 1);
+            }
+            if ui.button("Last").on_hover_text("Last frame (x_0)").clicked() {
+                self.scrub_to(last);
+            }
+            ui.add(
+                Slider::new(&mut self.frames_per_sec, 1.0..=120.0)
+                    .text("frames/s")
+                    .logarithmic(true),
+            );
+            ui.separator();
+            ui.strong(format!(
+                "t = {} / {}   ᾱ_t = {:.4} (signal kept)   reverse (denoising)",
+                self.current_t, self.train_steps, self.alpha_bar
+            ));
+            if self.available < self.expected {
+                ui.label(format!("streaming {}/{} frames", self.available, self.expected));
+            }
+        });
+        let mut frame = self.current;
+        let width = ui.available_width();
+        ui.spacing_mut().slider_width = (width - 120.0).max(100.0);
+        let response = ui.add(Slider::new(&mut frame, 0..=last).text("frame"));
+        if response.changed() {
+            self.scrub_to(frame);
+        }
+    }
+}

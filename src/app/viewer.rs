@@ -1,0 +1,171 @@
+//! The 2D viewer: particles at x_t over the noised density p_t, with trails and
+//! the score field as arrows.
+
+use std::sync::Arc;
+
+use candle_core::{Device, Tensor};
+use egui::{Color32, Pos2, Rect, Stroke, Vec2};
+
+use crate::diffusion::mixture::GaussianMixture;
+use crate::render::plane::{PlaneCallback, ViewUniform};
+
+/// Arrows per side of the score grid.
+const ARROW_GRID: usize = 17;
+/// Trails cover at most this many particles, to keep the software rasteriser fast.
+const TRAIL_PARTICLES: u32 = 300;
+
+/// What the viewer shows this frame.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct PlaneFrame {
+    /// The frame index on the GPU.
+    pub step: u32,
+    /// Particles per frame.
+    pub particles: u32,
+    /// ᾱ at the frame's t.
+    pub alpha_bar: f64,
+    /// Whether to draw the density, the score arrows and the trails.
+    pub show_density: bool,
+    /// See `show_density`.
+    pub show_score: bool,
+    /// See `show_density`.
+    pub show_trails: bool,
+}
+
+/// The central 2D view.
+pub struct PlaneViewer {
+    mixture: Arc<GaussianMixture>,
+    half_extent: f32,
+    arrows: Vec<(Pos2, Vec2)>,
+    arrows_alpha_bar: Option<f64>,
+}
+
+impl PlaneViewer {
+    /// A viewer framing `mixture`.
+    #[must_use]
+    pub fn new(mixture: Arc<GaussianMixture>) -> Self {
+        let half_extent = frame_extent(&mixture);
+        Self {
+            mixture,
+            half_extent,
+            arrows: Vec::new(),
+            arrows_alpha_bar: None,
+        }
+    }
+
+    /// The data half-width shown (the view is [−h, h]² around the origin).
+    #[must_use]
+    pub fn half_extent(&self) -> f32 {
+        self.half_extent
+    }
+
+    /// Draws the view into the remaining space.
+    pub fn ui(&mut self, ui: &mut egui::Ui, frame: PlaneFrame) {
+        let size = ui.available_size();
+        let side = size.x.min(size.y).max(50.0);
+        let (rect, _response) = ui.allocate_exact_size(Vec2::splat(side), egui::Sense::hover());
+        let rect = Rect::from_center_size(rect.center(), Vec2::splat(side));
+        let scale = 1.0 / self.half_extent;
+        let radius_px = 1.6 * ui.ctx().pixels_per_point().max(1.0);
+        let view = ViewUniform {
+            center: [0.0, 0.0],
+            scale: [scale, scale],
+            point_radius: [2.0 * radius_px / side, 2.0 * radius_px / side],
+            #[allow(clippy::cast_possible_truncation)]
+            alpha_bar: frame.alpha_bar as f32,
+            density_gain: 1.0,
+            particle_color: [0.55, 0.85, 1.0, 0.85],
+            trail_color: [0.55, 0.85, 1.0, 0.12],
+        };
+        let trail_from = if frame.show_trails { 0 } else { frame.step };
+        let callback = PlaneCallback {
+            view,
+            step: frame.step,
+            trail_from,
+            particles: frame.particles,
+            trail_particles: if frame.show_trails { TRAIL_PARTICLES } else { 0 },
+            show_density: frame.show_density,
+        };
+        ui.painter()
+            .add(egui_wgpu::Callback::new_paint_callback(rect, callback));
+        if frame.show_score {
+            self.arrows_ui(ui, rect, frame.alpha_bar);
+        }
+        self.axes_ui(ui, rect);
+    }
+
+    fn to_screen(&self, rect: Rect, p: [f32; 2]) -> Pos2 {
+        let half = rect.width() / 2.0;
+        Pos2::new(
+            rect.center().x + p[0] / self.half_extent * half,
+            rect.center().y - p[1] / self.half_extent * half,
+        )
+    }
+
+    fn arrows_ui(&mut self, ui: &egui::Ui, rect: Rect, alpha_bar: f64) {
+        if self.arrows_alpha_bar != Some(alpha_bar) {
+            self.arrows = score_grid(&self.mixture, self.half_extent, alpha_bar).unwrap_or_default();
+            self.arrows_alpha_bar = Some(alpha_bar);
+        }
+        let cell = rect.width() / ARROW_GRID as f32;
+        let stroke = Stroke::new(1.2, Color32::from_rgba_unmultiplied(255, 255, 255, 150));
+        for (p, direction) in &self.arrows {
+            let origin = self.to_screen(rect, [p.x, p.y]);
+            let tip = Vec2::new(direction.x, -direction.y) * 0.45 * cell;
+            ui.painter().arrow(origin, tip, stroke);
+        }
+    }
+
+    fn axes_ui(&self, ui: &egui::Ui, rect: Rect) {
+        let painter = ui.painter();
+        let color = Color32::from_gray(160);
+        painter.rect_stroke(rect, 0.0, Stroke::new(1.0, color), egui::StrokeKind::Inside);
+        let h = self.half_extent;
+        for (text, anchor, align) in [
+            (format!("{:.1}", -h), rect.left_bottom(), egui::Align2::LEFT_BOTTOM),
+            (format!("{h:.1}"), rect.right_bottom(), egui::Align2::RIGHT_BOTTOM),
+            (format!("{h:.1}"), rect.left_top(), egui::Align2::LEFT_TOP),
+        ] {
+            painter.text(anchor, align, text, egui::FontId::proportional(12.0), color);
+        }
+    }
+}
+
+/// A square around the origin that holds every component's mean ± 3 std.
+fn frame_extent(mixture: &GaussianMixture) -> f32 {
+    let reach = mixture
+        .components()
+        .iter()
+        .map(|c| c.mean.iter().take(2).map(|m| m.abs()).fold(0.0, f64::max) + 3.0 * c.std)
+        .fold(3.0, f64::max);
+    #[allow(clippy::cast_possible_truncation)]
+    let reach = reach as f32;
+    reach * 1.1
+}
+
+/// Score directions on a grid, scaled so the longest arrow has length 1.
+fn score_grid(mixture: &GaussianMixture, half_extent: f32, alpha_bar: f64) -> Option<Vec<(Pos2, Vec2)>> {
+    let alpha_bar = alpha_bar.min(1.0 - 1e-6);
+    let mut points = Vec::with_capacity(ARROW_GRID * ARROW_GRID * 2);
+    for row in 0..ARROW_GRID {
+        for col in 0..ARROW_GRID {
+            let u = (col as f32 + 0.5) / ARROW_GRID as f32 * 2.0 - 1.0;
+            let v = (row as f32 + 0.5) / ARROW_GRID as f32 * 2.0 - 1.0;
+            points.extend([u * half_extent, v * half_extent]);
+        }
+    }
+    let x = Tensor::from_vec(points.clone(), (ARROW_GRID * ARROW_GRID, 2), &Device::Cpu).ok()?;
+    let score: Vec<Vec<f32>> = mixture.score(&x, alpha_bar, None).ok()?.to_vec2().ok()?;
+    let longest = score.iter().map(|s| s[0].hypot(s[1])).fold(1e-12, f32::max);
+    Some(
+        score
+            .iter()
+            .enumerate()
+            .map(|(i, s)| {
+                (
+                    Pos2::new(points[2 * i], points[2 * i + 1]),
+                    Vec2::new(s[0], s[1]) / longest,
+                )
+            })
+            .collect(),
+    )
+}

@@ -1,0 +1,331 @@
+//! The 2D scene on the GPU: the noised density p_t, particle trails and particles.
+//!
+//! Every step of a run stays resident in one vertex buffer (`steps × particles`
+//! positions), so scrubbing only changes the per-frame [`PlaneCallback`], a small
+//! `Copy` value; a step is uploaded once, when it arrives.
+
+use std::num::NonZeroU64;
+
+use bytemuck::{Pod, Zeroable};
+use egui_wgpu::wgpu;
+
+/// The most mixture components the density shader draws.
+pub const MAX_COMPONENTS: usize = 32;
+/// Bytes per particle position (two f32).
+const POSITION_BYTES: u64 = 8;
+
+/// Where the data plane sits and how it looks, for one frame.
+#[derive(Clone, Copy, Debug, PartialEq, Pod, Zeroable)]
+#[repr(C)]
+pub struct ViewUniform {
+    /// The data point at the centre of the viewport.
+    pub center: [f32; 2],
+    /// clip = (p − center) · scale.
+    pub scale: [f32; 2],
+    /// A particle's radius in clip units (x, y).
+    pub point_radius: [f32; 2],
+    /// ᾱ_t of the density shown.
+    pub alpha_bar: f32,
+    /// Brightness of the density (1 = peak maps to full colour).
+    pub density_gain: f32,
+    /// Premultiplied later; straight RGBA here.
+    pub particle_color: [f32; 4],
+    /// Straight RGBA of the trails.
+    pub trail_color: [f32; 4],
+}
+
+#[derive(Clone, Copy, Pod, Zeroable)]
+#[repr(C)]
+struct MixtureUniform {
+    count: u32,
+    pad: [u32; 3],
+    components: [[f32; 4]; MAX_COMPONENTS],
+}
+
+/// What to draw this frame: small and `Copy`, as egui callbacks want.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct PlaneCallback {
+    /// The view and colours.
+    pub view: ViewUniform,
+    /// The step whose particles are shown.
+    pub step: u32,
+    /// The first step whose trail segment is drawn.
+    pub trail_from: u32,
+    /// Particles per step to draw.
+    pub particles: u32,
+    /// How many of them get trails.
+    pub trail_particles: u32,
+    /// Whether to draw the density behind.
+    pub show_density: bool,
+}
+
+/// The pipelines and buffers, kept in egui-wgpu's `callback_resources`.
+pub struct PlaneResources {
+    density: wgpu::RenderPipeline,
+    particles: wgpu::RenderPipeline,
+    trails: wgpu::RenderPipeline,
+    bind_group: wgpu::BindGroup,
+    view_buffer: wgpu::Buffer,
+    mixture_buffer: wgpu::Buffer,
+    positions: wgpu::Buffer,
+    particles_per_step: u64,
+    steps_capacity: u64,
+    steps_uploaded: u64,
+}
+
+impl PlaneResources {
+    /// Builds the pipelines once, for the window's surface format.
+    #[must_use]
+    pub fn new(device: &wgpu::Device, target_format: wgpu::TextureFormat) -> Self {
+        let shader = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+            label: Some("plane"),
+            source: wgpu::ShaderSource::Wgsl(include_str!("../../shaders/plane.wgsl").into()),
+        });
+        let uniform_entry = |binding| wgpu::BindGroupLayoutEntry {
+            binding,
+            visibility: wgpu::ShaderStages::VERTEX_FRAGMENT,
+            ty: wgpu::BindingType::Buffer {
+                ty: wgpu::BufferBindingType::Uniform,
+                has_dynamic_offset: false,
+                min_binding_size: None,
+            },
+            count: None,
+        };
+        let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+            label: Some("plane"),
+            entries: &[uniform_entry(0), uniform_entry(1)],
+        });
+        let view_buffer = uniform_buffer(device, "plane view", std::mem::size_of::<ViewUniform>());
+        let mixture_buffer = uniform_buffer(device, "plane mixture", std::mem::size_of::<MixtureUniform>());
+        let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: Some("plane"),
+            layout: &layout,
+            entries: &[
+                wgpu::BindGroupEntry {
+                    binding: 0,
+                    resource: view_buffer.as_entire_binding(),
+                },
+                wgpu::BindGroupEntry {
+                    binding: 1,
+                    resource: mixture_buffer.as_entire_binding(),
+                },
+            ],
+        });
+        let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+            label: Some("plane"),
+            bind_group_layouts: &[Some(&layout)],
+            immediate_size: 0,
+        });
+        let builder = PipelineBuilder {
+            device,
+            layout: &pipeline_layout,
+            shader: &shader,
+            format: target_format,
+        };
+        let position_attribute = |location| wgpu::VertexAttribute {
+            format: wgpu::VertexFormat::Float32x2,
+            offset: 0,
+            shader_location: location,
+        };
+        let instance_layout = |attributes| wgpu::VertexBufferLayout {
+            array_stride: POSITION_BYTES,
+            step_mode: wgpu::VertexStepMode::Instance,
+            attributes,
+        };
+        let at0 = [position_attribute(0)];
+        let at1 = [position_attribute(1)];
+        Self {
+            density: builder.build("density", &[], wgpu::PrimitiveTopology::TriangleList),
+            particles: builder.build(
+                "particle",
+                &[Some(instance_layout(&at0))],
+                wgpu::PrimitiveTopology::TriangleStrip,
+            ),
+            trails: builder.build(
+                "trail",
+                &[Some(instance_layout(&at0)), Some(instance_layout(&at1))],
+                wgpu::PrimitiveTopology::LineList,
+            ),
+            bind_group,
+            view_buffer,
+            mixture_buffer,
+            positions: positions_buffer(device, 1),
+            particles_per_step: 0,
+            steps_capacity: 0,
+            steps_uploaded: 0,
+        }
+    }
+
+    /// Sets the mixture the density shows (the first [`MAX_COMPONENTS`]).
+    pub fn set_mixture(&self, queue: &wgpu::Queue, components: &[[f32; 4]]) {
+        let mut uniform = MixtureUniform::zeroed();
+        let count = components.len().min(MAX_COMPONENTS);
+        uniform.components[..count].copy_from_slice(&components[..count]);
+        uniform.count = u32::try_from(count).unwrap_or(0);
+        queue.write_buffer(&self.mixture_buffer, 0, bytemuck::bytes_of(&uniform));
+    }
+
+    /// Makes room for a run of `steps` frames of `particles` points, forgetting the old run.
+    pub fn begin_run(&mut self, device: &wgpu::Device, steps: usize, particles: usize) {
+        let (steps, particles) = (steps as u64, particles as u64);
+        if steps * particles * POSITION_BYTES > self.positions.size() {
+            self.positions = positions_buffer(device, steps * particles);
+        }
+        self.steps_capacity = steps;
+        self.particles_per_step = particles;
+        self.steps_uploaded = 0;
+    }
+
+    /// Uploads step `step`'s positions (x, y pairs); ignored if it does not fit.
+    pub fn upload_step(&mut self, queue: &wgpu::Queue, step: usize, positions: &[f32]) {
+        let step = step as u64;
+        if step >= self.steps_capacity || positions.len() as u64 != 2 * self.particles_per_step {
+            return;
+        }
+        let offset = step * self.particles_per_step * POSITION_BYTES;
+        queue.write_buffer(&self.positions, offset, bytemuck::cast_slice(positions));
+        self.steps_uploaded = self.steps_uploaded.max(step + 1);
+    }
+
+    /// How many steps of the current run are on the GPU.
+    #[must_use]
+    pub fn steps_uploaded(&self) -> u64 {
+        self.steps_uploaded
+    }
+
+    /// The bytes held for run positions.
+    #[must_use]
+    pub fn position_bytes(&self) -> u64 {
+        self.positions.size()
+    }
+
+    fn step_slice(&self, step: u32, count: u32) -> wgpu::BufferSlice<'_> {
+        let start = u64::from(step) * self.particles_per_step * POSITION_BYTES;
+        self.positions.slice(start..start + u64::from(count) * POSITION_BYTES)
+    }
+
+    fn prepare(&self, queue: &wgpu::Queue, callback: &PlaneCallback) {
+        queue.write_buffer(&self.view_buffer, 0, bytemuck::bytes_of(&callback.view));
+    }
+
+    fn paint(&self, pass: &mut wgpu::RenderPass<'static>, callback: &PlaneCallback) {
+        pass.set_bind_group(0, &self.bind_group, &[]);
+        if callback.show_density {
+            pass.set_pipeline(&self.density);
+            pass.draw(0..3, 0..1);
+        }
+        let step = u64::from(callback.step);
+        if self.particles_per_step == 0 || step >= self.steps_uploaded {
+            return;
+        }
+        let count = callback
+            .particles
+            .min(u32::try_from(self.particles_per_step).unwrap_or(u32::MAX));
+        let trail_count = callback.trail_particles.min(count);
+        if trail_count > 0 {
+            pass.set_pipeline(&self.trails);
+            for s in callback.trail_from..callback.step {
+                pass.set_vertex_buffer(0, self.step_slice(s, trail_count));
+                pass.set_vertex_buffer(1, self.step_slice(s + 1, trail_count));
+                pass.draw(0..2, 0..trail_count);
+            }
+        }
+        pass.set_pipeline(&self.particles);
+        pass.set_vertex_buffer(0, self.step_slice(callback.step, count));
+        pass.draw(0..4, 0..count);
+    }
+}
+
+struct PipelineBuilder<'a> {
+    device: &'a wgpu::Device,
+    layout: &'a wgpu::PipelineLayout,
+    shader: &'a wgpu::ShaderModule,
+    format: wgpu::TextureFormat,
+}
+
+impl PipelineBuilder<'_> {
+    fn build(
+        &self,
+        name: &str,
+        buffers: &[Option<wgpu::VertexBufferLayout<'_>>],
+        topology: wgpu::PrimitiveTopology,
+    ) -> wgpu::RenderPipeline {
+        let vs = format!("{name}_vs");
+        let fs = format!("{name}_fs");
+        self.device.create_render_pipeline(&wgpu::RenderPipelineDescriptor {
+            label: Some(name),
+            layout: Some(self.layout),
+            vertex: wgpu::VertexState {
+                module: self.shader,
+                entry_point: Some(&vs),
+                compilation_options: wgpu::PipelineCompilationOptions::default(),
+                buffers,
+            },
+            primitive: wgpu::PrimitiveState {
+                topology,
+                ..wgpu::PrimitiveState::default()
+            },
+            depth_stencil: None,
+            multisample: wgpu::MultisampleState::default(),
+            fragment: Some(wgpu::FragmentState {
+                module: self.shader,
+                entry_point: Some(&fs),
+                compilation_options: wgpu::PipelineCompilationOptions::default(),
+                targets: &[Some(wgpu::ColorTargetState {
+                    format: self.format,
+                    blend: Some(wgpu::BlendState::PREMULTIPLIED_ALPHA_BLENDING),
+                    write_mask: wgpu::ColorWrites::ALL,
+                })],
+            }),
+            multiview_mask: None,
+            cache: None,
+        })
+    }
+}
+
+fn uniform_buffer(device: &wgpu::Device, label: &str, size: usize) -> wgpu::Buffer {
+    device.create_buffer(&wgpu::BufferDescriptor {
+        label: Some(label),
+        size: size as u64,
+        usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+        mapped_at_creation: false,
+    })
+}
+
+fn positions_buffer(device: &wgpu::Device, points: u64) -> wgpu::Buffer {
+    let size = NonZeroU64::new(points.max(1) * POSITION_BYTES).map_or(POSITION_BYTES, NonZeroU64::get);
+    device.create_buffer(&wgpu::BufferDescriptor {
+        label: Some("run positions"),
+        size,
+        usage: wgpu::BufferUsages::VERTEX | wgpu::BufferUsages::COPY_DST,
+        mapped_at_creation: false,
+    })
+}
+
+impl egui_wgpu::CallbackTrait for PlaneCallback {
+    fn prepare(
+        &self,
+        _device: &wgpu::Device,
+        queue: &wgpu::Queue,
+        _screen: &egui_wgpu::ScreenDescriptor,
+        _encoder: &mut wgpu::CommandEncoder,
+        resources: &mut egui_wgpu::CallbackResources,
+    ) -> Vec<wgpu::CommandBuffer> {
+        match resources.get::<PlaneResources>() {
+            Some(plane) => plane.prepare(queue, self),
+            None => super::log_missing_once("PlaneResources"),
+        }
+        Vec::new()
+    }
+
+    fn paint(
+        &self,
+        _info: egui::PaintCallbackInfo,
+        pass: &mut wgpu::RenderPass<'static>,
+        resources: &egui_wgpu::CallbackResources,
+    ) {
+        if let Some(plane) = resources.get::<PlaneResources>() {
+            plane.paint(pass, self);
+        }
+    }
+}

@@ -1,0 +1,98 @@
+//! The explorer window, driven through egui_kittest and rendered by wgpu
+//! (lavapipe in CI): controls found by label, runs streamed, steps scrubbed.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::Duration;
+
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+use noisescope::app::ExplorerApp;
+
+fn explorer() -> Harness<'static, ExplorerApp> {
+    Harness::builder()
+        .with_size([1280.0, 720.0])
+        .wgpu()
+        .build_eframe(|cc| ExplorerApp::new(cc).expect("the explorer starts"))
+}
+
+/// Steps frames until `done` holds (the worker streams on its own thread).
+fn run_until(harness: &mut Harness<'static, ExplorerApp>, what: &str, done: impl Fn(&ExplorerApp) -> bool) {
+    for _ in 0..1000 {
+        harness.step();
+        if done(harness.state()) {
+            harness.step();
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    panic!("timed out waiting for {what}");
+}
+
+fn finished(app: &ExplorerApp) -> bool {
+    let run = app.run();
+    run.run_id > 0 && run.frames.len() == run.expected_frames()
+}
+
+#[test]
+fn every_control_is_labelled() {
+    let harness = explorer();
+    for label in [
+        "Sample",
+        "Stop",
+        "Schedule",
+        "Sampler",
+        "Spacing",
+        "η (0 = DDIM, 1 = DDPM)",
+        "γ (guidance)",
+        "Class",
+        "Batch (samples)",
+        "Steps",
+        "Play",
+    ] {
+        // A slider's text is both its own label and a text node: at least one must exist.
+        assert!(
+            harness.query_all_by_label(label).next().is_some(),
+            "no control labelled {label}"
+        );
+    }
+}
+
+#[test]
+fn changing_the_schedule_changes_the_plotted_alpha_bar_t() {
+    let mut harness = explorer();
+    harness.get_by_label_contains("ᾱ_T = 4.036e-5");
+    harness.get_by_label("Schedule").click();
+    harness.run_steps(2);
+    harness.get_by_label("cosine").click();
+    harness.run_steps(2);
+    // diffusers' squaredcos_cap_v2 ends at ᾱ_T = 2.4288e-9 (tests/data/diffusers_reference.json).
+    harness.get_by_label_contains("ᾱ_T = 2.429e-9");
+    assert!(harness.query_by_label_contains("ᾱ_T = 4.036e-5").is_none());
+}
+
+#[test]
+fn sample_streams_frames_and_scrubbing_shows_each_step() {
+    let mut harness = explorer();
+    run_until(&mut harness, "the first run", finished);
+    let first = harness.state().run().run_id;
+    harness.get_by_label("Sample").click();
+    run_until(&mut harness, "a new run", |app| {
+        app.run().run_id > first && finished(app)
+    });
+    let run = harness.state().run();
+    assert_eq!(run.frames.len(), 51, "x_T plus one frame per DDIM step");
+    assert_eq!(harness.state().current_frame(), 50, "the view follows the newest frame");
+
+    harness.get_by_label("First").click();
+    harness.run_steps(2);
+    for _ in 0..10 {
+        harness.get_by_label("Next").click();
+        harness.run_steps(1);
+    }
+    harness.run_steps(1);
+    assert_eq!(harness.state().current_frame(), 10);
+    let t = harness.state().run().frames[10].t;
+    assert_eq!(t, 781, "frame 10 of leading 50-step DDIM is t = 781");
+    harness.get_by_label_contains("t = 781 / 1000");
+    harness.snapshot("explorer_ddim_step_10");
+}
