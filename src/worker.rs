@@ -15,14 +15,28 @@ use std::time::Instant;
 
 use candle_core::{DType, Device, Tensor};
 
+use crate::diffusion::elbo::{Decoder, ElboConfig, elbo_terms};
+use crate::diffusion::forward::{ForwardMode, run_forward};
 use crate::diffusion::guidance::{GuidanceConfig, Guided};
 use crate::diffusion::mixture::GaussianMixture;
 use crate::diffusion::sampler::{SamplerConfig, StepOutput, build_sampler, run_sampler};
 use crate::diffusion::{NoiseRng, Schedule, ScheduleConfig};
 
-/// Everything that defines a reverse run.
+/// Which way a run goes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Direction {
+    /// Denoising: from x_T ~ N(0, I) to data, with the sampler.
+    #[default]
+    Reverse,
+    /// Noising: from data up to x_T, through the sampler's levels.
+    Forward(ForwardMode),
+}
+
+/// Everything that defines a run.
 #[derive(Clone, Debug)]
 pub struct RunSpec {
+    /// Denoising or noising.
+    pub direction: Direction,
     /// The exact model (the trained networks will join it).
     pub model: Arc<GaussianMixture>,
     /// The noise schedule.
@@ -63,13 +77,15 @@ pub struct Frame {
 /// What the worker reports.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Event {
-    /// A run began from x_T.
+    /// A run began.
     Started {
         /// The run.
         run_id: u64,
-        /// The levels it will visit.
+        /// The level of `x_start` (T-side for reverse runs, 0 for forward runs).
+        start_t: usize,
+        /// The levels it will visit after `x_start`.
         timesteps: Vec<usize>,
-        /// x_T, row-major `[batch, dims]`.
+        /// The starting x, row-major `[batch, dims]`.
         x_start: Vec<f32>,
         /// The data dimension.
         dims: usize,
@@ -88,6 +104,15 @@ pub enum Event {
         /// Wall time of the whole run.
         elapsed_secs: f64,
     },
+    /// The variational bound's terms for the run's first sample as x_0.
+    Elbo {
+        /// The run.
+        run_id: u64,
+        /// L_{t−1} in nats for t = 2..=T, at index t − 2.
+        step_nats: Vec<f64>,
+        /// The whole bound in bits per dimension.
+        bits_per_dim: f64,
+    },
     /// The run failed.
     Failed {
         /// The run.
@@ -105,6 +130,7 @@ impl Event {
             Self::Started { run_id, .. }
             | Self::Step { run_id, .. }
             | Self::Finished { run_id, .. }
+            | Self::Elbo { run_id, .. }
             | Self::Failed { run_id, .. } => *run_id,
         }
     }
@@ -218,12 +244,54 @@ fn run_job(job: &Job, latest: &AtomicU64, events: &SyncSender<Event>, notify: &d
         notify();
         Ok(())
     };
-    match sample_run(job, latest, &send) {
-        Ok(Some(elapsed_secs)) => send(Event::Finished { run_id, elapsed_secs }),
-        Ok(None) => Ok(()),
-        Err(RunError::Disconnected) => Err(Disconnected),
-        Err(RunError::Engine(message)) => send(Event::Failed { run_id, message }),
+    let outcome = match job.spec.direction {
+        Direction::Reverse => sample_run(job, latest, &send),
+        Direction::Forward(mode) => forward_run(job, mode, latest, &send),
+    };
+    let x0 = match outcome {
+        Ok(Some((elapsed_secs, x0))) => {
+            send(Event::Finished { run_id, elapsed_secs })?;
+            x0
+        }
+        Ok(None) => return Ok(()),
+        Err(RunError::Disconnected) => return Err(Disconnected),
+        Err(RunError::Engine(message)) => return send(Event::Failed { run_id, message }),
+    };
+    if latest.load(Ordering::SeqCst) != run_id {
+        return Ok(());
     }
+    match elbo_event(job, &x0) {
+        Ok(event) => send(event),
+        Err(e) => send(Event::Failed {
+            run_id,
+            message: format!("ELBO: {e}"),
+        }),
+    }
+}
+
+/// The bound's terms with the run's first sample as x_0 (continuous decoder: 2D data).
+fn elbo_event(job: &Job, x0: &[f32]) -> crate::diffusion::Result<Event> {
+    let spec = &job.spec;
+    let dims = spec.model.dims();
+    let first = Tensor::from_vec(x0[..dims.min(x0.len())].to_vec(), dims.min(x0.len()), &Device::Cpu)?;
+    let schedule = Schedule::new(&spec.schedule)?;
+    let config = ElboConfig {
+        decoder: Decoder::Gaussian,
+        ..ElboConfig::default()
+    };
+    let terms = elbo_terms(
+        &schedule,
+        spec.model.as_ref(),
+        &first,
+        None,
+        config,
+        &mut NoiseRng::seed_from(spec.seed),
+    )?;
+    Ok(Event::Elbo {
+        run_id: job.run_id,
+        bits_per_dim: terms.bits_per_dim(),
+        step_nats: terms.step_nats,
+    })
 }
 
 enum RunError {
@@ -243,12 +311,15 @@ impl From<candle_core::Error> for RunError {
     }
 }
 
+/// A finished run's wall time and its data-side samples (x_0), row-major.
+type RunOutcome = Option<(f64, Vec<f32>)>;
+
 /// Runs the job, streaming steps; `Ok(None)` if it was cancelled.
 fn sample_run(
     job: &Job,
     latest: &AtomicU64,
     send: &dyn Fn(Event) -> Result<(), Disconnected>,
-) -> Result<Option<f64>, RunError> {
+) -> Result<RunOutcome, RunError> {
     let started = Instant::now();
     let spec = &job.spec;
     let schedule = Arc::new(Schedule::new(&spec.schedule)?);
@@ -260,6 +331,7 @@ fn sample_run(
     let x_start = rng.randn((spec.batch, dims), &Device::Cpu)?;
     send(Event::Started {
         run_id: job.run_id,
+        start_t: sampler.timesteps().first().copied().unwrap_or(0),
         timesteps: sampler.timesteps().to_vec(),
         x_start: flat(&x_start)?,
         dims,
@@ -304,7 +376,74 @@ fn sample_run(
     if let Some(e) = conversion_error {
         return Err(RunError::Engine(e.to_string()));
     }
-    Ok(finished.map(|_| started.elapsed().as_secs_f64()))
+    match finished {
+        Some(x0) => Ok(Some((started.elapsed().as_secs_f64(), flat(&x0)?))),
+        None => Ok(None),
+    }
+}
+
+/// Noises data samples up through the sampler's levels, streaming each.
+fn forward_run(
+    job: &Job,
+    mode: ForwardMode,
+    latest: &AtomicU64,
+    send: &dyn Fn(Event) -> Result<(), Disconnected>,
+) -> Result<RunOutcome, RunError> {
+    let started = Instant::now();
+    let spec = &job.spec;
+    let schedule = Schedule::new(&spec.schedule)?;
+    let sampler = build_sampler(&spec.sampler, Arc::new(schedule.clone()))?;
+    let mut levels = sampler.timesteps().to_vec();
+    levels.sort_unstable();
+    levels.dedup();
+    let mut rng = NoiseRng::seed_from(spec.seed);
+    let (x0, _) = spec.model.sample(spec.batch, spec.class, &mut rng)?;
+    let x0_flat = flat(&x0)?;
+    send(Event::Started {
+        run_id: job.run_id,
+        start_t: 0,
+        timesteps: levels.clone(),
+        x_start: x0_flat.clone(),
+        dims: spec.model.dims(),
+    })
+    .map_err(|_| RunError::Disconnected)?;
+    let mut failure = None;
+    let finished = run_forward(&schedule, &x0, &levels, mode, &mut rng, |step| {
+        if latest.load(Ordering::SeqCst) != job.run_id {
+            return ControlFlow::Break(());
+        }
+        let frame = (|| -> crate::diffusion::Result<Frame> {
+            let alpha_bar = schedule.alpha_bar(step.t_next);
+            Ok(Frame {
+                index: step.index,
+                t: step.t,
+                t_next: step.t_next,
+                x_next: flat(&step.x_next)?,
+                x0_hat: x0_flat.clone(),
+                eps_hat: flat(&step.eps)?,
+                alpha_bar,
+                noise_std: (1.0 - alpha_bar).sqrt(),
+            })
+        })();
+        let result = frame.map_err(|e| RunError::Engine(e.to_string())).and_then(|frame| {
+            send(Event::Step {
+                run_id: job.run_id,
+                frame,
+            })
+            .map_err(|_| RunError::Disconnected)
+        });
+        match result {
+            Ok(()) => ControlFlow::Continue(()),
+            Err(e) => {
+                failure = Some(e);
+                ControlFlow::Break(())
+            }
+        }
+    })?;
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    Ok(finished.then(|| (started.elapsed().as_secs_f64(), x0_flat)))
 }
 
 fn frame_of(out: &StepOutput) -> crate::diffusion::Result<Frame> {
@@ -332,6 +471,7 @@ mod tests {
 
     fn spec(steps: usize) -> RunSpec {
         RunSpec {
+            direction: Direction::Reverse,
             model: Arc::new(GaussianMixture::from_json(crate::cli::THREE_BLOBS_JSON, "three-blobs").unwrap()),
             schedule: ScheduleConfig::default(),
             sampler: SamplerConfig {
@@ -346,14 +486,14 @@ mod tests {
         }
     }
 
-    /// Polls until a `Finished` or `Failed` event of the latest run arrives.
+    /// Polls until the latest run's last event (its ELBO, or a failure) arrives.
     fn collect_until_done(worker: &Worker) -> Vec<Event> {
         let mut all = Vec::new();
         for _ in 0..2000 {
             let events = worker.poll();
             let done = events
                 .iter()
-                .any(|e| matches!(e, Event::Finished { .. } | Event::Failed { .. }));
+                .any(|e| matches!(e, Event::Elbo { .. } | Event::Failed { .. }));
             all.extend(events);
             if done {
                 return all;
@@ -379,7 +519,38 @@ mod tests {
             })
             .collect();
         assert_eq!(steps, (0..20).collect::<Vec<_>>());
-        assert!(matches!(events.last(), Some(Event::Finished { .. })));
+        let n = events.len();
+        assert!(matches!(events[n - 2], Event::Finished { .. }));
+        match &events[n - 1] {
+            Event::Elbo {
+                step_nats,
+                bits_per_dim,
+                ..
+            } => {
+                assert_eq!(step_nats.len(), 999);
+                assert!(bits_per_dim.is_finite());
+            }
+            other => panic!("expected the ELBO last, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_forward_run_starts_from_data_and_climbs_to_t() {
+        let mut worker = Worker::spawn(|| {}).unwrap();
+        let mut forward = spec(10);
+        forward.direction = Direction::Forward(ForwardMode::MarkovChain);
+        worker.start(forward);
+        let events = collect_until_done(&worker);
+        match &events[0] {
+            Event::Started { start_t, timesteps, .. } => {
+                assert_eq!(*start_t, 0);
+                assert!(timesteps.windows(2).all(|w| w[0] < w[1]), "ascending: {timesteps:?}");
+                assert_eq!(timesteps.len(), 10);
+            }
+            other => panic!("expected Started, got {other:?}"),
+        }
+        let steps = events.iter().filter(|e| matches!(e, Event::Step { .. })).count();
+        assert_eq!(steps, 10);
     }
 
     #[test]

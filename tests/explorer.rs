@@ -96,3 +96,39 @@ fn sample_streams_frames_and_scrubbing_shows_each_step() {
     harness.get_by_label_contains("t = 781 / 1000");
     harness.snapshot("explorer_ddim_step_10");
 }
+
+#[test]
+fn the_forward_process_climbs_from_data_to_noise() {
+    let mut harness = explorer();
+    run_until(&mut harness, "the first run", finished);
+    harness.get_by_label("Direction").click();
+    harness.run_steps(2);
+    harness.get_by_label("forward: closed form").click();
+    run_until(&mut harness, "a forward run", |app| {
+        finished(app) && app.run().frames.first().is_some_and(|f| f.t == 0)
+    });
+    let ts: Vec<usize> = harness.state().run().frames.iter().map(|f| f.t).collect();
+    assert_eq!(ts[..3], [0, 1, 21], "data first, then the leading levels ascending");
+    assert_eq!(*ts.last().unwrap(), 981);
+    harness.get_by_label_contains("forward (noising, closed form)");
+    // Scrub back to t = 481 (frame 25): the blobs are half dissolved.
+    harness.get_by_label("First").click();
+    harness.run_steps(1);
+    for _ in 0..25 {
+        harness.get_by_label("Next").click();
+        harness.run_steps(1);
+    }
+    harness.run_steps(1);
+    harness.get_by_label_contains("t = 481 / 1000");
+    harness.snapshot("explorer_forward_t481");
+}
+
+#[test]
+fn a_finished_run_plots_its_kl_terms() {
+    let mut harness = explorer();
+    run_until(&mut harness, "the ELBO", |app| app.elbo_bits_per_dim().is_some());
+    let bits = harness.state().elbo_bits_per_dim().unwrap();
+    assert!(bits.is_finite());
+    harness.get_by_label_contains(&format!("ELBO of the first sample: {bits:.3} bits/dim"));
+    harness.get_by_label("log₁₀ L_{t−1} (nats)");
+}

@@ -4,9 +4,11 @@ use std::path::PathBuf;
 
 use egui::{ComboBox, DragValue, Slider};
 
+use crate::diffusion::forward::ForwardMode;
 use crate::diffusion::guidance::{GuidanceConfig, GuidanceKind};
 use crate::diffusion::sampler::{SamplerConfig, SamplerKind};
 use crate::diffusion::{ScheduleConfig, ScheduleKind, TimestepSpacing};
+use crate::worker::Direction;
 
 /// Everything the controls set.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -23,6 +25,8 @@ pub struct Settings {
     pub seed: u64,
     /// The number of samples.
     pub batch: usize,
+    /// Denoising, or noising in closed form or as a Markov chain.
+    pub direction: Direction,
 }
 
 impl Default for Settings {
@@ -37,6 +41,7 @@ impl Default for Settings {
             class: None,
             seed: 42,
             batch: 2000,
+            direction: Direction::Reverse,
         }
     }
 }
@@ -233,6 +238,22 @@ impl ControlsPanel {
 
     fn run_ui(&mut self, ui: &mut egui::Ui) {
         let settings = &mut self.settings;
+        let directions = [
+            (Direction::Reverse, "reverse (denoising)"),
+            (Direction::Forward(ForwardMode::ClosedForm), "forward: closed form"),
+            (Direction::Forward(ForwardMode::MarkovChain), "forward: Markov chain"),
+        ];
+        let current = directions
+            .iter()
+            .find(|(d, _)| *d == settings.direction)
+            .map_or("", |(_, n)| n);
+        ComboBox::from_label("Direction")
+            .selected_text(current)
+            .show_ui(ui, |ui| {
+                for (direction, name) in directions {
+                    ui.selectable_value(&mut settings.direction, direction, name);
+                }
+            });
         ui.add(DragValue::new(&mut settings.seed).prefix("Seed "));
         ui.add(
             Slider::new(&mut settings.batch, 1..=8000)

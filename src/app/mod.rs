@@ -17,10 +17,11 @@ use run::RunStore;
 use timeline::TimelinePanel;
 use viewer::{PlaneFrame, PlaneViewer};
 
+use crate::diffusion::forward::ForwardMode;
 use crate::diffusion::mixture::GaussianMixture;
 use crate::diffusion::{Denoiser, Schedule};
 use crate::render::plane::PlaneResources;
-use crate::worker::{Event, RunSpec, Worker};
+use crate::worker::{Direction, Event, RunSpec, Worker};
 
 /// The built-in mixture the explorer opens with.
 pub const DEFAULT_MIXTURE_NAME: &str = "three blobs (weights 0.7 / 0.2 / 0.1)";
@@ -89,6 +90,12 @@ impl ExplorerApp {
         &self.schedule
     }
 
+    /// The ELBO of the current run's first sample, in bits/dim, once computed.
+    #[must_use]
+    pub fn elbo_bits_per_dim(&self) -> Option<f64> {
+        self.plots.elbo_bits_per_dim()
+    }
+
     /// The status line (errors and run times).
     #[must_use]
     pub fn status(&self) -> &str {
@@ -111,6 +118,7 @@ impl ExplorerApp {
             return;
         };
         worker.start(RunSpec {
+            direction: settings.direction,
             model: Arc::clone(&self.mixture),
             schedule: settings.schedule,
             sampler: settings.sampler,
@@ -121,6 +129,7 @@ impl ExplorerApp {
         });
         self.timeline.restart();
         self.timeline.train_steps = self.schedule.train_steps();
+        self.timeline.direction = direction_text(settings.direction);
         self.status = "sampling…".into();
     }
 
@@ -172,11 +181,13 @@ impl ExplorerApp {
             match event {
                 Event::Started {
                     run_id,
+                    start_t,
                     timesteps,
                     x_start,
                     dims,
                 } => {
-                    self.run.begin(run_id, timesteps, x_start, dims);
+                    self.run.begin(run_id, start_t, timesteps, x_start, dims);
+                    self.plots.clear_kl();
                     self.begin_gpu_run();
                     self.upload_frame(0);
                 }
@@ -188,6 +199,11 @@ impl ExplorerApp {
                     self.run.elapsed_secs = Some(elapsed_secs);
                     self.status = format!("{} steps in {elapsed_secs:.2} s", self.run.timesteps.len());
                 }
+                Event::Elbo {
+                    step_nats,
+                    bits_per_dim,
+                    ..
+                } => self.plots.set_kl(step_nats, bits_per_dim),
                 Event::Failed { message, .. } => self.status = message,
             }
         }
@@ -301,6 +317,14 @@ impl Drop for ExplorerApp {
 pub fn default_mixture() -> crate::diffusion::Result<Arc<GaussianMixture>> {
     let mixture = GaussianMixture::from_json(crate::cli::THREE_BLOBS_JSON, "assets/mixtures/three-blobs.json")?;
     Ok(Arc::new(mixture))
+}
+
+fn direction_text(direction: Direction) -> &'static str {
+    match direction {
+        Direction::Reverse => "reverse (denoising)",
+        Direction::Forward(ForwardMode::ClosedForm) => "forward (noising, closed form)",
+        Direction::Forward(ForwardMode::MarkovChain) => "forward (noising, Markov chain)",
+    }
 }
 
 /// egui's fonts lack ∇ and some combining marks; DejaVu Sans (shipped in

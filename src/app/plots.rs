@@ -14,6 +14,8 @@ pub struct PlotsPanel {
     pub cursor_t: usize,
     /// A t the user dragged to, for the app to scrub to.
     requested_t: Option<f64>,
+    /// L_{t−1} in nats for t = 2..=T, and the bound in bits/dim, once computed.
+    kl: Option<(Vec<f64>, f64)>,
 }
 
 impl PlotsPanel {
@@ -24,7 +26,24 @@ impl PlotsPanel {
             schedule,
             cursor_t: 0,
             requested_t: None,
+            kl: None,
         }
+    }
+
+    /// The bound in bits/dim of the current run's first sample, once computed.
+    #[must_use]
+    pub fn elbo_bits_per_dim(&self) -> Option<f64> {
+        self.kl.as_ref().map(|(_, bits)| *bits)
+    }
+
+    /// Forgets the KL terms of the previous run.
+    pub fn clear_kl(&mut self) {
+        self.kl = None;
+    }
+
+    /// Shows L_{t−1} (nats, t = 2..=T) and the total bits/dim.
+    pub fn set_kl(&mut self, step_nats: Vec<f64>, bits_per_dim: f64) {
+        self.kl = Some((step_nats, bits_per_dim));
     }
 
     /// Replaces the schedule plotted.
@@ -47,9 +66,13 @@ impl PlotsPanel {
                 self.schedule.alpha_bar(big_t).sqrt(),
                 self.schedule.log_snr(big_t)
             ));
+            match &self.kl {
+                Some((_, bits)) => ui.label(format!("ELBO of the first sample: {bits:.3} bits/dim")),
+                None => ui.label("ELBO: computed when the run finishes"),
+            };
         });
         let height = ui.available_height().max(80.0);
-        let width = (ui.available_width() / 3.0 - 8.0).max(120.0);
+        let width = (ui.available_width() / 4.0 - 8.0).max(100.0);
         ui.horizontal(|ui| {
             self.plot_ui(ui, "signal", width, height, |s, t| {
                 let a = s.alpha_bar(t);
@@ -63,6 +86,15 @@ impl PlotsPanel {
                     ("β_t (forward)", s.beta(t)),
                     ("β̃_t (posterior)", s.posterior_variance(t)),
                 ]
+            });
+            let kl = self.kl.as_ref().map(|(nats, _)| nats.clone()).unwrap_or_default();
+            self.plot_ui(ui, "KL terms", width, height, move |_, t| {
+                // Missing terms are NaN, which the plot leaves out; 1e-12 floors exact zeros.
+                let log_nats = t
+                    .checked_sub(2)
+                    .and_then(|i| kl.get(i))
+                    .map_or(f64::NAN, |n| n.max(1e-12).log10());
+                vec![("log₁₀ L_{t−1} (nats)", log_nats)]
             });
         });
     }

@@ -33,9 +33,8 @@ pub struct RunStore {
 }
 
 impl RunStore {
-    /// Starts a new run from x_T.
-    pub fn begin(&mut self, run_id: u64, timesteps: Vec<usize>, x_start: Vec<f32>, dims: usize) {
-        let t = timesteps.first().copied().unwrap_or(0);
+    /// Starts a new run from `x_start` at level `t`.
+    pub fn begin(&mut self, run_id: u64, t: usize, timesteps: Vec<usize>, x_start: Vec<f32>, dims: usize) {
         *self = Self {
             run_id,
             timesteps,
@@ -113,7 +112,7 @@ mod tests {
     #[test]
     fn predictions_attach_to_the_frame_they_were_made_at() {
         let mut run = RunStore::default();
-        run.begin(3, vec![20, 10], vec![0.0; 2], 2);
+        run.begin(3, 20, vec![20, 10], vec![0.0; 2], 2);
         run.push(frame(0, 20, 10));
         run.push(frame(1, 10, 0));
         assert_eq!(run.frames.len(), run.expected_frames());

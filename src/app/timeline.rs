@@ -22,6 +22,8 @@ pub struct TimelinePanel {
     pub train_steps: usize,
     /// ᾱ at the current frame.
     pub alpha_bar: f64,
+    /// Which way the run goes, in words.
+    pub direction: &'static str,
     play_accumulator_secs: f32,
 }
 
@@ -37,6 +39,7 @@ impl Default for TimelinePanel {
             current_t: 0,
             train_steps: 1000,
             alpha_bar: 0.0,
+            direction: "reverse (denoising)",
             play_accumulator_secs: 0.0,
         }
     }
@@ -88,7 +91,7 @@ impl TimelinePanel {
     pub fn ui(&mut self, ui: &mut egui::Ui) {
         let last = self.available.saturating_sub(1);
         ui.horizontal(|ui| {
-            if ui.button("First").on_hover_text("First frame (x_T)").clicked() {
+            if ui.button("First").on_hover_text("First frame of the run").clicked() {
                 self.scrub_to(0);
             }
             if ui.button("Back").on_hover_text("One step back").clicked() {
@@ -105,7 +108,7 @@ impl TimelinePanel {
             if ui.button("Next").on_hover_text("One step forward").clicked() {
                 self.scrub_to(self.current + 1);
             }
-            if ui.button("Last").on_hover_text("Last frame (x_0)").clicked() {
+            if ui.button("Last").on_hover_text("Last frame of the run").clicked() {
                 self.scrub_to(last);
             }
             ui.add(
@@ -115,8 +118,8 @@ impl TimelinePanel {
             );
             ui.separator();
             ui.strong(format!(
-                "t = {} / {}   ᾱ_t = {:.4} (signal kept)   reverse (denoising)",
-                self.current_t, self.train_steps, self.alpha_bar
+                "t = {} / {}   ᾱ_t = {:.4} (signal kept)   {}",
+                self.current_t, self.train_steps, self.alpha_bar, self.direction
             ));
             if self.available < self.expected {
                 ui.label(format!("streaming {}/{} frames", self.available, self.expected));
