@@ -535,6 +535,57 @@ mod tests {
     }
 
     #[test]
+    fn the_same_spec_gives_the_same_frames_and_elbo() {
+        let mut worker = Worker::spawn(|| {}).unwrap();
+        let mut outcomes = Vec::new();
+        for _ in 0..3 {
+            worker.start(spec(50));
+            let events = collect_until_done(&worker);
+            outcomes.push(
+                events
+                    .into_iter()
+                    .map(|e| format!("{:?}", strip_id(e)))
+                    .collect::<Vec<_>>(),
+            );
+        }
+        assert_eq!(outcomes[0], outcomes[1]);
+        assert_eq!(outcomes[0], outcomes[2]);
+    }
+
+    fn strip_id(event: Event) -> Event {
+        match event {
+            Event::Started {
+                start_t,
+                timesteps,
+                x_start,
+                dims,
+                ..
+            } => Event::Started {
+                run_id: 0,
+                start_t,
+                timesteps,
+                x_start,
+                dims,
+            },
+            Event::Step { frame, .. } => Event::Step { run_id: 0, frame },
+            Event::Finished { .. } => Event::Finished {
+                run_id: 0,
+                elapsed_secs: 0.0,
+            },
+            Event::Elbo {
+                step_nats,
+                bits_per_dim,
+                ..
+            } => Event::Elbo {
+                run_id: 0,
+                step_nats,
+                bits_per_dim,
+            },
+            Event::Failed { message, .. } => Event::Failed { run_id: 0, message },
+        }
+    }
+
+    #[test]
     fn a_forward_run_starts_from_data_and_climbs_to_t() {
         let mut worker = Worker::spawn(|| {}).unwrap();
         let mut forward = spec(10);

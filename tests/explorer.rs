@@ -2,7 +2,7 @@
 //! (lavapipe in CI): controls found by label, runs streamed, steps scrubbed.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
@@ -17,7 +17,9 @@ fn explorer() -> Harness<'static, ExplorerApp> {
 
 /// Steps frames until `done` holds (the worker streams on its own thread).
 fn run_until(harness: &mut Harness<'static, ExplorerApp>, what: &str, done: impl Fn(&ExplorerApp) -> bool) {
-    for _ in 0..1000 {
+    // Generous: CI machines can be slow; the test fails only if nothing ever arrives.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while Instant::now() < deadline {
         harness.step();
         if done(harness.state()) {
             harness.step();
@@ -31,6 +33,11 @@ fn run_until(harness: &mut Harness<'static, ExplorerApp>, what: &str, done: impl
 fn finished(app: &ExplorerApp) -> bool {
     let run = app.run();
     run.run_id > 0 && run.frames.len() == run.expected_frames()
+}
+
+/// The run is complete and its ELBO has arrived: nothing on screen changes any more.
+fn settled(app: &ExplorerApp) -> bool {
+    finished(app) && app.elbo_bits_per_dim().is_some()
 }
 
 #[test]
@@ -77,7 +84,7 @@ fn sample_streams_frames_and_scrubbing_shows_each_step() {
     let first = harness.state().run().run_id;
     harness.get_by_label("Sample").click();
     run_until(&mut harness, "a new run", |app| {
-        app.run().run_id > first && finished(app)
+        app.run().run_id > first && settled(app)
     });
     let run = harness.state().run();
     assert_eq!(run.frames.len(), 51, "x_T plus one frame per DDIM step");
@@ -105,7 +112,7 @@ fn the_forward_process_climbs_from_data_to_noise() {
     harness.run_steps(2);
     harness.get_by_label("forward: closed form").click();
     run_until(&mut harness, "a forward run", |app| {
-        finished(app) && app.run().frames.first().is_some_and(|f| f.t == 0)
+        settled(app) && app.run().frames.first().is_some_and(|f| f.t == 0)
     });
     let ts: Vec<usize> = harness.state().run().frames.iter().map(|f| f.t).collect();
     assert_eq!(ts[..3], [0, 1, 21], "data first, then the leading levels ascending");
@@ -131,4 +138,42 @@ fn a_finished_run_plots_its_kl_terms() {
     assert!(bits.is_finite());
     harness.get_by_label_contains(&format!("ELBO of the first sample: {bits:.3} bits/dim"));
     harness.get_by_label("log₁₀ L_{t−1} (nats)");
+}
+
+#[test]
+fn the_image_scene_noises_a_fashion_mnist_image_on_the_gpu() {
+    let mut harness = explorer();
+    run_until(&mut harness, "the mixture run behind", settled);
+    harness.get_by_label("Images").click();
+    harness.run_steps(2);
+    harness.get_by_label_contains("T-shirt: 28×28 px");
+    harness.get_by_label("Sneaker").click();
+    harness.run_steps(2);
+    harness.get_by_label_contains("Sneaker: 28×28 px");
+    // t starts at 250: ᾱ_250 of the linear schedule (diffusers' table) is 0.5210.
+    harness.get_by_label_contains("ᾱ_t = 0.5241");
+    harness.get_by_label("+1").click();
+    harness.run_steps(2);
+    harness.get_by_label_contains("ᾱ_t = 0.5214");
+    harness.snapshot("explorer_image_sneaker_t251");
+    harness.get_by_label("ε").click();
+    harness.run_steps(2);
+    harness.snapshot("explorer_image_sneaker_noise");
+}
+
+#[test]
+fn a_bad_image_file_is_a_message_not_a_crash() {
+    let mut harness = explorer();
+    harness.get_by_label("Images").click();
+    harness.run_steps(2);
+    let path = std::env::temp_dir().join(format!("noisescope-kittest-bad-{}.png", std::process::id()));
+    std::fs::write(&path, b"not a png").unwrap();
+    let edit = harness.get_by_role_and_label(egui::accesskit::Role::TextInput, "Image path");
+    edit.focus();
+    edit.type_text(path.to_str().unwrap());
+    harness.run_steps(1);
+    harness.get_by_label("Open").click();
+    harness.run_steps(2);
+    harness.get_by_label_contains("not a readable image");
+    harness.get_by_label_contains("T-shirt: 28×28 px");
 }

@@ -13,3 +13,8 @@ fn validate(name: &str, source: &str) {
 fn plane_shader_is_valid_wgsl() {
     validate("plane.wgsl", include_str!("../shaders/plane.wgsl"));
 }
+
+#[test]
+fn forward_image_shader_is_valid_wgsl() {
+    validate("forward_image.wgsl", include_str!("../shaders/forward_image.wgsl"));
+}

@@ -46,6 +46,16 @@ impl Default for Settings {
     }
 }
 
+/// Which scene the window shows.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Scene {
+    /// Particles of a 2D mixture, sampled live.
+    #[default]
+    Mixture2D,
+    /// The forward process on an image.
+    ImageForward,
+}
+
 /// What the user asked for this frame.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct ControlRequests {
@@ -61,6 +71,8 @@ pub struct ControlRequests {
 
 /// The left panel.
 pub struct ControlsPanel {
+    /// The scene shown.
+    pub scene: Scene,
     /// The current settings.
     pub settings: Settings,
     /// The model's name, shown in the panel.
@@ -82,6 +94,7 @@ impl ControlsPanel {
     #[must_use]
     pub fn new(model_name: String, class_count: u32) -> Self {
         Self {
+            scene: Scene::Mixture2D,
             settings: Settings::default(),
             model_name,
             class_count,
@@ -102,21 +115,31 @@ impl ControlsPanel {
     pub fn ui(&mut self, ui: &mut egui::Ui) {
         let before = self.settings;
         ui.heading("noisescope");
-        ui.label("Scene: 2D Gaussian mixture (exact score)");
+        ui.horizontal(|ui| {
+            ui.label("Scene");
+            ui.selectable_value(&mut self.scene, Scene::Mixture2D, "2D mixture");
+            ui.selectable_value(&mut self.scene, Scene::ImageForward, "Images");
+        });
         ui.separator();
-        self.model_ui(ui);
-        ui.separator();
-        self.schedule_ui(ui);
-        ui.separator();
-        self.sampler_ui(ui);
-        ui.separator();
-        self.guidance_ui(ui);
-        ui.separator();
-        self.run_ui(ui);
-        ui.separator();
-        ui.checkbox(&mut self.show_density, "Show density p_t");
-        ui.checkbox(&mut self.show_score, "Show score ∇log p_t");
-        ui.checkbox(&mut self.show_trails, "Show trails");
+        if self.scene == Scene::ImageForward {
+            self.schedule_ui(ui);
+            ui.separator();
+            ui.add(DragValue::new(&mut self.settings.seed).prefix("Seed "));
+        } else {
+            self.model_ui(ui);
+            ui.separator();
+            self.schedule_ui(ui);
+            ui.separator();
+            self.sampler_ui(ui);
+            ui.separator();
+            self.guidance_ui(ui);
+            ui.separator();
+            self.run_ui(ui);
+            ui.separator();
+            ui.checkbox(&mut self.show_density, "Show density p_t");
+            ui.checkbox(&mut self.show_score, "Show score ∇log p_t");
+            ui.checkbox(&mut self.show_trails, "Show trails");
+        }
         if self.settings != before {
             self.requests.changed = true;
         }
@@ -134,8 +157,10 @@ impl ControlsPanel {
             }
         });
         ui.horizontal(|ui| {
-            ui.label("Path");
-            let edit = ui.add(egui::TextEdit::singleline(&mut self.path_text).hint_text("mixture.json"));
+            let label = ui.label("Mixture path");
+            let edit = ui
+                .add(egui::TextEdit::singleline(&mut self.path_text).hint_text("mixture.json"))
+                .labelled_by(label.id);
             let entered = edit.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
             if (ui.button("Load").clicked() || entered) && !self.path_text.trim().is_empty() {
                 self.requests.open_model = Some(PathBuf::from(self.path_text.trim()));

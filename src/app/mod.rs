@@ -3,6 +3,7 @@
 //! happen on the [`Worker`], GPU work in [`crate::render`].
 
 pub mod controls;
+pub mod image_scene;
 pub mod plots;
 pub mod run;
 pub mod timeline;
@@ -11,7 +12,8 @@ pub mod viewer;
 use std::path::Path;
 use std::sync::Arc;
 
-use controls::ControlsPanel;
+use controls::{ControlsPanel, Scene};
+use image_scene::ImageScene;
 use plots::PlotsPanel;
 use run::RunStore;
 use timeline::TimelinePanel;
@@ -32,6 +34,7 @@ pub struct ExplorerApp {
     timeline: TimelinePanel,
     plots: PlotsPanel,
     viewer: PlaneViewer,
+    image_scene: ImageScene,
     run: RunStore,
     worker: Option<Worker>,
     render_state: Option<egui_wgpu::RenderState>,
@@ -60,6 +63,7 @@ impl ExplorerApp {
             timeline: TimelinePanel::default(),
             plots: PlotsPanel::new(Arc::clone(&schedule)),
             viewer: PlaneViewer::new(Arc::clone(&mixture)),
+            image_scene: ImageScene::new(render_state.clone()),
             run: RunStore::default(),
             worker: Some(worker),
             render_state,
@@ -70,6 +74,18 @@ impl ExplorerApp {
         app.upload_mixture();
         app.start_run();
         Ok(app)
+    }
+
+    /// The settings the controls show.
+    #[must_use]
+    pub fn settings(&self) -> controls::Settings {
+        self.controls.settings
+    }
+
+    /// Replaces every setting (as a lesson or a benchmark does) and restarts the run.
+    pub fn apply_settings(&mut self, settings: controls::Settings) {
+        self.controls.settings = settings;
+        self.start_run();
     }
 
     /// The frames received so far of the current run.
@@ -94,6 +110,21 @@ impl ExplorerApp {
     #[must_use]
     pub fn elbo_bits_per_dim(&self) -> Option<f64> {
         self.plots.elbo_bits_per_dim()
+    }
+
+    /// The bytes of GPU memory the current run's frames hold.
+    #[must_use]
+    pub fn gpu_run_bytes(&self) -> u64 {
+        self.render_state
+            .as_ref()
+            .and_then(|state| {
+                let renderer = state.renderer.read();
+                renderer
+                    .callback_resources
+                    .get::<PlaneResources>()
+                    .map(PlaneResources::position_bytes)
+            })
+            .unwrap_or(0)
     }
 
     /// The status line (errors and run times).
@@ -129,6 +160,8 @@ impl ExplorerApp {
         });
         self.timeline.restart();
         self.timeline.train_steps = self.schedule.train_steps();
+        self.image_scene.train_steps = self.schedule.train_steps();
+        self.image_scene.t = self.image_scene.t.min(self.schedule.train_steps());
         self.timeline.direction = direction_text(settings.direction);
         self.status = "sampling…".into();
     }
@@ -197,7 +230,8 @@ impl ExplorerApp {
                 }
                 Event::Finished { elapsed_secs, .. } => {
                     self.run.elapsed_secs = Some(elapsed_secs);
-                    self.status = format!("{} steps in {elapsed_secs:.2} s", self.run.timesteps.len());
+                    // The time goes in a tooltip: the status line itself stays the same run to run.
+                    self.status = format!("finished: {} steps", self.run.timesteps.len());
                 }
                 Event::Elbo {
                     step_nats,
@@ -241,10 +275,14 @@ impl ExplorerApp {
         } else if requests.changed || requests.sample {
             self.start_run();
         }
-        if let Some(t) = self.plots.take_requested_t()
-            && let Some(frame) = self.run.frame_at_t(t)
-        {
-            self.timeline.scrub_to(frame);
+        if let Some(t) = self.plots.take_requested_t() {
+            if self.controls.scene == Scene::ImageForward {
+                #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+                let t = t.round().clamp(0.0, self.schedule.train_steps() as f64) as usize;
+                self.image_scene.t = t;
+            } else if let Some(frame) = self.run.frame_at_t(t) {
+                self.timeline.scrub_to(frame);
+            }
         }
     }
 
@@ -270,6 +308,16 @@ impl ExplorerApp {
     }
 }
 
+impl ExplorerApp {
+    fn image_scene_ui(&mut self, ui: &mut egui::Ui) {
+        let t = self.image_scene.t.min(self.schedule.train_steps());
+        self.plots.cursor_t = t;
+        let alpha_bar = self.schedule.alpha_bar(t);
+        let seed = self.controls.settings.seed;
+        egui::CentralPanel::default().show(ui, |ui| self.image_scene.ui(ui, alpha_bar, seed));
+    }
+}
+
 impl eframe::App for ExplorerApp {
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
         self.receive_events();
@@ -278,16 +326,30 @@ impl eframe::App for ExplorerApp {
             ui.ctx().request_repaint();
         }
         egui::Panel::left("controls").resizable(true).show(ui, |ui| {
-            egui::ScrollArea::vertical().show(ui, |ui| self.controls.ui(ui));
+            egui::ScrollArea::vertical().show(ui, |ui| {
+                self.controls.ui(ui);
+                if self.controls.scene == Scene::ImageForward {
+                    ui.separator();
+                    self.image_scene.controls_ui(ui);
+                }
+            });
         });
         egui::Panel::bottom("plots")
             .resizable(true)
             .default_size(220.0)
             .show(ui, |ui| self.plots.ui(ui));
+        if self.controls.scene == Scene::ImageForward {
+            self.image_scene_ui(ui);
+            self.handle_requests();
+            return;
+        }
         egui::Panel::bottom("timeline").show(ui, |ui| {
             self.timeline.ui(ui);
             if !self.status.is_empty() {
-                ui.label(&self.status);
+                let status = ui.label(&self.status);
+                if let Some(secs) = self.run.elapsed_secs {
+                    status.on_hover_text(format!("the whole run took {secs:.3} s on the worker thread"));
+                }
             }
         });
         let shown_t = self.timeline.current_t;

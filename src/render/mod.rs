@@ -2,6 +2,7 @@
 //! kept in egui-wgpu's `callback_resources`; per-frame callbacks carry small
 //! `Copy` data. No panels live here.
 
+pub mod image;
 pub mod plane;
 
 use std::collections::HashSet;
@@ -12,7 +13,10 @@ use egui_wgpu::RenderState;
 /// Builds every pipeline and stores it in the renderer's callback resources.
 pub fn install(render_state: &RenderState) {
     let plane = plane::PlaneResources::new(&render_state.device, render_state.target_format);
-    render_state.renderer.write().callback_resources.insert(plane);
+    let image = image::ImageResources::new(&render_state.device, render_state.target_format);
+    let mut renderer = render_state.renderer.write();
+    renderer.callback_resources.insert(plane);
+    renderer.callback_resources.insert(image);
 }
 
 /// Reports a missing GPU resource once per name, instead of panicking each frame.

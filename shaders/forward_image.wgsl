@@ -1,0 +1,79 @@
+// The forward process on an image, per pixel, every frame:
+// x_t = sqrt(abar) x0 + sqrt(1 - abar) eps (Ho et al. 2020, eq. 4),
+// from the image x0 (in [0, 1], mapped to [-1, 1]) and a fixed noise texture,
+// so scrubbing t changes one uniform and uploads nothing.
+
+struct Params {
+    alpha_bar: f32,
+    // 0: x_t, 1: x0, 2: eps, 3: score, 4: v
+    quantity: u32,
+    pad0: f32,
+    pad1: f32,
+}
+
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var x0_texture: texture_2d<f32>;
+@group(0) @binding(2) var noise_texture: texture_2d<f32>;
+
+struct Out {
+    @builtin(position) position: vec4<f32>,
+    @location(0) uv: vec2<f32>,
+}
+
+@vertex
+fn image_vs(@builtin(vertex_index) index: u32) -> Out {
+    let uv = vec2<f32>(f32((index << 1u) & 2u), f32(index & 2u));
+    var out: Out;
+    out.position = vec4<f32>(uv * 2.0 - 1.0, 0.0, 1.0);
+    // Texture rows run downwards, clip y upwards.
+    out.uv = vec2<f32>(uv.x, 1.0 - uv.y);
+    return out;
+}
+
+// Blue for negative, white for 0, red for positive; v is clamped to [-1, 1].
+fn diverging(v: f32) -> vec3<f32> {
+    let s = clamp(v, -1.0, 1.0);
+    let white = vec3<f32>(1.0, 1.0, 1.0);
+    if s < 0.0 {
+        return mix(white, vec3<f32>(0.13, 0.32, 0.85), -s);
+    }
+    return mix(white, vec3<f32>(0.85, 0.15, 0.12), s);
+}
+
+fn mean3(v: vec3<f32>) -> f32 {
+    return (v.x + v.y + v.z) / 3.0;
+}
+
+@fragment
+fn image_fs(in: Out) -> @location(0) vec4<f32> {
+    let size = vec2<i32>(textureDimensions(x0_texture));
+    // Nearest neighbour: one texel per image pixel, however large the view.
+    let texel = clamp(vec2<i32>(floor(in.uv * vec2<f32>(size))), vec2<i32>(0, 0), size - vec2<i32>(1, 1));
+    let x0 = textureLoad(x0_texture, texel, 0).rgb * 2.0 - 1.0;
+    let eps = textureLoad(noise_texture, texel, 0).rgb;
+    let a = params.alpha_bar;
+    let signal = sqrt(a);
+    let noise = sqrt(max(1.0 - a, 0.0));
+    var color: vec3<f32>;
+    switch params.quantity {
+        case 1u: {
+            color = clamp((x0 + 1.0) * 0.5, vec3<f32>(0.0), vec3<f32>(1.0));
+        }
+        case 2u: {
+            // eps ~ N(0, 1): +-3 spans the colour map.
+            color = diverging(mean3(eps) / 3.0);
+        }
+        case 3u: {
+            // The score of q(x_t | x0), -eps / sqrt(1 - abar), scaled by its std.
+            color = diverging(-mean3(eps) / 3.0);
+        }
+        case 4u: {
+            color = diverging(mean3(signal * eps - noise * x0) / 3.0);
+        }
+        default: {
+            let x_t = signal * x0 + noise * eps;
+            color = clamp((x_t + 1.0) * 0.5, vec3<f32>(0.0), vec3<f32>(1.0));
+        }
+    }
+    return vec4<f32>(color, 1.0);
+}

@@ -1,0 +1,312 @@
+//! The image scene: the forward process on any image, scrubbed per t on the GPU.
+
+use std::path::Path;
+
+use egui::{Slider, Vec2};
+
+use crate::diffusion::NoiseRng;
+use crate::render::image::{ImageCallback, ImageData, ImageResources, Quantity};
+
+/// The largest side kept; bigger photos are scaled down to fit.
+const MAX_SIDE: u32 = 2048;
+
+/// Fashion-MNIST test images shipped in `assets/images/` (MIT licence beside them).
+const BUILT_IN: [(&str, &[u8]); 10] = [
+    (
+        "T-shirt",
+        include_bytes!("../../assets/images/fashion-mnist-test-0019-t-shirt.png"),
+    ),
+    (
+        "Trouser",
+        include_bytes!("../../assets/images/fashion-mnist-test-0002-trouser.png"),
+    ),
+    (
+        "Pullover",
+        include_bytes!("../../assets/images/fashion-mnist-test-0001-pullover.png"),
+    ),
+    (
+        "Dress",
+        include_bytes!("../../assets/images/fashion-mnist-test-0013-dress.png"),
+    ),
+    (
+        "Coat",
+        include_bytes!("../../assets/images/fashion-mnist-test-0006-coat.png"),
+    ),
+    (
+        "Sandal",
+        include_bytes!("../../assets/images/fashion-mnist-test-0008-sandal.png"),
+    ),
+    (
+        "Shirt",
+        include_bytes!("../../assets/images/fashion-mnist-test-0004-shirt.png"),
+    ),
+    (
+        "Sneaker",
+        include_bytes!("../../assets/images/fashion-mnist-test-0009-sneaker.png"),
+    ),
+    (
+        "Bag",
+        include_bytes!("../../assets/images/fashion-mnist-test-0018-bag.png"),
+    ),
+    (
+        "Ankle boot",
+        include_bytes!("../../assets/images/fashion-mnist-test-0000-ankle-boot.png"),
+    ),
+];
+
+/// A decoded image: RGBA in [0, 1].
+#[derive(Clone, Debug, PartialEq)]
+pub struct LoadedImage {
+    /// What the user calls it.
+    pub name: String,
+    /// Width in pixels.
+    pub width: u32,
+    /// Height in pixels.
+    pub height: u32,
+    /// RGBA values in [0, 1], row-major.
+    pub rgba: Vec<f32>,
+    /// All three colour channels equal (the noise then stays grey too).
+    pub grayscale: bool,
+}
+
+impl LoadedImage {
+    /// Decodes PNG/JPEG bytes, scaling anything larger than 2048 px down.
+    ///
+    /// # Errors
+    /// Bytes that are not a readable image, with the decoder's reason.
+    pub fn decode(name: &str, bytes: &[u8]) -> Result<Self, String> {
+        let image = image::load_from_memory(bytes).map_err(|e| format!("{name}: not a readable image ({e})"))?;
+        let image = if image.width() > MAX_SIDE || image.height() > MAX_SIDE {
+            image.resize(MAX_SIDE, MAX_SIDE, image::imageops::FilterType::Triangle)
+        } else {
+            image
+        };
+        let grayscale = !image.color().has_color();
+        let rgba = image.to_rgba32f();
+        Ok(Self {
+            name: name.to_owned(),
+            width: rgba.width(),
+            height: rgba.height(),
+            rgba: rgba.into_raw(),
+            grayscale,
+        })
+    }
+
+    /// Reads an image file.
+    ///
+    /// # Errors
+    /// An unreadable or undecodable file, naming the path.
+    pub fn open(path: &Path) -> Result<Self, String> {
+        let name = path.display().to_string();
+        let bytes = std::fs::read(path).map_err(|e| format!("{name}: {e}"))?;
+        Self::decode(&name, &bytes)
+    }
+
+    /// One ε per pixel and channel (one per pixel, shared, for grey images).
+    #[must_use]
+    pub fn noise(&self, seed: u64) -> Vec<f32> {
+        let mut rng = NoiseRng::seed_from(seed);
+        let pixels = (self.width * self.height) as usize;
+        if self.grayscale {
+            rng.normal_vec(pixels)
+                .into_iter()
+                .flat_map(|e| [e, e, e, 0.0])
+                .collect()
+        } else {
+            let values = rng.normal_vec(pixels * 3);
+            values.chunks_exact(3).flat_map(|c| [c[0], c[1], c[2], 0.0]).collect()
+        }
+    }
+}
+
+/// The image scene's panel and view.
+pub struct ImageScene {
+    render_state: Option<egui_wgpu::RenderState>,
+    built_in: Vec<LoadedImage>,
+    opened: Option<LoadedImage>,
+    selected: usize,
+    /// The level shown.
+    pub t: usize,
+    /// T of the schedule.
+    pub train_steps: usize,
+    quantity: Quantity,
+    path_text: String,
+    message: String,
+    uploaded: Option<(String, u64)>,
+}
+
+impl ImageScene {
+    /// The scene on the built-in images; uploads go through `render_state`.
+    #[must_use]
+    pub fn new(render_state: Option<egui_wgpu::RenderState>) -> Self {
+        let built_in = BUILT_IN
+            .iter()
+            .filter_map(|(name, bytes)| LoadedImage::decode(name, bytes).ok())
+            .collect();
+        Self {
+            render_state,
+            built_in,
+            opened: None,
+            selected: 0,
+            t: 250,
+            train_steps: 1000,
+            quantity: Quantity::Noised,
+            path_text: String::new(),
+            message: String::new(),
+            uploaded: None,
+        }
+    }
+
+    /// The image shown.
+    #[must_use]
+    pub fn current(&self) -> Option<&LoadedImage> {
+        self.opened.as_ref().or_else(|| self.built_in.get(self.selected))
+    }
+
+    /// The one-line message of the last failed open, if any.
+    #[must_use]
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// Opens an image file; a bad file leaves a message and the old image.
+    pub fn open(&mut self, path: &Path) {
+        match LoadedImage::open(path) {
+            Ok(image) => {
+                self.opened = Some(image);
+                self.message.clear();
+            }
+            Err(message) => self.message = message,
+        }
+    }
+
+    /// The controls of the scene (source, file, what to show, t).
+    pub fn controls_ui(&mut self, ui: &mut egui::Ui) {
+        ui.label("Image");
+        ui.horizontal_wrapped(|ui| {
+            for (index, image) in self.built_in.iter().enumerate() {
+                let chosen = self.opened.is_none() && self.selected == index;
+                if ui.selectable_label(chosen, &image.name).clicked() {
+                    self.selected = index;
+                    self.opened = None;
+                }
+            }
+        });
+        ui.horizontal(|ui| {
+            if ui.button("Open image…").clicked() {
+                match rfd::FileDialog::new()
+                    .add_filter("image", &["png", "jpg", "jpeg"])
+                    .pick_file()
+                {
+                    Some(path) => self.open(&path),
+                    None => {
+                        self.message = "no file dialog here (it needs a desktop portal or zenity): type a path".into()
+                    }
+                }
+            }
+        });
+        ui.horizontal(|ui| {
+            let label = ui.label("Image path");
+            ui.text_edit_singleline(&mut self.path_text).labelled_by(label.id);
+            if ui.button("Open").clicked() && !self.path_text.trim().is_empty() {
+                let path = std::path::PathBuf::from(self.path_text.trim());
+                self.open(&path);
+            }
+        });
+        if !self.message.is_empty() {
+            ui.colored_label(egui::Color32::from_rgb(255, 140, 120), &self.message);
+        }
+    }
+
+    /// The view: the image at the current t, with its t slider and quantity toggle.
+    pub fn ui(&mut self, ui: &mut egui::Ui, alpha_bar: f64, seed: u64) {
+        self.upload_if_changed(seed);
+        ui.horizontal(|ui| {
+            ui.label("Show");
+            for (quantity, label) in Quantity::ALL {
+                ui.selectable_value(&mut self.quantity, quantity, label);
+            }
+            ui.separator();
+            if ui.button("−1").clicked() {
+                self.t = self.t.saturating_sub(1);
+            }
+            ui.add(Slider::new(&mut self.t, 0..=self.train_steps).text("t (forward)"));
+            if ui.button("+1").clicked() {
+                self.t = (self.t + 1).min(self.train_steps);
+            }
+        });
+        let Some(image) = self.current() else {
+            ui.label("no image");
+            return;
+        };
+        ui.label(format!(
+            "{}: {}×{} px   x_t = √ᾱ_t x0 + √(1−ᾱ_t) ε, computed per pixel on the GPU   ᾱ_t = {alpha_bar:.4}",
+            image.name, image.width, image.height
+        ));
+        #[allow(clippy::cast_precision_loss)]
+        let aspect = image.width as f32 / image.height.max(1) as f32;
+        let available = ui.available_size();
+        let height = available.y.min(available.x / aspect).max(16.0);
+        let (rect, _) = ui.allocate_exact_size(Vec2::new(height * aspect, height), egui::Sense::hover());
+        #[allow(clippy::cast_possible_truncation)]
+        let callback = ImageCallback {
+            alpha_bar: alpha_bar as f32,
+            quantity: self.quantity,
+        };
+        ui.painter()
+            .add(egui_wgpu::Callback::new_paint_callback(rect, callback));
+    }
+
+    /// Uploads the image and its noise once per (image, seed).
+    fn upload_if_changed(&mut self, seed: u64) {
+        let Some(image) = self.current() else {
+            return;
+        };
+        let key = (format!("{}:{}x{}", image.name, image.width, image.height), seed);
+        if self.uploaded.as_ref() == Some(&key) {
+            return;
+        }
+        let Some(state) = &self.render_state else {
+            return;
+        };
+        let noise = image.noise(seed);
+        let data = ImageData {
+            width: image.width,
+            height: image.height,
+            rgba: &image.rgba,
+            noise: &noise,
+        };
+        if let Some(resources) = state.renderer.write().callback_resources.get_mut::<ImageResources>() {
+            resources.set_image(&state.device, &state.queue, &data);
+        }
+        self.uploaded = Some(key);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn built_in_images_decode_as_28_by_28_grey() {
+        let scene = ImageScene::new(None);
+        assert_eq!(scene.built_in.len(), 10);
+        let shirt = scene.current().unwrap();
+        assert_eq!((shirt.width, shirt.height, shirt.grayscale), (28, 28, true));
+        let noise = shirt.noise(1);
+        assert_eq!(noise.len(), 28 * 28 * 4);
+        assert_eq!(noise[0], noise[1], "grey images get grey noise");
+    }
+
+    #[test]
+    fn a_bad_file_leaves_a_message_and_the_old_image() {
+        let mut scene = ImageScene::new(None);
+        let path = std::env::temp_dir().join(format!("noisescope-not-an-image-{}.png", std::process::id()));
+        std::fs::write(&path, b"hello").unwrap();
+        scene.open(&path);
+        assert!(scene.message().contains("not a readable image"), "{}", scene.message());
+        assert_eq!(scene.current().unwrap().name, "T-shirt");
+        scene.open(Path::new("/no/such/image.png"));
+        assert!(scene.message().starts_with("/no/such/image.png: "));
+    }
+}
