@@ -177,3 +177,28 @@ fn a_bad_image_file_is_a_message_not_a_crash() {
     harness.get_by_label_contains("not a readable image");
     harness.get_by_label_contains("T-shirt: 28×28 px");
 }
+
+#[test]
+fn schedules_compare_side_by_side_on_the_same_image_and_noise() {
+    let mut harness = explorer();
+    run_until(&mut harness, "the mixture run behind", settled);
+    harness.get_by_label("Images").click();
+    harness.run_steps(2);
+    harness.get_by_label("cosine").click();
+    harness.run_steps(2);
+    // At t = 250 the linear schedule keeps ᾱ = 0.5241 of the signal, cosine 0.8470
+    // (diffusers' tables): linear has destroyed far more of the small image.
+    harness.get_by_label_contains("linear: t = 250, ᾱ_t = 0.5241");
+    harness.get_by_label_contains("cosine: t = 250, ᾱ_t = 0.8470");
+    harness.snapshot("explorer_compare_linear_cosine_t250");
+    harness.get_by_label("Rows at equal SNR (not equal t)").click();
+    harness.run_steps(2);
+    // At equal SNR the cosine row moves to a later t, where its ᾱ matches linear's.
+    harness.get_by_label_contains("cosine: t = ");
+    assert!(harness.query_by_label_contains("cosine: t = 250,").is_none());
+    assert_eq!(
+        harness.query_all_by_label_contains("ᾱ_t = 0.52").count(),
+        2,
+        "both rows keep the same signal"
+    );
+}

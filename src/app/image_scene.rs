@@ -4,8 +4,19 @@ use std::path::Path;
 
 use egui::{Slider, Vec2};
 
-use crate::diffusion::NoiseRng;
-use crate::render::image::{ImageCallback, ImageData, ImageResources, Quantity};
+use crate::diffusion::{NoiseRng, ScheduleKind};
+use crate::render::image::{ImageCallback, ImageData, ImageResources, MAX_VIEWS, Quantity};
+
+/// One row of the image view: a schedule's ᾱ at the shown t.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ViewRow {
+    /// What the row shows, e.g. "cosine: t = 500, ᾱ_t = 0.4923, SNR = 0.97".
+    pub label: String,
+    /// The schedule's colour, the same as its curves.
+    pub color: egui::Color32,
+    /// ᾱ to noise with.
+    pub alpha_bar: f64,
+}
 
 /// The largest side kept; bigger photos are scaled down to fit.
 const MAX_SIDE: u32 = 2048;
@@ -133,6 +144,10 @@ pub struct ImageScene {
     path_text: String,
     message: String,
     uploaded: Option<(String, u64)>,
+    /// Schedules shown in extra rows, beside the main one.
+    pub compare: Vec<ScheduleKind>,
+    /// Align the extra rows at the main row's SNR instead of its t.
+    pub align_snr: bool,
 }
 
 impl ImageScene {
@@ -154,6 +169,8 @@ impl ImageScene {
             path_text: String::new(),
             message: String::new(),
             uploaded: None,
+            compare: Vec::new(),
+            align_snr: false,
         }
     }
 
@@ -216,10 +233,27 @@ impl ImageScene {
         if !self.message.is_empty() {
             ui.colored_label(egui::Color32::from_rgb(255, 140, 120), &self.message);
         }
+        ui.separator();
+        ui.label("Compare schedules (one row each)");
+        ui.horizontal_wrapped(|ui| {
+            for kind in ScheduleKind::ALL {
+                let mut on = self.compare.contains(&kind);
+                if ui.checkbox(&mut on, kind.name()).changed() {
+                    if on {
+                        self.compare.push(kind);
+                    } else {
+                        self.compare.retain(|k| *k != kind);
+                    }
+                }
+            }
+        });
+        ui.checkbox(&mut self.align_snr, "Rows at equal SNR (not equal t)");
     }
 
-    /// The view: the image at the current t, with its t slider and quantity toggle.
-    pub fn ui(&mut self, ui: &mut egui::Ui, alpha_bar: f64, seed: u64) {
+    /// The view: one row per schedule (the first is the main one), each showing
+    /// the same x0 and ε noised to that row's ᾱ, with the t slider and the
+    /// quantity toggle above.
+    pub fn ui(&mut self, ui: &mut egui::Ui, rows: &[ViewRow], seed: u64) {
         self.upload_if_changed(seed);
         ui.horizontal(|ui| {
             ui.label("Show");
@@ -240,21 +274,37 @@ impl ImageScene {
             return;
         };
         ui.label(format!(
-            "{}: {}×{} px   x_t = √ᾱ_t x0 + √(1−ᾱ_t) ε, computed per pixel on the GPU   ᾱ_t = {alpha_bar:.4}",
+            "{}: {}×{} px   x_t = √ᾱ_t x0 + √(1−ᾱ_t) ε, computed per pixel on the GPU, same x0 and ε in every row",
             image.name, image.width, image.height
         ));
         #[allow(clippy::cast_precision_loss)]
         let aspect = image.width as f32 / image.height.max(1) as f32;
-        let available = ui.available_size();
-        let height = available.y.min(available.x / aspect).max(16.0);
-        let (rect, _) = ui.allocate_exact_size(Vec2::new(height * aspect, height), egui::Sense::hover());
-        #[allow(clippy::cast_possible_truncation)]
-        let callback = ImageCallback {
-            alpha_bar: alpha_bar as f32,
-            quantity: self.quantity,
-        };
-        ui.painter()
-            .add(egui_wgpu::Callback::new_paint_callback(rect, callback));
+        let count = rows.len().clamp(1, MAX_VIEWS);
+        #[allow(clippy::cast_precision_loss)]
+        let row_height = (ui.available_height() / count as f32 - ui.spacing().item_spacing.y).max(16.0);
+        let label_width = if count > 1 { 230.0 } else { 0.0 };
+        for (slot, row) in rows.iter().take(MAX_VIEWS).enumerate() {
+            ui.horizontal(|ui| {
+                if count > 1 {
+                    ui.allocate_ui(Vec2::new(label_width, row_height), |ui| {
+                        ui.colored_label(row.color, &row.label);
+                    });
+                } else {
+                    ui.colored_label(row.color, &row.label);
+                }
+                let available_width = ui.available_width();
+                let height = row_height.min(available_width / aspect);
+                let (rect, _) = ui.allocate_exact_size(Vec2::new(height * aspect, height), egui::Sense::hover());
+                #[allow(clippy::cast_possible_truncation)]
+                let callback = ImageCallback {
+                    slot,
+                    alpha_bar: row.alpha_bar as f32,
+                    quantity: self.quantity,
+                };
+                ui.painter()
+                    .add(egui_wgpu::Callback::new_paint_callback(rect, callback));
+            });
+        }
     }
 
     /// Uploads the image and its noise once per (image, seed).

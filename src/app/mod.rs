@@ -21,7 +21,7 @@ use viewer::{PlaneFrame, PlaneViewer};
 
 use crate::diffusion::forward::ForwardMode;
 use crate::diffusion::mixture::GaussianMixture;
-use crate::diffusion::{Denoiser, Schedule};
+use crate::diffusion::{Denoiser, Schedule, ScheduleConfig, ScheduleKind};
 use crate::render::plane::PlaneResources;
 use crate::worker::{Direction, Event, RunSpec, Worker};
 
@@ -312,9 +312,77 @@ impl ExplorerApp {
     fn image_scene_ui(&mut self, ui: &mut egui::Ui) {
         let t = self.image_scene.t.min(self.schedule.train_steps());
         self.plots.cursor_t = t;
-        let alpha_bar = self.schedule.alpha_bar(t);
+        let main_kind = self.controls.settings.schedule.kind;
+        let compared = self.compared_schedules();
+        self.plots.set_comparison(
+            compared
+                .iter()
+                .map(|(kind, schedule)| (kind.name().to_owned(), schedule_color(*kind), Arc::clone(schedule)))
+                .collect(),
+        );
+        let target_log_snr = self.schedule.log_snr(t);
+        let mut rows = vec![view_row(main_kind.name(), schedule_color(main_kind), &self.schedule, t)];
+        for (kind, schedule) in &compared {
+            let row_t = if self.image_scene.align_snr {
+                t_at_log_snr(schedule, target_log_snr)
+            } else {
+                t.min(schedule.train_steps())
+            };
+            rows.push(view_row(kind.name(), schedule_color(*kind), schedule, row_t));
+        }
         let seed = self.controls.settings.seed;
-        egui::CentralPanel::default().show(ui, |ui| self.image_scene.ui(ui, alpha_bar, seed));
+        egui::CentralPanel::default().show(ui, |ui| self.image_scene.ui(ui, &rows, seed));
+    }
+
+    /// The schedules picked for comparison, other than the main one, with the main T.
+    fn compared_schedules(&self) -> Vec<(ScheduleKind, Arc<Schedule>)> {
+        let main = self.controls.settings.schedule;
+        self.image_scene
+            .compare
+            .iter()
+            .filter(|kind| **kind != main.kind)
+            .filter_map(|kind| {
+                let config = ScheduleConfig {
+                    kind: *kind,
+                    beta_start: None,
+                    beta_end: None,
+                    ..main
+                };
+                Schedule::new(&config).ok().map(|s| (*kind, Arc::new(s)))
+            })
+            .collect()
+    }
+}
+
+/// One image row: the schedule's name, t, ᾱ_t and SNR.
+fn view_row(name: &str, color: egui::Color32, schedule: &Schedule, t: usize) -> image_scene::ViewRow {
+    let alpha_bar = schedule.alpha_bar(t);
+    image_scene::ViewRow {
+        label: format!("{name}: t = {t}, ᾱ_t = {alpha_bar:.4}, SNR = {:.3}", schedule.snr(t)),
+        color,
+        alpha_bar,
+    }
+}
+
+/// The t whose log SNR is closest to `target` (log SNR falls with t).
+fn t_at_log_snr(schedule: &Schedule, target: f64) -> usize {
+    (0..=schedule.train_steps())
+        .min_by(|a, b| {
+            let da = (schedule.log_snr(*a) - target).abs();
+            let db = (schedule.log_snr(*b) - target).abs();
+            da.total_cmp(&db)
+        })
+        .unwrap_or(0)
+}
+
+/// Each schedule's colour, shared by its curves and its image row.
+#[must_use]
+pub fn schedule_color(kind: ScheduleKind) -> egui::Color32 {
+    match kind {
+        ScheduleKind::Linear => egui::Color32::from_rgb(240, 150, 60),
+        ScheduleKind::ScaledLinear => egui::Color32::from_rgb(120, 200, 110),
+        ScheduleKind::Cosine => egui::Color32::from_rgb(100, 180, 250),
+        ScheduleKind::Sigmoid => egui::Color32::from_rgb(230, 120, 200),
     }
 }
 
@@ -352,6 +420,7 @@ impl eframe::App for ExplorerApp {
                 }
             }
         });
+        self.plots.set_comparison(Vec::new());
         let shown_t = self.timeline.current_t;
         let plane = self.plane_frame();
         if self.timeline.current_t != shown_t {

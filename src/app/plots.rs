@@ -16,6 +16,8 @@ pub struct PlotsPanel {
     requested_t: Option<f64>,
     /// L_{t−1} in nats for t = 2..=T, and the bound in bits/dim, once computed.
     kl: Option<(Vec<f64>, f64)>,
+    /// Other schedules overlaid on the schedule plots: name, colour, table.
+    comparison: Vec<(String, egui::Color32, Arc<Schedule>)>,
 }
 
 impl PlotsPanel {
@@ -27,7 +29,13 @@ impl PlotsPanel {
             cursor_t: 0,
             requested_t: None,
             kl: None,
+            comparison: Vec::new(),
         }
+    }
+
+    /// Overlays other schedules' first curve on each schedule plot (empty: none).
+    pub fn set_comparison(&mut self, comparison: Vec<(String, egui::Color32, Arc<Schedule>)>) {
+        self.comparison = comparison;
     }
 
     /// The bound in bits/dim of the current run's first sample, once computed.
@@ -121,6 +129,22 @@ impl PlotsPanel {
             .collect();
         #[allow(clippy::cast_precision_loss)]
         let cursor = self.cursor_t as f64;
+        // Overlays: each compared schedule's first curve, in the schedule's colour.
+        let overlays: Vec<(String, egui::Color32, Vec<[f64; 2]>)> = if id == "KL terms" {
+            Vec::new()
+        } else {
+            self.comparison
+                .iter()
+                .map(|(name, color, other)| {
+                    #[allow(clippy::cast_precision_loss)]
+                    let points = (1..=other.train_steps())
+                        .map(|t| [t as f64, curves(other, t)[0].1])
+                        .filter(|p| p[1].is_finite())
+                        .collect();
+                    (format!("{} {name}", names[0]), *color, points)
+                })
+                .collect()
+        };
         let response = Plot::new(id)
             .width(width)
             .height(height)
@@ -132,6 +156,9 @@ impl PlotsPanel {
             .show(ui, |plot_ui| {
                 for (name, points) in names.iter().zip(series) {
                     plot_ui.line(Line::new(*name, PlotPoints::from(points)).width(2.0));
+                }
+                for (name, color, points) in overlays {
+                    plot_ui.line(Line::new(name, PlotPoints::from(points)).width(2.0).color(color));
                 }
                 plot_ui.vline(
                     VLine::new("current t", cursor)

@@ -51,9 +51,14 @@ struct Params {
     pad: [f32; 2],
 }
 
+/// How many image views can show at once (one per compared schedule).
+pub const MAX_VIEWS: usize = 4;
+
 /// One frame's image view: small and `Copy`.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct ImageCallback {
+    /// Which of the [`MAX_VIEWS`] uniform slots this view uses.
+    pub slot: usize,
     /// ᾱ_t to noise with.
     pub alpha_bar: f32,
     /// What to show.
@@ -76,8 +81,9 @@ pub struct ImageData<'a> {
 pub struct ImageResources {
     pipeline: wgpu::RenderPipeline,
     layout: wgpu::BindGroupLayout,
-    params: wgpu::Buffer,
-    bind_group: Option<wgpu::BindGroup>,
+    /// One uniform buffer per view, so views in one frame do not overwrite each other.
+    params: Vec<wgpu::Buffer>,
+    bind_groups: Vec<wgpu::BindGroup>,
 }
 
 impl ImageResources {
@@ -145,17 +151,21 @@ impl ImageResources {
             multiview_mask: None,
             cache: None,
         });
-        let params = device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some("forward image params"),
-            size: std::mem::size_of::<Params>() as u64,
-            usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
-            mapped_at_creation: false,
-        });
+        let params = (0..MAX_VIEWS)
+            .map(|_| {
+                device.create_buffer(&wgpu::BufferDescriptor {
+                    label: Some("forward image params"),
+                    size: std::mem::size_of::<Params>() as u64,
+                    usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+                    mapped_at_creation: false,
+                })
+            })
+            .collect();
         Self {
             pipeline,
             layout,
             params,
-            bind_group: None,
+            bind_groups: Vec::new(),
         }
     }
 
@@ -163,28 +173,32 @@ impl ImageResources {
     pub fn set_image(&mut self, device: &wgpu::Device, queue: &wgpu::Queue, image: &ImageData<'_>) {
         let x0 = float_texture(device, queue, "x0", image.width, image.height, image.rgba);
         let noise = float_texture(device, queue, "noise", image.width, image.height, image.noise);
-        self.bind_group = Some(device.create_bind_group(&wgpu::BindGroupDescriptor {
-            label: Some("forward image"),
-            layout: &self.layout,
-            entries: &[
-                wgpu::BindGroupEntry {
-                    binding: 0,
-                    resource: self.params.as_entire_binding(),
-                },
-                wgpu::BindGroupEntry {
-                    binding: 1,
-                    resource: wgpu::BindingResource::TextureView(
-                        &x0.create_view(&wgpu::TextureViewDescriptor::default()),
-                    ),
-                },
-                wgpu::BindGroupEntry {
-                    binding: 2,
-                    resource: wgpu::BindingResource::TextureView(
-                        &noise.create_view(&wgpu::TextureViewDescriptor::default()),
-                    ),
-                },
-            ],
-        }));
+        let x0_view = x0.create_view(&wgpu::TextureViewDescriptor::default());
+        let noise_view = noise.create_view(&wgpu::TextureViewDescriptor::default());
+        self.bind_groups = self
+            .params
+            .iter()
+            .map(|params| {
+                device.create_bind_group(&wgpu::BindGroupDescriptor {
+                    label: Some("forward image"),
+                    layout: &self.layout,
+                    entries: &[
+                        wgpu::BindGroupEntry {
+                            binding: 0,
+                            resource: params.as_entire_binding(),
+                        },
+                        wgpu::BindGroupEntry {
+                            binding: 1,
+                            resource: wgpu::BindingResource::TextureView(&x0_view),
+                        },
+                        wgpu::BindGroupEntry {
+                            binding: 2,
+                            resource: wgpu::BindingResource::TextureView(&noise_view),
+                        },
+                    ],
+                })
+            })
+            .collect();
     }
 }
 
@@ -245,7 +259,9 @@ impl egui_wgpu::CallbackTrait for ImageCallback {
                     quantity: self.quantity.code(),
                     pad: [0.0; 2],
                 };
-                queue.write_buffer(&image.params, 0, bytemuck::bytes_of(&params));
+                if let Some(buffer) = image.params.get(self.slot) {
+                    queue.write_buffer(buffer, 0, bytemuck::bytes_of(&params));
+                }
             }
             None => super::log_missing_once("ImageResources"),
         }
@@ -259,7 +275,7 @@ impl egui_wgpu::CallbackTrait for ImageCallback {
         resources: &egui_wgpu::CallbackResources,
     ) {
         if let Some(image) = resources.get::<ImageResources>()
-            && let Some(bind_group) = &image.bind_group
+            && let Some(bind_group) = image.bind_groups.get(self.slot)
         {
             pass.set_pipeline(&image.pipeline);
             pass.set_bind_group(0, bind_group, &[]);
