@@ -268,30 +268,12 @@ fn sample(args: &SampleArgs, stdout: &mut dyn std::io::Write) -> Result<()> {
         &[args.n, mixture.dims()],
         &mut rng,
     )?;
-    let csv = points_csv(&samples.to_vec2::<f32>()?, mixture.dims());
+    let csv = crate::export::points_csv(&samples.flatten_all()?.to_vec1::<f32>()?, mixture.dims());
     match &args.out {
         Some(path) => std::fs::write(path, csv).with_context(|| format!("cannot write {}", path.display()))?,
         None => stdout.write_all(csv.as_bytes())?,
     }
     Ok(())
-}
-
-/// CSV with the header x,y (then x3, x4, ... in more dimensions).
-fn points_csv(rows: &[Vec<f32>], dims: usize) -> String {
-    let header: Vec<String> = (0..dims)
-        .map(|d| match d {
-            0 => "x".to_owned(),
-            1 => "y".to_owned(),
-            d => format!("x{}", d + 1),
-        })
-        .collect();
-    let mut text = header.join(",") + "\n";
-    for row in rows {
-        let cells: Vec<String> = row.iter().map(f32::to_string).collect();
-        text.push_str(&cells.join(","));
-        text.push('\n');
-    }
-    text
 }
 
 fn bench(args: &BenchArgs, out: &mut dyn std::io::Write) -> Result<()> {

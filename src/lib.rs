@@ -6,10 +6,12 @@
 //! - [`worker`]: the job thread that runs the engine and streams each step.
 //! - [`render`]: wgpu pipelines and paint callbacks (no panels).
 //! - [`app`]: the eframe window and its panels.
+//! - [`export`]: CSV, PNG and GIF writers shared by the window and the command line.
 //! - [`cli`]: the command line over the same library functions.
 
 pub mod app;
 pub mod cli;
 pub mod diffusion;
+pub mod export;
 pub mod render;
 pub mod worker;

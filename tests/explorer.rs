@@ -202,3 +202,60 @@ fn schedules_compare_side_by_side_on_the_same_image_and_noise() {
         "both rows keep the same signal"
     );
 }
+
+fn export_stem(name: &str) -> String {
+    let dir = std::env::temp_dir().join(format!("noisescope-export-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join("lesson").to_str().unwrap().to_owned()
+}
+
+fn set_stem(harness: &mut Harness<'static, ExplorerApp>, stem: &str) {
+    let edit = harness.get_by_role_and_label(egui::accesskit::Role::TextInput, "Files start with");
+    edit.set_text_value_accesskit(stem);
+    harness.run_steps(2);
+}
+
+#[test]
+fn curves_and_points_export_as_csv() {
+    let mut harness = explorer();
+    run_until(&mut harness, "the first run", settled);
+    let stem = export_stem("csv");
+    set_stem(&mut harness, &stem);
+    harness.get_by_label("Save curves CSV").click();
+    harness.run_steps(2);
+    let curves = std::fs::read_to_string(format!("{stem}-curves.csv")).unwrap();
+    let lines: Vec<&str> = curves.lines().collect();
+    assert_eq!(lines.len(), 1001, "a header and T rows");
+    assert!(
+        lines[2].split(',').nth(7).is_some_and(|kl| kl.parse::<f64>().is_ok()),
+        "KL column: {}",
+        lines[2]
+    );
+    harness.get_by_label("Save points CSV").click();
+    harness.run_steps(2);
+    let points = std::fs::read_to_string(format!("{stem}-points-t0.csv")).unwrap();
+    assert_eq!(points.lines().count(), 2001, "a header and 2000 particles at t = 0");
+    assert!(harness.state().export_message().starts_with("saved "));
+}
+
+#[test]
+fn the_image_scene_exports_png_and_gif() {
+    let mut harness = explorer();
+    harness.get_by_label("Images").click();
+    harness.run_steps(2);
+    let stem = export_stem("images");
+    set_stem(&mut harness, &stem);
+    harness.get_by_label("Save x_t PNG").click();
+    run_until(&mut harness, "the PNG", |app| app.export_message().starts_with("saved"));
+    let png = image::open(format!("{stem}-x_t250.png")).unwrap().to_rgba8();
+    assert_eq!(png.dimensions(), (28, 28));
+    harness.get_by_label("Save GIF (t = 0 to T)").click();
+    run_until(&mut harness, "the GIF", |app| {
+        app.export_message().ends_with("forward.gif")
+    });
+    let file = std::io::BufReader::new(std::fs::File::open(format!("{stem}-forward.gif")).unwrap());
+    let decoder = image::codecs::gif::GifDecoder::new(file).unwrap();
+    let frames = image::AnimationDecoder::into_frames(decoder).collect_frames().unwrap();
+    assert_eq!(frames.len(), 51);
+    assert_eq!(frames[0].buffer().dimensions(), (224, 224), "28 px enlarged 8×");
+}

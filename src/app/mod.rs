@@ -3,6 +3,7 @@
 //! happen on the [`Worker`], GPU work in [`crate::render`].
 
 pub mod controls;
+pub mod export_panel;
 pub mod image_scene;
 pub mod plots;
 pub mod run;
@@ -13,7 +14,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 use controls::{ControlsPanel, Scene};
-use image_scene::ImageScene;
+use export_panel::{ExportPanel, ExportRequest};
+use image_scene::{ImageScene, LoadedImage};
 use plots::PlotsPanel;
 use run::RunStore;
 use timeline::TimelinePanel;
@@ -35,6 +37,9 @@ pub struct ExplorerApp {
     plots: PlotsPanel,
     viewer: PlaneViewer,
     image_scene: ImageScene,
+    export: ExportPanel,
+    export_done: Option<std::sync::mpsc::Receiver<Result<String, String>>>,
+    repaint: egui::Context,
     run: RunStore,
     worker: Option<Worker>,
     render_state: Option<egui_wgpu::RenderState>,
@@ -64,6 +69,9 @@ impl ExplorerApp {
             plots: PlotsPanel::new(Arc::clone(&schedule)),
             viewer: PlaneViewer::new(Arc::clone(&mixture)),
             image_scene: ImageScene::new(render_state.clone()),
+            export: ExportPanel::default(),
+            export_done: None,
+            repaint: cc.egui_ctx.clone(),
             run: RunStore::default(),
             worker: Some(worker),
             render_state,
@@ -262,7 +270,84 @@ impl ExplorerApp {
         }
     }
 
+    /// The last export's message (a saved path or a one-line error).
+    #[must_use]
+    pub fn export_message(&self) -> &str {
+        self.export.message()
+    }
+
+    fn export(&mut self, request: ExportRequest) {
+        let stem = self.export.stem().to_owned();
+        let result = match request {
+            ExportRequest::Curves => {
+                let path = format!("{stem}-curves.csv");
+                let text = crate::export::curves_csv(&self.schedule, self.plots.kl_nats());
+                crate::export::write_text(Path::new(&path), &text).map(|()| path)
+            }
+            ExportRequest::Points => match self.run.frames.get(self.timeline.current) {
+                Some(frame) => {
+                    let path = format!("{stem}-points-t{}.csv", frame.t);
+                    let text = crate::export::points_csv(&frame.x, self.run.dims);
+                    crate::export::write_text(Path::new(&path), &text).map(|()| path)
+                }
+                None => Err("no frame to save yet".into()),
+            },
+            ExportRequest::Png => return self.start_background_export(false),
+            ExportRequest::Gif => return self.start_background_export(true),
+        };
+        self.export.set_message(match result {
+            Ok(path) => format!("saved {path}"),
+            Err(message) => message,
+        });
+    }
+
+    fn start_background_export(&mut self, gif: bool) {
+        let message = self.export_image_in_background(gif).unwrap_or_else(|e| e);
+        self.export.set_message(message);
+    }
+
+    /// PNG and GIF encoding can take a while for a large photo: it runs on its
+    /// own thread and reports back through `export_done`.
+    fn export_image_in_background(&mut self, gif: bool) -> Result<String, String> {
+        let image = self.image_scene.current().ok_or("no image to save")?.clone();
+        let noise = image.noise(self.controls.settings.seed);
+        let schedule = Arc::clone(&self.schedule);
+        let t = self.image_scene.t.min(schedule.train_steps());
+        let stem = self.export.stem().to_owned();
+        let (done, receiver) = std::sync::mpsc::sync_channel(1);
+        let ctx = self.repaint.clone();
+        std::thread::Builder::new()
+            .name("noisescope-export".into())
+            .spawn(move || {
+                let result = if gif {
+                    export_gif(&stem, &image, &noise, &schedule)
+                } else {
+                    export_png(&stem, &image, &noise, schedule.alpha_bar(t), t)
+                };
+                let _ = done.send(result);
+                ctx.request_repaint();
+            })
+            .map_err(|e| format!("could not start the export thread: {e}"))?;
+        self.export_done = Some(receiver);
+        Ok("saving…".into())
+    }
+
+    fn poll_export(&mut self) {
+        if let Some(receiver) = &self.export_done
+            && let Ok(result) = receiver.try_recv()
+        {
+            self.export.set_message(match result {
+                Ok(path) => format!("saved {path}"),
+                Err(message) => message,
+            });
+            self.export_done = None;
+        }
+    }
+
     fn handle_requests(&mut self) {
+        if let Some(request) = self.export.take_request() {
+            self.export(request);
+        }
         let requests = self.controls.take_requests();
         if let Some(path) = requests.open_model {
             self.open_mixture(&path);
@@ -354,6 +439,34 @@ impl ExplorerApp {
     }
 }
 
+fn export_png(stem: &str, image: &LoadedImage, noise: &[f32], alpha_bar: f64, t: usize) -> Result<String, String> {
+    let noised = crate::export::noised_image(image.width, image.height, &image.rgba, noise, alpha_bar);
+    let path = format!("{stem}-x_t{t}.png");
+    crate::export::write_png(Path::new(&path), &noised).map(|()| path)
+}
+
+/// The forward process from t = 0 to T in 51 frames; small images are enlarged
+/// (nearest neighbour) to at least 224 px, large ones shrunk to at most 512 px.
+fn export_gif(stem: &str, image: &LoadedImage, noise: &[f32], schedule: &Schedule) -> Result<String, String> {
+    const FRAMES: usize = 50;
+    let side = image.width.max(image.height).max(1);
+    let big_t = schedule.train_steps();
+    let frames = (0..=FRAMES)
+        .map(|k| {
+            let t = k * big_t / FRAMES;
+            let noised =
+                crate::export::noised_image(image.width, image.height, &image.rgba, noise, schedule.alpha_bar(t));
+            if side > 512 {
+                image::imageops::thumbnail(&noised, image.width * 512 / side, image.height * 512 / side)
+            } else {
+                crate::export::enlarge(&noised, (224 / side).max(1))
+            }
+        })
+        .collect();
+    let path = format!("{stem}-forward.gif");
+    crate::export::write_gif(Path::new(&path), frames, 80).map(|()| path)
+}
+
 /// One image row: the schedule's name, t, ᾱ_t and SNR.
 fn view_row(name: &str, color: egui::Color32, schedule: &Schedule, t: usize) -> image_scene::ViewRow {
     let alpha_bar = schedule.alpha_bar(t);
@@ -389,6 +502,7 @@ pub fn schedule_color(kind: ScheduleKind) -> egui::Color32 {
 impl eframe::App for ExplorerApp {
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
         self.receive_events();
+        self.poll_export();
         let dt_secs = ui.input(|i| i.stable_dt);
         if self.timeline.advance(dt_secs) {
             ui.ctx().request_repaint();
@@ -396,10 +510,13 @@ impl eframe::App for ExplorerApp {
         egui::Panel::left("controls").resizable(true).show(ui, |ui| {
             egui::ScrollArea::vertical().show(ui, |ui| {
                 self.controls.ui(ui);
-                if self.controls.scene == Scene::ImageForward {
+                let images = self.controls.scene == Scene::ImageForward;
+                if images {
                     ui.separator();
                     self.image_scene.controls_ui(ui);
                 }
+                ui.separator();
+                self.export.ui(ui, images);
             });
         });
         egui::Panel::bottom("plots")

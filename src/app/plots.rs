@@ -44,6 +44,12 @@ impl PlotsPanel {
         self.kl.as_ref().map(|(_, bits)| *bits)
     }
 
+    /// L_{t−1} in nats for t = 2..=T, once computed.
+    #[must_use]
+    pub fn kl_nats(&self) -> Option<&[f64]> {
+        self.kl.as_ref().map(|(nats, _)| nats.as_slice())
+    }
+
     /// Forgets the KL terms of the previous run.
     pub fn clear_kl(&mut self) {
         self.kl = None;

@@ -1,0 +1,82 @@
+//! The export section: where files go, the buttons, and what happened.
+
+/// What the user asked to save.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExportRequest {
+    /// The plotted curves as CSV.
+    Curves,
+    /// The current frame's particles as CSV (2D scene).
+    Points,
+    /// The current x_t as PNG at the image's own resolution (image scene).
+    Png,
+    /// The forward process from t = 0 to T as an animated GIF (image scene).
+    Gif,
+}
+
+/// The export section of the controls.
+pub struct ExportPanel {
+    stem: String,
+    message: String,
+    request: Option<ExportRequest>,
+}
+
+impl Default for ExportPanel {
+    fn default() -> Self {
+        Self {
+            stem: "noisescope".into(),
+            message: String::new(),
+            request: None,
+        }
+    }
+}
+
+impl ExportPanel {
+    /// Takes the button pressed since the last call.
+    pub fn take_request(&mut self) -> Option<ExportRequest> {
+        self.request.take()
+    }
+
+    /// The start of every exported file's path.
+    #[must_use]
+    pub fn stem(&self) -> &str {
+        self.stem.trim()
+    }
+
+    /// Shows what the last export did (a path, or a one-line error).
+    pub fn set_message(&mut self, message: String) {
+        self.message = message;
+    }
+
+    /// The last export's message.
+    #[must_use]
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// Draws the section; `images` picks the image scene's buttons.
+    pub fn ui(&mut self, ui: &mut egui::Ui, images: bool) {
+        ui.label("Export");
+        ui.horizontal(|ui| {
+            let label = ui.label("Files start with");
+            ui.text_edit_singleline(&mut self.stem).labelled_by(label.id);
+        });
+        ui.horizontal_wrapped(|ui| {
+            if ui.button("Save curves CSV").clicked() {
+                self.request = Some(ExportRequest::Curves);
+            }
+            if images {
+                if ui.button("Save x_t PNG").clicked() {
+                    self.request = Some(ExportRequest::Png);
+                }
+                if ui.button("Save GIF (t = 0 to T)").clicked() {
+                    self.request = Some(ExportRequest::Gif);
+                }
+            } else if ui.button("Save points CSV").clicked() {
+                self.request = Some(ExportRequest::Points);
+            }
+        });
+        if !self.message.is_empty() {
+            ui.label(&self.message);
+        }
+    }
+}

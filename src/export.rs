@@ -1,0 +1,155 @@
+//! Files a user takes away: points and curves as CSV, images as PNG and GIF.
+//! Pure data in, files out; the window and the command line share them.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use image::codecs::gif::{GifEncoder, Repeat};
+use image::{Delay, Frame, RgbaImage};
+
+use crate::diffusion::Schedule;
+
+/// Points (row-major, `dims` per row) as CSV with the header x,y (then x3, x4, ...).
+#[must_use]
+pub fn points_csv(values: &[f32], dims: usize) -> String {
+    let header: Vec<String> = (0..dims)
+        .map(|d| match d {
+            0 => "x".to_owned(),
+            1 => "y".to_owned(),
+            d => format!("x{}", d + 1),
+        })
+        .collect();
+    let mut text = header.join(",") + "\n";
+    for row in values.chunks(dims.max(1)) {
+        let cells: Vec<String> = row.iter().map(f32::to_string).collect();
+        text.push_str(&cells.join(","));
+        text.push('\n');
+    }
+    text
+}
+
+/// The plotted curves, one row per t = 1..T; `kl_nats[t − 2]` is L_{t−1} when known.
+#[must_use]
+pub fn curves_csv(schedule: &Schedule, kl_nats: Option<&[f64]>) -> String {
+    let mut text =
+        String::from("t,beta,alpha_bar,sqrt_alpha_bar,sqrt_one_minus_alpha_bar,log_snr,posterior_variance,kl_nats\n");
+    for t in 1..=schedule.train_steps() {
+        let a = schedule.alpha_bar(t);
+        let kl = t
+            .checked_sub(2)
+            .and_then(|i| kl_nats.and_then(|k| k.get(i)))
+            .map_or_else(String::new, f64::to_string);
+        // Writing to a String cannot fail.
+        let _ = writeln!(
+            text,
+            "{t},{},{a},{},{},{},{},{kl}",
+            schedule.beta(t),
+            a.sqrt(),
+            (1.0 - a).sqrt(),
+            schedule.log_snr(t),
+            schedule.posterior_variance(t)
+        );
+    }
+    text
+}
+
+/// x_t = √ᾱ x0 + √(1 − ᾱ) ε for an RGBA image in [0, 1] (alpha kept), as 8-bit.
+#[must_use]
+pub fn noised_image(width: u32, height: u32, rgba: &[f32], noise: &[f32], alpha_bar: f64) -> RgbaImage {
+    #[allow(clippy::cast_possible_truncation)]
+    let (signal, spread) = (alpha_bar.sqrt() as f32, (1.0 - alpha_bar).max(0.0).sqrt() as f32);
+    let bytes = rgba
+        .iter()
+        .zip(noise)
+        .enumerate()
+        .map(|(i, (x, e))| {
+            let value = if i % 4 == 3 {
+                *x
+            } else {
+                (signal * (2.0 * x - 1.0) + spread * e + 1.0) / 2.0
+            };
+            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+            let byte = (value.clamp(0.0, 1.0) * 255.0).round() as u8;
+            byte
+        })
+        .collect();
+    RgbaImage::from_raw(width, height, bytes).unwrap_or_else(|| RgbaImage::new(width, height))
+}
+
+/// Nearest-neighbour enlargement, so a 28×28 image stays sharp in a GIF.
+#[must_use]
+pub fn enlarge(image: &RgbaImage, factor: u32) -> RgbaImage {
+    image::imageops::resize(
+        image,
+        image.width() * factor.max(1),
+        image.height() * factor.max(1),
+        image::imageops::FilterType::Nearest,
+    )
+}
+
+/// Writes text, naming the path in the error.
+///
+/// # Errors
+/// The file cannot be written.
+pub fn write_text(path: &Path, text: &str) -> Result<(), String> {
+    std::fs::write(path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
+/// Writes a PNG, naming the path in the error.
+///
+/// # Errors
+/// The file cannot be written.
+pub fn write_png(path: &Path, image: &RgbaImage) -> Result<(), String> {
+    image
+        .save_with_format(path, image::ImageFormat::Png)
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
+/// Writes an endlessly looping animated GIF.
+///
+/// # Errors
+/// The file cannot be created or encoded.
+pub fn write_gif(path: &Path, frames: Vec<RgbaImage>, frame_millis: u32) -> Result<(), String> {
+    let fail = |e: &dyn std::fmt::Display| format!("cannot write {}: {e}", path.display());
+    let file = std::fs::File::create(path).map_err(|e| fail(&e))?;
+    let mut encoder = GifEncoder::new_with_speed(std::io::BufWriter::new(file), 10);
+    encoder.set_repeat(Repeat::Infinite).map_err(|e| fail(&e))?;
+    let delay = Delay::from_numer_denom_ms(frame_millis, 1);
+    encoder
+        .encode_frames(frames.into_iter().map(|f| Frame::from_parts(f, 0, 0, delay)))
+        .map_err(|e| fail(&e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diffusion::ScheduleConfig;
+
+    #[test]
+    fn points_csv_has_a_header_and_a_row_per_point() {
+        assert_eq!(points_csv(&[1.0, 2.0, 3.0, 4.5], 2), "x,y\n1,2\n3,4.5\n");
+    }
+
+    #[test]
+    fn curves_csv_rows_follow_the_schedule() {
+        let schedule = Schedule::new(&ScheduleConfig::default()).unwrap();
+        let text = curves_csv(&schedule, Some(&[0.5; 999]));
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 1001);
+        assert!(
+            lines[1].starts_with("1,0.0001,0.9999,") && lines[1].ends_with(','),
+            "{}",
+            lines[1]
+        );
+        assert!(lines[2].ends_with(",0.5"));
+    }
+
+    #[test]
+    fn noised_image_keeps_data_at_t0_and_is_noise_at_zero_signal() {
+        let rgba = [1.0, 0.0, 0.5, 1.0];
+        let noise = [0.0, 0.0, 0.0, 0.0];
+        assert_eq!(noised_image(1, 1, &rgba, &noise, 1.0).into_raw(), [255, 0, 128, 255]);
+        let noise = [1.0, -1.0, 0.0, 0.0];
+        assert_eq!(noised_image(1, 1, &rgba, &noise, 0.0).into_raw(), [255, 0, 128, 255]);
+    }
+}
