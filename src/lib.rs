@@ -3,6 +3,7 @@
 //! The crate is layered one way (see `ARCHITECTURE.md`):
 //! - [`diffusion`]: schedules, parameterizations, samplers, guidance, ELBO and
 //!   the exact reference denoisers. It knows nothing of models or UI.
+//! - [`data`]: data sets on disk (IDX: Fashion-MNIST, MNIST).
 //! - [`worker`]: the job thread that runs the engine and streams each step.
 //! - [`render`]: wgpu pipelines and paint callbacks (no panels).
 //! - [`app`]: the eframe window and its panels.
@@ -11,6 +12,7 @@
 
 pub mod app;
 pub mod cli;
+pub mod data;
 pub mod diffusion;
 pub mod export;
 pub mod render;

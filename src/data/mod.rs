@@ -1,0 +1,3 @@
+//! Data sets: IDX image/label files (Fashion-MNIST, MNIST).
+
+pub mod idx;
