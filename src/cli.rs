@@ -287,7 +287,7 @@ fn bench(args: &BenchArgs, out: &mut dyn std::io::Write) -> Result<()> {
         "sampler,points,steps,seconds,steps_per_sec,model_evals_per_step (2D mixture, {} components)",
         mixture.components().len()
     )?;
-    for kind in SamplerKind::ALL {
+    for &kind in SamplerKind::ALL {
         let config = SamplerConfig {
             kind,
             steps: args.steps,

@@ -32,25 +32,46 @@ pub enum Direction {
     Forward(ForwardMode),
 }
 
-/// Everything that defines a run.
-#[derive(Clone, Debug)]
-pub struct RunSpec {
+/// Every setting of a run but the model: plain `Copy` data, shared with the controls.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RunSettings {
     /// Denoising or noising.
     pub direction: Direction,
-    /// The exact model (the trained networks will join it).
-    pub model: Arc<GaussianMixture>,
     /// The noise schedule.
     pub schedule: ScheduleConfig,
-    /// The sampler.
+    /// The sampler (its timesteps also pick a forward run's levels).
     pub sampler: SamplerConfig,
     /// Guidance, used when `class` is set.
     pub guidance: GuidanceConfig,
-    /// The class to condition on.
+    /// The class to condition on (`None`: unconditional).
     pub class: Option<u32>,
     /// The RNG seed.
     pub seed: u64,
     /// The number of samples.
     pub batch: usize,
+}
+
+impl Default for RunSettings {
+    fn default() -> Self {
+        Self {
+            direction: Direction::Reverse,
+            schedule: ScheduleConfig::default(),
+            sampler: SamplerConfig::default(),
+            guidance: GuidanceConfig::default(),
+            class: None,
+            seed: 42,
+            batch: 2000,
+        }
+    }
+}
+
+/// Everything that defines a run.
+#[derive(Clone, Debug)]
+pub struct RunSpec {
+    /// The exact model (the trained networks will join it).
+    pub model: Arc<GaussianMixture>,
+    /// Everything else.
+    pub settings: RunSettings,
 }
 
 /// One step of a run, as plain data.
@@ -244,7 +265,7 @@ fn run_job(job: &Job, latest: &AtomicU64, events: &SyncSender<Event>, notify: &d
         notify();
         Ok(())
     };
-    let outcome = match job.spec.direction {
+    let outcome = match job.spec.settings.direction {
         Direction::Reverse => sample_run(job, latest, &send),
         Direction::Forward(mode) => forward_run(job, mode, latest, &send),
     };
@@ -274,7 +295,7 @@ fn elbo_event(job: &Job, x0: &[f32]) -> crate::diffusion::Result<Event> {
     let spec = &job.spec;
     let dims = spec.model.dims();
     let first = Tensor::from_vec(x0[..dims.min(x0.len())].to_vec(), dims.min(x0.len()), &Device::Cpu)?;
-    let schedule = Schedule::new(&spec.schedule)?;
+    let schedule = Schedule::new(&spec.settings.schedule)?;
     let config = ElboConfig {
         decoder: Decoder::Gaussian,
         ..ElboConfig::default()
@@ -285,7 +306,7 @@ fn elbo_event(job: &Job, x0: &[f32]) -> crate::diffusion::Result<Event> {
         &first,
         None,
         config,
-        &mut NoiseRng::seed_from(spec.seed),
+        &mut NoiseRng::seed_from(spec.settings.seed),
     )?;
     Ok(Event::Elbo {
         run_id: job.run_id,
@@ -322,13 +343,13 @@ fn sample_run(
 ) -> Result<RunOutcome, RunError> {
     let started = Instant::now();
     let spec = &job.spec;
-    let schedule = Arc::new(Schedule::new(&spec.schedule)?);
-    let mut sampler = build_sampler(&spec.sampler, schedule)?;
+    let schedule = Arc::new(Schedule::new(&spec.settings.schedule)?);
+    let mut sampler = build_sampler(&spec.settings.sampler, schedule)?;
     let model: &GaussianMixture = &spec.model;
-    let guided = Guided::new(model, Some(model), spec.guidance)?;
+    let guided = Guided::new(model, Some(model), spec.settings.guidance)?;
     let dims = model.dims();
-    let mut rng = NoiseRng::seed_from(spec.seed);
-    let x_start = rng.randn((spec.batch, dims), &Device::Cpu)?;
+    let mut rng = NoiseRng::seed_from(spec.settings.seed);
+    let x_start = rng.randn((spec.settings.batch, dims), &Device::Cpu)?;
     send(Event::Started {
         run_id: job.run_id,
         start_t: sampler.timesteps().first().copied().unwrap_or(0),
@@ -337,7 +358,7 @@ fn sample_run(
         dims,
     })
     .map_err(|_| RunError::Disconnected)?;
-    let labels = spec.class.map(|y| vec![y; spec.batch]);
+    let labels = spec.settings.class.map(|y| vec![y; spec.settings.batch]);
     let mut disconnected = false;
     let mut conversion_error = None;
     let finished = run_sampler(
@@ -391,13 +412,13 @@ fn forward_run(
 ) -> Result<RunOutcome, RunError> {
     let started = Instant::now();
     let spec = &job.spec;
-    let schedule = Schedule::new(&spec.schedule)?;
-    let sampler = build_sampler(&spec.sampler, Arc::new(schedule.clone()))?;
+    let schedule = Schedule::new(&spec.settings.schedule)?;
+    let sampler = build_sampler(&spec.settings.sampler, Arc::new(schedule.clone()))?;
     let mut levels = sampler.timesteps().to_vec();
     levels.sort_unstable();
     levels.dedup();
-    let mut rng = NoiseRng::seed_from(spec.seed);
-    let (x0, _) = spec.model.sample(spec.batch, spec.class, &mut rng)?;
+    let mut rng = NoiseRng::seed_from(spec.settings.seed);
+    let (x0, _) = spec.model.sample(spec.settings.batch, spec.settings.class, &mut rng)?;
     let x0_flat = flat(&x0)?;
     send(Event::Started {
         run_id: job.run_id,
@@ -471,18 +492,17 @@ mod tests {
 
     fn spec(steps: usize) -> RunSpec {
         RunSpec {
-            direction: Direction::Reverse,
             model: Arc::new(GaussianMixture::from_json(crate::cli::THREE_BLOBS_JSON, "three-blobs").unwrap()),
-            schedule: ScheduleConfig::default(),
-            sampler: SamplerConfig {
-                kind: SamplerKind::Ddpm,
-                steps,
-                ..SamplerConfig::default()
+            settings: RunSettings {
+                sampler: SamplerConfig {
+                    kind: SamplerKind::Ddpm,
+                    steps,
+                    ..SamplerConfig::default()
+                },
+                seed: 1,
+                batch: 64,
+                ..RunSettings::default()
             },
-            guidance: GuidanceConfig::default(),
-            class: None,
-            seed: 1,
-            batch: 64,
         }
     }
 
@@ -589,7 +609,7 @@ mod tests {
     fn a_forward_run_starts_from_data_and_climbs_to_t() {
         let mut worker = Worker::spawn(|| {}).unwrap();
         let mut forward = spec(10);
-        forward.direction = Direction::Forward(ForwardMode::MarkovChain);
+        forward.settings.direction = Direction::Forward(ForwardMode::MarkovChain);
         worker.start(forward);
         let events = collect_until_done(&worker);
         match &events[0] {
@@ -620,7 +640,7 @@ mod tests {
     fn a_bad_spec_reports_one_line() {
         let mut worker = Worker::spawn(|| {}).unwrap();
         let mut bad = spec(10);
-        bad.sampler.eta = 3.0;
+        bad.settings.sampler.eta = 3.0;
         worker.start(bad);
         let events = collect_until_done(&worker);
         match events.last() {

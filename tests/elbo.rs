@@ -4,7 +4,7 @@
 mod common;
 
 use common::{row, three_blobs};
-use noisescope::diffusion::elbo::{Decoder, ElboConfig, discretized_gaussian_nll, elbo_terms, gaussian_kl};
+use noisescope::diffusion::elbo::{Decoder, ElboConfig, ElboTerms, discretized_gaussian_nll, elbo_terms, gaussian_kl};
 use noisescope::diffusion::mixture::GaussianMixture;
 use noisescope::diffusion::sampler::DdpmVariance;
 use noisescope::diffusion::{NoiseRng, Schedule, ScheduleConfig, ScheduleKind};
@@ -61,26 +61,23 @@ fn closed_form_kl_matches_monte_carlo() {
     );
 }
 
+/// The bound's terms for `x0` under the empirical denoiser of `x0` alone, which
+/// knows x_0 exactly, on the linear schedule.
+fn perfect_denoiser_terms(x0: &[f64], variance: DdpmVariance, decoder: Decoder) -> (Schedule, ElboTerms) {
+    let model = GaussianMixture::empirical(&[x0.to_vec()], None).unwrap();
+    let schedule = Schedule::new(&ScheduleConfig::default()).unwrap();
+    let config = ElboConfig { variance, decoder };
+    let x0 = row(x0).squeeze(0).unwrap();
+    let terms = elbo_terms(&schedule, &model, &x0, None, config, &mut NoiseRng::seed_from(2)).unwrap();
+    (schedule, terms)
+}
+
 #[test]
 fn a_perfect_denoiser_has_zero_step_terms() {
     // The empirical denoiser of a single point knows x_0 exactly, so with σ² = β̃
     // every L_{t−1} vanishes and L_T is the prior KL alone.
     let x0 = [0.5, -0.25, 1.0];
-    let model = GaussianMixture::empirical(&[x0.to_vec()], None).unwrap();
-    let schedule = Schedule::new(&ScheduleConfig::default()).unwrap();
-    let config = ElboConfig {
-        variance: DdpmVariance::Small,
-        decoder: Decoder::Discretized8Bit,
-    };
-    let terms = elbo_terms(
-        &schedule,
-        &model,
-        &row(&x0).squeeze(0).unwrap(),
-        None,
-        config,
-        &mut NoiseRng::seed_from(2),
-    )
-    .unwrap();
+    let (schedule, terms) = perfect_denoiser_terms(&x0, DdpmVariance::Small, Decoder::Discretized8Bit);
     assert_eq!(terms.step_nats.len(), 999);
     assert!(
         terms.step_nats.iter().all(|kl| kl.abs() < 1e-6),
@@ -105,21 +102,7 @@ fn a_perfect_denoiser_has_zero_step_terms() {
 fn large_variance_costs_exactly_the_variance_mismatch() {
     // Perfect x̂0 with σ² = β_t: each L_{t−1} = D/2 (log(β/β̃) + β̃/β − 1).
     let x0 = [0.1, 0.9];
-    let model = GaussianMixture::empirical(&[x0.to_vec()], None).unwrap();
-    let schedule = Schedule::new(&ScheduleConfig::default()).unwrap();
-    let config = ElboConfig {
-        variance: DdpmVariance::Large,
-        decoder: Decoder::Gaussian,
-    };
-    let terms = elbo_terms(
-        &schedule,
-        &model,
-        &row(&x0).squeeze(0).unwrap(),
-        None,
-        config,
-        &mut NoiseRng::seed_from(2),
-    )
-    .unwrap();
+    let (schedule, terms) = perfect_denoiser_terms(&x0, DdpmVariance::Large, Decoder::Gaussian);
     for t in [2, 10, 500, 1000] {
         let (large, small) = (schedule.beta(t), schedule.posterior_variance(t));
         let expected = (large / small).ln() + small / large - 1.0;

@@ -30,6 +30,17 @@ fn run_until(harness: &mut Harness<'static, ExplorerApp>, what: &str, done: impl
     panic!("timed out waiting for {what}");
 }
 
+/// Presses First, then Next `steps` times, as a teacher would.
+fn step_from_first_frame(harness: &mut Harness<'static, ExplorerApp>, steps: usize) {
+    harness.get_by_label("First").click();
+    harness.run_steps(2);
+    for _ in 0..steps {
+        harness.get_by_label("Next").click();
+        harness.run_steps(1);
+    }
+    harness.run_steps(1);
+}
+
 fn finished(app: &ExplorerApp) -> bool {
     let run = app.run();
     run.run_id > 0 && run.frames.len() == run.expected_frames()
@@ -90,13 +101,7 @@ fn sample_streams_frames_and_scrubbing_shows_each_step() {
     assert_eq!(run.frames.len(), 51, "x_T plus one frame per DDIM step");
     assert_eq!(harness.state().current_frame(), 50, "the view follows the newest frame");
 
-    harness.get_by_label("First").click();
-    harness.run_steps(2);
-    for _ in 0..10 {
-        harness.get_by_label("Next").click();
-        harness.run_steps(1);
-    }
-    harness.run_steps(1);
+    step_from_first_frame(&mut harness, 10);
     assert_eq!(harness.state().current_frame(), 10);
     let t = harness.state().run().frames[10].t;
     assert_eq!(t, 781, "frame 10 of leading 50-step DDIM is t = 781");
@@ -119,13 +124,7 @@ fn the_forward_process_climbs_from_data_to_noise() {
     assert_eq!(*ts.last().unwrap(), 981);
     harness.get_by_label_contains("forward (noising, closed form)");
     // Scrub back to t = 481 (frame 25): the blobs are half dissolved.
-    harness.get_by_label("First").click();
-    harness.run_steps(1);
-    for _ in 0..25 {
-        harness.get_by_label("Next").click();
-        harness.run_steps(1);
-    }
-    harness.run_steps(1);
+    step_from_first_frame(&mut harness, 25);
     harness.get_by_label_contains("t = 481 / 1000");
     harness.snapshot("explorer_forward_t481");
 }

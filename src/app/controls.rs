@@ -5,46 +5,13 @@ use std::path::PathBuf;
 use egui::{ComboBox, DragValue, Slider};
 
 use crate::diffusion::forward::ForwardMode;
-use crate::diffusion::guidance::{GuidanceConfig, GuidanceKind};
-use crate::diffusion::sampler::{SamplerConfig, SamplerKind};
-use crate::diffusion::{ScheduleConfig, ScheduleKind, TimestepSpacing};
+use crate::diffusion::guidance::GuidanceKind;
+use crate::diffusion::sampler::SamplerKind;
+use crate::diffusion::{ScheduleKind, TimestepSpacing};
 use crate::worker::Direction;
 
-/// Everything the controls set.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Settings {
-    /// The noise schedule.
-    pub schedule: ScheduleConfig,
-    /// The sampler.
-    pub sampler: SamplerConfig,
-    /// Guidance rule and γ.
-    pub guidance: GuidanceConfig,
-    /// The class to condition on (`None`: unconditional).
-    pub class: Option<u32>,
-    /// The RNG seed.
-    pub seed: u64,
-    /// The number of samples.
-    pub batch: usize,
-    /// Denoising, or noising in closed form or as a Markov chain.
-    pub direction: Direction,
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Self {
-            schedule: ScheduleConfig::default(),
-            sampler: SamplerConfig::default(),
-            guidance: GuidanceConfig {
-                kind: GuidanceKind::ClassifierFree,
-                scale: 1.0,
-            },
-            class: None,
-            seed: 42,
-            batch: 2000,
-            direction: Direction::Reverse,
-        }
-    }
-}
+/// Everything the controls set: the worker's run settings.
+pub use crate::worker::RunSettings as Settings;
 
 /// Which scene the window shows.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -170,13 +137,13 @@ impl ControlsPanel {
 
     fn schedule_ui(&mut self, ui: &mut egui::Ui) {
         let schedule = &mut self.settings.schedule;
-        ComboBox::from_label("Schedule")
-            .selected_text(schedule.kind.name())
-            .show_ui(ui, |ui| {
-                for kind in ScheduleKind::ALL {
-                    ui.selectable_value(&mut schedule.kind, kind, kind.name());
-                }
-            });
+        enum_combo_ui(
+            ui,
+            "Schedule",
+            &mut schedule.kind,
+            ScheduleKind::ALL,
+            ScheduleKind::name,
+        );
         ui.add(
             DragValue::new(&mut schedule.train_steps)
                 .range(2..=4000)
@@ -210,26 +177,20 @@ impl ControlsPanel {
     fn sampler_ui(&mut self, ui: &mut egui::Ui) {
         let train_steps = self.settings.schedule.train_steps;
         let sampler = &mut self.settings.sampler;
-        ComboBox::from_label("Sampler")
-            .selected_text(sampler.kind.name())
-            .show_ui(ui, |ui| {
-                for kind in SamplerKind::ALL {
-                    ui.selectable_value(&mut sampler.kind, kind, kind.name());
-                }
-            });
+        enum_combo_ui(ui, "Sampler", &mut sampler.kind, SamplerKind::ALL, SamplerKind::name);
         sampler.steps = sampler.steps.min(train_steps);
         ui.add(
             Slider::new(&mut sampler.steps, 1..=train_steps)
                 .text("Steps")
                 .logarithmic(true),
         );
-        ComboBox::from_label("Spacing")
-            .selected_text(sampler.spacing.name())
-            .show_ui(ui, |ui| {
-                for spacing in TimestepSpacing::ALL {
-                    ui.selectable_value(&mut sampler.spacing, spacing, spacing.name());
-                }
-            });
+        enum_combo_ui(
+            ui,
+            "Spacing",
+            &mut sampler.spacing,
+            TimestepSpacing::ALL,
+            TimestepSpacing::name,
+        );
         ui.add_enabled(
             sampler.kind == SamplerKind::Ddim,
             Slider::new(&mut sampler.eta, 0.0..=1.0).text("η (0 = DDIM, 1 = DDPM)"),
@@ -251,13 +212,13 @@ impl ControlsPanel {
         });
         ui.add_enabled_ui(settings.class.is_some(), |ui| {
             ui.add(Slider::new(&mut settings.guidance.scale, 0.0..=10.0).text("γ (guidance)"));
-            ComboBox::from_label("Guidance")
-                .selected_text(settings.guidance.kind.name())
-                .show_ui(ui, |ui| {
-                    for kind in GuidanceKind::ALL {
-                        ui.selectable_value(&mut settings.guidance.kind, kind, kind.name());
-                    }
-                });
+            enum_combo_ui(
+                ui,
+                "Guidance",
+                &mut settings.guidance.kind,
+                GuidanceKind::ALL,
+                GuidanceKind::name,
+            );
         });
     }
 
@@ -294,4 +255,21 @@ impl ControlsPanel {
             }
         });
     }
+}
+
+/// A labelled combo box over every value of a named enum.
+fn enum_combo_ui<T: Copy + PartialEq>(
+    ui: &mut egui::Ui,
+    label: &str,
+    value: &mut T,
+    all: &[T],
+    name: fn(T) -> &'static str,
+) {
+    ComboBox::from_label(label)
+        .selected_text(name(*value))
+        .show_ui(ui, |ui| {
+            for &option in all {
+                ui.selectable_value(value, option, name(option));
+            }
+        });
 }

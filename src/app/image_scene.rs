@@ -236,7 +236,7 @@ impl ImageScene {
         ui.separator();
         ui.label("Compare schedules (one row each)");
         ui.horizontal_wrapped(|ui| {
-            for kind in ScheduleKind::ALL {
+            for &kind in ScheduleKind::ALL {
                 let mut on = self.compare.contains(&kind);
                 if ui.checkbox(&mut on, kind.name()).changed() {
                     if on {

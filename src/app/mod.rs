@@ -157,14 +157,8 @@ impl ExplorerApp {
             return;
         };
         worker.start(RunSpec {
-            direction: settings.direction,
             model: Arc::clone(&self.mixture),
-            schedule: settings.schedule,
-            sampler: settings.sampler,
-            guidance: settings.guidance,
-            class: settings.class,
-            seed: settings.seed,
-            batch: settings.batch,
+            settings,
         });
         self.timeline.restart();
         self.timeline.train_steps = self.schedule.train_steps();

@@ -7,15 +7,13 @@
 //! - Markov chain: x_t = √α_t x_{t−1} + √β_t z_t with fresh z_t at every t
 //!   (eq. 2), which wanders but lands on the same distribution.
 
-use std::fmt;
 use std::ops::ControlFlow;
-use std::str::FromStr;
 
 use candle_core::Tensor;
 
 use super::error::{Result, invalid};
 use super::noise::NoiseRng;
-use super::schedule::{Schedule, parse_named};
+use super::schedule::Schedule;
 
 /// How x_t is reached from x_0.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -27,33 +25,7 @@ pub enum ForwardMode {
     MarkovChain,
 }
 
-impl ForwardMode {
-    /// Both modes.
-    pub const ALL: [Self; 2] = [Self::ClosedForm, Self::MarkovChain];
-
-    /// The name shown and parsed.
-    #[must_use]
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::ClosedForm => "closed-form",
-            Self::MarkovChain => "markov-chain",
-        }
-    }
-}
-
-impl fmt::Display for ForwardMode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-impl FromStr for ForwardMode {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, String> {
-        parse_named(s, &Self::ALL, Self::name, "forward mode")
-    }
-}
+named_enum!(ForwardMode, "forward mode", [ClosedForm => "closed-form", MarkovChain => "markov-chain"]);
 
 /// One recorded level of a forward run.
 #[derive(Clone, Debug)]
@@ -148,7 +120,7 @@ mod tests {
         let schedule = Schedule::new(&ScheduleConfig::default()).unwrap();
         let a = schedule.alpha_bar(300);
         let (expected_mean, expected_var) = (1.5 * a.sqrt(), 1.0 - a);
-        for mode in ForwardMode::ALL {
+        for &mode in ForwardMode::ALL {
             let (mean, var) = last_level_moments(mode);
             // 4 standard errors of a mean and of a variance from 20 000 draws.
             assert!(

@@ -8,15 +8,11 @@
 //!
 //! γ = 1 samples p(x | y) exactly when the parts are exact; γ > 1 sharpens it.
 
-use std::fmt;
-use std::str::FromStr;
-
 use candle_core::Tensor;
 
 use super::denoiser::{Denoiser, DenoiserOutput, Labels, NoiseLevel, NoisyClassifier};
 use super::error::{Result, invalid};
 use super::param::{Prediction, PredictionType};
-use super::schedule::parse_named;
 
 /// How the class steers sampling.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -28,33 +24,7 @@ pub enum GuidanceKind {
     Classifier,
 }
 
-impl GuidanceKind {
-    /// Every kind.
-    pub const ALL: [Self; 2] = [Self::ClassifierFree, Self::Classifier];
-
-    /// The name used on the command line.
-    #[must_use]
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::ClassifierFree => "cfg",
-            Self::Classifier => "classifier",
-        }
-    }
-}
-
-impl fmt::Display for GuidanceKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-impl FromStr for GuidanceKind {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, String> {
-        parse_named(s, &Self::ALL, Self::name, "guidance kind")
-    }
-}
+named_enum!(GuidanceKind, "guidance kind", [ClassifierFree => "cfg", Classifier => "classifier"]);
 
 /// The guidance rule and its strength.
 #[derive(Clone, Copy, Debug, PartialEq)]

@@ -13,6 +13,9 @@
 //! | [`elbo`] | L_T, L_{t−1}, L_0 and bits/dim |
 //! | [`noise`] | the explicit, seeded RNG every stochastic function takes |
 
+#[macro_use]
+pub(crate) mod names;
+
 pub mod denoiser;
 pub mod elbo;
 pub mod error;

@@ -10,13 +10,9 @@
 //! 0 < ᾱ_t < 1. At ᾱ_t = 0 (zero terminal SNR) an ε-prediction carries no
 //! information about x_0 and x̂_0 is not finite; x0- and v-predictions stay exact.
 
-use std::fmt;
-use std::str::FromStr;
-
 use candle_core::Tensor;
 
 use super::error::Result;
-use super::schedule::parse_named;
 
 /// What a denoiser's output means.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -32,35 +28,7 @@ pub enum PredictionType {
     Score,
 }
 
-impl PredictionType {
-    /// Every prediction type.
-    pub const ALL: [Self; 4] = [Self::Epsilon, Self::Sample, Self::Velocity, Self::Score];
-
-    /// The name used on the command line and in files.
-    #[must_use]
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Epsilon => "epsilon",
-            Self::Sample => "x0",
-            Self::Velocity => "v",
-            Self::Score => "score",
-        }
-    }
-}
-
-impl fmt::Display for PredictionType {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-impl FromStr for PredictionType {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, String> {
-        parse_named(s, &Self::ALL, Self::name, "prediction type")
-    }
-}
+named_enum!(PredictionType, "prediction type", [Epsilon => "epsilon", Sample => "x0", Velocity => "v", Score => "score"]);
 
 /// A model output together with what it means.
 #[derive(Clone, Debug)]
@@ -173,7 +141,7 @@ mod tests {
         let eps = tensor(&[1.0, 0.3, -2.0]);
         let x_t = ((&x0 * alpha_bar.sqrt()).unwrap() + (&eps * (1.0 - alpha_bar).sqrt()).unwrap()).unwrap();
         let truth = Prediction::new(PredictionType::Epsilon, eps.clone());
-        for from in PredictionType::ALL {
+        for &from in PredictionType::ALL {
             let p = truth.to_kind(from, &x_t, alpha_bar).unwrap();
             let back_x0: Vec<f32> = p.x0(&x_t, alpha_bar).unwrap().to_vec1().unwrap();
             let back_eps: Vec<f32> = p.epsilon(&x_t, alpha_bar).unwrap().to_vec1().unwrap();
@@ -194,7 +162,7 @@ mod tests {
         let base = Prediction::new(PredictionType::Epsilon, tensor(&[0.1, 0.4]));
         let score_before = base.to_kind(PredictionType::Score, &x_t, alpha_bar).unwrap().value;
         let expected: Vec<f32> = (score_before + &delta).unwrap().to_vec1().unwrap();
-        for kind in PredictionType::ALL {
+        for &kind in PredictionType::ALL {
             let shifted = base
                 .to_kind(kind, &x_t, alpha_bar)
                 .unwrap()

@@ -21,9 +21,6 @@
 //!
 //! Zero terminal SNR is Lin et al. 2024, Algorithm 1.
 
-use std::fmt;
-use std::str::FromStr;
-
 use super::error::{Result, invalid};
 
 /// The family of β_t.
@@ -40,21 +37,9 @@ pub enum ScheduleKind {
     Sigmoid,
 }
 
+named_enum!(ScheduleKind, "schedule", [Linear => "linear", ScaledLinear => "scaled-linear", Cosine => "cosine", Sigmoid => "sigmoid"]);
+
 impl ScheduleKind {
-    /// Every kind, in the order menus show them.
-    pub const ALL: [Self; 4] = [Self::Linear, Self::ScaledLinear, Self::Cosine, Self::Sigmoid];
-
-    /// The name used on the command line and in files.
-    #[must_use]
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Linear => "linear",
-            Self::ScaledLinear => "scaled-linear",
-            Self::Cosine => "cosine",
-            Self::Sigmoid => "sigmoid",
-        }
-    }
-
     /// The default (β_start, β_end) of the family; `None` for cosine, which has none.
     #[must_use]
     pub fn default_beta_range(self) -> Option<(f64, f64)> {
@@ -64,29 +49,6 @@ impl ScheduleKind {
             Self::Cosine => None,
         }
     }
-}
-
-impl fmt::Display for ScheduleKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-impl FromStr for ScheduleKind {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, String> {
-        parse_named(s, &Self::ALL, Self::name, "schedule")
-    }
-}
-
-/// Parses `s` as one of `all` by `name`, with an error listing the choices.
-pub(crate) fn parse_named<T: Copy>(s: &str, all: &[T], name: fn(T) -> &'static str, what: &str) -> Result<T, String> {
-    let wanted = s.trim().to_ascii_lowercase().replace('_', "-");
-    all.iter().copied().find(|k| name(*k) == wanted).ok_or_else(|| {
-        let names: Vec<_> = all.iter().map(|k| name(*k)).collect();
-        format!("unknown {what} '{s}' (expected one of: {})", names.join(", "))
-    })
 }
 
 /// The cosine schedule's offset s (Nichol & Dhariwal 2021, eq. 17).

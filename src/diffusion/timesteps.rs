@@ -7,11 +7,8 @@
 //! - `leading`: k = i · ⌊T/N⌋ for i = 0..N, reversed.
 //! - `trailing`: k = round(T − i · T/N) − 1 for i = 0..N.
 
-use std::fmt;
-use std::str::FromStr;
-
 use super::error::{Result, invalid};
-use super::schedule::{linspace, parse_named};
+use super::schedule::linspace;
 
 /// How N inference steps are spread over T training steps.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -25,34 +22,7 @@ pub enum TimestepSpacing {
     Trailing,
 }
 
-impl TimestepSpacing {
-    /// Every spacing, in menu order.
-    pub const ALL: [Self; 3] = [Self::Leading, Self::Trailing, Self::Linspace];
-
-    /// The name used on the command line and in files.
-    #[must_use]
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Linspace => "linspace",
-            Self::Leading => "leading",
-            Self::Trailing => "trailing",
-        }
-    }
-}
-
-impl fmt::Display for TimestepSpacing {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-impl FromStr for TimestepSpacing {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, String> {
-        parse_named(s, &Self::ALL, Self::name, "timestep spacing")
-    }
-}
+named_enum!(TimestepSpacing, "timestep spacing", [Leading => "leading", Trailing => "trailing", Linspace => "linspace"]);
 
 /// The t (1-based) that `steps` inference steps visit, in sampling order (descending).
 ///

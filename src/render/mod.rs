@@ -8,7 +8,7 @@ pub mod plane;
 use std::collections::HashSet;
 use std::sync::Mutex;
 
-use egui_wgpu::RenderState;
+use egui_wgpu::{RenderState, wgpu};
 
 /// Builds every pipeline and stores it in the renderer's callback resources.
 pub fn install(render_state: &RenderState) {
@@ -26,5 +26,79 @@ pub fn log_missing_once(name: &'static str) {
         && seen.get_or_insert_with(HashSet::new).insert(name)
     {
         eprintln!("noisescope: GPU resource {name} is missing; that view stays empty");
+    }
+}
+
+/// Builds the render pipelines of one shader module that share a layout.
+pub(crate) struct PipelineBuilder<'a> {
+    pub device: &'a wgpu::Device,
+    pub layout: &'a wgpu::PipelineLayout,
+    pub shader: &'a wgpu::ShaderModule,
+    pub format: wgpu::TextureFormat,
+    pub blend: Option<wgpu::BlendState>,
+}
+
+impl PipelineBuilder<'_> {
+    /// The pipeline whose entry points are `{name}_vs` and `{name}_fs`.
+    pub fn build(
+        &self,
+        name: &str,
+        buffers: &[Option<wgpu::VertexBufferLayout<'_>>],
+        topology: wgpu::PrimitiveTopology,
+    ) -> wgpu::RenderPipeline {
+        let vs = format!("{name}_vs");
+        let fs = format!("{name}_fs");
+        self.device.create_render_pipeline(&wgpu::RenderPipelineDescriptor {
+            label: Some(name),
+            layout: Some(self.layout),
+            vertex: wgpu::VertexState {
+                module: self.shader,
+                entry_point: Some(&vs),
+                compilation_options: wgpu::PipelineCompilationOptions::default(),
+                buffers,
+            },
+            primitive: wgpu::PrimitiveState {
+                topology,
+                ..wgpu::PrimitiveState::default()
+            },
+            depth_stencil: None,
+            multisample: wgpu::MultisampleState::default(),
+            fragment: Some(wgpu::FragmentState {
+                module: self.shader,
+                entry_point: Some(&fs),
+                compilation_options: wgpu::PipelineCompilationOptions::default(),
+                targets: &[Some(wgpu::ColorTargetState {
+                    format: self.format,
+                    blend: self.blend,
+                    write_mask: wgpu::ColorWrites::ALL,
+                })],
+            }),
+            multiview_mask: None,
+            cache: None,
+        })
+    }
+}
+
+/// A uniform buffer of `size` bytes, written each frame by a callback.
+pub(crate) fn uniform_buffer(device: &wgpu::Device, label: &str, size: usize) -> wgpu::Buffer {
+    device.create_buffer(&wgpu::BufferDescriptor {
+        label: Some(label),
+        size: size as u64,
+        usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+        mapped_at_creation: false,
+    })
+}
+
+/// A bind-group layout entry for a uniform buffer.
+pub(crate) fn uniform_entry(binding: u32, visibility: wgpu::ShaderStages) -> wgpu::BindGroupLayoutEntry {
+    wgpu::BindGroupLayoutEntry {
+        binding,
+        visibility,
+        ty: wgpu::BindingType::Buffer {
+            ty: wgpu::BufferBindingType::Uniform,
+            has_dynamic_offset: false,
+            min_binding_size: None,
+        },
+        count: None,
     }
 }

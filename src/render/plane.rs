@@ -9,6 +9,8 @@ use std::num::NonZeroU64;
 use bytemuck::{Pod, Zeroable};
 use egui_wgpu::wgpu;
 
+use super::{PipelineBuilder, uniform_buffer, uniform_entry};
+
 /// The most mixture components the density shader draws.
 pub const MAX_COMPONENTS: usize = 32;
 /// Bytes per particle position (two f32).
@@ -81,16 +83,7 @@ impl PlaneResources {
             label: Some("plane"),
             source: wgpu::ShaderSource::Wgsl(include_str!("../../shaders/plane.wgsl").into()),
         });
-        let uniform_entry = |binding| wgpu::BindGroupLayoutEntry {
-            binding,
-            visibility: wgpu::ShaderStages::VERTEX_FRAGMENT,
-            ty: wgpu::BindingType::Buffer {
-                ty: wgpu::BufferBindingType::Uniform,
-                has_dynamic_offset: false,
-                min_binding_size: None,
-            },
-            count: None,
-        };
+        let uniform_entry = |binding| uniform_entry(binding, wgpu::ShaderStages::VERTEX_FRAGMENT);
         let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
             label: Some("plane"),
             entries: &[uniform_entry(0), uniform_entry(1)],
@@ -121,6 +114,7 @@ impl PlaneResources {
             layout: &pipeline_layout,
             shader: &shader,
             format: target_format,
+            blend: Some(wgpu::BlendState::PREMULTIPLIED_ALPHA_BLENDING),
         };
         let position_attribute = |location| wgpu::VertexAttribute {
             format: wgpu::VertexFormat::Float32x2,
@@ -234,62 +228,6 @@ impl PlaneResources {
         pass.set_vertex_buffer(0, self.step_slice(callback.step, count));
         pass.draw(0..4, 0..count);
     }
-}
-
-struct PipelineBuilder<'a> {
-    device: &'a wgpu::Device,
-    layout: &'a wgpu::PipelineLayout,
-    shader: &'a wgpu::ShaderModule,
-    format: wgpu::TextureFormat,
-}
-
-impl PipelineBuilder<'_> {
-    fn build(
-        &self,
-        name: &str,
-        buffers: &[Option<wgpu::VertexBufferLayout<'_>>],
-        topology: wgpu::PrimitiveTopology,
-    ) -> wgpu::RenderPipeline {
-        let vs = format!("{name}_vs");
-        let fs = format!("{name}_fs");
-        self.device.create_render_pipeline(&wgpu::RenderPipelineDescriptor {
-            label: Some(name),
-            layout: Some(self.layout),
-            vertex: wgpu::VertexState {
-                module: self.shader,
-                entry_point: Some(&vs),
-                compilation_options: wgpu::PipelineCompilationOptions::default(),
-                buffers,
-            },
-            primitive: wgpu::PrimitiveState {
-                topology,
-                ..wgpu::PrimitiveState::default()
-            },
-            depth_stencil: None,
-            multisample: wgpu::MultisampleState::default(),
-            fragment: Some(wgpu::FragmentState {
-                module: self.shader,
-                entry_point: Some(&fs),
-                compilation_options: wgpu::PipelineCompilationOptions::default(),
-                targets: &[Some(wgpu::ColorTargetState {
-                    format: self.format,
-                    blend: Some(wgpu::BlendState::PREMULTIPLIED_ALPHA_BLENDING),
-                    write_mask: wgpu::ColorWrites::ALL,
-                })],
-            }),
-            multiview_mask: None,
-            cache: None,
-        })
-    }
-}
-
-fn uniform_buffer(device: &wgpu::Device, label: &str, size: usize) -> wgpu::Buffer {
-    device.create_buffer(&wgpu::BufferDescriptor {
-        label: Some(label),
-        size: size as u64,
-        usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
-        mapped_at_creation: false,
-    })
 }
 
 fn positions_buffer(device: &wgpu::Device, points: u64) -> wgpu::Buffer {

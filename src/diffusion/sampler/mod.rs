@@ -19,9 +19,7 @@ pub mod dpm_solver;
 pub mod langevin;
 pub mod sde;
 
-use std::fmt;
 use std::ops::ControlFlow;
-use std::str::FromStr;
 use std::sync::Arc;
 
 use candle_core::Tensor;
@@ -29,7 +27,7 @@ use candle_core::Tensor;
 use super::denoiser::{Denoiser, Labels, NoiseLevel};
 use super::error::{Result, invalid};
 use super::noise::NoiseRng;
-use super::schedule::{Schedule, parse_named};
+use super::schedule::Schedule;
 use super::timesteps::{TimestepSpacing, inference_timesteps};
 
 /// Which sampler runs.
@@ -54,48 +52,7 @@ pub enum SamplerKind {
     AnnealedLangevin,
 }
 
-impl SamplerKind {
-    /// Every sampler, in menu order.
-    pub const ALL: [Self; 8] = [
-        Self::Ddpm,
-        Self::Ddim,
-        Self::EulerOde,
-        Self::HeunOde,
-        Self::ReverseSde,
-        Self::DpmSolverPp,
-        Self::Langevin,
-        Self::AnnealedLangevin,
-    ];
-
-    /// The name used on the command line.
-    #[must_use]
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Ddpm => "ddpm",
-            Self::Ddim => "ddim",
-            Self::EulerOde => "euler-ode",
-            Self::HeunOde => "heun-ode",
-            Self::ReverseSde => "reverse-sde",
-            Self::DpmSolverPp => "dpm-solver++",
-            Self::Langevin => "langevin",
-            Self::AnnealedLangevin => "annealed-langevin",
-        }
-    }
-}
-
-impl fmt::Display for SamplerKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-impl FromStr for SamplerKind {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, String> {
-        parse_named(s, &Self::ALL, Self::name, "sampler")
-    }
-}
+named_enum!(SamplerKind, "sampler", [Ddpm => "ddpm", Ddim => "ddim", EulerOde => "euler-ode", HeunOde => "heun-ode", ReverseSde => "reverse-sde", DpmSolverPp => "dpm-solver++", Langevin => "langevin", AnnealedLangevin => "annealed-langevin"]);
 
 /// DDPM's choice of reverse variance σ_t² (Ho et al. 2020, §3.2).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
