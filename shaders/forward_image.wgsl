@@ -2,6 +2,7 @@
 // x_t = sqrt(abar) x0 + sqrt(1 - abar) eps (Ho et al. 2020, eq. 4),
 // from the image x0 (in [0, 1], mapped to [-1, 1]) and a fixed noise texture,
 // so scrubbing t changes one uniform and uploads nothing.
+// colormap.wgsl is prepended (diverging, grey, mean3).
 
 struct Params {
     alpha_bar: f32,
@@ -30,20 +31,6 @@ fn image_vs(@builtin(vertex_index) index: u32) -> Out {
     return out;
 }
 
-// Blue for negative, white for 0, red for positive; v is clamped to [-1, 1].
-fn diverging(v: f32) -> vec3<f32> {
-    let s = clamp(v, -1.0, 1.0);
-    let white = vec3<f32>(1.0, 1.0, 1.0);
-    if s < 0.0 {
-        return mix(white, vec3<f32>(0.13, 0.32, 0.85), -s);
-    }
-    return mix(white, vec3<f32>(0.85, 0.15, 0.12), s);
-}
-
-fn mean3(v: vec3<f32>) -> f32 {
-    return (v.x + v.y + v.z) / 3.0;
-}
-
 @fragment
 fn image_fs(in: Out) -> @location(0) vec4<f32> {
     let size = vec2<i32>(textureDimensions(x0_texture));
@@ -57,7 +44,7 @@ fn image_fs(in: Out) -> @location(0) vec4<f32> {
     var color: vec3<f32>;
     switch params.quantity {
         case 1u: {
-            color = clamp((x0 + 1.0) * 0.5, vec3<f32>(0.0), vec3<f32>(1.0));
+            color = grey(x0);
         }
         case 2u: {
             // eps ~ N(0, 1): +-3 spans the colour map.
@@ -72,7 +59,7 @@ fn image_fs(in: Out) -> @location(0) vec4<f32> {
         }
         default: {
             let x_t = signal * x0 + noise * eps;
-            color = clamp((x_t + 1.0) * 0.5, vec3<f32>(0.0), vec3<f32>(1.0));
+            color = grey(x_t);
         }
     }
     return vec4<f32>(color, 1.0);

@@ -290,14 +290,20 @@ fn run_job(job: &Job, latest: &AtomicU64, events: &SyncSender<Event>, notify: &d
     }
 }
 
-/// The bound's terms with the run's first sample as x_0 (continuous decoder: 2D data).
+/// The bound's terms with the run's first sample as x_0.
 fn elbo_event(job: &Job, x0: &[f32]) -> crate::diffusion::Result<Event> {
     let spec = &job.spec;
     let dims = spec.model.dims();
     let first = Tensor::from_vec(x0[..dims.min(x0.len())].to_vec(), dims.min(x0.len()), &Device::Cpu)?;
     let schedule = Schedule::new(&spec.settings.schedule)?;
+    // 2D toys are continuous; images are 8-bit data scaled to [−1, 1].
+    let decoder = if dims == 2 {
+        Decoder::Gaussian
+    } else {
+        Decoder::Discretized8Bit
+    };
     let config = ElboConfig {
-        decoder: Decoder::Gaussian,
+        decoder,
         ..ElboConfig::default()
     };
     let terms = elbo_terms(

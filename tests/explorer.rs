@@ -258,3 +258,37 @@ fn the_image_scene_exports_png_and_gif() {
     assert_eq!(frames.len(), 51);
     assert_eq!(frames[0].buffer().dimensions(), (224, 224), "28 px enlarged 8×");
 }
+
+#[test]
+fn the_image_batch_scene_samples_fashion_mnist_with_the_empirical_denoiser() {
+    let mut harness = explorer();
+    run_until(&mut harness, "the mixture run behind", settled);
+    harness.get_by_label("Image batch").click();
+    run_until(&mut harness, "an image run", |app| {
+        settled(app) && app.run().dims == 784
+    });
+    let run = harness.state().run();
+    assert_eq!(run.batch(), 16);
+    assert_eq!(run.frames.len(), 51);
+    // The memorizing denoiser's samples are its training images: every pixel of
+    // the final batch sits on the 8-bit grid of Fashion-MNIST, scaled to [−1, 1].
+    let last = &run.frames[50].x;
+    let off_grid = last
+        .iter()
+        .filter(|v| {
+            let level = (f64::from(**v) + 1.0) * 127.5;
+            (level - level.round()).abs() > 0.05
+        })
+        .count();
+    assert!(
+        off_grid < last.len() / 100,
+        "{off_grid} of {} pixels are not 8-bit levels",
+        last.len()
+    );
+    harness.get_by_label_contains("empirical");
+    harness.snapshot("explorer_image_batch_final");
+    step_from_first_frame(&mut harness, 25);
+    harness.get_by_label("x0").click();
+    harness.run_steps(2);
+    harness.snapshot("explorer_image_batch_x0_hat_frame25");
+}

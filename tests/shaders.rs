@@ -16,5 +16,22 @@ fn plane_shader_is_valid_wgsl() {
 
 #[test]
 fn forward_image_shader_is_valid_wgsl() {
-    validate("forward_image.wgsl", include_str!("../shaders/forward_image.wgsl"));
+    validate(
+        "forward_image.wgsl",
+        concat!(
+            include_str!("../shaders/colormap.wgsl"),
+            include_str!("../shaders/forward_image.wgsl")
+        ),
+    );
+}
+
+#[test]
+fn grid_shader_is_valid_wgsl() {
+    validate(
+        "grid.wgsl",
+        concat!(
+            include_str!("../shaders/colormap.wgsl"),
+            include_str!("../shaders/grid.wgsl")
+        ),
+    );
 }

@@ -21,6 +21,8 @@ pub enum Scene {
     Mixture2D,
     /// The forward process on an image.
     ImageForward,
+    /// A batch of images sampled by the reverse process.
+    ImageBatch,
 }
 
 /// What the user asked for this frame.
@@ -86,12 +88,29 @@ impl ControlsPanel {
             ui.label("Scene");
             ui.selectable_value(&mut self.scene, Scene::Mixture2D, "2D mixture");
             ui.selectable_value(&mut self.scene, Scene::ImageForward, "Images");
+            ui.selectable_value(&mut self.scene, Scene::ImageBatch, "Image batch");
         });
         ui.separator();
         if self.scene == Scene::ImageForward {
             self.schedule_ui(ui);
             ui.separator();
             ui.add(DragValue::new(&mut self.settings.seed).prefix("Seed "));
+        } else if self.scene == Scene::ImageBatch {
+            self.schedule_ui(ui);
+            ui.separator();
+            self.sampler_ui(ui);
+            ui.separator();
+            self.guidance_ui(ui);
+            ui.separator();
+            ui.add(DragValue::new(&mut self.settings.seed).prefix("Seed "));
+            ui.horizontal(|ui| {
+                if ui.button("Sample").clicked() {
+                    self.requests.sample = true;
+                }
+                if ui.button("Stop").clicked() {
+                    self.requests.stop = true;
+                }
+            });
         } else {
             self.model_ui(ui);
             ui.separator();

@@ -1,10 +1,15 @@
 //! The image scene: the forward process on any image, scrubbed per t on the GPU.
 
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::mpsc::Receiver;
 
 use egui::{Slider, Vec2};
 
+use crate::data::idx;
+use crate::diffusion::mixture::GaussianMixture;
 use crate::diffusion::{NoiseRng, ScheduleKind};
+use crate::render::grid::{GridCallback, GridShape};
 use crate::render::image::{ImageCallback, ImageData, ImageResources, MAX_VIEWS, Quantity};
 
 /// One row of the image view: a schedule's ᾱ at the shown t.
@@ -64,6 +69,61 @@ const BUILT_IN: [(&str, &[u8]); 10] = [
         include_bytes!("../../assets/images/fashion-mnist-test-0000-ankle-boot.png"),
     ),
 ];
+
+/// Images the batch scene's empirical denoiser holds.
+pub const MODEL_IMAGES: usize = 1000;
+/// Images sampled per batch run.
+pub const BATCH: u32 = 16;
+
+/// The image batch scene's model: the empirical optimal denoiser of a set of images.
+#[derive(Clone, Debug)]
+pub struct ImageModel {
+    /// The model (one zero-width component per image, labelled by class).
+    pub mixture: Arc<GaussianMixture>,
+    /// What it is, for the controls panel.
+    pub description: String,
+    /// The grid layout of a batch.
+    pub shape: GridShape,
+}
+
+/// The Fashion-MNIST test images if Debian's package is installed, else the
+/// ten built-in ones; slow enough (a few hundred ms) to load off the UI thread.
+fn load_image_model(built_in: &[LoadedImage]) -> Result<ImageModel, String> {
+    let (points, labels, description): (Vec<Vec<f64>>, Vec<u32>, String) = match idx::fashion_mnist(false) {
+        Ok(data) => {
+            let n = data.len().min(MODEL_IMAGES);
+            let points = (0..n).map(|i| data.image_signed(i)).collect();
+            let labels = data.labels[..n].iter().map(|l| u32::from(*l)).collect();
+            let text =
+                format!("empirical optimal denoiser of {n} Fashion-MNIST test images: it can only reproduce them");
+            (points, labels, text)
+        }
+        Err(e) => {
+            let points = built_in
+                .iter()
+                .map(|image| {
+                    image
+                        .rgba
+                        .chunks_exact(4)
+                        .map(|p| f64::from(p[0]) * 2.0 - 1.0)
+                        .collect()
+                })
+                .collect();
+            let labels = (0..built_in.len()).map(|i| u32::try_from(i).unwrap_or(0)).collect();
+            (
+                points,
+                labels,
+                format!("empirical denoiser of the 10 built-in images ({e})"),
+            )
+        }
+    };
+    let mixture = GaussianMixture::empirical(&points, Some(&labels)).map_err(|e| e.to_string())?;
+    Ok(ImageModel {
+        mixture: Arc::new(mixture),
+        description,
+        shape: GridShape::new(BATCH, 28, 28),
+    })
+}
 
 /// A decoded image: RGBA in [0, 1].
 #[derive(Clone, Debug, PartialEq)]
@@ -148,6 +208,8 @@ pub struct ImageScene {
     pub compare: Vec<ScheduleKind>,
     /// Align the extra rows at the main row's SNR instead of its t.
     pub align_snr: bool,
+    model: Option<ImageModel>,
+    model_loading: Option<Receiver<Result<ImageModel, String>>>,
 }
 
 impl ImageScene {
@@ -171,7 +233,87 @@ impl ImageScene {
             uploaded: None,
             compare: Vec::new(),
             align_snr: false,
+            model: None,
+            model_loading: None,
         }
+    }
+
+    /// The batch scene's model, once loaded.
+    #[must_use]
+    pub fn model(&self) -> Option<&ImageModel> {
+        self.model.as_ref()
+    }
+
+    /// Starts loading the model on its own thread, once.
+    pub fn request_model(&mut self) {
+        if self.model.is_some() || self.model_loading.is_some() {
+            return;
+        }
+        let built_in = self.built_in.clone();
+        let (done, receiver) = std::sync::mpsc::sync_channel(1);
+        let spawned = std::thread::Builder::new()
+            .name("noisescope-load-images".into())
+            .spawn(move || {
+                let _ = done.send(load_image_model(&built_in));
+            });
+        match spawned {
+            Ok(_) => self.model_loading = Some(receiver),
+            Err(e) => self.message = format!("could not start loading the images: {e}"),
+        }
+    }
+
+    /// True once, when the model has just arrived.
+    pub fn poll_model(&mut self) -> bool {
+        let Some(receiver) = &self.model_loading else {
+            return false;
+        };
+        match receiver.try_recv() {
+            Ok(Ok(model)) => {
+                self.model = Some(model);
+                self.model_loading = None;
+                true
+            }
+            Ok(Err(message)) => {
+                self.message = message;
+                self.model_loading = None;
+                false
+            }
+            Err(_) => false,
+        }
+    }
+
+    /// The quantity toggle: x_t, x̂0, ε̂, score or v̂.
+    pub fn quantity_ui(&mut self, ui: &mut egui::Ui) {
+        ui.horizontal(|ui| {
+            ui.label("Show");
+            for (quantity, label) in Quantity::ALL {
+                ui.selectable_value(&mut self.quantity, quantity, label);
+            }
+        });
+    }
+
+    /// The batch grid at one frame of a run.
+    pub fn batch_ui(&mut self, ui: &mut egui::Ui, frame: u32, alpha_bar: f64) {
+        self.quantity_ui(ui);
+        let Some(model) = &self.model else {
+            ui.label("loading the images…");
+            return;
+        };
+        ui.label(&model.description);
+        let shape = model.shape;
+        #[allow(clippy::cast_precision_loss)]
+        let aspect = (shape.cols * shape.width) as f32 / (shape.rows() * shape.height).max(1) as f32;
+        let available = ui.available_size();
+        let height = available.y.min(available.x / aspect).max(16.0);
+        let (rect, _) = ui.allocate_exact_size(Vec2::new(height * aspect, height), egui::Sense::hover());
+        #[allow(clippy::cast_possible_truncation)]
+        let callback = GridCallback {
+            frame,
+            alpha_bar: alpha_bar as f32,
+            quantity: self.quantity,
+        };
+        ui.painter()
+            .add(egui_wgpu::Callback::new_paint_callback(rect, callback));
     }
 
     /// The image shown.
@@ -256,10 +398,7 @@ impl ImageScene {
     pub fn ui(&mut self, ui: &mut egui::Ui, rows: &[ViewRow], seed: u64) {
         self.upload_if_changed(seed);
         ui.horizontal(|ui| {
-            ui.label("Show");
-            for (quantity, label) in Quantity::ALL {
-                ui.selectable_value(&mut self.quantity, quantity, label);
-            }
+            self.quantity_ui(ui);
             ui.separator();
             if ui.button("−1").clicked() {
                 self.t = self.t.saturating_sub(1);

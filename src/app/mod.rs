@@ -24,6 +24,7 @@ use viewer::{PlaneFrame, PlaneViewer};
 use crate::diffusion::forward::ForwardMode;
 use crate::diffusion::mixture::GaussianMixture;
 use crate::diffusion::{Denoiser, Schedule, ScheduleConfig, ScheduleKind};
+use crate::render::grid::GridResources;
 use crate::render::plane::PlaneResources;
 use crate::worker::{Direction, Event, RunSpec, Worker};
 
@@ -37,6 +38,9 @@ pub struct ExplorerApp {
     plots: PlotsPanel,
     viewer: PlaneViewer,
     image_scene: ImageScene,
+    run_kind: RunKind,
+    last_scene: Scene,
+    mixture_classes: u32,
     export: ExportPanel,
     export_done: Option<std::sync::mpsc::Receiver<Result<String, String>>>,
     repaint: egui::Context,
@@ -69,6 +73,9 @@ impl ExplorerApp {
             plots: PlotsPanel::new(Arc::clone(&schedule)),
             viewer: PlaneViewer::new(Arc::clone(&mixture)),
             image_scene: ImageScene::new(render_state.clone()),
+            run_kind: RunKind::Plane,
+            last_scene: Scene::Mixture2D,
+            mixture_classes: class_count(&mixture),
             export: ExportPanel::default(),
             export_done: None,
             repaint: cc.egui_ctx.clone(),
@@ -153,13 +160,31 @@ impl ExplorerApp {
                 return;
             }
         }
+        let (model, settings, kind) = match self.controls.scene {
+            Scene::ImageBatch => {
+                let Some(image_model) = self.image_scene.model() else {
+                    self.image_scene.request_model();
+                    self.status = "loading the images…".into();
+                    return;
+                };
+                // Image data lives in [−1, 1]: clip x̂0 as diffusers does; reverse only.
+                let mut settings = settings;
+                settings.direction = Direction::Reverse;
+                settings.batch = image_scene::BATCH as usize;
+                settings.sampler.clip_sample = true;
+                (
+                    Arc::clone(&image_model.mixture),
+                    settings,
+                    RunKind::Grid(image_model.shape),
+                )
+            }
+            _ => (Arc::clone(&self.mixture), settings, RunKind::Plane),
+        };
         let Some(worker) = &mut self.worker else {
             return;
         };
-        worker.start(RunSpec {
-            model: Arc::clone(&self.mixture),
-            settings,
-        });
+        worker.start(RunSpec { model, settings });
+        self.run_kind = kind;
         self.timeline.restart();
         self.timeline.train_steps = self.schedule.train_steps();
         self.image_scene.train_steps = self.schedule.train_steps();
@@ -180,7 +205,8 @@ impl ExplorerApp {
             Ok(mixture) => {
                 let mixture = Arc::new(mixture);
                 self.controls.model_name = path.display().to_string();
-                self.controls.class_count = class_count(&mixture);
+                self.mixture_classes = class_count(&mixture);
+                self.controls.class_count = self.mixture_classes;
                 self.controls.settings.class = None;
                 self.viewer = PlaneViewer::new(Arc::clone(&mixture));
                 self.mixture = mixture;
@@ -247,20 +273,51 @@ impl ExplorerApp {
             .set_available(self.run.frames.len(), self.run.expected_frames());
     }
 
-    fn begin_gpu_run(&self) {
-        if let Some(state) = &self.render_state
-            && let Some(plane) = state.renderer.write().callback_resources.get_mut::<PlaneResources>()
-        {
-            plane.begin_run(&state.device, self.run.expected_frames(), self.run.batch());
+    fn begin_gpu_run(&mut self) {
+        let Some(state) = &self.render_state else {
+            return;
+        };
+        let mut renderer = state.renderer.write();
+        match self.run_kind {
+            RunKind::Plane => {
+                if let Some(plane) = renderer.callback_resources.get_mut::<PlaneResources>() {
+                    plane.begin_run(&state.device, self.run.expected_frames(), self.run.batch());
+                }
+            }
+            RunKind::Grid(shape) => {
+                if let Some(grid) = renderer.callback_resources.get_mut::<GridResources>()
+                    && let Err(message) = grid.begin_run(&state.device, self.run.expected_frames(), shape)
+                {
+                    self.status = message;
+                }
+            }
         }
     }
 
+    /// Uploads frame `index`'s x, and the model's x̂0 at frame `index − 1`.
     fn upload_frame(&self, index: usize) {
-        if let Some(state) = &self.render_state
-            && let Some(frame) = self.run.frames.get(index)
-            && let Some(plane) = state.renderer.write().callback_resources.get_mut::<PlaneResources>()
-        {
-            plane.upload_step(&state.queue, index, &frame.x);
+        let Some(state) = &self.render_state else {
+            return;
+        };
+        let Some(frame) = self.run.frames.get(index) else {
+            return;
+        };
+        let mut renderer = state.renderer.write();
+        match self.run_kind {
+            RunKind::Plane => {
+                if let Some(plane) = renderer.callback_resources.get_mut::<PlaneResources>() {
+                    plane.upload_step(&state.queue, index, &frame.x);
+                }
+            }
+            RunKind::Grid(_) => {
+                if let Some(grid) = renderer.callback_resources.get::<GridResources>() {
+                    grid.upload_x(&state.queue, index, &frame.x);
+                    let previous = index.checked_sub(1).and_then(|i| self.run.frames.get(i));
+                    if let Some(x0) = previous.and_then(|f| f.x0_hat.as_deref()) {
+                        grid.upload_x0(&state.queue, index - 1, x0);
+                    }
+                }
+            }
         }
     }
 
@@ -339,6 +396,20 @@ impl ExplorerApp {
     }
 
     fn handle_requests(&mut self) {
+        let scene = self.controls.scene;
+        if scene != self.last_scene {
+            self.last_scene = scene;
+            // Classes differ between scenes; a run restarts in the new one.
+            self.controls.settings.class = None;
+            self.controls.class_count = if scene == Scene::ImageBatch {
+                10
+            } else {
+                self.mixture_classes
+            };
+            if scene != Scene::ImageForward {
+                self.start_run();
+            }
+        }
         if let Some(request) = self.export.take_request() {
             self.export(request);
         }
@@ -497,6 +568,9 @@ impl eframe::App for ExplorerApp {
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
         self.receive_events();
         self.poll_export();
+        if self.image_scene.poll_model() && self.controls.scene == Scene::ImageBatch {
+            self.start_run();
+        }
         let dt_secs = ui.input(|i| i.stable_dt);
         if self.timeline.advance(dt_secs) {
             ui.ctx().request_repaint();
@@ -522,6 +596,7 @@ impl eframe::App for ExplorerApp {
             self.handle_requests();
             return;
         }
+        let batch = self.controls.scene == Scene::ImageBatch;
         egui::Panel::bottom("timeline").show(ui, |ui| {
             self.timeline.ui(ui);
             if !self.status.is_empty() {
@@ -539,10 +614,23 @@ impl eframe::App for ExplorerApp {
             ui.ctx().request_repaint();
         }
         egui::CentralPanel::default().show(ui, |ui| {
-            ui.vertical_centered(|ui| self.viewer.ui(ui, plane));
+            if batch {
+                self.image_scene.batch_ui(ui, plane.step, plane.alpha_bar);
+            } else {
+                ui.vertical_centered(|ui| self.viewer.ui(ui, plane));
+            }
         });
         self.handle_requests();
     }
+}
+
+/// Which GPU store the current run streams into.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum RunKind {
+    /// Particles of the 2D scene.
+    Plane,
+    /// A batch of images.
+    Grid(crate::render::grid::GridShape),
 }
 
 impl Drop for ExplorerApp {

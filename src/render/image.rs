@@ -34,7 +34,8 @@ impl Quantity {
         (Self::Velocity, "v"),
     ];
 
-    fn code(self) -> u32 {
+    /// The shaders' code for this quantity.
+    pub(crate) fn code(self) -> u32 {
         match self {
             Self::Noised => 0,
             Self::Clean => 1,
@@ -94,7 +95,13 @@ impl ImageResources {
     pub fn new(device: &wgpu::Device, target_format: wgpu::TextureFormat) -> Self {
         let shader = device.create_shader_module(wgpu::ShaderModuleDescriptor {
             label: Some("forward image"),
-            source: wgpu::ShaderSource::Wgsl(include_str!("../../shaders/forward_image.wgsl").into()),
+            source: wgpu::ShaderSource::Wgsl(
+                concat!(
+                    include_str!("../../shaders/colormap.wgsl"),
+                    include_str!("../../shaders/forward_image.wgsl")
+                )
+                .into(),
+            ),
         });
         let texture_entry = |binding| wgpu::BindGroupLayoutEntry {
             binding,

@@ -2,6 +2,7 @@
 //! kept in egui-wgpu's `callback_resources`; per-frame callbacks carry small
 //! `Copy` data. No panels live here.
 
+pub mod grid;
 pub mod image;
 pub mod plane;
 
@@ -14,9 +15,11 @@ use egui_wgpu::{RenderState, wgpu};
 pub fn install(render_state: &RenderState) {
     let plane = plane::PlaneResources::new(&render_state.device, render_state.target_format);
     let image = image::ImageResources::new(&render_state.device, render_state.target_format);
+    let grid = grid::GridResources::new(&render_state.device, render_state.target_format);
     let mut renderer = render_state.renderer.write();
     renderer.callback_resources.insert(plane);
     renderer.callback_resources.insert(image);
+    renderer.callback_resources.insert(grid);
 }
 
 /// Reports a missing GPU resource once per name, instead of panicking each frame.

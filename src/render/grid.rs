@@ -1,0 +1,276 @@
+//! A batch of images from one step of a run, drawn as a grid by `shaders/grid.wgsl`.
+//!
+//! Every step's x_t and x̂0 stay resident in two storage buffers, uploaded once
+//! when the step arrives; the per-frame [`GridCallback`] only picks the step.
+
+use bytemuck::{Pod, Zeroable};
+use egui_wgpu::wgpu;
+
+use super::image::Quantity;
+use super::{PipelineBuilder, uniform_buffer, uniform_entry};
+
+/// Bytes per stored value (f32).
+const VALUE_BYTES: u64 = 4;
+
+#[derive(Clone, Copy, Pod, Zeroable)]
+#[repr(C)]
+struct GridUniform {
+    frame: u32,
+    batch: u32,
+    width: u32,
+    height: u32,
+    cols: u32,
+    quantity: u32,
+    alpha_bar: f32,
+    pad: f32,
+}
+
+/// One frame's grid: small and `Copy`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct GridCallback {
+    /// The step shown.
+    pub frame: u32,
+    /// ᾱ at that step's t (for ε̂, score and v̂).
+    pub alpha_bar: f32,
+    /// What to show.
+    pub quantity: Quantity,
+}
+
+/// The layout of a run's images.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct GridShape {
+    /// Images per step.
+    pub batch: u32,
+    /// Image width in pixels.
+    pub width: u32,
+    /// Image height in pixels.
+    pub height: u32,
+    /// Images per grid row.
+    pub cols: u32,
+}
+
+impl GridShape {
+    /// A near-square grid for `batch` images of `width × height`.
+    #[must_use]
+    pub fn new(batch: u32, width: u32, height: u32) -> Self {
+        let cols = (1..=batch.max(1)).find(|c| c * c >= batch).unwrap_or(1);
+        Self {
+            batch,
+            width,
+            height,
+            cols,
+        }
+    }
+
+    /// Grid rows.
+    #[must_use]
+    pub fn rows(&self) -> u32 {
+        self.batch.div_ceil(self.cols.max(1))
+    }
+
+    fn values_per_frame(&self) -> u64 {
+        u64::from(self.batch) * u64::from(self.width) * u64::from(self.height)
+    }
+}
+
+/// The pipeline and the run's buffers, kept in `callback_resources`.
+pub struct GridResources {
+    pipeline: wgpu::RenderPipeline,
+    layout: wgpu::BindGroupLayout,
+    params: wgpu::Buffer,
+    xs: Option<wgpu::Buffer>,
+    x0s: Option<wgpu::Buffer>,
+    bind_group: Option<wgpu::BindGroup>,
+    shape: GridShape,
+    frames: u64,
+}
+
+impl GridResources {
+    /// Builds the pipeline once, for the window's surface format.
+    #[must_use]
+    pub fn new(device: &wgpu::Device, target_format: wgpu::TextureFormat) -> Self {
+        let shader = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+            label: Some("grid"),
+            source: wgpu::ShaderSource::Wgsl(
+                concat!(
+                    include_str!("../../shaders/colormap.wgsl"),
+                    include_str!("../../shaders/grid.wgsl")
+                )
+                .into(),
+            ),
+        });
+        let storage_entry = |binding| wgpu::BindGroupLayoutEntry {
+            binding,
+            visibility: wgpu::ShaderStages::FRAGMENT,
+            ty: wgpu::BindingType::Buffer {
+                ty: wgpu::BufferBindingType::Storage { read_only: true },
+                has_dynamic_offset: false,
+                min_binding_size: None,
+            },
+            count: None,
+        };
+        let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+            label: Some("grid"),
+            entries: &[
+                uniform_entry(0, wgpu::ShaderStages::FRAGMENT),
+                storage_entry(1),
+                storage_entry(2),
+            ],
+        });
+        let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+            label: Some("grid"),
+            bind_group_layouts: &[Some(&layout)],
+            immediate_size: 0,
+        });
+        let pipeline = PipelineBuilder {
+            device,
+            layout: &pipeline_layout,
+            shader: &shader,
+            format: target_format,
+            blend: None,
+        }
+        .build("grid", &[], wgpu::PrimitiveTopology::TriangleList);
+        Self {
+            pipeline,
+            layout,
+            params: uniform_buffer(device, "grid params", std::mem::size_of::<GridUniform>()),
+            xs: None,
+            x0s: None,
+            bind_group: None,
+            shape: GridShape::default(),
+            frames: 0,
+        }
+    }
+
+    /// The most bytes one storage buffer may hold on this device.
+    #[must_use]
+    pub fn max_buffer_bytes(device: &wgpu::Device) -> u64 {
+        let limits = device.limits();
+        limits.max_buffer_size.min(limits.max_storage_buffer_binding_size)
+    }
+
+    /// Makes room for `frames` steps of `shape`, forgetting the old run.
+    ///
+    /// # Errors
+    /// The run would not fit in one storage buffer on this device.
+    pub fn begin_run(&mut self, device: &wgpu::Device, frames: usize, shape: GridShape) -> Result<(), String> {
+        let bytes = frames as u64 * shape.values_per_frame() * VALUE_BYTES;
+        let limit = Self::max_buffer_bytes(device);
+        if bytes > limit {
+            return Err(format!(
+                "{frames} steps of {} images need {} MiB of GPU memory, more than this GPU's {} MiB per buffer: use fewer steps",
+                shape.batch,
+                bytes >> 20,
+                limit >> 20
+            ));
+        }
+        let buffer = |label| {
+            device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some(label),
+                size: bytes.max(VALUE_BYTES),
+                usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST,
+                mapped_at_creation: false,
+            })
+        };
+        let (xs, x0s) = (buffer("run x_t"), buffer("run x0_hat"));
+        self.bind_group = Some(device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: Some("grid"),
+            layout: &self.layout,
+            entries: &[
+                wgpu::BindGroupEntry {
+                    binding: 0,
+                    resource: self.params.as_entire_binding(),
+                },
+                wgpu::BindGroupEntry {
+                    binding: 1,
+                    resource: xs.as_entire_binding(),
+                },
+                wgpu::BindGroupEntry {
+                    binding: 2,
+                    resource: x0s.as_entire_binding(),
+                },
+            ],
+        }));
+        self.xs = Some(xs);
+        self.x0s = Some(x0s);
+        self.shape = shape;
+        self.frames = frames as u64;
+        Ok(())
+    }
+
+    /// Uploads step `frame`'s x_t.
+    pub fn upload_x(&self, queue: &wgpu::Queue, frame: usize, x: &[f32]) {
+        self.write(queue, self.xs.as_ref(), frame, x);
+    }
+
+    /// Uploads the model's x̂0 made at step `frame`.
+    pub fn upload_x0(&self, queue: &wgpu::Queue, frame: usize, x0_hat: &[f32]) {
+        self.write(queue, self.x0s.as_ref(), frame, x0_hat);
+    }
+
+    fn write(&self, queue: &wgpu::Queue, buffer: Option<&wgpu::Buffer>, frame: usize, values: &[f32]) {
+        let per_frame = self.shape.values_per_frame();
+        if let Some(buffer) = buffer
+            && (frame as u64) < self.frames
+            && values.len() as u64 == per_frame
+        {
+            queue.write_buffer(
+                buffer,
+                frame as u64 * per_frame * VALUE_BYTES,
+                bytemuck::cast_slice(values),
+            );
+        }
+    }
+
+    /// The bytes this run holds on the GPU.
+    #[must_use]
+    pub fn run_bytes(&self) -> u64 {
+        self.xs.as_ref().map_or(0, wgpu::Buffer::size) + self.x0s.as_ref().map_or(0, wgpu::Buffer::size)
+    }
+}
+
+impl egui_wgpu::CallbackTrait for GridCallback {
+    fn prepare(
+        &self,
+        _device: &wgpu::Device,
+        queue: &wgpu::Queue,
+        _screen: &egui_wgpu::ScreenDescriptor,
+        _encoder: &mut wgpu::CommandEncoder,
+        resources: &mut egui_wgpu::CallbackResources,
+    ) -> Vec<wgpu::CommandBuffer> {
+        match resources.get::<GridResources>() {
+            Some(grid) => {
+                let shape = grid.shape;
+                let uniform = GridUniform {
+                    frame: self.frame,
+                    batch: shape.batch,
+                    width: shape.width,
+                    height: shape.height,
+                    cols: shape.cols.max(1),
+                    quantity: self.quantity.code(),
+                    alpha_bar: self.alpha_bar,
+                    pad: 0.0,
+                };
+                queue.write_buffer(&grid.params, 0, bytemuck::bytes_of(&uniform));
+            }
+            None => super::log_missing_once("GridResources"),
+        }
+        Vec::new()
+    }
+
+    fn paint(
+        &self,
+        _info: egui::PaintCallbackInfo,
+        pass: &mut wgpu::RenderPass<'static>,
+        resources: &egui_wgpu::CallbackResources,
+    ) {
+        if let Some(grid) = resources.get::<GridResources>()
+            && let Some(bind_group) = &grid.bind_group
+            && u64::from(self.frame) < grid.frames
+        {
+            pass.set_pipeline(&grid.pipeline);
+            pass.set_bind_group(0, bind_group, &[]);
+            pass.draw(0..3, 0..1);
+        }
+    }
+}
