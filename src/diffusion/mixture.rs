@@ -391,10 +391,12 @@ impl Denoiser for GaussianMixture {
 impl NoisyClassifier for GaussianMixture {
     fn log_prob_grad(&self, x_t: &Tensor, level: NoiseLevel, labels: &[u32]) -> Result<Tensor> {
         let conditional = self.score(x_t, level.alpha_bar, Some(labels))?;
-        // Unconditional over the labelled components only, so that p(y|x) sums to 1.
-        let all: Vec<u32> = self.classes();
-        let labelled = self.labelled_only(&all)?;
-        let marginal = labelled.score(x_t, level.alpha_bar, None)?;
+        // The marginal runs over the labelled components only, so that p(y|x) sums to 1.
+        let marginal = if self.components.iter().all(|c| c.label.is_some()) {
+            self.score(x_t, level.alpha_bar, None)?
+        } else {
+            self.labelled_only()?.score(x_t, level.alpha_bar, None)?
+        };
         Ok((conditional - marginal)?)
     }
 
@@ -413,14 +415,13 @@ impl NoisyClassifier for GaussianMixture {
 }
 
 impl GaussianMixture {
-    fn labelled_only(&self, classes: &[u32]) -> Result<Self> {
-        if classes.is_empty() {
+    /// The mixture of the labelled components alone (renormalised).
+    fn labelled_only(&self) -> Result<Self> {
+        let labelled: Vec<Component> = self.components.iter().filter(|c| c.label.is_some()).cloned().collect();
+        if labelled.is_empty() {
             return Err(invalid("the mixture has no labelled components"));
         }
-        if self.components.iter().all(|c| c.label.is_some()) {
-            return Ok(self.clone());
-        }
-        Self::new(self.components.iter().filter(|c| c.label.is_some()).cloned().collect())
+        Self::new(labelled)
     }
 }
 
