@@ -1,5 +1,7 @@
 //! The export section: where files go, the buttons, and what happened.
 
+use super::controls::Scene;
+
 /// What the user asked to save.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ExportRequest {
@@ -11,6 +13,10 @@ pub enum ExportRequest {
     Png,
     /// The forward process from t = 0 to T as an animated GIF (image scene).
     Gif,
+    /// The batch grid at the current step as PNG (image batch scene).
+    GridPng,
+    /// Every step of the batch run as an animated GIF (image batch scene).
+    RunGif,
 }
 
 /// The export section of the controls.
@@ -53,8 +59,8 @@ impl ExportPanel {
         &self.message
     }
 
-    /// Draws the section; `images` picks the image scene's buttons.
-    pub fn ui(&mut self, ui: &mut egui::Ui, images: bool) {
+    /// Draws the section with the buttons that make sense in `scene`.
+    pub fn ui(&mut self, ui: &mut egui::Ui, scene: Scene) {
         ui.label("Export");
         ui.horizontal(|ui| {
             let label = ui.label("Files start with");
@@ -64,15 +70,21 @@ impl ExportPanel {
             if ui.button("Save curves CSV").clicked() {
                 self.request = Some(ExportRequest::Curves);
             }
-            if images {
-                if ui.button("Save x_t PNG").clicked() {
-                    self.request = Some(ExportRequest::Png);
+            let buttons: &[(&str, ExportRequest)] = match scene {
+                Scene::Mixture2D => &[("Save points CSV", ExportRequest::Points)],
+                Scene::ImageForward => &[
+                    ("Save x_t PNG", ExportRequest::Png),
+                    ("Save GIF (t = 0 to T)", ExportRequest::Gif),
+                ],
+                Scene::ImageBatch => &[
+                    ("Save grid PNG", ExportRequest::GridPng),
+                    ("Save run GIF", ExportRequest::RunGif),
+                ],
+            };
+            for (label, request) in buttons {
+                if ui.button(*label).clicked() {
+                    self.request = Some(*request);
                 }
-                if ui.button("Save GIF (t = 0 to T)").clicked() {
-                    self.request = Some(ExportRequest::Gif);
-                }
-            } else if ui.button("Save points CSV").clicked() {
-                self.request = Some(ExportRequest::Points);
             }
         });
         if !self.message.is_empty() {

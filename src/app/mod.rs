@@ -343,8 +343,10 @@ impl ExplorerApp {
                 }
                 None => Err("no frame to save yet".into()),
             },
-            ExportRequest::Png => return self.start_background_export(false),
-            ExportRequest::Gif => return self.start_background_export(true),
+            ExportRequest::Png => return self.start_background_export(self.image_export_job(false)),
+            ExportRequest::Gif => return self.start_background_export(self.image_export_job(true)),
+            ExportRequest::GridPng => return self.start_background_export(self.batch_export_job(false)),
+            ExportRequest::RunGif => return self.start_background_export(self.batch_export_job(true)),
         };
         self.export.set_message(match result {
             Ok(path) => format!("saved {path}"),
@@ -352,35 +354,74 @@ impl ExplorerApp {
         });
     }
 
-    fn start_background_export(&mut self, gif: bool) {
-        let message = self.export_image_in_background(gif).unwrap_or_else(|e| e);
-        self.export.set_message(message);
-    }
-
-    /// PNG and GIF encoding can take a while for a large photo: it runs on its
-    /// own thread and reports back through `export_done`.
-    fn export_image_in_background(&mut self, gif: bool) -> Result<String, String> {
+    /// Image jobs for the forward-process scene.
+    fn image_export_job(&self, gif: bool) -> Result<ExportJob, String> {
         let image = self.image_scene.current().ok_or("no image to save")?.clone();
         let noise = image.noise(self.controls.settings.seed);
         let schedule = Arc::clone(&self.schedule);
         let t = self.image_scene.t.min(schedule.train_steps());
         let stem = self.export.stem().to_owned();
-        let (done, receiver) = std::sync::mpsc::sync_channel(1);
-        let ctx = self.repaint.clone();
-        std::thread::Builder::new()
-            .name("noisescope-export".into())
-            .spawn(move || {
-                let result = if gif {
-                    export_gif(&stem, &image, &noise, &schedule)
-                } else {
-                    export_png(&stem, &image, &noise, schedule.alpha_bar(t), t)
-                };
-                let _ = done.send(result);
-                ctx.request_repaint();
-            })
-            .map_err(|e| format!("could not start the export thread: {e}"))?;
-        self.export_done = Some(receiver);
-        Ok("saving…".into())
+        Ok(Box::new(move || {
+            if gif {
+                export_gif(&stem, &image, &noise, &schedule)
+            } else {
+                export_png(&stem, &image, &noise, schedule.alpha_bar(t), t)
+            }
+        }))
+    }
+
+    /// Jobs for the image batch scene: the grid at the current step, or every step.
+    fn batch_export_job(&self, gif: bool) -> Result<ExportJob, String> {
+        let RunKind::Grid(shape) = self.run_kind else {
+            return Err("no image batch to save yet".into());
+        };
+        let stem = self.export.stem().to_owned();
+        if gif {
+            let frames: Vec<Vec<f32>> = self.run.frames.iter().map(|f| f.x.clone()).collect();
+            return Ok(Box::new(move || {
+                let images = frames
+                    .iter()
+                    .map(|x| crate::export::enlarge(&grid_image(x, shape), 2))
+                    .collect();
+                let path = format!("{stem}-batch-run.gif");
+                crate::export::write_gif(Path::new(&path), images, 60).map(|()| path)
+            }));
+        }
+        let frame = self
+            .run
+            .frames
+            .get(self.timeline.current)
+            .ok_or("no frame to save yet")?;
+        let (x, t) = (frame.x.clone(), frame.t);
+        Ok(Box::new(move || {
+            let path = format!("{stem}-batch-t{t}.png");
+            crate::export::write_png(Path::new(&path), &crate::export::enlarge(&grid_image(&x, shape), 4))
+                .map(|()| path)
+        }))
+    }
+
+    /// Encoding can take a while (a large photo, a 1000-step GIF): it runs on its
+    /// own thread and reports back through `export_done`.
+    fn start_background_export(&mut self, job: Result<ExportJob, String>) {
+        let spawned = job.and_then(|job| {
+            let (done, receiver) = std::sync::mpsc::sync_channel(1);
+            let ctx = self.repaint.clone();
+            std::thread::Builder::new()
+                .name("noisescope-export".into())
+                .spawn(move || {
+                    let _ = done.send(job());
+                    ctx.request_repaint();
+                })
+                .map_err(|e| format!("could not start the export thread: {e}"))?;
+            Ok(receiver)
+        });
+        match spawned {
+            Ok(receiver) => {
+                self.export_done = Some(receiver);
+                self.export.set_message("saving…".into());
+            }
+            Err(message) => self.export.set_message(message),
+        }
     }
 
     fn poll_export(&mut self) {
@@ -584,7 +625,7 @@ impl eframe::App for ExplorerApp {
                     self.image_scene.controls_ui(ui);
                 }
                 ui.separator();
-                self.export.ui(ui, images);
+                self.export.ui(ui, self.controls.scene);
             });
         });
         egui::Panel::bottom("plots")
@@ -622,6 +663,27 @@ impl eframe::App for ExplorerApp {
         });
         self.handle_requests();
     }
+}
+
+/// An export that runs off the UI thread: the saved path, or a one-line error.
+type ExportJob = Box<dyn FnOnce() -> Result<String, String> + Send>;
+
+/// A batch of images in [−1, 1] laid out as the grid view shows it.
+fn grid_image(values: &[f32], shape: crate::render::grid::GridShape) -> image::RgbaImage {
+    let (w, h, cols) = (shape.width, shape.height, shape.cols.max(1));
+    let mut grid = image::RgbaImage::from_pixel(cols * w, shape.rows() * h, image::Rgba([26, 26, 31, 255]));
+    let pixels = (w * h) as usize;
+    for (sample, image) in values.chunks(pixels).enumerate().take(shape.batch as usize) {
+        let sample = u32::try_from(sample).unwrap_or(0);
+        let (x0, y0) = ((sample % cols) * w, (sample / cols) * h);
+        for (i, v) in image.iter().enumerate() {
+            let i = u32::try_from(i).unwrap_or(0);
+            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+            let level = (((v + 1.0) / 2.0).clamp(0.0, 1.0) * 255.0).round() as u8;
+            grid.put_pixel(x0 + i % w, y0 + i / w, image::Rgba([level, level, level, 255]));
+        }
+    }
+    grid
 }
 
 /// Which GPU store the current run streams into.
