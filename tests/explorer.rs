@@ -298,15 +298,25 @@ fn the_image_batch_exports_its_grid_and_its_run() {
     let mut harness = explorer();
     run_until(&mut harness, "the mixture run behind", settled);
     harness.get_by_label("Image batch").click();
-    run_until(&mut harness, "an image run", |app| settled(app) && app.run().dims == 784);
+    run_until(&mut harness, "an image run", |app| {
+        settled(app) && app.run().dims == 784
+    });
     let stem = export_stem("batch");
     set_stem(&mut harness, &stem);
     harness.get_by_label("Save grid PNG").click();
-    run_until(&mut harness, "the grid PNG", |app| app.export_message().ends_with(".png"));
+    run_until(&mut harness, "the grid PNG", |app| {
+        app.export_message().ends_with(".png")
+    });
     let png = image::open(format!("{stem}-batch-t0.png")).unwrap().to_rgba8();
-    assert_eq!(png.dimensions(), (4 * 28 * 4, 4 * 28 * 4), "a 4×4 grid of 28 px images, enlarged 4×");
+    assert_eq!(
+        png.dimensions(),
+        (4 * 28 * 4, 4 * 28 * 4),
+        "a 4×4 grid of 28 px images, enlarged 4×"
+    );
     harness.get_by_label("Save run GIF").click();
-    run_until(&mut harness, "the run GIF", |app| app.export_message().ends_with("batch-run.gif"));
+    run_until(&mut harness, "the run GIF", |app| {
+        app.export_message().ends_with("batch-run.gif")
+    });
     let file = std::io::BufReader::new(std::fs::File::open(format!("{stem}-batch-run.gif")).unwrap());
     let decoder = image::codecs::gif::GifDecoder::new(file).unwrap();
     let frames = image::AnimationDecoder::into_frames(decoder).collect_frames().unwrap();

@@ -130,16 +130,20 @@ impl ExplorerApp {
     /// The bytes of GPU memory the current run's frames hold.
     #[must_use]
     pub fn gpu_run_bytes(&self) -> u64 {
-        self.render_state
-            .as_ref()
-            .and_then(|state| {
-                let renderer = state.renderer.read();
-                renderer
-                    .callback_resources
-                    .get::<PlaneResources>()
-                    .map(PlaneResources::position_bytes)
-            })
-            .unwrap_or(0)
+        let Some(state) = &self.render_state else {
+            return 0;
+        };
+        let renderer = state.renderer.read();
+        match self.run_kind {
+            RunKind::Plane => renderer
+                .callback_resources
+                .get::<PlaneResources>()
+                .map_or(0, PlaneResources::position_bytes),
+            RunKind::Grid(_) => renderer
+                .callback_resources
+                .get::<GridResources>()
+                .map_or(0, GridResources::run_bytes),
+        }
     }
 
     /// The status line (errors and run times).
