@@ -143,3 +143,53 @@ impl Sampler for Ancestral {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diffusion::denoiser::{DenoiserOutput, NoiseLevel};
+    use crate::diffusion::param::{Prediction, PredictionType};
+    use crate::diffusion::{ScheduleConfig, sampler::DdpmVariance};
+    use candle_core::Device;
+
+    /// ε̂ = 0 everywhere, with a constant learned-variance output v.
+    struct ZeroEps {
+        v: f32,
+    }
+
+    impl Denoiser for ZeroEps {
+        fn prediction_type(&self) -> PredictionType {
+            PredictionType::Epsilon
+        }
+
+        fn predict(&self, x_t: &Tensor, _level: NoiseLevel, _labels: Labels<'_>) -> Result<DenoiserOutput> {
+            Ok(DenoiserOutput {
+                prediction: Prediction::new(PredictionType::Epsilon, x_t.zeros_like()?),
+                variance_interp: Some(Tensor::full(self.v, x_t.shape(), x_t.device())?),
+            })
+        }
+    }
+
+    fn noise_std(variance: DdpmVariance, v: f32) -> f64 {
+        let schedule = Arc::new(Schedule::new(&ScheduleConfig::default()).unwrap());
+        let mut sampler = Ancestral::new(schedule, vec![500, 400], Rule::Ddpm(variance), false);
+        let x = Tensor::ones((1, 4), candle_core::DType::F32, &Device::Cpu).unwrap();
+        let out = sampler
+            .step(&ZeroEps { v }, None, 0, &x, &mut NoiseRng::seed_from(1))
+            .unwrap();
+        out.noise_std
+    }
+
+    #[test]
+    fn learned_variance_spans_small_to_large() {
+        // Nichol & Dhariwal eq. 15: v = +1 gives β, v = −1 gives β̃.
+        assert!((noise_std(DdpmVariance::Learned, 1.0) - noise_std(DdpmVariance::Large, 0.0)).abs() < 1e-6);
+        assert!((noise_std(DdpmVariance::Learned, -1.0) - noise_std(DdpmVariance::Small, 0.0)).abs() < 1e-6);
+        let middle = noise_std(DdpmVariance::Learned, 0.0);
+        let geometric = (noise_std(DdpmVariance::Large, 0.0) * noise_std(DdpmVariance::Small, 0.0)).sqrt();
+        assert!(
+            (middle - geometric).abs() < 1e-6,
+            "v = 0 is the geometric mean of the two stds"
+        );
+    }
+}
