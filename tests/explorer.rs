@@ -122,7 +122,7 @@ fn the_forward_process_climbs_from_data_to_noise() {
     let ts: Vec<usize> = harness.state().run().frames.iter().map(|f| f.t).collect();
     assert_eq!(ts[..3], [0, 1, 21], "data first, then the leading levels ascending");
     assert_eq!(*ts.last().unwrap(), 981);
-    harness.get_by_label_contains("forward (noising, closed form)");
+    harness.get_by_label_contains("forward (closed form)");
     // Scrub back to t = 481 (frame 25): the blobs are half dissolved.
     step_from_first_frame(&mut harness, 25);
     harness.get_by_label_contains("t = 481 / 1000");

@@ -718,8 +718,8 @@ pub fn default_mixture() -> crate::diffusion::Result<Arc<GaussianMixture>> {
 fn direction_text(direction: Direction) -> &'static str {
     match direction {
         Direction::Reverse => "reverse (denoising)",
-        Direction::Forward(ForwardMode::ClosedForm) => "forward (noising, closed form)",
-        Direction::Forward(ForwardMode::MarkovChain) => "forward (noising, Markov chain)",
+        Direction::Forward(ForwardMode::ClosedForm) => "forward (closed form)",
+        Direction::Forward(ForwardMode::MarkovChain) => "forward (Markov chain)",
     }
 }
 

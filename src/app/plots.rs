@@ -95,10 +95,11 @@ impl PlotsPanel {
             self.plot_ui(ui, "log SNR(t)", width, height, |s, t| {
                 vec![("log SNR(t)", s.log_snr(t))]
             });
+            // β spans orders of magnitude (1e-4 to 0.999 for cosine): plot it on a log scale.
             self.plot_ui(ui, "β_t", width, height, |s, t| {
                 vec![
-                    ("β_t (forward)", s.beta(t)),
-                    ("β̃_t (posterior)", s.posterior_variance(t)),
+                    ("log₁₀ β_t (forward)", s.beta(t).log10()),
+                    ("log₁₀ β̃_t (posterior)", s.posterior_variance(t).log10()),
                 ]
             });
             let kl = self.kl.as_ref().map(|(nats, _)| nats.clone()).unwrap_or_default();
