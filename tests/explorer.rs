@@ -322,3 +322,21 @@ fn the_image_batch_exports_its_grid_and_its_run() {
     let frames = image::AnimationDecoder::into_frames(decoder).collect_frames().unwrap();
     assert_eq!(frames.len(), 51, "x_T and each of the 50 steps");
 }
+
+#[test]
+fn the_markov_chain_noises_the_image_with_fresh_noise() {
+    let mut harness = explorer();
+    harness.get_by_label("Images").click();
+    harness.run_steps(2);
+    harness.get_by_label("cosine").click();
+    harness.run_steps(2);
+    harness.get_by_label_contains("cosine: t = 250");
+    harness.get_by_label("Markov chain").click();
+    harness.run_steps(3);
+    // The chain's ε belongs to the main schedule, so the comparison row steps aside.
+    assert!(harness.query_by_label_contains("cosine: t = 250").is_none());
+    harness.get_by_label_contains("linear: t = 250, ᾱ_t = 0.5241");
+    harness.get_by_label("+1").click();
+    harness.run_steps(2);
+    harness.get_by_label_contains("linear: t = 251");
+}

@@ -7,8 +7,9 @@ use std::sync::mpsc::Receiver;
 use egui::{Slider, Vec2};
 
 use crate::data::idx;
+use crate::diffusion::forward::{ForwardMode, run_forward};
 use crate::diffusion::mixture::GaussianMixture;
-use crate::diffusion::{NoiseRng, ScheduleKind};
+use crate::diffusion::{NoiseRng, Schedule, ScheduleKind};
 use crate::render::grid::{GridCallback, GridShape};
 use crate::render::image::{ImageCallback, ImageData, ImageResources, MAX_VIEWS, Quantity};
 
@@ -69,6 +70,9 @@ const BUILT_IN: [(&str, &[u8]); 10] = [
         include_bytes!("../../assets/images/fashion-mnist-test-0000-ankle-boot.png"),
     ),
 ];
+
+/// The Markov chain runs on the CPU, step by step: offered up to this many pixels.
+const MARKOV_MAX_PIXELS: u32 = 256 * 256;
 
 /// Images the batch scene's empirical denoiser holds.
 pub const MODEL_IMAGES: usize = 1000;
@@ -173,6 +177,60 @@ impl LoadedImage {
         Self::decode(&name, &bytes)
     }
 
+    /// The effective ε of the Markov chain x_s = √α_s x_{s−1} + √β_s z_s run from
+    /// x0 up to level t, so that x_t = √ᾱ_t x0 + √(1 − ᾱ_t) ε (RGBA layout, like [`Self::noise`]).
+    ///
+    /// # Errors
+    /// The image is too large for the CPU chain, or a tensor failure.
+    pub fn markov_noise(&self, seed: u64, schedule: &Schedule, t: usize) -> Result<Vec<f32>, String> {
+        if self.width * self.height > MARKOV_MAX_PIXELS {
+            return Err(format!(
+                "the Markov chain runs on the CPU, step by step: it is offered for images up to 256×256 px, this one is {}×{}",
+                self.width, self.height
+            ));
+        }
+        let pixels = (self.width * self.height) as usize;
+        if t == 0 {
+            return Ok(vec![0.0; pixels * 4]);
+        }
+        let channels = if self.grayscale { 1 } else { 3 };
+        let x0: Vec<f32> = self
+            .rgba
+            .chunks_exact(4)
+            .flat_map(|p| p[..channels].iter().map(|v| v * 2.0 - 1.0).collect::<Vec<_>>())
+            .collect();
+        let x0 = candle_core::Tensor::from_vec(x0, (pixels, channels), &candle_core::Device::Cpu)
+            .map_err(|e| e.to_string())?;
+        let mut eps = None;
+        run_forward(
+            schedule,
+            &x0,
+            &[t],
+            ForwardMode::MarkovChain,
+            &mut NoiseRng::seed_from(seed),
+            |step| {
+                eps = Some(step.eps.clone());
+                std::ops::ControlFlow::Continue(())
+            },
+        )
+        .map_err(|e| e.to_string())?;
+        let eps: Vec<f32> = eps
+            .ok_or("the chain produced no step")?
+            .flatten_all()
+            .and_then(|e| e.to_vec1())
+            .map_err(|e| e.to_string())?;
+        Ok(eps
+            .chunks_exact(channels)
+            .flat_map(|c| {
+                if channels == 1 {
+                    [c[0], c[0], c[0], 0.0]
+                } else {
+                    [c[0], c[1], c[2], 0.0]
+                }
+            })
+            .collect())
+    }
+
     /// One ε per pixel and channel (one per pixel, shared, for grey images).
     #[must_use]
     pub fn noise(&self, seed: u64) -> Vec<f32> {
@@ -208,6 +266,9 @@ pub struct ImageScene {
     pub compare: Vec<ScheduleKind>,
     /// Align the extra rows at the main row's SNR instead of its t.
     pub align_snr: bool,
+    /// Closed form (one ε for every t) or the Markov chain (fresh noise per step).
+    pub forward_mode: ForwardMode,
+    markov_key: Option<String>,
     model: Option<ImageModel>,
     model_loading: Option<Receiver<Result<ImageModel, String>>>,
 }
@@ -233,6 +294,8 @@ impl ImageScene {
             uploaded: None,
             compare: Vec::new(),
             align_snr: false,
+            forward_mode: ForwardMode::ClosedForm,
+            markov_key: None,
             model: None,
             model_loading: None,
         }
@@ -390,13 +453,20 @@ impl ImageScene {
             }
         });
         ui.checkbox(&mut self.align_snr, "Rows at equal SNR (not equal t)");
+        ui.separator();
+        ui.horizontal(|ui| {
+            ui.label("Noise");
+            ui.selectable_value(&mut self.forward_mode, ForwardMode::ClosedForm, "closed form (one ε)");
+            ui.selectable_value(&mut self.forward_mode, ForwardMode::MarkovChain, "Markov chain");
+        });
     }
 
     /// The view: one row per schedule (the first is the main one), each showing
     /// the same x0 and ε noised to that row's ᾱ, with the t slider and the
     /// quantity toggle above.
-    pub fn ui(&mut self, ui: &mut egui::Ui, rows: &[ViewRow], seed: u64) {
+    pub fn ui(&mut self, ui: &mut egui::Ui, rows: &[ViewRow], seed: u64, schedule: &Schedule) {
         self.upload_if_changed(seed);
+        self.update_markov_noise(seed, schedule);
         ui.horizontal(|ui| {
             self.quantity_ui(ui);
             ui.separator();
@@ -446,6 +516,49 @@ impl ImageScene {
         }
     }
 
+    /// In Markov-chain mode, replaces the noise texture with the chain's
+    /// effective ε at the current t (only when t, the image, the seed or the
+    /// schedule changed); back in closed form, restores the fixed ε.
+    fn update_markov_noise(&mut self, seed: u64, schedule: &Schedule) {
+        let Some(image) = self.current() else {
+            return;
+        };
+        let t = self.t.min(schedule.train_steps());
+        let key = match self.forward_mode {
+            ForwardMode::ClosedForm => None,
+            ForwardMode::MarkovChain => Some(format!(
+                "{}:{}x{}:{seed}:{t}:{}:{}:{}",
+                image.name,
+                image.width,
+                image.height,
+                schedule.train_steps(),
+                schedule.beta(1).to_bits(),
+                schedule.alpha_bar(schedule.train_steps()).to_bits()
+            )),
+        };
+        if key == self.markov_key {
+            return;
+        }
+        let noise = match &key {
+            None => Ok(image.noise(seed)),
+            Some(_) => image.markov_noise(seed, schedule, t),
+        };
+        match noise {
+            Ok(noise) => {
+                if let Some(state) = &self.render_state
+                    && let Some(resources) = state.renderer.read().callback_resources.get::<ImageResources>()
+                {
+                    resources.set_noise(&state.queue, &noise);
+                }
+                self.markov_key = key;
+            }
+            Err(message) => {
+                self.message = message;
+                self.forward_mode = ForwardMode::ClosedForm;
+            }
+        }
+    }
+
     /// Uploads the image and its noise once per (image, seed).
     fn upload_if_changed(&mut self, seed: u64) {
         let Some(image) = self.current() else {
@@ -469,6 +582,8 @@ impl ImageScene {
             resources.set_image(&state.device, &state.queue, &data);
         }
         self.uploaded = Some(key);
+        // The fresh upload carries the closed-form ε; recompute the chain's if it is on.
+        self.markov_key = None;
     }
 }
 
@@ -485,6 +600,28 @@ mod tests {
         let noise = shirt.noise(1);
         assert_eq!(noise.len(), 28 * 28 * 4);
         assert_eq!(noise[0], noise[1], "grey images get grey noise");
+    }
+
+    #[test]
+    fn the_markov_chain_gives_fresh_standard_normal_noise() {
+        let scene = ImageScene::new(None);
+        let shirt = scene.current().unwrap();
+        let schedule = Schedule::new(&crate::diffusion::ScheduleConfig::default()).unwrap();
+        let chain = shirt.markov_noise(3, &schedule, 400).unwrap();
+        assert_eq!(
+            chain,
+            shirt.markov_noise(3, &schedule, 400).unwrap(),
+            "seeded: the same chain"
+        );
+        let grey: Vec<f64> = chain.chunks_exact(4).map(|p| f64::from(p[0])).collect();
+        let n = grey.len() as f64;
+        let mean = grey.iter().sum::<f64>() / n;
+        let var = grey.iter().map(|e| (e - mean).powi(2)).sum::<f64>() / n;
+        // 784 pixels: 4 standard errors of a mean and of a variance.
+        assert!(mean.abs() < 4.0 / n.sqrt(), "mean {mean}");
+        assert!((var - 1.0).abs() < 4.0 * (2.0 / n).sqrt(), "var {var}");
+        assert_ne!(chain, shirt.noise(3), "fresh noise, not the closed form's ε");
+        assert!(shirt.markov_noise(3, &schedule, 0).unwrap().iter().all(|e| *e == 0.0));
     }
 
     #[test]

@@ -526,7 +526,12 @@ impl ExplorerApp {
             rows.push(view_row(kind.name(), schedule_color(*kind), schedule, row_t));
         }
         let seed = self.controls.settings.seed;
-        egui::CentralPanel::default().show(ui, |ui| self.image_scene.ui(ui, &rows, seed));
+        if self.image_scene.forward_mode == ForwardMode::MarkovChain {
+            // The chain's ε belongs to the main schedule: compare in closed form only.
+            rows.truncate(1);
+        }
+        let schedule = Arc::clone(&self.schedule);
+        egui::CentralPanel::default().show(ui, |ui| self.image_scene.ui(ui, &rows, seed, &schedule));
     }
 
     /// The schedules picked for comparison, other than the main one, with the main T.

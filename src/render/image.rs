@@ -87,6 +87,7 @@ pub struct ImageResources {
     /// One uniform buffer per view, so views in one frame do not overwrite each other.
     params: Vec<wgpu::Buffer>,
     bind_groups: Vec<wgpu::BindGroup>,
+    noise: Option<wgpu::Texture>,
 }
 
 impl ImageResources {
@@ -142,6 +143,7 @@ impl ImageResources {
             layout,
             params,
             bind_groups: Vec::new(),
+            noise: None,
         }
     }
 
@@ -175,7 +177,37 @@ impl ImageResources {
                 })
             })
             .collect();
+        self.noise = Some(noise);
     }
+
+    /// Replaces the noise field only (the Markov chain's effective ε at a new t);
+    /// ignored unless `noise` matches the current image's size.
+    pub fn set_noise(&self, queue: &wgpu::Queue, noise: &[f32]) {
+        if let Some(texture) = &self.noise
+            && noise.len() == (texture.width() * texture.height() * 4) as usize
+        {
+            write_floats(queue, texture, noise);
+        }
+    }
+}
+
+/// Writes RGBA f32 values over a whole texture.
+fn write_floats(queue: &wgpu::Queue, texture: &wgpu::Texture, values: &[f32]) {
+    queue.write_texture(
+        wgpu::TexelCopyTextureInfo {
+            texture,
+            mip_level: 0,
+            origin: wgpu::Origin3d::ZERO,
+            aspect: wgpu::TextureAspect::All,
+        },
+        bytemuck::cast_slice(values),
+        wgpu::TexelCopyBufferLayout {
+            offset: 0,
+            bytes_per_row: Some(texture.width() * 16),
+            rows_per_image: Some(texture.height()),
+        },
+        texture.size(),
+    );
 }
 
 fn float_texture(
@@ -201,21 +233,7 @@ fn float_texture(
         usage: wgpu::TextureUsages::TEXTURE_BINDING | wgpu::TextureUsages::COPY_DST,
         view_formats: &[],
     });
-    queue.write_texture(
-        wgpu::TexelCopyTextureInfo {
-            texture: &texture,
-            mip_level: 0,
-            origin: wgpu::Origin3d::ZERO,
-            aspect: wgpu::TextureAspect::All,
-        },
-        bytemuck::cast_slice(values),
-        wgpu::TexelCopyBufferLayout {
-            offset: 0,
-            bytes_per_row: Some(width * 16),
-            rows_per_image: Some(height),
-        },
-        size,
-    );
+    write_floats(queue, &texture, values);
     texture
 }
 
