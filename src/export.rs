@@ -76,6 +76,38 @@ pub fn noised_image(width: u32, height: u32, rgba: &[f32], noise: &[f32], alpha_
     RgbaImage::from_raw(width, height, bytes).unwrap_or_else(|| RgbaImage::new(width, height))
 }
 
+/// The 2D scene as a picture: the density levels (row-major from the top, in
+/// [0, 1], `grid × grid`) in the viewer's colours, with every point on top.
+/// The view spans [−`half_extent`, `half_extent`]² like the window's.
+#[must_use]
+pub fn plane_image(points: &[f32], half_extent: f32, density: &[f64], grid: u32, size: u32) -> RgbaImage {
+    let low = [18.0, 23.0, 33.0];
+    let high = [250.0, 158.0, 46.0];
+    let mut image = RgbaImage::from_fn(size, size, |x, y| {
+        let cell = ((y * grid / size) * grid + x * grid / size) as usize;
+        #[allow(clippy::cast_possible_truncation)]
+        let level = density.get(cell).copied().unwrap_or(0.0).clamp(0.0, 1.0) as f32;
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        let channel = |k: usize| (low[k] + (high[k] - low[k]) * level).round() as u8;
+        image::Rgba([channel(0), channel(1), channel(2), 255])
+    });
+    #[allow(clippy::cast_precision_loss)]
+    let scale = size as f32 / (2.0 * half_extent);
+    for point in points.chunks_exact(2) {
+        let px = (point[0] + half_extent) * scale;
+        let py = (half_extent - point[1]) * scale;
+        for (dx, dy) in [(0.0, 0.0), (1.0, 0.0), (0.0, 1.0), (1.0, 1.0)] {
+            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+            let (x, y) = ((px + dx) as i64, (py + dy) as i64);
+            if (0..i64::from(size)).contains(&x) && (0..i64::from(size)).contains(&y) {
+                #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+                image.put_pixel(x as u32, y as u32, image::Rgba([140, 217, 255, 255]));
+            }
+        }
+    }
+    image
+}
+
 /// Nearest-neighbour enlargement, so a 28×28 image stays sharp in a GIF.
 #[must_use]
 pub fn enlarge(image: &RgbaImage, factor: u32) -> RgbaImage {

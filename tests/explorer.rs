@@ -215,7 +215,7 @@ fn set_stem(harness: &mut Harness<'static, ExplorerApp>, stem: &str) {
 }
 
 #[test]
-fn curves_and_points_export_as_csv() {
+fn the_2d_scene_exports_curves_points_frame_and_run() {
     let mut harness = explorer();
     run_until(&mut harness, "the first run", settled);
     let stem = export_stem("csv");
@@ -235,6 +235,25 @@ fn curves_and_points_export_as_csv() {
     let points = std::fs::read_to_string(format!("{stem}-points-t0.csv")).unwrap();
     assert_eq!(points.lines().count(), 2001, "a header and 2000 particles at t = 0");
     assert!(harness.state().export_message().starts_with("saved "));
+    harness.get_by_label("Save frame PNG").click();
+    run_until(&mut harness, "the frame PNG", |app| {
+        app.export_message().ends_with("2d-t0.png")
+    });
+    let png = image::open(format!("{stem}-2d-t0.png")).unwrap().to_rgba8();
+    assert_eq!(png.dimensions(), (512, 512));
+    let particle_pixels = png.pixels().filter(|p| p.0 == [140, 217, 255, 255]).count();
+    assert!(
+        particle_pixels > 1000,
+        "the particles are drawn: {particle_pixels} pixels"
+    );
+    harness.get_by_label("Save run GIF").click();
+    run_until(&mut harness, "the run GIF", |app| {
+        app.export_message().ends_with("2d-run.gif")
+    });
+    let file = std::io::BufReader::new(std::fs::File::open(format!("{stem}-2d-run.gif")).unwrap());
+    let decoder = image::codecs::gif::GifDecoder::new(file).unwrap();
+    let frames = image::AnimationDecoder::into_frames(decoder).collect_frames().unwrap();
+    assert_eq!(frames.len(), 51, "x_T and each of the 50 steps");
 }
 
 #[test]

@@ -17,6 +17,10 @@ pub enum ExportRequest {
     GridPng,
     /// Every step of the batch run as an animated GIF (image batch scene).
     RunGif,
+    /// The 2D view at the current step as PNG.
+    PlanePng,
+    /// Every step of the 2D run as an animated GIF.
+    PlaneGif,
 }
 
 /// The export section of the controls.
@@ -71,7 +75,11 @@ impl ExportPanel {
                 self.request = Some(ExportRequest::Curves);
             }
             let buttons: &[(&str, ExportRequest)] = match scene {
-                Scene::Mixture2D => &[("Save points CSV", ExportRequest::Points)],
+                Scene::Mixture2D => &[
+                    ("Save points CSV", ExportRequest::Points),
+                    ("Save frame PNG", ExportRequest::PlanePng),
+                    ("Save run GIF", ExportRequest::PlaneGif),
+                ],
                 Scene::ImageForward => &[
                     ("Save x_t PNG", ExportRequest::Png),
                     ("Save GIF (t = 0 to T)", ExportRequest::Gif),

@@ -351,6 +351,8 @@ impl ExplorerApp {
             ExportRequest::Gif => return self.start_background_export(self.image_export_job(true)),
             ExportRequest::GridPng => return self.start_background_export(self.batch_export_job(false)),
             ExportRequest::RunGif => return self.start_background_export(self.batch_export_job(true)),
+            ExportRequest::PlanePng => return self.start_background_export(self.plane_export_job(false)),
+            ExportRequest::PlaneGif => return self.start_background_export(self.plane_export_job(true)),
         };
         self.export.set_message(match result {
             Ok(path) => format!("saved {path}"),
@@ -401,6 +403,44 @@ impl ExplorerApp {
             let path = format!("{stem}-batch-t{t}.png");
             crate::export::write_png(Path::new(&path), &crate::export::enlarge(&grid_image(&x, shape), 4))
                 .map(|()| path)
+        }))
+    }
+
+    /// Jobs for the 2D scene: the view at the current step, or every step, drawn
+    /// on the CPU like the window draws it (density behind, particles on top).
+    fn plane_export_job(&self, gif: bool) -> Result<ExportJob, String> {
+        const SIZE: u32 = 512;
+        const GRID: usize = 128;
+        if self.run_kind != RunKind::Plane || self.run.frames.is_empty() {
+            return Err("no 2D run to save yet".into());
+        }
+        let chosen: Vec<(Vec<f32>, usize)> = if gif {
+            self.run.frames.iter().map(|f| (f.x.clone(), f.t)).collect()
+        } else {
+            let frame = self
+                .run
+                .frames
+                .get(self.timeline.current)
+                .ok_or("no frame to save yet")?;
+            vec![(frame.x.clone(), frame.t)]
+        };
+        let (mixture, schedule) = (Arc::clone(&self.mixture), Arc::clone(&self.schedule));
+        let half_extent = self.viewer.half_extent();
+        let stem = self.export.stem().to_owned();
+        Ok(Box::new(move || {
+            let draw = |(x, t): &(Vec<f32>, usize)| {
+                let alpha_bar = schedule.alpha_bar((*t).min(schedule.train_steps()));
+                let density = viewer::density_levels(&mixture, half_extent, alpha_bar, GRID);
+                #[allow(clippy::cast_possible_truncation)]
+                crate::export::plane_image(x, half_extent, &density, GRID as u32, SIZE)
+            };
+            if gif {
+                let path = format!("{stem}-2d-run.gif");
+                crate::export::write_gif(Path::new(&path), chosen.iter().map(draw).collect(), 80).map(|()| path)
+            } else {
+                let path = format!("{stem}-2d-t{}.png", chosen[0].1);
+                crate::export::write_png(Path::new(&path), &draw(&chosen[0])).map(|()| path)
+            }
         }))
     }
 

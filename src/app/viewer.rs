@@ -130,6 +130,26 @@ impl PlaneViewer {
     }
 }
 
+/// p_t on a `grid × grid` lattice over the view (rows from the top), relative
+/// to its largest value there and on a sqrt scale, like the density shader.
+#[must_use]
+pub fn density_levels(mixture: &GaussianMixture, half_extent: f32, alpha_bar: f64, grid: usize) -> Vec<f64> {
+    let mut points = Vec::with_capacity(grid * grid * 2);
+    for row in 0..grid {
+        for col in 0..grid {
+            #[allow(clippy::cast_precision_loss)]
+            let (u, v) = ((col as f32 + 0.5) / grid as f32, (row as f32 + 0.5) / grid as f32);
+            points.extend([(2.0 * u - 1.0) * half_extent, (1.0 - 2.0 * v) * half_extent]);
+        }
+    }
+    let log_density = Tensor::from_vec(points, (grid * grid, 2), &Device::Cpu)
+        .ok()
+        .and_then(|x| mixture.log_density(&x, alpha_bar).ok())
+        .unwrap_or_default();
+    let peak = log_density.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    log_density.iter().map(|l| (l - peak).exp().sqrt()).collect()
+}
+
 /// A square around the origin that holds every component's mean ± 3 std.
 fn frame_extent(mixture: &GaussianMixture) -> f32 {
     let reach = mixture
