@@ -65,11 +65,12 @@ impl PlaneViewer {
         let (rect, _response) = ui.allocate_exact_size(Vec2::splat(side), egui::Sense::hover());
         let rect = Rect::from_center_size(rect.center(), Vec2::splat(side));
         let scale = 1.0 / self.half_extent;
-        let radius_px = 1.6 * ui.ctx().pixels_per_point().max(1.0);
+        // In points, like every other size in the UI: the same look on a 4K screen.
+        let radius_points = 1.6;
         let view = ViewUniform {
             center: [0.0, 0.0],
             scale: [scale, scale],
-            point_radius: [2.0 * radius_px / side, 2.0 * radius_px / side],
+            point_radius: [2.0 * radius_points / side, 2.0 * radius_points / side],
             #[allow(clippy::cast_possible_truncation)]
             alpha_bar: frame.alpha_bar as f32,
             density_gain: 1.0,
