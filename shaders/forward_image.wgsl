@@ -2,7 +2,7 @@
 // x_t = sqrt(abar) x0 + sqrt(1 - abar) eps (Ho et al. 2020, eq. 4),
 // from the image x0 (in [0, 1], mapped to [-1, 1]) and a fixed noise texture,
 // so scrubbing t changes one uniform and uploads nothing.
-// colormap.wgsl is prepended (diverging, grey, mean3).
+// common.wgsl is prepended (fullscreen_vs, diverging, grey, mean3).
 
 struct Params {
     alpha_bar: f32,
@@ -16,23 +16,8 @@ struct Params {
 @group(0) @binding(1) var x0_texture: texture_2d<f32>;
 @group(0) @binding(2) var noise_texture: texture_2d<f32>;
 
-struct Out {
-    @builtin(position) position: vec4<f32>,
-    @location(0) uv: vec2<f32>,
-}
-
-@vertex
-fn image_vs(@builtin(vertex_index) index: u32) -> Out {
-    let uv = vec2<f32>(f32((index << 1u) & 2u), f32(index & 2u));
-    var out: Out;
-    out.position = vec4<f32>(uv * 2.0 - 1.0, 0.0, 1.0);
-    // Texture rows run downwards, clip y upwards.
-    out.uv = vec2<f32>(uv.x, 1.0 - uv.y);
-    return out;
-}
-
 @fragment
-fn image_fs(in: Out) -> @location(0) vec4<f32> {
+fn image_fs(in: FullscreenOut) -> @location(0) vec4<f32> {
     let size = vec2<i32>(textureDimensions(x0_texture));
     // Nearest neighbour: one texel per image pixel, however large the view.
     let texel = clamp(vec2<i32>(floor(in.uv * vec2<f32>(size))), vec2<i32>(0, 0), size - vec2<i32>(1, 1));

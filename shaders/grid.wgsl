@@ -2,7 +2,7 @@
 // stays in two storage buffers (x_t and the model's x0_hat); a frame picks one
 // with a uniform, so scrubbing uploads nothing. eps_hat, score and v_hat are
 // derived from x_t and x0_hat exactly (Ho et al. 2020, eq. 4; Salimans & Ho 2022).
-// colormap.wgsl is prepended (diverging, grey, mean3).
+// common.wgsl is prepended (fullscreen_vs, diverging, grey, mean3).
 
 struct Grid {
     frame: u32,
@@ -20,22 +20,8 @@ struct Grid {
 @group(0) @binding(1) var<storage, read> xs: array<f32>;
 @group(0) @binding(2) var<storage, read> x0s: array<f32>;
 
-struct Out {
-    @builtin(position) position: vec4<f32>,
-    @location(0) uv: vec2<f32>,
-}
-
-@vertex
-fn grid_vs(@builtin(vertex_index) index: u32) -> Out {
-    let uv = vec2<f32>(f32((index << 1u) & 2u), f32(index & 2u));
-    var out: Out;
-    out.position = vec4<f32>(uv * 2.0 - 1.0, 0.0, 1.0);
-    out.uv = vec2<f32>(uv.x, 1.0 - uv.y);
-    return out;
-}
-
 @fragment
-fn grid_fs(in: Out) -> @location(0) vec4<f32> {
+fn grid_fs(in: FullscreenOut) -> @location(0) vec4<f32> {
     let rows = (grid.batch + grid.cols - 1u) / grid.cols;
     let gx = min(u32(in.uv.x * f32(grid.cols * grid.width)), grid.cols * grid.width - 1u);
     let gy = min(u32(in.uv.y * f32(rows * grid.height)), rows * grid.height - 1u);

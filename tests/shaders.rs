@@ -19,7 +19,7 @@ fn forward_image_shader_is_valid_wgsl() {
     validate(
         "forward_image.wgsl",
         concat!(
-            include_str!("../shaders/colormap.wgsl"),
+            include_str!("../shaders/common.wgsl"),
             include_str!("../shaders/forward_image.wgsl")
         ),
     );
@@ -30,7 +30,7 @@ fn grid_shader_is_valid_wgsl() {
     validate(
         "grid.wgsl",
         concat!(
-            include_str!("../shaders/colormap.wgsl"),
+            include_str!("../shaders/common.wgsl"),
             include_str!("../shaders/grid.wgsl")
         ),
     );

@@ -91,36 +91,35 @@ impl ControlsPanel {
             ui.selectable_value(&mut self.scene, Scene::ImageBatch, "Image batch");
         });
         ui.separator();
-        if self.scene == Scene::ImageForward {
-            self.schedule_ui(ui);
-            ui.separator();
-            ui.add(DragValue::new(&mut self.settings.seed).prefix("Seed "));
-        } else if self.scene == Scene::ImageBatch {
-            self.schedule_ui(ui);
-            ui.separator();
-            self.sampler_ui(ui);
-            ui.separator();
-            self.guidance_ui(ui);
-            ui.separator();
-            ui.add(DragValue::new(&mut self.settings.seed).prefix("Seed "));
-            ui.horizontal(|ui| {
-                if ui.button("Sample").clicked() {
-                    self.requests.sample = true;
-                }
-                if ui.button("Stop").clicked() {
-                    self.requests.stop = true;
-                }
-            });
-        } else {
+        // Each scene shows the sections that act on it, in one fixed order.
+        let (mixture, sampling) = (self.scene == Scene::Mixture2D, self.scene != Scene::ImageForward);
+        if mixture {
             self.model_ui(ui);
             ui.separator();
-            self.schedule_ui(ui);
-            ui.separator();
+        }
+        self.schedule_ui(ui);
+        ui.separator();
+        if sampling {
             self.sampler_ui(ui);
             ui.separator();
             self.guidance_ui(ui);
             ui.separator();
-            self.run_ui(ui);
+        }
+        if mixture {
+            self.direction_ui(ui);
+        }
+        ui.add(DragValue::new(&mut self.settings.seed).prefix("Seed "));
+        if mixture {
+            ui.add(
+                Slider::new(&mut self.settings.batch, 1..=8000)
+                    .text("Batch (samples)")
+                    .logarithmic(true),
+            );
+        }
+        if sampling {
+            self.sample_stop_ui(ui);
+        }
+        if mixture {
             ui.separator();
             ui.checkbox(&mut self.show_density, "Show density p_t");
             ui.checkbox(&mut self.show_score, "Show score ∇log p_t");
@@ -241,30 +240,24 @@ impl ControlsPanel {
         });
     }
 
-    fn run_ui(&mut self, ui: &mut egui::Ui) {
-        let settings = &mut self.settings;
+    fn direction_ui(&mut self, ui: &mut egui::Ui) {
         let directions = [
             (Direction::Reverse, "reverse (denoising)"),
             (Direction::Forward(ForwardMode::ClosedForm), "forward: closed form"),
             (Direction::Forward(ForwardMode::MarkovChain), "forward: Markov chain"),
         ];
-        let current = directions
-            .iter()
-            .find(|(d, _)| *d == settings.direction)
-            .map_or("", |(_, n)| n);
+        let direction = &mut self.settings.direction;
+        let current = directions.iter().find(|(d, _)| d == direction).map_or("", |(_, n)| n);
         ComboBox::from_label("Direction")
             .selected_text(current)
             .show_ui(ui, |ui| {
-                for (direction, name) in directions {
-                    ui.selectable_value(&mut settings.direction, direction, name);
+                for (option, name) in directions {
+                    ui.selectable_value(direction, option, name);
                 }
             });
-        ui.add(DragValue::new(&mut settings.seed).prefix("Seed "));
-        ui.add(
-            Slider::new(&mut settings.batch, 1..=8000)
-                .text("Batch (samples)")
-                .logarithmic(true),
-        );
+    }
+
+    fn sample_stop_ui(&mut self, ui: &mut egui::Ui) {
         ui.horizontal(|ui| {
             if ui.button("Sample").clicked() {
                 self.requests.sample = true;

@@ -7,7 +7,7 @@ use bytemuck::{Pod, Zeroable};
 use egui_wgpu::wgpu;
 
 use super::image::Quantity;
-use super::{PipelineBuilder, uniform_buffer, uniform_entry};
+use super::{uniform_buffer, uniform_entry};
 
 /// Bytes per stored value (f32).
 const VALUE_BYTES: u64 = 4;
@@ -89,16 +89,6 @@ impl GridResources {
     /// Builds the pipeline once, for the window's surface format.
     #[must_use]
     pub fn new(device: &wgpu::Device, target_format: wgpu::TextureFormat) -> Self {
-        let shader = device.create_shader_module(wgpu::ShaderModuleDescriptor {
-            label: Some("grid"),
-            source: wgpu::ShaderSource::Wgsl(
-                concat!(
-                    include_str!("../../shaders/colormap.wgsl"),
-                    include_str!("../../shaders/grid.wgsl")
-                )
-                .into(),
-            ),
-        });
         let storage_entry = |binding| wgpu::BindGroupLayoutEntry {
             binding,
             visibility: wgpu::ShaderStages::FRAGMENT,
@@ -109,27 +99,17 @@ impl GridResources {
             },
             count: None,
         };
-        let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
-            label: Some("grid"),
-            entries: &[
+        let (pipeline, layout) = super::fullscreen_pipeline(
+            device,
+            target_format,
+            include_str!("../../shaders/grid.wgsl"),
+            "grid_fs",
+            &[
                 uniform_entry(0, wgpu::ShaderStages::FRAGMENT),
                 storage_entry(1),
                 storage_entry(2),
             ],
-        });
-        let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
-            label: Some("grid"),
-            bind_group_layouts: &[Some(&layout)],
-            immediate_size: 0,
-        });
-        let pipeline = PipelineBuilder {
-            device,
-            layout: &pipeline_layout,
-            shader: &shader,
-            format: target_format,
-            blend: None,
-        }
-        .build("grid", &[], wgpu::PrimitiveTopology::TriangleList);
+        );
         Self {
             pipeline,
             layout,

@@ -6,7 +6,7 @@
 use bytemuck::{Pod, Zeroable};
 use egui_wgpu::wgpu;
 
-use super::{PipelineBuilder, uniform_buffer, uniform_entry};
+use super::{uniform_buffer, uniform_entry};
 
 /// What the image view shows.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -94,16 +94,6 @@ impl ImageResources {
     /// Builds the pipeline once, for the window's surface format.
     #[must_use]
     pub fn new(device: &wgpu::Device, target_format: wgpu::TextureFormat) -> Self {
-        let shader = device.create_shader_module(wgpu::ShaderModuleDescriptor {
-            label: Some("forward image"),
-            source: wgpu::ShaderSource::Wgsl(
-                concat!(
-                    include_str!("../../shaders/colormap.wgsl"),
-                    include_str!("../../shaders/forward_image.wgsl")
-                )
-                .into(),
-            ),
-        });
         let texture_entry = |binding| wgpu::BindGroupLayoutEntry {
             binding,
             visibility: wgpu::ShaderStages::FRAGMENT,
@@ -114,27 +104,17 @@ impl ImageResources {
             },
             count: None,
         };
-        let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
-            label: Some("forward image"),
-            entries: &[
+        let (pipeline, layout) = super::fullscreen_pipeline(
+            device,
+            target_format,
+            include_str!("../../shaders/forward_image.wgsl"),
+            "image_fs",
+            &[
                 uniform_entry(0, wgpu::ShaderStages::FRAGMENT),
                 texture_entry(1),
                 texture_entry(2),
             ],
-        });
-        let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
-            label: Some("forward image"),
-            bind_group_layouts: &[Some(&layout)],
-            immediate_size: 0,
-        });
-        let pipeline = PipelineBuilder {
-            device,
-            layout: &pipeline_layout,
-            shader: &shader,
-            format: target_format,
-            blend: None,
-        }
-        .build("image", &[], wgpu::PrimitiveTopology::TriangleList);
+        );
         let params = (0..MAX_VIEWS)
             .map(|_| uniform_buffer(device, "forward image params", std::mem::size_of::<Params>()))
             .collect();

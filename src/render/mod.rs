@@ -49,14 +49,23 @@ impl PipelineBuilder<'_> {
         buffers: &[Option<wgpu::VertexBufferLayout<'_>>],
         topology: wgpu::PrimitiveTopology,
     ) -> wgpu::RenderPipeline {
-        let vs = format!("{name}_vs");
-        let fs = format!("{name}_fs");
+        self.build_with(&format!("{name}_vs"), &format!("{name}_fs"), buffers, topology)
+    }
+
+    /// The pipeline with the entry points `vs` and `fs`.
+    pub fn build_with(
+        &self,
+        vs: &str,
+        fs: &str,
+        buffers: &[Option<wgpu::VertexBufferLayout<'_>>],
+        topology: wgpu::PrimitiveTopology,
+    ) -> wgpu::RenderPipeline {
         self.device.create_render_pipeline(&wgpu::RenderPipelineDescriptor {
-            label: Some(name),
+            label: Some(fs),
             layout: Some(self.layout),
             vertex: wgpu::VertexState {
                 module: self.shader,
-                entry_point: Some(&vs),
+                entry_point: Some(vs),
                 compilation_options: wgpu::PipelineCompilationOptions::default(),
                 buffers,
             },
@@ -68,7 +77,7 @@ impl PipelineBuilder<'_> {
             multisample: wgpu::MultisampleState::default(),
             fragment: Some(wgpu::FragmentState {
                 module: self.shader,
-                entry_point: Some(&fs),
+                entry_point: Some(fs),
                 compilation_options: wgpu::PipelineCompilationOptions::default(),
                 targets: &[Some(wgpu::ColorTargetState {
                     format: self.format,
@@ -104,4 +113,38 @@ pub(crate) fn uniform_entry(binding: u32, visibility: wgpu::ShaderStages) -> wgp
         },
         count: None,
     }
+}
+
+/// A pipeline that paints its whole viewport: `common.wgsl`'s `fullscreen_vs`
+/// with the fragment entry point `fragment` of `source` (common.wgsl is
+/// prepended), one bind group of `entries`, no blending.
+pub(crate) fn fullscreen_pipeline(
+    device: &wgpu::Device,
+    target_format: wgpu::TextureFormat,
+    source: &str,
+    fragment: &str,
+    entries: &[wgpu::BindGroupLayoutEntry],
+) -> (wgpu::RenderPipeline, wgpu::BindGroupLayout) {
+    let shader = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+        label: Some(fragment),
+        source: wgpu::ShaderSource::Wgsl(format!("{}\n{source}", include_str!("../../shaders/common.wgsl")).into()),
+    });
+    let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+        label: Some(fragment),
+        entries,
+    });
+    let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+        label: Some(fragment),
+        bind_group_layouts: &[Some(&layout)],
+        immediate_size: 0,
+    });
+    let pipeline = PipelineBuilder {
+        device,
+        layout: &pipeline_layout,
+        shader: &shader,
+        format: target_format,
+        blend: None,
+    }
+    .build_with("fullscreen_vs", fragment, &[], wgpu::PrimitiveTopology::TriangleList);
+    (pipeline, layout)
 }
