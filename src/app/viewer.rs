@@ -13,6 +13,9 @@ use crate::render::plane::{PlaneCallback, ViewUniform};
 const ARROW_GRID: usize = 17;
 /// Trails cover at most this many particles, to keep the software rasteriser fast.
 const TRAIL_PARTICLES: u32 = 300;
+/// Trails cover at most this many recent steps: a 1000-step run drew 1000
+/// segments per particle per frame, 300 ms a frame on lavapipe (the benchmark).
+const TRAIL_STEPS: u32 = 100;
 
 /// What the viewer shows this frame.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -77,7 +80,11 @@ impl PlaneViewer {
             particle_color: [0.55, 0.85, 1.0, 0.85],
             trail_color: [0.55, 0.85, 1.0, 0.12],
         };
-        let trail_from = if frame.show_trails { 0 } else { frame.step };
+        let trail_from = if frame.show_trails {
+            frame.step.saturating_sub(TRAIL_STEPS)
+        } else {
+            frame.step
+        };
         let callback = PlaneCallback {
             view,
             step: frame.step,
