@@ -1,5 +1,6 @@
 // The 2D scene: the noised density p_t behind, trails, then particles on top.
 // Data coordinates map to clip space as clip = (p - center) * scale.
+// common.wgsl is prepended (fullscreen_vs for the density).
 
 struct View {
     center: vec2<f32>,
@@ -23,27 +24,12 @@ struct Mixture {
 @group(0) @binding(0) var<uniform> view: View;
 @group(0) @binding(1) var<uniform> mixture: Mixture;
 
-struct DensityOut {
-    @builtin(position) position: vec4<f32>,
-    @location(0) clip: vec2<f32>,
-}
-
-// One triangle that covers the viewport.
-@vertex
-fn density_vs(@builtin(vertex_index) index: u32) -> DensityOut {
-    let uv = vec2<f32>(f32((index << 1u) & 2u), f32(index & 2u));
-    let clip = uv * 2.0 - 1.0;
-    var out: DensityOut;
-    out.position = vec4<f32>(clip, 0.0, 1.0);
-    out.clip = clip;
-    return out;
-}
-
 // p_t(x) = sum_k w_k N(x; sqrt(abar) mu_k, (abar s_k^2 + 1 - abar) I), shown relative
 // to its highest component peak, on a sqrt scale so faint modes stay visible.
 @fragment
-fn density_fs(in: DensityOut) -> @location(0) vec4<f32> {
-    let p = view.center + in.clip / view.scale;
+fn density_fs(in: FullscreenOut) -> @location(0) vec4<f32> {
+    let clip = vec2<f32>(in.uv.x * 2.0 - 1.0, 1.0 - in.uv.y * 2.0);
+    let p = view.center + clip / view.scale;
     let a = view.alpha_bar;
     var density = 0.0;
     var peak = 0.0;

@@ -11,7 +11,13 @@ fn validate(name: &str, source: &str) {
 
 #[test]
 fn plane_shader_is_valid_wgsl() {
-    validate("plane.wgsl", include_str!("../shaders/plane.wgsl"));
+    validate(
+        "plane.wgsl",
+        concat!(
+            include_str!("../shaders/common.wgsl"),
+            include_str!("../shaders/plane.wgsl")
+        ),
+    );
 }
 
 #[test]

@@ -81,7 +81,13 @@ impl PlaneResources {
     pub fn new(device: &wgpu::Device, target_format: wgpu::TextureFormat) -> Self {
         let shader = device.create_shader_module(wgpu::ShaderModuleDescriptor {
             label: Some("plane"),
-            source: wgpu::ShaderSource::Wgsl(include_str!("../../shaders/plane.wgsl").into()),
+            source: wgpu::ShaderSource::Wgsl(
+                concat!(
+                    include_str!("../../shaders/common.wgsl"),
+                    include_str!("../../shaders/plane.wgsl")
+                )
+                .into(),
+            ),
         });
         let uniform_entry = |binding| uniform_entry(binding, wgpu::ShaderStages::VERTEX_FRAGMENT);
         let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
@@ -129,7 +135,12 @@ impl PlaneResources {
         let at0 = [position_attribute(0)];
         let at1 = [position_attribute(1)];
         Self {
-            density: builder.build("density", &[], wgpu::PrimitiveTopology::TriangleList),
+            density: builder.build_with(
+                "fullscreen_vs",
+                "density_fs",
+                &[],
+                wgpu::PrimitiveTopology::TriangleList,
+            ),
             particles: builder.build(
                 "particle",
                 &[Some(instance_layout(&at0))],
