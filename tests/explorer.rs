@@ -208,6 +208,13 @@ fn export_stem(name: &str) -> String {
     dir.join("lesson").to_str().unwrap().to_owned()
 }
 
+/// Every frame of a GIF file.
+fn gif_frames(path: &str) -> Vec<image::Frame> {
+    let file = std::io::BufReader::new(std::fs::File::open(path).unwrap());
+    let decoder = image::codecs::gif::GifDecoder::new(file).unwrap();
+    image::AnimationDecoder::into_frames(decoder).collect_frames().unwrap()
+}
+
 fn set_stem(harness: &mut Harness<'static, ExplorerApp>, stem: &str) {
     let edit = harness.get_by_role_and_label(egui::accesskit::Role::TextInput, "Files start with");
     edit.set_text_value_accesskit(stem);
@@ -250,10 +257,11 @@ fn the_2d_scene_exports_curves_points_frame_and_run() {
     run_until(&mut harness, "the run GIF", |app| {
         app.export_message().ends_with("2d-run.gif")
     });
-    let file = std::io::BufReader::new(std::fs::File::open(format!("{stem}-2d-run.gif")).unwrap());
-    let decoder = image::codecs::gif::GifDecoder::new(file).unwrap();
-    let frames = image::AnimationDecoder::into_frames(decoder).collect_frames().unwrap();
-    assert_eq!(frames.len(), 51, "x_T and each of the 50 steps");
+    assert_eq!(
+        gif_frames(&format!("{stem}-2d-run.gif")).len(),
+        51,
+        "x_T and each of the 50 steps"
+    );
 }
 
 #[test]
@@ -271,9 +279,7 @@ fn the_image_scene_exports_png_and_gif() {
     run_until(&mut harness, "the GIF", |app| {
         app.export_message().ends_with("forward.gif")
     });
-    let file = std::io::BufReader::new(std::fs::File::open(format!("{stem}-forward.gif")).unwrap());
-    let decoder = image::codecs::gif::GifDecoder::new(file).unwrap();
-    let frames = image::AnimationDecoder::into_frames(decoder).collect_frames().unwrap();
+    let frames = gif_frames(&format!("{stem}-forward.gif"));
     assert_eq!(frames.len(), 51);
     assert_eq!(frames[0].buffer().dimensions(), (224, 224), "28 px enlarged 8×");
 }
@@ -336,10 +342,11 @@ fn the_image_batch_exports_its_grid_and_its_run() {
     run_until(&mut harness, "the run GIF", |app| {
         app.export_message().ends_with("batch-run.gif")
     });
-    let file = std::io::BufReader::new(std::fs::File::open(format!("{stem}-batch-run.gif")).unwrap());
-    let decoder = image::codecs::gif::GifDecoder::new(file).unwrap();
-    let frames = image::AnimationDecoder::into_frames(decoder).collect_frames().unwrap();
-    assert_eq!(frames.len(), 51, "x_T and each of the 50 steps");
+    assert_eq!(
+        gif_frames(&format!("{stem}-batch-run.gif")).len(),
+        51,
+        "x_T and each of the 50 steps"
+    );
 }
 
 #[test]
