@@ -122,6 +122,27 @@ pub fn enlarge(image: &RgbaImage, factor: u32) -> RgbaImage {
 /// Writes text, naming the path in the error.
 ///
 /// # Errors
+/// `count` grey images in [−1, 1] (`width × height` each, one after another)
+/// laid out `cols` to a row on a dark background.
+#[must_use]
+pub fn image_grid(values: &[f32], width: u32, height: u32, cols: u32, count: u32) -> RgbaImage {
+    let cols = cols.max(1);
+    let rows = count.div_ceil(cols).max(1);
+    let mut grid = RgbaImage::from_pixel(cols * width, rows * height, image::Rgba([26, 26, 31, 255]));
+    let pixels = (width * height) as usize;
+    for (sample, image) in values.chunks(pixels).enumerate().take(count as usize) {
+        let sample = u32::try_from(sample).unwrap_or(0);
+        let (x0, y0) = ((sample % cols) * width, (sample / cols) * height);
+        for (i, v) in image.iter().enumerate() {
+            let i = u32::try_from(i).unwrap_or(0);
+            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+            let level = (((v + 1.0) / 2.0).clamp(0.0, 1.0) * 255.0).round() as u8;
+            grid.put_pixel(x0 + i % width, y0 + i / width, image::Rgba([level, level, level, 255]));
+        }
+    }
+    grid
+}
+
 /// The file cannot be written.
 pub fn write_text(path: &Path, text: &str) -> Result<(), String> {
     std::fs::write(path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))

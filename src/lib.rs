@@ -10,10 +10,14 @@
 //! - [`export`]: CSV, PNG and GIF writers shared by the window and the command line.
 //! - [`cli`]: the command line over the same library functions.
 
+// First: its `named_enum!` macro is used by the modules below.
+#[macro_use]
+pub mod diffusion;
+
 pub mod app;
 pub mod cli;
 pub mod data;
-pub mod diffusion;
 pub mod export;
+pub mod model;
 pub mod render;
 pub mod worker;

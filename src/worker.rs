@@ -15,12 +15,14 @@ use std::time::Instant;
 
 use candle_core::{DType, Device, Tensor};
 
+use crate::diffusion::denoiser::NoisyClassifier;
 use crate::diffusion::elbo::{Decoder, ElboConfig, elbo_terms};
 use crate::diffusion::forward::{ForwardMode, run_forward};
 use crate::diffusion::guidance::{GuidanceConfig, Guided};
 use crate::diffusion::mixture::GaussianMixture;
 use crate::diffusion::sampler::{SamplerConfig, StepOutput, build_sampler, run_sampler};
-use crate::diffusion::{NoiseRng, Schedule, ScheduleConfig};
+use crate::diffusion::{Denoiser, NoiseRng, Schedule, ScheduleConfig};
+use crate::model::TrainedModel;
 
 /// Which way a run goes.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -65,11 +67,57 @@ impl Default for RunSettings {
     }
 }
 
+/// What a run samples from.
+#[derive(Clone)]
+pub enum RunModel {
+    /// An exact mixture or empirical denoiser: its own data source too.
+    Mixture(Arc<GaussianMixture>),
+    /// A trained network; `data` supplies x_0 for forward runs and the ELBO.
+    Network {
+        /// The network.
+        net: Arc<TrainedModel>,
+        /// Data samples (an empirical mixture of real images).
+        data: Arc<GaussianMixture>,
+    },
+}
+
+impl RunModel {
+    fn denoiser(&self) -> &dyn Denoiser {
+        match self {
+            Self::Mixture(m) => m.as_ref(),
+            Self::Network { net, .. } => net.as_ref(),
+        }
+    }
+
+    /// Only the exact mixture has an exact noisy classifier.
+    fn classifier(&self) -> Option<&dyn NoisyClassifier> {
+        match self {
+            Self::Mixture(m) => Some(m.as_ref()),
+            Self::Network { .. } => None,
+        }
+    }
+
+    fn data(&self) -> &GaussianMixture {
+        match self {
+            Self::Mixture(m) | Self::Network { data: m, .. } => m,
+        }
+    }
+}
+
+impl std::fmt::Debug for RunModel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Mixture(m) => write!(f, "Mixture({} components)", m.components().len()),
+            Self::Network { net, .. } => write!(f, "Network({:?})", net.config().architecture),
+        }
+    }
+}
+
 /// Everything that defines a run.
 #[derive(Clone, Debug)]
 pub struct RunSpec {
-    /// The exact model (the trained networks will join it).
-    pub model: Arc<GaussianMixture>,
+    /// The model.
+    pub model: RunModel,
     /// Everything else.
     pub settings: RunSettings,
 }
@@ -293,7 +341,7 @@ fn run_job(job: &Job, latest: &AtomicU64, events: &SyncSender<Event>, notify: &d
 /// The bound's terms with the run's first sample as x_0.
 fn elbo_event(job: &Job, x0: &[f32]) -> crate::diffusion::Result<Event> {
     let spec = &job.spec;
-    let dims = spec.model.dims();
+    let dims = spec.model.data().dims();
     let first = Tensor::from_vec(x0[..dims.min(x0.len())].to_vec(), dims.min(x0.len()), &Device::Cpu)?;
     let schedule = Schedule::new(&spec.settings.schedule)?;
     // 2D toys are continuous; images are 8-bit data scaled to [−1, 1].
@@ -308,7 +356,7 @@ fn elbo_event(job: &Job, x0: &[f32]) -> crate::diffusion::Result<Event> {
     };
     let terms = elbo_terms(
         &schedule,
-        spec.model.as_ref(),
+        spec.model.denoiser(),
         &first,
         None,
         config,
@@ -351,9 +399,8 @@ fn sample_run(
     let spec = &job.spec;
     let schedule = Arc::new(Schedule::new(&spec.settings.schedule)?);
     let mut sampler = build_sampler(&spec.settings.sampler, schedule)?;
-    let model: &GaussianMixture = &spec.model;
-    let guided = Guided::new(model, Some(model), spec.settings.guidance)?;
-    let dims = model.dims();
+    let guided = Guided::new(spec.model.denoiser(), spec.model.classifier(), spec.settings.guidance)?;
+    let dims = spec.model.data().dims();
     let mut rng = NoiseRng::seed_from(spec.settings.seed);
     let x_start = rng.randn((spec.settings.batch, dims), &Device::Cpu)?;
     send(Event::Started {
@@ -424,14 +471,17 @@ fn forward_run(
     levels.sort_unstable();
     levels.dedup();
     let mut rng = NoiseRng::seed_from(spec.settings.seed);
-    let (x0, _) = spec.model.sample(spec.settings.batch, spec.settings.class, &mut rng)?;
+    let (x0, _) = spec
+        .model
+        .data()
+        .sample(spec.settings.batch, spec.settings.class, &mut rng)?;
     let x0_flat = flat(&x0)?;
     send(Event::Started {
         run_id: job.run_id,
         start_t: 0,
         timesteps: levels.clone(),
         x_start: x0_flat.clone(),
-        dims: spec.model.dims(),
+        dims: spec.model.data().dims(),
     })
     .map_err(|_| RunError::Disconnected)?;
     let mut failure = None;
@@ -498,7 +548,9 @@ mod tests {
 
     fn spec(steps: usize) -> RunSpec {
         RunSpec {
-            model: Arc::new(GaussianMixture::from_json(crate::cli::THREE_BLOBS_JSON, "three-blobs").unwrap()),
+            model: RunModel::Mixture(Arc::new(
+                GaussianMixture::from_json(crate::cli::THREE_BLOBS_JSON, "three-blobs").unwrap(),
+            )),
             settings: RunSettings {
                 sampler: SamplerConfig {
                     kind: SamplerKind::Ddpm,

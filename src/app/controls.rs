@@ -48,6 +48,8 @@ pub struct ControlsPanel {
     pub model_name: String,
     /// The classes the model knows (0: unconditional only).
     pub class_count: u32,
+    /// Their names, by label (empty: shown as numbers).
+    pub class_names: Vec<String>,
     /// Whether the density shows behind the particles.
     pub show_density: bool,
     /// Whether score arrows show.
@@ -67,6 +69,7 @@ impl ControlsPanel {
             settings: Settings::default(),
             model_name,
             class_count,
+            class_names: Vec::new(),
             show_density: true,
             show_score: true,
             show_trails: true,
@@ -217,14 +220,19 @@ impl ControlsPanel {
 
     fn guidance_ui(&mut self, ui: &mut egui::Ui) {
         let settings = &mut self.settings;
-        let class_text = settings.class.map_or_else(|| "none".to_owned(), |c| c.to_string());
+        let names = &self.class_names;
+        let name = |c: u32| match names.get(c as usize) {
+            Some(name) => format!("{c} {name}"),
+            None => c.to_string(),
+        };
+        let class_text = settings.class.map_or_else(|| "none".to_owned(), name);
         ui.add_enabled_ui(self.class_count > 0, |ui| {
             ComboBox::from_label("Class")
                 .selected_text(class_text)
                 .show_ui(ui, |ui| {
                     ui.selectable_value(&mut settings.class, None, "none");
                     for c in 0..self.class_count {
-                        ui.selectable_value(&mut settings.class, Some(c), c.to_string());
+                        ui.selectable_value(&mut settings.class, Some(c), name(c));
                     }
                 });
         });

@@ -199,18 +199,5 @@ fn export_gif(stem: &str, image: &LoadedImage, noise: &[f32], schedule: &Schedul
 
 /// A batch of images in [−1, 1] laid out as the grid view shows it.
 fn grid_image(values: &[f32], shape: crate::render::grid::GridShape) -> image::RgbaImage {
-    let (w, h, cols) = (shape.width, shape.height, shape.cols.max(1));
-    let mut grid = image::RgbaImage::from_pixel(cols * w, shape.rows() * h, image::Rgba([26, 26, 31, 255]));
-    let pixels = (w * h) as usize;
-    for (sample, image) in values.chunks(pixels).enumerate().take(shape.batch as usize) {
-        let sample = u32::try_from(sample).unwrap_or(0);
-        let (x0, y0) = ((sample % cols) * w, (sample / cols) * h);
-        for (i, v) in image.iter().enumerate() {
-            let i = u32::try_from(i).unwrap_or(0);
-            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-            let level = (((v + 1.0) / 2.0).clamp(0.0, 1.0) * 255.0).round() as u8;
-            grid.put_pixel(x0 + i % w, y0 + i / w, image::Rgba([level, level, level, 255]));
-        }
-    }
-    grid
+    crate::export::image_grid(values, shape.width, shape.height, shape.cols, shape.batch)
 }

@@ -10,6 +10,7 @@ use crate::data::idx;
 use crate::diffusion::forward::{ForwardMode, run_forward};
 use crate::diffusion::mixture::GaussianMixture;
 use crate::diffusion::{NoiseRng, Schedule, ScheduleKind};
+use crate::model::TrainedModel;
 use crate::render::grid::{GridCallback, GridShape};
 use crate::render::image::{ImageCallback, ImageData, ImageResources, MAX_VIEWS, Quantity};
 
@@ -79,13 +80,17 @@ pub const MODEL_IMAGES: usize = 1000;
 /// Images sampled per batch run.
 pub const BATCH: u32 = 16;
 
-/// The image batch scene's model: the empirical optimal denoiser of a set of images.
-#[derive(Clone, Debug)]
+/// The image batch scene's models: the shipped trained U-Net, and the
+/// empirical optimal denoiser of a set of images (which also supplies x_0 for
+/// the ELBO).
+#[derive(Clone)]
 pub struct ImageModel {
-    /// The model (one zero-width component per image, labelled by class).
+    /// The empirical denoiser (one zero-width component per image, labelled by class).
     pub mixture: Arc<GaussianMixture>,
-    /// What it is, for the controls panel.
+    /// What the empirical denoiser is, for the panel.
     pub description: String,
+    /// The shipped network, or why it could not load.
+    pub network: Result<Arc<TrainedModel>, String>,
     /// The grid layout of a batch.
     pub shape: GridShape,
 }
@@ -125,6 +130,9 @@ fn load_image_model(built_in: &[LoadedImage]) -> Result<ImageModel, String> {
     Ok(ImageModel {
         mixture: Arc::new(mixture),
         description,
+        network: crate::model::shipped::fashion_mnist()
+            .map(Arc::new)
+            .map_err(|e| e.to_string()),
         shape: GridShape::new(BATCH, 28, 28),
     })
 }
@@ -271,6 +279,9 @@ pub struct ImageScene {
     markov_key: Option<String>,
     model: Option<ImageModel>,
     model_loading: Option<Receiver<Result<ImageModel, String>>>,
+    /// Sample with the trained U-Net (else the empirical denoiser).
+    pub use_network: bool,
+    model_changed: bool,
 }
 
 impl ImageScene {
@@ -298,6 +309,8 @@ impl ImageScene {
             markov_key: None,
             model: None,
             model_loading: None,
+            use_network: true,
+            model_changed: false,
         }
     }
 
@@ -345,6 +358,53 @@ impl ImageScene {
         }
     }
 
+    /// True once after the user picked the other batch model.
+    pub fn take_model_change(&mut self) -> bool {
+        std::mem::take(&mut self.model_changed)
+    }
+
+    /// The network the batch samples with, if chosen and loaded.
+    #[must_use]
+    pub fn chosen_network(&self) -> Option<&Arc<TrainedModel>> {
+        let model = self.model.as_ref()?;
+        if self.use_network {
+            model.network.as_ref().ok()
+        } else {
+            None
+        }
+    }
+
+    /// The batch model picker and what the chosen model is.
+    fn batch_model_ui(&mut self, ui: &mut egui::Ui) {
+        let Some(model) = &self.model else { return };
+        ui.horizontal(|ui| {
+            ui.label("Model");
+            let before = self.use_network;
+            ui.add_enabled_ui(model.network.is_ok(), |ui| {
+                ui.selectable_value(&mut self.use_network, true, "Trained U-Net");
+            });
+            ui.selectable_value(&mut self.use_network, false, "Empirical denoiser");
+            self.model_changed |= before != self.use_network;
+        });
+        match (&model.network, self.use_network) {
+            (Ok(net), true) => {
+                let steps = net.info.get("training.steps").map_or("?", String::as_str);
+                ui.label(format!(
+                    "U-Net trained by noisescope on Fashion-MNIST ({steps} steps); it samples on its training schedule ({}, T = {})",
+                    net.config().schedule.kind,
+                    net.config().schedule.train_steps
+                ));
+            }
+            (Err(e), _) => {
+                ui.label(format!("trained model unavailable: {e}"));
+                ui.label(&model.description);
+            }
+            (Ok(_), false) => {
+                ui.label(&model.description);
+            }
+        }
+    }
+
     /// The quantity toggle: x_t, x̂0, ε̂, score or v̂.
     pub fn quantity_ui(&mut self, ui: &mut egui::Ui) {
         ui.horizontal(|ui| {
@@ -358,11 +418,11 @@ impl ImageScene {
     /// The batch grid at one frame of a run.
     pub fn batch_ui(&mut self, ui: &mut egui::Ui, frame: u32, alpha_bar: f64) {
         self.quantity_ui(ui);
+        self.batch_model_ui(ui);
         let Some(model) = &self.model else {
             ui.label("loading the images…");
             return;
         };
-        ui.label(&model.description);
         let shape = model.shape;
         #[allow(clippy::cast_precision_loss)]
         let aspect = (shape.cols * shape.width) as f32 / (shape.rows() * shape.height).max(1) as f32;

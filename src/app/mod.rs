@@ -27,7 +27,7 @@ use crate::diffusion::mixture::GaussianMixture;
 use crate::diffusion::{Denoiser, Schedule, ScheduleConfig, ScheduleKind};
 use crate::render::grid::GridResources;
 use crate::render::plane::PlaneResources;
-use crate::worker::{Direction, Event, RunSpec, Worker};
+use crate::worker::{Direction, Event, RunModel, RunSpec, Worker};
 
 /// The built-in mixture the explorer opens with.
 pub const DEFAULT_MIXTURE_NAME: &str = "three blobs (weights 0.7 / 0.2 / 0.1)";
@@ -154,6 +154,12 @@ impl ExplorerApp {
     }
 
     fn start_run(&mut self) {
+        if self.controls.scene == Scene::ImageBatch
+            && let Some(net) = self.image_scene.chosen_network()
+        {
+            // A network only knows the schedule it was trained on; the panel shows it.
+            self.controls.settings.schedule = net.config().schedule;
+        }
         let settings = self.controls.settings;
         match Schedule::new(&settings.schedule) {
             Ok(schedule) => {
@@ -177,13 +183,16 @@ impl ExplorerApp {
                 settings.direction = Direction::Reverse;
                 settings.batch = image_scene::BATCH as usize;
                 settings.sampler.clip_sample = true;
-                (
-                    Arc::clone(&image_model.mixture),
-                    settings,
-                    RunKind::Grid(image_model.shape),
-                )
+                let model = match self.image_scene.chosen_network() {
+                    Some(net) => RunModel::Network {
+                        net: Arc::clone(net),
+                        data: Arc::clone(&image_model.mixture),
+                    },
+                    None => RunModel::Mixture(Arc::clone(&image_model.mixture)),
+                };
+                (model, settings, RunKind::Grid(image_model.shape))
             }
-            _ => (Arc::clone(&self.mixture), settings, RunKind::Plane),
+            _ => (RunModel::Mixture(Arc::clone(&self.mixture)), settings, RunKind::Plane),
         };
         let Some(worker) = &mut self.worker else {
             return;
@@ -332,14 +341,22 @@ impl ExplorerApp {
             self.last_scene = scene;
             // Classes differ between scenes; a run restarts in the new one.
             self.controls.settings.class = None;
-            self.controls.class_count = if scene == Scene::ImageBatch {
-                10
+            let batch = scene == Scene::ImageBatch;
+            self.controls.class_count = if batch { 10 } else { self.mixture_classes };
+            self.controls.class_names = if batch {
+                crate::data::idx::FASHION_MNIST_CLASSES
+                    .iter()
+                    .map(|&s| s.to_owned())
+                    .collect()
             } else {
-                self.mixture_classes
+                Vec::new()
             };
             if scene != Scene::ImageForward {
                 self.start_run();
             }
+        }
+        if self.image_scene.take_model_change() && scene == Scene::ImageBatch {
+            self.start_run();
         }
         if let Some(request) = self.export.take_request() {
             self.export(request);

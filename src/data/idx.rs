@@ -71,6 +71,15 @@ impl LabelledImages {
     }
 }
 
+/// The label file that conventionally sits beside an image file
+/// (`…-images-idx3-ubyte[.gz]` → `…-labels-idx1-ubyte[.gz]`), if it exists.
+#[must_use]
+pub fn label_file_beside(images: &Path) -> Option<PathBuf> {
+    let name = images.file_name()?.to_str()?;
+    let labels = images.with_file_name(name.replacen("images-idx3", "labels-idx1", 1));
+    (labels != images && labels.exists()).then_some(labels)
+}
+
 /// Reads an image file and its label file, checking they agree.
 ///
 /// # Errors

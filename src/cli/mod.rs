@@ -11,6 +11,9 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
 
+mod train;
+
+use crate::diffusion::denoiser::NoisyClassifier;
 use crate::diffusion::guidance::{GuidanceConfig, GuidanceKind, Guided};
 use crate::diffusion::mixture::GaussianMixture;
 use crate::diffusion::sampler::{
@@ -18,6 +21,7 @@ use crate::diffusion::sampler::{
 };
 use crate::diffusion::timesteps::inference_timesteps;
 use crate::diffusion::{Denoiser, NoiseRng, Schedule, ScheduleConfig, ScheduleKind, TimestepSpacing};
+use crate::model::TrainedModel;
 
 /// noisescope: watch a diffusion model think.
 #[derive(Debug, Parser)]
@@ -41,6 +45,8 @@ pub enum Command {
     Sample(Box<SampleArgs>),
     /// Print each sampler's speed (steps/s) on the 2D mixture.
     Bench(BenchArgs),
+    /// Train a denoising network (U-Net for images, MLP for 2D points).
+    Train(Box<train::TrainArgs>),
 }
 
 /// The schedule options shared by several commands.
@@ -64,7 +70,7 @@ pub struct ScheduleArgs {
 }
 
 impl ScheduleArgs {
-    fn config(self) -> ScheduleConfig {
+    pub(crate) fn config(self) -> ScheduleConfig {
         ScheduleConfig {
             kind: self.schedule,
             train_steps: self.train_steps,
@@ -92,7 +98,8 @@ pub struct TimestepsArgs {
 /// Options of `sample`.
 #[derive(Debug, Args)]
 pub struct SampleArgs {
-    /// The model: gmm:PATH for the exact denoiser of a mixture JSON file.
+    /// The model: gmm:PATH for the exact denoiser of a mixture JSON file,
+    /// net:PATH (or PATH.safetensors) for a trained network (which uses its own schedule).
     #[arg(long)]
     pub model: String,
     /// ddpm, ddim, euler-ode, heun-ode, reverse-sde, dpm-solver++, langevin or annealed-langevin.
@@ -140,9 +147,12 @@ pub struct SampleArgs {
     /// The schedule.
     #[command(flatten)]
     pub schedule: ScheduleArgs,
-    /// Where to write the CSV (default: standard output).
+    /// Where to write the CSV (default: standard output, unless --grid is given).
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Also write image samples as a PNG grid, 8 to a row.
+    #[arg(long)]
+    pub grid: Option<PathBuf>,
 }
 
 /// Options of `bench`.
@@ -168,7 +178,7 @@ fn parse_ddpm_variance(s: &str) -> Result<DdpmVariance, String> {
 }
 
 /// The mixture shipped in `assets/`, so `bench` and examples work anywhere.
-pub const THREE_BLOBS_JSON: &str = include_str!("../assets/mixtures/three-blobs.json");
+pub const THREE_BLOBS_JSON: &str = include_str!("../../assets/mixtures/three-blobs.json");
 
 /// Runs the command line. Help and version print and succeed.
 ///
@@ -202,6 +212,7 @@ where
         }
         Command::Sample(args) => sample(&args, stdout),
         Command::Bench(args) => bench(&args, stdout),
+        Command::Train(args) => train::train(&args, stdout),
     }
 }
 
@@ -224,11 +235,53 @@ fn write_schedule(args: ScheduleArgs, out: &mut dyn std::io::Write) -> Result<()
     Ok(())
 }
 
-fn load_model(spec: &str) -> Result<GaussianMixture> {
-    let Some(path) = spec.strip_prefix("gmm:") else {
-        bail!("unknown model '{spec}' (expected gmm:PATH to a mixture JSON file)");
-    };
-    Ok(GaussianMixture::load(Path::new(path))?)
+/// A model named on the command line.
+enum CliModel {
+    Mixture(GaussianMixture),
+    Network(Box<TrainedModel>),
+}
+
+impl CliModel {
+    /// `gmm:PATH` (mixture JSON) or `net:PATH` / `PATH.safetensors` (trained network).
+    fn load(spec: &str) -> Result<Self> {
+        if let Some(path) = spec.strip_prefix("gmm:") {
+            return Ok(Self::Mixture(GaussianMixture::load(Path::new(path))?));
+        }
+        let path = spec.strip_prefix("net:").unwrap_or(spec);
+        if spec.starts_with("net:") || path.ends_with(".safetensors") {
+            return Ok(Self::Network(Box::new(TrainedModel::load(Path::new(path))?)));
+        }
+        bail!("unknown model '{spec}' (expected gmm:PATH to a mixture JSON file or net:PATH to trained weights)")
+    }
+
+    fn denoiser(&self) -> &dyn Denoiser {
+        match self {
+            Self::Mixture(m) => m,
+            Self::Network(n) => n.as_ref(),
+        }
+    }
+
+    fn classifier(&self) -> Option<&dyn NoisyClassifier> {
+        match self {
+            Self::Mixture(m) => Some(m),
+            Self::Network(_) => None,
+        }
+    }
+
+    fn dims(&self) -> usize {
+        match self {
+            Self::Mixture(m) => m.dims(),
+            Self::Network(n) => n.config().sample_dims(),
+        }
+    }
+
+    /// A network samples on the schedule it was trained with; a mixture on the one asked for.
+    fn schedule(&self, asked: ScheduleConfig) -> ScheduleConfig {
+        match self {
+            Self::Mixture(_) => asked,
+            Self::Network(n) => n.config().schedule,
+        }
+    }
 }
 
 fn sample(args: &SampleArgs, stdout: &mut dyn std::io::Write) -> Result<()> {
@@ -238,8 +291,8 @@ fn sample(args: &SampleArgs, stdout: &mut dyn std::io::Write) -> Result<()> {
     if args.guidance.is_some() && args.class.is_none() {
         bail!("--guidance needs --class");
     }
-    let mixture = load_model(&args.model)?;
-    let schedule = Arc::new(Schedule::new(&args.schedule.config())?);
+    let model = CliModel::load(&args.model)?;
+    let schedule = Arc::new(Schedule::new(&model.schedule(args.schedule.config()))?);
     let config = SamplerConfig {
         kind: args.sampler,
         steps: args.steps,
@@ -258,20 +311,26 @@ fn sample(args: &SampleArgs, stdout: &mut dyn std::io::Write) -> Result<()> {
         kind: args.guidance_kind,
         scale: args.guidance.unwrap_or(1.0),
     };
-    let guided = Guided::new(&mixture, Some(&mixture), guidance)?;
+    let guided = Guided::new(model.denoiser(), model.classifier(), guidance)?;
     let labels = args.class.map(|y| vec![y; args.n]);
     let mut rng = NoiseRng::seed_from(args.seed);
-    let samples = sample_from_noise(
-        sampler.as_mut(),
-        &guided,
-        labels.as_deref(),
-        &[args.n, mixture.dims()],
-        &mut rng,
-    )?;
-    let csv = crate::export::points_csv(&samples.flatten_all()?.to_vec1::<f32>()?, mixture.dims());
+    let dims = model.dims();
+    let samples = sample_from_noise(sampler.as_mut(), &guided, labels.as_deref(), &[args.n, dims], &mut rng)?;
+    let values = samples.flatten_all()?.to_vec1::<f32>()?;
+    if let Some(grid) = &args.grid {
+        let side = u32::try_from(dims.isqrt()).unwrap_or(0);
+        if (side * side) as usize != dims || dims < 16 {
+            bail!("--grid needs square images; these samples have {dims} values");
+        }
+        let count = u32::try_from(args.n).unwrap_or(u32::MAX);
+        let image = crate::export::image_grid(&values, side, side, count.min(8), count);
+        crate::export::write_png(grid, &crate::export::enlarge(&image, 2)).map_err(anyhow::Error::msg)?;
+    }
+    let csv = crate::export::points_csv(&values, dims);
     match &args.out {
         Some(path) => std::fs::write(path, csv).with_context(|| format!("cannot write {}", path.display()))?,
-        None => stdout.write_all(csv.as_bytes())?,
+        None if args.grid.is_none() => stdout.write_all(csv.as_bytes())?,
+        None => {}
     }
     Ok(())
 }

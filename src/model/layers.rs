@@ -1,0 +1,193 @@
+//! The building blocks of the networks, on channels-last tensors.
+//!
+//! Images are `[B, H, W, C]` inside the U-Net: a 3×3 convolution is then one
+//! gather and one matmul ([`super::im2col`]), and a per-channel bias or norm
+//! gain broadcasts over the last dimension.
+
+use candle_core::{D, DType, Tensor};
+
+use super::error::Result;
+use super::im2col::im2col3x3;
+use super::kernels;
+use super::params::{Init, Scope};
+
+/// y = x W + b over the last dimension (any leading dimensions).
+pub struct Linear {
+    weight: Tensor,
+    bias: Tensor,
+}
+
+impl Linear {
+    /// A layer with PyTorch's default initialisation, U(±1/√in) (or zeros with `zero`).
+    ///
+    /// # Errors
+    /// A loaded file lacks the weights or has them in another shape.
+    pub fn new(scope: &mut Scope<'_>, inputs: usize, outputs: usize, zero: bool) -> Result<Self> {
+        let bound = 1.0 / f64::from(u32::try_from(inputs).unwrap_or(u32::MAX)).sqrt();
+        let init = if zero { Init::Zeros } else { Init::Uniform(bound) };
+        Ok(Self {
+            weight: scope.param("weight", &[inputs, outputs], init)?,
+            bias: scope.param(
+                "bias",
+                &[outputs],
+                if zero { Init::Zeros } else { Init::Uniform(bound) },
+            )?,
+        })
+    }
+
+    /// Applies the layer.
+    ///
+    /// # Errors
+    /// The last dimension is not `inputs`.
+    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let dims = x.dims().to_vec();
+        let rows: usize = dims[..dims.len() - 1].iter().product();
+        let flat = x.reshape((rows, dims[dims.len() - 1]))?;
+        // candle's backward of a broadcast add reduces over dim 0 with a slow
+        // strided loop; the kernel's backward sums rows in one pass.
+        let y = kernels::add_per_image_channel(&flat.matmul(&self.weight)?.unsqueeze(0)?, &self.bias.unsqueeze(0)?)?
+            .squeeze(0)?;
+        let mut out_dims = dims;
+        let last = out_dims.len() - 1;
+        out_dims[last] = self.bias.dim(0)?;
+        Ok(y.reshape(out_dims)?)
+    }
+}
+
+/// A 3×3, stride-1, zero-padded convolution on `[B, H, W, C]`.
+pub struct Conv3x3 {
+    /// `[9·C_in, C_out]`, rows in (dy, dx, c_in) order (see [`im2col3x3`]).
+    weight: Tensor,
+    bias: Tensor,
+}
+
+impl Conv3x3 {
+    /// A convolution with PyTorch's default initialisation (or zeros with `zero`).
+    ///
+    /// # Errors
+    /// A loaded file lacks the weights or has them in another shape.
+    pub fn new(scope: &mut Scope<'_>, inputs: usize, outputs: usize, zero: bool) -> Result<Self> {
+        let bound = 1.0 / f64::from(u32::try_from(9 * inputs).unwrap_or(u32::MAX)).sqrt();
+        let init = if zero { Init::Zeros } else { Init::Uniform(bound) };
+        Ok(Self {
+            weight: scope.param("weight", &[9 * inputs, outputs], init)?,
+            bias: scope.param("bias", &[outputs], init)?,
+        })
+    }
+
+    /// Applies the convolution.
+    ///
+    /// # Errors
+    /// `x` is not `[B, H, W, C_in]`.
+    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let (batch, height, width, _) = x.dims4()?;
+        // The bias is the kernel's last row, matched by im2col's column of ones.
+        let kernel = Tensor::cat(&[&self.weight, &self.bias.unsqueeze(0)?], 0)?;
+        let y = im2col3x3(x)?.matmul(&kernel)?;
+        Ok(y.reshape((batch, height, width, self.bias.dim(0)?))?)
+    }
+}
+
+/// Group normalisation (Wu & He 2018) over `[B, H, W, C]` with a per-channel affine map.
+pub struct GroupNorm {
+    gain: Tensor,
+    bias: Tensor,
+    groups: usize,
+}
+
+impl GroupNorm {
+    /// `groups` must divide `channels`.
+    ///
+    /// # Errors
+    /// A loaded file lacks the weights or has them in another shape.
+    pub fn new(scope: &mut Scope<'_>, channels: usize, groups: usize) -> Result<Self> {
+        Ok(Self {
+            gain: scope.param("gain", &[channels], Init::Ones)?,
+            bias: scope.param("bias", &[channels], Init::Zeros)?,
+            groups,
+        })
+    }
+
+    /// Normalises each (image, group) to zero mean and unit variance, scales,
+    /// and applies SiLU if `silu` (one fused kernel, [`super::kernels::group_norm`]).
+    ///
+    /// # Errors
+    /// `x` is not 4-D or its channels are not divisible by the groups.
+    pub fn forward(&self, x: &Tensor, silu: bool) -> Result<Tensor> {
+        Ok(kernels::group_norm(x, &self.gain, &self.bias, self.groups, silu)?)
+    }
+}
+
+/// Transformer-style sinusoidal embedding of t (Vaswani et al. 2017; DDPM's
+/// U-Net): `[sin(t·f_k), cos(t·f_k)]` with f_k = 10000^(−k/(dim/2)).
+///
+/// # Errors
+/// Only if candle cannot build the tensor.
+pub fn sinusoidal_embedding(t: &[f64], dim: usize) -> Result<Tensor> {
+    let half = dim / 2;
+    let mut values = Vec::with_capacity(t.len() * dim);
+    for &step in t {
+        let frequency = |k: usize| (-(10_000f64.ln()) * k as f64 / half as f64).exp();
+        values.extend((0..half).map(|k| (step * frequency(k)).sin()));
+        values.extend((0..half).map(|k| (step * frequency(k)).cos()));
+    }
+    Ok(Tensor::from_vec(values, (t.len(), 2 * half), &candle_core::Device::Cpu)?.to_dtype(DType::F32)?)
+}
+
+/// 2× average pooling of `[B, H, W, C]` (H and W even).
+///
+/// # Errors
+/// `x` is not 4-D with even H and W.
+pub fn downsample(x: &Tensor) -> Result<Tensor> {
+    Ok(kernels::pool2x(x)?)
+}
+
+/// 2× nearest-neighbour upsampling of `[B, H, W, C]`.
+///
+/// # Errors
+/// `x` is not 4-D.
+pub fn upsample(x: &Tensor) -> Result<Tensor> {
+    Ok(kernels::spread2x(x)?)
+}
+
+/// Single-head self-attention over the pixels of `[B, H, W, C]`, with a residual.
+pub struct SelfAttention {
+    norm: GroupNorm,
+    qkv: Linear,
+    out: Linear,
+}
+
+impl SelfAttention {
+    /// An attention block over `channels`.
+    ///
+    /// # Errors
+    /// A loaded file lacks the weights or has them in another shape.
+    pub fn new(scope: &mut Scope<'_>, channels: usize, groups: usize) -> Result<Self> {
+        Ok(Self {
+            norm: GroupNorm::new(&mut scope.sub("norm"), channels, groups)?,
+            qkv: Linear::new(&mut scope.sub("qkv"), channels, 3 * channels, false)?,
+            out: Linear::new(&mut scope.sub("out"), channels, channels, true)?,
+        })
+    }
+
+    /// x + Attention(GroupNorm(x)).
+    ///
+    /// # Errors
+    /// `x` is not 4-D with the block's channels.
+    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let (batch, height, width, channels) = x.dims4()?;
+        let tokens = self
+            .norm
+            .forward(x, false)?
+            .reshape((batch, height * width, channels))?;
+        let qkv = self.qkv.forward(&tokens)?;
+        let q = qkv.narrow(D::Minus1, 0, channels)?.contiguous()?;
+        let k = qkv.narrow(D::Minus1, channels, channels)?.contiguous()?;
+        let v = qkv.narrow(D::Minus1, 2 * channels, channels)?.contiguous()?;
+        let scale = 1.0 / (channels as f64).sqrt();
+        let scores = (q.matmul(&k.t()?.contiguous()?)? * scale)?;
+        let weights = candle_nn::ops::softmax(&scores, D::Minus1)?;
+        let attended = self.out.forward(&weights.matmul(&v)?)?;
+        Ok((x + attended.reshape((batch, height, width, channels))?)?)
+    }
+}

@@ -1,0 +1,19 @@
+//! Trained candle networks: layers, the 2D MLP and the image U-Net, weights
+//! files, and training. Knows the engine (`diffusion`), never the UI.
+
+pub mod config;
+pub mod error;
+pub mod im2col;
+pub mod kernels;
+pub mod layers;
+pub mod mlp;
+pub mod network;
+pub mod optim;
+pub mod params;
+pub mod shipped;
+pub mod train;
+pub mod unet;
+
+pub use config::{Architecture, MlpConfig, ModelConfig, UnetConfig};
+pub use error::{Error, Result};
+pub use network::{Network, TrainedModel};
