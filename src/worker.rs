@@ -329,8 +329,11 @@ fn run_job(job: &Job, latest: &AtomicU64, events: &SyncSender<Event>, notify: &d
     if latest.load(Ordering::SeqCst) != run_id {
         return Ok(());
     }
-    match elbo_event(job, &x0) {
+    let keep_going = || latest.load(Ordering::SeqCst) == run_id;
+    match elbo_event(job, &x0, &keep_going) {
         Ok(event) => send(event),
+        // A newer run took over; it reports for itself.
+        Err(crate::diffusion::Error::Cancelled) => Ok(()),
         Err(e) => send(Event::Failed {
             run_id,
             message: format!("ELBO: {e}"),
@@ -339,7 +342,7 @@ fn run_job(job: &Job, latest: &AtomicU64, events: &SyncSender<Event>, notify: &d
 }
 
 /// The bound's terms with the run's first sample as x_0.
-fn elbo_event(job: &Job, x0: &[f32]) -> crate::diffusion::Result<Event> {
+fn elbo_event(job: &Job, x0: &[f32], keep_going: &dyn Fn() -> bool) -> crate::diffusion::Result<Event> {
     let spec = &job.spec;
     let dims = spec.model.data().dims();
     let first = Tensor::from_vec(x0[..dims.min(x0.len())].to_vec(), dims.min(x0.len()), &Device::Cpu)?;
@@ -361,6 +364,7 @@ fn elbo_event(job: &Job, x0: &[f32]) -> crate::diffusion::Result<Event> {
         None,
         config,
         &mut NoiseRng::seed_from(spec.settings.seed),
+        keep_going,
     )?;
     Ok(Event::Elbo {
         run_id: job.run_id,

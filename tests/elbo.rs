@@ -68,7 +68,16 @@ fn perfect_denoiser_terms(x0: &[f64], variance: DdpmVariance, decoder: Decoder) 
     let schedule = Schedule::new(&ScheduleConfig::default()).unwrap();
     let config = ElboConfig { variance, decoder };
     let x0 = row(x0).squeeze(0).unwrap();
-    let terms = elbo_terms(&schedule, &model, &x0, None, config, &mut NoiseRng::seed_from(2)).unwrap();
+    let terms = elbo_terms(
+        &schedule,
+        &model,
+        &x0,
+        None,
+        config,
+        &mut NoiseRng::seed_from(2),
+        &|| true,
+    )
+    .unwrap();
     (schedule, terms)
 }
 
@@ -148,4 +157,30 @@ fn discretized_nll_matches_numerical_integration() {
     assert!((discretized_gaussian_nll(0.7, 0.1, 0.05) - 1e12f64.ln()).abs() < 1e-9);
     // Edge bins reach to infinity: a mean far beyond +1 still gives x = 1 probability ~1.
     assert!(discretized_gaussian_nll(1.0, 5.0, 0.1) < 1e-9);
+}
+
+#[test]
+fn the_bound_stops_when_asked() {
+    let model = GaussianMixture::empirical(&[vec![0.5, -0.25]], None).unwrap();
+    let schedule = Schedule::new(&ScheduleConfig::default()).unwrap();
+    let x0 = row(&[0.5, -0.25]).squeeze(0).unwrap();
+    let calls = std::cell::Cell::new(0);
+    let result = elbo_terms(
+        &schedule,
+        &model,
+        &x0,
+        None,
+        ElboConfig::default(),
+        &mut NoiseRng::seed_from(2),
+        &|| {
+            calls.set(calls.get() + 1);
+            calls.get() < 3
+        },
+    );
+    assert!(matches!(result, Err(noisescope::diffusion::Error::Cancelled)));
+    assert_eq!(
+        calls.get(),
+        3,
+        "asked before each batch of levels, stopped at the first no"
+    );
 }

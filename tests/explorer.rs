@@ -284,14 +284,52 @@ fn the_image_scene_exports_png_and_gif() {
     assert_eq!(frames[0].buffer().dimensions(), (224, 224), "28 px enlarged 8×");
 }
 
+/// Opens the image batch scene and switches it to the memorizing empirical denoiser.
+fn choose_empirical_denoiser(harness: &mut Harness<'static, ExplorerApp>) {
+    harness.get_by_label("Image batch").click();
+    run_until(harness, "the image models", |app| app.run().dims == 784);
+    let before = harness.state().run().run_id;
+    harness.get_by_label("Empirical denoiser").click();
+    run_until(harness, "an empirical-denoiser run", |app| {
+        app.run().run_id > before && settled(app)
+    });
+}
+
+#[test]
+fn the_image_batch_scene_samples_with_the_trained_unet() {
+    let mut harness = explorer();
+    run_until(&mut harness, "the mixture run behind", settled);
+    harness.get_by_label("Image batch").click();
+    run_until(&mut harness, "a U-Net run", |app| settled(app) && app.run().dims == 784);
+    harness.get_by_label_contains("U-Net trained by noisescope");
+    let run = harness.state().run();
+    assert_eq!(run.frames.len(), 51);
+    // Unlike the empirical denoiser, the network makes new images: many pixels
+    // fall between Fashion-MNIST's 8-bit levels.
+    let last = &run.frames[50].x;
+    let off_grid = last
+        .iter()
+        .filter(|v| {
+            let level = (f64::from(**v) + 1.0) * 127.5;
+            (level - level.round()).abs() > 0.05
+        })
+        .count();
+    assert!(
+        off_grid > last.len() / 10,
+        "only {off_grid} of {} pixels are new",
+        last.len()
+    );
+    // The bound of a trained model beats the 8 bits/dim of a uniform guess.
+    let bits = harness.state().elbo_bits_per_dim().unwrap();
+    assert!(bits > 0.0 && bits < 8.0, "{bits} bits/dim");
+    harness.snapshot("explorer_image_batch_unet");
+}
+
 #[test]
 fn the_image_batch_scene_samples_fashion_mnist_with_the_empirical_denoiser() {
     let mut harness = explorer();
     run_until(&mut harness, "the mixture run behind", settled);
-    harness.get_by_label("Image batch").click();
-    run_until(&mut harness, "an image run", |app| {
-        settled(app) && app.run().dims == 784
-    });
+    choose_empirical_denoiser(&mut harness);
     let run = harness.state().run();
     assert_eq!(run.batch(), 16);
     assert_eq!(run.frames.len(), 51);
@@ -322,10 +360,7 @@ fn the_image_batch_scene_samples_fashion_mnist_with_the_empirical_denoiser() {
 fn the_image_batch_exports_its_grid_and_its_run() {
     let mut harness = explorer();
     run_until(&mut harness, "the mixture run behind", settled);
-    harness.get_by_label("Image batch").click();
-    run_until(&mut harness, "an image run", |app| {
-        settled(app) && app.run().dims == 784
-    });
+    choose_empirical_denoiser(&mut harness);
     let stem = export_stem("batch");
     set_stem(&mut harness, &stem);
     harness.get_by_label("Save grid PNG").click();

@@ -295,3 +295,39 @@ fn the_shipped_model_denoises_real_images() {
         error(&naive)
     );
 }
+
+#[test]
+fn a_batch_of_levels_in_one_pass_equals_row_by_row() {
+    let model = TrainedModel::fresh(tiny_unet(3, true), 5).unwrap();
+    let x = NoiseRng::seed_from(2).randn((3, 64), &Device::Cpu).unwrap();
+    let levels = [
+        NoiseLevel {
+            t: 1.0,
+            alpha_bar: 0.99,
+        },
+        NoiseLevel {
+            t: 500.0,
+            alpha_bar: 0.1,
+        },
+        NoiseLevel {
+            t: 1000.0,
+            alpha_bar: 1e-4,
+        },
+    ];
+    let labels = [0, 3, 2];
+    let batched = model.predict_rows(&x, &levels, Some(&labels)).unwrap();
+    for (row, level) in levels.iter().enumerate() {
+        let single = model
+            .predict(&x.narrow(0, row, 1).unwrap(), *level, Some(&labels[row..=row]))
+            .unwrap();
+        let diff = (batched.prediction.value.narrow(0, row, 1).unwrap() - single.prediction.value)
+            .unwrap()
+            .abs()
+            .unwrap()
+            .max_all()
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap();
+        assert!(diff < 1e-5, "row {row} differs by {diff}");
+    }
+}

@@ -55,6 +55,42 @@ pub trait Denoiser: Send + Sync {
     /// Shape mismatches, unknown labels, tensor failures.
     fn predict(&self, x_t: &Tensor, level: NoiseLevel, labels: Labels<'_>) -> Result<DenoiserOutput>;
 
+    /// Predicts for rows each at its own level (`levels[i]` for row i).
+    ///
+    /// The default calls [`Self::predict`] row by row; a network overrides it
+    /// to evaluate the whole batch in one pass.
+    ///
+    /// # Errors
+    /// As [`Self::predict`], or a `levels`/`labels` length that is not the row count.
+    fn predict_rows(&self, x_t: &Tensor, levels: &[NoiseLevel], labels: Labels<'_>) -> Result<DenoiserOutput> {
+        let rows = x_t.dim(0)?;
+        if levels.len() != rows || labels.is_some_and(|l| l.len() != rows) {
+            return Err(super::error::invalid(format!(
+                "{rows} rows need {rows} levels and labels, got {}",
+                levels.len()
+            )));
+        }
+        let mut values = Vec::with_capacity(rows);
+        let mut interps = Vec::with_capacity(rows);
+        let mut kind = self.prediction_type();
+        for (row, &level) in levels.iter().enumerate() {
+            let label = labels.map(|l| &l[row..=row]);
+            let out = self.predict(&x_t.narrow(0, row, 1)?, level, label)?;
+            kind = out.prediction.kind;
+            values.push(out.prediction.value);
+            interps.extend(out.variance_interp);
+        }
+        let variance_interp = if interps.len() == rows {
+            Some(Tensor::cat(&interps, 0)?)
+        } else {
+            None
+        };
+        Ok(DenoiserOutput {
+            prediction: Prediction::new(kind, Tensor::cat(&values, 0)?),
+            variance_interp,
+        })
+    }
+
     /// The number of classes it can condition on (0: unconditional only).
     fn num_classes(&self) -> usize {
         0

@@ -14,9 +14,11 @@
 use candle_core::{DType, Tensor};
 
 use super::denoiser::Denoiser;
+use super::denoiser::NoiseLevel;
 use super::error::{Result, invalid};
 use super::noise::NoiseRng;
-use super::sampler::{DdpmVariance, Evaluation, evaluate};
+use super::param::Prediction;
+use super::sampler::DdpmVariance;
 use super::schedule::Schedule;
 
 /// How L_0 models x_0 given x_1.
@@ -104,10 +106,18 @@ pub fn discretized_gaussian_nll(x: f64, mean: f64, std: f64) -> f64 {
     -probability.max(1e-12).ln()
 }
 
+/// Rows evaluated per model call: a network evaluates many t in one batch.
+const ROWS_PER_CALL: usize = 50;
+
 /// Every term of the bound for the single example `x0` (any shape).
 ///
+/// The T noised copies are evaluated [`ROWS_PER_CALL`] at a time through
+/// [`Denoiser::predict_rows`]; `keep_going` is asked before each call, so a
+/// caller can abandon the work part-way.
+///
 /// # Errors
-/// Denoiser failures, T < 2, or a learned variance the model lacks.
+/// Denoiser failures, T < 2, a learned variance the model lacks, or
+/// [`super::Error::Cancelled`] when `keep_going` said no.
 pub fn elbo_terms(
     schedule: &Schedule,
     model: &dyn Denoiser,
@@ -115,6 +125,7 @@ pub fn elbo_terms(
     label: Option<u32>,
     config: ElboConfig,
     rng: &mut NoiseRng,
+    keep_going: &dyn Fn() -> bool,
 ) -> Result<ElboTerms> {
     let big_t = schedule.train_steps();
     if big_t < 2 {
@@ -122,36 +133,47 @@ pub fn elbo_terms(
     }
     let batch = x0.unsqueeze(0)?;
     let data = to_f64_vec(x0)?;
-    let labels = label.map(|y| [y]);
-    let labels = labels.as_ref().map(<[u32; 1]>::as_slice);
-    let draw = |t: usize, rng: &mut NoiseRng| -> Result<(Vec<f64>, Evaluation)> {
+    // One x_t ~ q(x_t | x_0) per term: L_{t−1} for t = 2..=T, then L_0 at t = 1.
+    let order: Vec<usize> = (2..=big_t).chain([1]).collect();
+    let mut noised = Vec::with_capacity(order.len());
+    for &t in &order {
         let noise = rng.randn_like(&batch)?;
-        let x_t = super::sampler::add_noise(schedule, &batch, &noise, t)?;
-        let ev = evaluate(model, schedule, labels, &x_t, t, false)?;
-        Ok((to_f64_vec(&x_t)?, ev))
-    };
-    let mut step_nats = Vec::with_capacity(big_t - 1);
-    for t in 2..=big_t {
-        let (x_t, ev) = draw(t, rng)?;
-        let (c0, ct) = schedule.posterior_mean_coefficients(t);
-        let x0_hat = to_f64_vec(&ev.x0)?;
-        let mean_q: Vec<f64> = data.iter().zip(&x_t).map(|(x0, xt)| c0 * x0 + ct * xt).collect();
-        let mean_p: Vec<f64> = x0_hat.iter().zip(&x_t).map(|(x0, xt)| c0 * x0 + ct * xt).collect();
-        let var_q = vec![schedule.posterior_variance(t); data.len()];
-        let var_p = reverse_variance(schedule, t, config.variance, &ev, data.len())?;
-        step_nats.push(gaussian_kl(&mean_q, &var_q, &mean_p, &var_p));
+        noised.push(super::sampler::add_noise(schedule, &batch, &noise, t)?);
     }
-    let (_, ev) = draw(1, rng)?;
-    let mean = to_f64_vec(&ev.x0)?;
-    let var = reverse_variance(schedule, 1, config.variance, &ev, data.len())?;
-    let decoder_nats = data
-        .iter()
-        .zip(mean.iter().zip(&var))
-        .map(|(x, (m, v))| match config.decoder {
-            Decoder::Discretized8Bit => discretized_gaussian_nll(*x, *m, v.sqrt()),
-            Decoder::Gaussian => 0.5 * ((2.0 * std::f64::consts::PI * v).ln() + (x - m).powi(2) / v),
-        })
-        .sum();
+    let mut step_nats = Vec::with_capacity(big_t - 1);
+    let mut decoder_nats = 0.0;
+    for (chunk, x_chunk) in order.chunks(ROWS_PER_CALL).zip(noised.chunks(ROWS_PER_CALL)) {
+        if !keep_going() {
+            return Err(super::Error::Cancelled);
+        }
+        #[allow(clippy::cast_precision_loss)]
+        let levels: Vec<NoiseLevel> = chunk
+            .iter()
+            .map(|&t| NoiseLevel {
+                t: t as f64,
+                alpha_bar: schedule.alpha_bar(t),
+            })
+            .collect();
+        let labels = label.map(|y| vec![y; chunk.len()]);
+        let out = model.predict_rows(&Tensor::cat(x_chunk, 0)?, &levels, labels.as_deref())?;
+        for (row, (&t, x_t)) in chunk.iter().zip(x_chunk).enumerate() {
+            let value = out.prediction.value.narrow(0, row, 1)?;
+            let alpha_bar = schedule.alpha_bar(t);
+            let x0_hat = to_f64_vec(&Prediction::new(out.prediction.kind, value).x0(x_t, alpha_bar)?)?;
+            let interp = out.variance_interp.as_ref().map(|v| v.narrow(0, row, 1)).transpose()?;
+            let var_p = reverse_variance(schedule, t, config.variance, interp.as_ref(), data.len())?;
+            if t == 1 {
+                decoder_nats = decoder_nll(&data, &x0_hat, &var_p, config.decoder);
+            } else {
+                let x_t = to_f64_vec(x_t)?;
+                let (c0, ct) = schedule.posterior_mean_coefficients(t);
+                let mean_q: Vec<f64> = data.iter().zip(&x_t).map(|(x0, xt)| c0 * x0 + ct * xt).collect();
+                let mean_p: Vec<f64> = x0_hat.iter().zip(&x_t).map(|(x0, xt)| c0 * x0 + ct * xt).collect();
+                let var_q = vec![schedule.posterior_variance(t); data.len()];
+                step_nats.push(gaussian_kl(&mean_q, &var_q, &mean_p, &var_p));
+            }
+        }
+    }
     let alpha_bar_t = schedule.alpha_bar(big_t);
     let prior_var = vec![1.0 - alpha_bar_t; data.len()];
     let prior_mean: Vec<f64> = data.iter().map(|x| alpha_bar_t.sqrt() * x).collect();
@@ -170,7 +192,7 @@ fn reverse_variance(
     schedule: &Schedule,
     t: usize,
     variance: DdpmVariance,
-    ev: &Evaluation,
+    interp: Option<&Tensor>,
     dims: usize,
 ) -> Result<Vec<f64>> {
     let large = schedule.beta(t);
@@ -179,10 +201,7 @@ fn reverse_variance(
         DdpmVariance::Large => vec![large; dims],
         DdpmVariance::Small => vec![small; dims],
         DdpmVariance::Learned => {
-            let v = ev
-                .variance_interp
-                .as_ref()
-                .ok_or_else(|| invalid("learned variance needs a model that predicts it"))?;
+            let v = interp.ok_or_else(|| invalid("learned variance needs a model that predicts it"))?;
             to_f64_vec(v)?
                 .into_iter()
                 .map(|v| {
@@ -192,6 +211,17 @@ fn reverse_variance(
                 .collect()
         }
     })
+}
+
+/// −log p(x_0 | x_1) summed over dimensions, for the decoder's mean and variance.
+fn decoder_nll(data: &[f64], mean: &[f64], var: &[f64], decoder: Decoder) -> f64 {
+    data.iter()
+        .zip(mean.iter().zip(var))
+        .map(|(x, (m, v))| match decoder {
+            Decoder::Discretized8Bit => discretized_gaussian_nll(*x, *m, v.sqrt()),
+            Decoder::Gaussian => 0.5 * ((2.0 * std::f64::consts::PI * v).ln() + (x - m).powi(2) / v),
+        })
+        .sum()
 }
 
 fn to_f64_vec(x: &Tensor) -> Result<Vec<f64>> {

@@ -14,6 +14,9 @@ pub enum Error {
         /// What is wrong with it.
         reason: String,
     },
+    /// The caller asked to stop before the work was done.
+    #[error("cancelled")]
+    Cancelled,
     /// A tensor operation failed (shape mismatch, dtype...).
     #[error("tensor error: {0}")]
     Tensor(#[from] candle_core::Error),

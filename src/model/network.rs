@@ -273,6 +273,23 @@ impl Denoiser for TrainedModel {
         })
     }
 
+    fn predict_rows(
+        &self,
+        x_t: &Tensor,
+        levels: &[NoiseLevel],
+        labels: Labels<'_>,
+    ) -> crate::diffusion::Result<DenoiserOutput> {
+        let t: Vec<f64> = levels.iter().map(|l| l.t).collect();
+        let out = self
+            .network
+            .forward(x_t, &t, labels)
+            .map_err(|e| crate::diffusion::Error::InvalidConfig(e.to_string()))?;
+        Ok(DenoiserOutput {
+            prediction: Prediction::new(self.config().prediction, out.prediction),
+            variance_interp: out.variance_interp,
+        })
+    }
+
     fn num_classes(&self) -> usize {
         self.config().classes
     }
