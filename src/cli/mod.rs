@@ -11,6 +11,7 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
 
+mod bench_model;
 mod train;
 
 use crate::diffusion::denoiser::NoisyClassifier;
@@ -43,7 +44,7 @@ pub enum Command {
     Timesteps(TimestepsArgs),
     /// Draw samples with a sampler and write them as CSV (x,y,...).
     Sample(Box<SampleArgs>),
-    /// Print each sampler's speed (steps/s) on the 2D mixture.
+    /// Print each sampler's speed (steps/s) on the 2D mixture, or a network's (--model).
     Bench(BenchArgs),
     /// Train a denoising network (U-Net for images, MLP for 2D points).
     Train(Box<train::TrainArgs>),
@@ -167,6 +168,13 @@ pub struct BenchArgs {
     /// The mixture to sample (default: the shipped three-blob mixture).
     #[arg(long)]
     pub mixture: Option<PathBuf>,
+    /// Benchmark this trained network instead (sampling and training steps/s,
+    /// DDIM-50 time, peak memory, and PyTorch's figures for the same weights).
+    #[arg(long)]
+    pub model: Option<PathBuf>,
+    /// The Python that runs the PyTorch side (needs torch and safetensors).
+    #[arg(long, default_value = "python3")]
+    pub python: String,
 }
 
 fn parse_ddpm_variance(s: &str) -> Result<DdpmVariance, String> {
@@ -336,6 +344,9 @@ fn sample(args: &SampleArgs, stdout: &mut dyn std::io::Write) -> Result<()> {
 }
 
 fn bench(args: &BenchArgs, out: &mut dyn std::io::Write) -> Result<()> {
+    if let Some(path) = &args.model {
+        return bench_model::bench_model(path, &args.python, out);
+    }
     let mixture = match &args.mixture {
         Some(path) => GaussianMixture::load(path)?,
         None => GaussianMixture::from_json(THREE_BLOBS_JSON, "assets/mixtures/three-blobs.json")?,

@@ -1,13 +1,13 @@
 //! The building blocks of the networks, on channels-last tensors.
 //!
 //! Images are `[B, H, W, C]` inside the U-Net: a 3×3 convolution is then one
-//! gather and one matmul ([`super::im2col`]), and a per-channel bias or norm
+//! gather and one matmul ([`super::conv`]), and a per-channel bias or norm
 //! gain broadcasts over the last dimension.
 
 use candle_core::{D, DType, Tensor};
 
+use super::conv::conv3x3;
 use super::error::Result;
-use super::im2col::im2col3x3;
 use super::kernels;
 use super::params::{Init, Scope};
 
@@ -56,7 +56,7 @@ impl Linear {
 
 /// A 3×3, stride-1, zero-padded convolution on `[B, H, W, C]`.
 pub struct Conv3x3 {
-    /// `[9·C_in, C_out]`, rows in (dy, dx, c_in) order (see [`im2col3x3`]).
+    /// `[9·C_in, C_out]`, rows in (dy, dx, c_in) order (see [`conv3x3`]).
     weight: Tensor,
     bias: Tensor,
 }
@@ -80,11 +80,9 @@ impl Conv3x3 {
     /// # Errors
     /// `x` is not `[B, H, W, C_in]`.
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let (batch, height, width, _) = x.dims4()?;
-        // The bias is the kernel's last row, matched by im2col's column of ones.
+        // The bias is the kernel's last row, matched by the gathered rows' trailing 1.
         let kernel = Tensor::cat(&[&self.weight, &self.bias.unsqueeze(0)?], 0)?;
-        let y = im2col3x3(x)?.matmul(&kernel)?;
-        Ok(y.reshape((batch, height, width, self.bias.dim(0)?))?)
+        Ok(conv3x3(x, &kernel)?)
     }
 }
 

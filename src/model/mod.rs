@@ -2,8 +2,8 @@
 //! files, and training. Knows the engine (`diffusion`), never the UI.
 
 pub mod config;
+pub mod conv;
 pub mod error;
-pub mod im2col;
 pub mod kernels;
 pub mod layers;
 pub mod mlp;

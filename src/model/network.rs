@@ -190,7 +190,8 @@ impl TrainedModel {
         })
     }
 
-    /// Rebuilds a model from tensors and metadata (a weights file's contents).
+    /// Rebuilds a model from tensors and metadata (a weights file's contents),
+    /// for inference.
     ///
     /// # Errors
     /// [`Error::Weights`] naming `path` when the metadata or tensors do not fit.
@@ -199,8 +200,18 @@ impl TrainedModel {
         metadata: &HashMap<String, String>,
         path: &Path,
     ) -> Result<Self> {
+        Self::from_parts_for(tensors, metadata, path, false)
+    }
+
+    /// As [`Self::from_parts`]; `trainable` keeps the graph for training.
+    pub(crate) fn from_parts_for(
+        tensors: HashMap<String, Tensor>,
+        metadata: &HashMap<String, String>,
+        path: &Path,
+        trainable: bool,
+    ) -> Result<Self> {
         let config = ModelConfig::from_metadata(metadata).map_err(|e| weights_error(path, e.to_string()))?;
-        let mut store = ParamStore::loaded(tensors, path);
+        let mut store = ParamStore::loaded(tensors, path, trainable);
         let network = Network::new(config, &mut store.root())?;
         store.finish()?;
         let info = metadata

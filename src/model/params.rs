@@ -39,6 +39,9 @@ enum Source {
 pub struct ParamStore {
     vars: BTreeMap<String, Var>,
     source: Source,
+    /// Hand out tracked tensors (for training). Inference gets detached ones,
+    /// so a forward pass keeps no graph and frees each activation once used.
+    trainable: bool,
 }
 
 impl ParamStore {
@@ -48,18 +51,21 @@ impl ParamStore {
         Self {
             vars: BTreeMap::new(),
             source: Source::Fresh(Box::new(NoiseRng::seed_from(seed))),
+            trainable: true,
         }
     }
 
-    /// A store that takes every parameter from `tensors` (read from `path`).
+    /// A store that takes every parameter from `tensors` (read from `path`);
+    /// `trainable` when training continues from them.
     #[must_use]
-    pub fn loaded(tensors: HashMap<String, Tensor>, path: &Path) -> Self {
+    pub fn loaded(tensors: HashMap<String, Tensor>, path: &Path, trainable: bool) -> Self {
         Self {
             vars: BTreeMap::new(),
             source: Source::Loaded {
                 tensors,
                 path: path.display().to_string(),
             },
+            trainable,
         }
     }
 
@@ -116,7 +122,11 @@ impl ParamStore {
             }
         };
         let var = Var::from_tensor(&tensor)?;
-        let out = var.as_tensor().clone();
+        let out = if self.trainable {
+            var.as_tensor().clone()
+        } else {
+            var.as_tensor().detach()
+        };
         self.vars.insert(name, var);
         Ok(out)
     }

@@ -455,7 +455,7 @@ impl Trainer {
         let ema = take("ema.");
         let first = take("adam.m.");
         let second = take("adam.v.");
-        let model = TrainedModel::from_parts(params, &metadata, path)?;
+        let model = TrainedModel::from_parts_for(params, &metadata, path, true)?;
         let mut trainer = Self::with_model(model, config, data)?;
         let names: Vec<String> = trainer.model.params().vars().keys().cloned().collect();
         for (target, source, what) in [
