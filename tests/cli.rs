@@ -237,6 +237,66 @@ fn bad_input_is_one_line_and_a_failure() {
             ],
             "cannot write /no/such/dir/p.csv",
         ),
+        (
+            vec![
+                "sample".into(),
+                "--model".into(),
+                "net:/no/such/weights.safetensors".into(),
+            ],
+            "/no/such/weights.safetensors",
+        ),
+        (
+            vec![
+                "sample".into(),
+                "--model".into(),
+                write("junk.safetensors", "not weights").replacen("gmm:", "net:", 1),
+            ],
+            "not a safetensors file",
+        ),
+        (
+            vec![
+                "train".into(),
+                "--data".into(),
+                "/no/such/images".into(),
+                "--out".into(),
+                "x".into(),
+            ],
+            "unknown data '/no/such/images'",
+        ),
+        (
+            vec![
+                "train".into(),
+                "--data".into(),
+                "two-moons".into(),
+                "--out".into(),
+                "x".into(),
+                "--label-dropout".into(),
+                "2".into(),
+            ],
+            "--label-dropout must be in [0, 1]",
+        ),
+        (
+            vec![
+                "train".into(),
+                "--data".into(),
+                good.trim_start_matches("gmm:").into(),
+                "--out".into(),
+                "x".into(),
+                "--channels".into(),
+                "0".into(),
+            ],
+            "must be positive",
+        ),
+        (
+            vec![
+                "evaluate".into(),
+                "--model".into(),
+                "/no/such/model.safetensors".into(),
+                "--classifier".into(),
+                "c".into(),
+            ],
+            "/no/such/model.safetensors",
+        ),
     ];
     for (args, expected) in cases {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();

@@ -12,6 +12,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
 
 mod bench_model;
+mod evaluate;
 mod train;
 
 use crate::diffusion::denoiser::NoisyClassifier;
@@ -48,6 +49,10 @@ pub enum Command {
     Bench(BenchArgs),
     /// Train a denoising network (U-Net for images, MLP for 2D points).
     Train(Box<train::TrainArgs>),
+    /// Train the small Fashion-MNIST classifier that `evaluate` judges samples with.
+    TrainClassifier(evaluate::ClassifierArgs),
+    /// Sample every class and report classifier accuracy and Fréchet distance.
+    Evaluate(Box<evaluate::EvaluateArgs>),
 }
 
 /// The schedule options shared by several commands.
@@ -221,6 +226,8 @@ where
         Command::Sample(args) => sample(&args, stdout),
         Command::Bench(args) => bench(&args, stdout),
         Command::Train(args) => train::train(&args, stdout),
+        Command::TrainClassifier(args) => evaluate::train_classifier(&args, stdout),
+        Command::Evaluate(args) => evaluate::evaluate(&args, stdout),
     }
 }
 

@@ -87,19 +87,21 @@ pub struct TrainArgs {
 }
 
 /// Loads the data set named by `--data`.
+/// Fashion-MNIST's `train` or `t10k` split from Debian's package.
+pub(crate) fn fashion_mnist(split: &str) -> Result<Dataset> {
+    let dir = Path::new(FASHION_MNIST_DIR);
+    let images = dir.join(format!("{split}-images-idx3-ubyte.gz"));
+    let labels = dir.join(format!("{split}-labels-idx1-ubyte.gz"));
+    let mut data = Dataset::from_idx(&images, &labels)
+        .with_context(|| "Fashion-MNIST is missing: install Debian's dataset-fashion-mnist")?;
+    data.name = format!("fashion-mnist {split}");
+    Ok(data)
+}
+
 fn load_data(args: &TrainArgs) -> Result<Dataset> {
-    let fashion = |split: &str| {
-        let dir = Path::new(FASHION_MNIST_DIR);
-        let images = dir.join(format!("{split}-images-idx3-ubyte.gz"));
-        let labels = dir.join(format!("{split}-labels-idx1-ubyte.gz"));
-        let mut data = Dataset::from_idx(&images, &labels)
-            .with_context(|| "Fashion-MNIST is missing: install Debian's dataset-fashion-mnist")?;
-        data.name = format!("fashion-mnist {split}");
-        Ok(data)
-    };
     match args.data.as_str() {
-        "fashion-mnist" => fashion("train"),
-        "fashion-mnist-test" => fashion("t10k"),
+        "fashion-mnist" => fashion_mnist("train"),
+        "fashion-mnist-test" => fashion_mnist("t10k"),
         name => {
             if let Ok(toy) = name.parse::<Toy>() {
                 return Ok(toy.sample(args.toy_samples, args.seed));
@@ -217,7 +219,7 @@ pub fn train(args: &TrainArgs, out: &mut dyn std::io::Write) -> Result<()> {
 }
 
 /// A one-line progress bar on stderr: bar, step, loss, steps/s, ETA.
-struct Progress {
+pub(crate) struct Progress {
     start_step: usize,
     total: usize,
     started: Instant,
@@ -225,7 +227,7 @@ struct Progress {
 }
 
 impl Progress {
-    fn new(start_step: usize, total: usize) -> Self {
+    pub(crate) fn new(start_step: usize, total: usize) -> Self {
         Self {
             start_step,
             total,
@@ -234,7 +236,7 @@ impl Progress {
         }
     }
 
-    fn show(&mut self, step: usize, loss: f64) {
+    pub(crate) fn show(&mut self, step: usize, loss: f64) {
         if self.last_draw.is_some_and(|t| t.elapsed() < Duration::from_millis(500)) && step < self.total {
             return;
         }
@@ -253,7 +255,7 @@ impl Progress {
         let _ = std::io::stderr().flush();
     }
 
-    fn finish(&self) {
+    pub(crate) fn finish(&self) {
         eprintln!();
     }
 }

@@ -1,6 +1,7 @@
 //! Trained candle networks: layers, the 2D MLP and the image U-Net, weights
 //! files, and training. Knows the engine (`diffusion`), never the UI.
 
+pub mod classifier;
 pub mod config;
 pub mod conv;
 pub mod error;
@@ -10,6 +11,7 @@ pub mod mlp;
 pub mod network;
 pub mod optim;
 pub mod params;
+pub mod quality;
 pub mod shipped;
 pub mod train;
 pub mod unet;
