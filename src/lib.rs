@@ -18,6 +18,7 @@ pub mod app;
 pub mod cli;
 pub mod data;
 pub mod export;
+pub mod live_training;
 pub mod model;
 pub mod render;
 pub mod worker;

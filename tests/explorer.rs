@@ -401,3 +401,43 @@ fn the_markov_chain_noises_the_image_with_fresh_noise() {
     harness.run_steps(2);
     harness.get_by_label_contains("linear: t = 251");
 }
+
+#[test]
+fn the_train_scene_fits_two_moons_live() {
+    let mut harness = explorer();
+    run_until(&mut harness, "the mixture run behind", settled);
+    harness.get_by_label("Train 2D").click();
+    harness.run_steps(2);
+    harness.get_by_label("two-moons").click();
+    harness.get_by_label("Train").click();
+    run_until(&mut harness, "the first preview", |app| {
+        app.train_scene().preview().is_some()
+    });
+    assert!(harness.state().train_scene().running());
+    run_until(&mut harness, "the end of training", |app| {
+        app.train_scene().model().is_some()
+    });
+    let scene = harness.state().train_scene();
+    let losses = scene.losses();
+    assert_eq!(losses.len(), 2000, "a loss per step");
+    let mean = |part: &[[f64; 2]]| part.iter().map(|[_, l]| l).sum::<f64>() / part.len() as f64;
+    let (first, last) = (mean(&losses[..100]), mean(&losses[1900..]));
+    assert!(last < 0.6 * first, "the loss fell from {first} to only {last}");
+    // 2000 steps of 256 rows, t uniform: every bin of the histogram near 1/50 of them.
+    let counts = scene.t_counts();
+    let total: u32 = counts.iter().sum();
+    assert_eq!(total, 2000 * 256);
+    let expected = f64::from(total) / counts.len() as f64;
+    assert!(
+        counts.iter().all(|&n| (f64::from(n) - expected).abs() < 0.1 * expected),
+        "{counts:?}"
+    );
+    // The final samples have the data's spread (the moons span about ±1.6 in x).
+    let (step, points) = scene.preview().unwrap();
+    assert_eq!(*step, 2000);
+    let xs: Vec<f64> = points.chunks_exact(2).map(|p| f64::from(p[0])).collect();
+    let spread = (xs.iter().map(|x| x * x).sum::<f64>() / xs.len() as f64).sqrt();
+    assert!((0.6..1.4).contains(&spread), "x spread {spread}");
+    harness.get_by_label_contains("trained 2000 steps");
+    harness.snapshot("explorer_train_two_moons");
+}

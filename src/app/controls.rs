@@ -23,6 +23,8 @@ pub enum Scene {
     ImageForward,
     /// A batch of images sampled by the reverse process.
     ImageBatch,
+    /// Training a 2D model live.
+    Train2D,
 }
 
 /// What the user asked for this frame.
@@ -92,10 +94,12 @@ impl ControlsPanel {
             ui.selectable_value(&mut self.scene, Scene::Mixture2D, "2D mixture");
             ui.selectable_value(&mut self.scene, Scene::ImageForward, "Images");
             ui.selectable_value(&mut self.scene, Scene::ImageBatch, "Image batch");
+            ui.selectable_value(&mut self.scene, Scene::Train2D, "Train 2D");
         });
         ui.separator();
         // Each scene shows the sections that act on it, in one fixed order.
-        let (mixture, sampling) = (self.scene == Scene::Mixture2D, self.scene != Scene::ImageForward);
+        let mixture = self.scene == Scene::Mixture2D;
+        let sampling = matches!(self.scene, Scene::Mixture2D | Scene::ImageBatch);
         if mixture {
             self.model_ui(ui);
             ui.separator();
@@ -111,7 +115,9 @@ impl ControlsPanel {
         if mixture {
             self.direction_ui(ui);
         }
-        ui.add(DragValue::new(&mut self.settings.seed).prefix("Seed "));
+        if self.scene != Scene::Train2D {
+            ui.add(DragValue::new(&mut self.settings.seed).prefix("Seed "));
+        }
         if mixture {
             ui.add(
                 Slider::new(&mut self.settings.batch, 1..=8000)

@@ -88,6 +88,8 @@ impl ExportPanel {
                     ("Save grid PNG", ExportRequest::GridPng),
                     ("Save run GIF", ExportRequest::RunGif),
                 ],
+                // The training scene's figures live in its plots; the curves CSV still applies.
+                Scene::Train2D => &[],
             };
             for (label, request) in buttons {
                 if ui.button(*label).clicked() {

@@ -9,6 +9,7 @@ pub mod image_scene;
 pub mod plots;
 pub mod run;
 pub mod timeline;
+pub mod train_scene;
 pub mod viewer;
 
 use std::path::Path;
@@ -20,6 +21,7 @@ use image_scene::ImageScene;
 use plots::PlotsPanel;
 use run::RunStore;
 use timeline::TimelinePanel;
+use train_scene::TrainScene;
 use viewer::{PlaneFrame, PlaneViewer};
 
 use crate::diffusion::forward::ForwardMode;
@@ -39,6 +41,7 @@ pub struct ExplorerApp {
     plots: PlotsPanel,
     viewer: PlaneViewer,
     image_scene: ImageScene,
+    train_scene: TrainScene,
     run_kind: RunKind,
     last_scene: Scene,
     mixture_classes: u32,
@@ -74,6 +77,7 @@ impl ExplorerApp {
             plots: PlotsPanel::new(Arc::clone(&schedule)),
             viewer: PlaneViewer::new(Arc::clone(&mixture)),
             image_scene: ImageScene::new(render_state.clone()),
+            train_scene: TrainScene::new(cc.egui_ctx.clone()),
             run_kind: RunKind::Plane,
             last_scene: Scene::Mixture2D,
             mixture_classes: class_count(&mixture),
@@ -145,6 +149,12 @@ impl ExplorerApp {
                 .get::<GridResources>()
                 .map_or(0, GridResources::run_bytes),
         }
+    }
+
+    /// The live-training scene.
+    #[must_use]
+    pub fn train_scene(&self) -> &TrainScene {
+        &self.train_scene
     }
 
     /// The status line (errors and run times).
@@ -351,7 +361,7 @@ impl ExplorerApp {
             } else {
                 Vec::new()
             };
-            if scene != Scene::ImageForward {
+            if matches!(scene, Scene::Mixture2D | Scene::ImageBatch) {
                 self.start_run();
             }
         }
@@ -493,6 +503,7 @@ impl eframe::App for ExplorerApp {
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
         self.receive_events();
         self.poll_export();
+        self.train_scene.poll();
         if self.image_scene.poll_model() && self.controls.scene == Scene::ImageBatch {
             self.start_run();
         }
@@ -508,6 +519,12 @@ impl eframe::App for ExplorerApp {
                     ui.separator();
                     self.image_scene.controls_ui(ui);
                 }
+                if self.controls.scene == Scene::Train2D {
+                    ui.separator();
+                    if self.train_scene.controls_ui(ui) {
+                        self.train_scene.start(&self.mixture, self.controls.settings.schedule);
+                    }
+                }
                 ui.separator();
                 self.export.ui(ui, self.controls.scene);
             });
@@ -518,6 +535,11 @@ impl eframe::App for ExplorerApp {
             .show(ui, |ui| self.plots.ui(ui));
         if self.controls.scene == Scene::ImageForward {
             self.image_scene_ui(ui);
+            self.handle_requests();
+            return;
+        }
+        if self.controls.scene == Scene::Train2D {
+            egui::CentralPanel::default().show(ui, |ui| self.train_scene.ui(ui));
             self.handle_requests();
             return;
         }

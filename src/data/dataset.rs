@@ -69,6 +69,19 @@ impl Dataset {
     /// The mixture file's one-line error.
     pub fn from_mixture(path: &Path, n: usize, seed: u64) -> Result<Self, crate::diffusion::Error> {
         let mixture = crate::diffusion::mixture::GaussianMixture::load(path)?;
+        Self::from_mixture_samples(&mixture, n, seed, &path.display().to_string())
+    }
+
+    /// `n` samples of `mixture`, labelled by component label where it has them.
+    ///
+    /// # Errors
+    /// Only tensor failures.
+    pub fn from_mixture_samples(
+        mixture: &crate::diffusion::mixture::GaussianMixture,
+        n: usize,
+        seed: u64,
+        name: &str,
+    ) -> Result<Self, crate::diffusion::Error> {
         let mut rng = crate::diffusion::NoiseRng::seed_from(seed);
         let (points, origins) = mixture.sample(n, None, &mut rng)?;
         let labels: Option<Vec<u32>> = origins.iter().map(|&k| mixture.components()[k].label).collect();
@@ -78,7 +91,7 @@ impl Dataset {
             .map_or(0, |&m| m as usize + 1);
         let rows: Vec<f32> = points.flatten_all()?.to_vec1::<f32>()?;
         Ok(Self {
-            name: path.display().to_string(),
+            name: name.to_owned(),
             dims: mixture.dims(),
             rows,
             labels,
