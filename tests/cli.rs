@@ -126,6 +126,12 @@ fn bad_input_is_one_line_and_a_failure() {
         format!("gmm:{}", path.display())
     };
     let good = write("good.json", r#"{"components": [{"mean": [0, 0], "std": 1}]}"#);
+    // A folder of images with one that does not decode, and an empty folder.
+    let folder = dir.join("images");
+    std::fs::create_dir_all(&folder).unwrap();
+    std::fs::write(folder.join("broken.png"), "not a png").unwrap();
+    let empty = dir.join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
     let cases: Vec<(Vec<String>, &str)> = vec![
         (
             vec!["schedule".into(), "--schedule".into(), "quadratic".into()],
@@ -286,6 +292,26 @@ fn bad_input_is_one_line_and_a_failure() {
                 "0".into(),
             ],
             "must be positive",
+        ),
+        (
+            vec![
+                "train".into(),
+                "--data".into(),
+                folder.display().to_string(),
+                "--out".into(),
+                "x".into(),
+            ],
+            "broken.png",
+        ),
+        (
+            vec![
+                "train".into(),
+                "--data".into(),
+                empty.display().to_string(),
+                "--out".into(),
+                "x".into(),
+            ],
+            "no PNG or JPEG images",
         ),
         (
             vec![

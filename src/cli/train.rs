@@ -21,12 +21,16 @@ use super::ScheduleArgs;
 #[derive(Debug, Args)]
 pub struct TrainArgs {
     /// fashion-mnist, fashion-mnist-test, a toy (two-moons, swiss-roll, checkerboard,
-    /// rings), an IDX image file (labels beside it or --labels), or a mixture JSON.
+    /// rings), an IDX image file (labels beside it or --labels), a folder of
+    /// PNG/JPEG images (resized to --image-size), or a mixture JSON.
     #[arg(long, default_value = "fashion-mnist")]
     pub data: String,
     /// The IDX label file for an IDX image file.
     #[arg(long)]
     pub labels: Option<PathBuf>,
+    /// Side in pixels that a folder's images are resized to (a multiple of 4).
+    #[arg(long, default_value_t = 28)]
+    pub image_size: u32,
     /// Samples drawn from a toy or mixture.
     #[arg(long, default_value_t = 20_000)]
     pub toy_samples: usize,
@@ -110,8 +114,13 @@ fn load_data(args: &TrainArgs) -> Result<Dataset> {
             if path.extension().is_some_and(|e| e == "json") {
                 return Ok(Dataset::from_mixture(path, args.toy_samples, args.seed)?);
             }
+            if path.is_dir() {
+                return Dataset::from_image_folder(path, args.image_size).map_err(anyhow::Error::msg);
+            }
             if !path.exists() {
-                bail!("unknown data '{name}' (expected fashion-mnist, a toy, an IDX file or a mixture JSON)");
+                bail!(
+                    "unknown data '{name}' (expected fashion-mnist, a toy, an IDX file, a folder of images or a mixture JSON)"
+                );
             }
             let labels = match &args.labels {
                 Some(l) => l.clone(),

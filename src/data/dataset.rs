@@ -99,3 +99,43 @@ impl Dataset {
         })
     }
 }
+
+impl Dataset {
+    /// Every PNG or JPEG in `dir` (sorted by name), in grey, resized to
+    /// `side × side` and scaled to [−1, 1]; unlabelled.
+    ///
+    /// # Errors
+    /// An unreadable folder, no images in it, or an image that does not decode
+    /// (named with its reason).
+    pub fn from_image_folder(dir: &Path, side: u32) -> Result<Self, String> {
+        let entries = std::fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        let mut paths: Vec<_> = entries
+            .filter_map(Result::ok)
+            .map(|entry| entry.path())
+            .filter(|path| {
+                path.extension()
+                    .and_then(|e| e.to_str())
+                    .is_some_and(|e| matches!(e.to_ascii_lowercase().as_str(), "png" | "jpg" | "jpeg"))
+            })
+            .collect();
+        paths.sort();
+        if paths.is_empty() {
+            return Err(format!("{}: no PNG or JPEG images in this folder", dir.display()));
+        }
+        let mut rows = Vec::with_capacity(paths.len() * (side * side) as usize);
+        for path in &paths {
+            let image = image::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+            let grey = image
+                .resize_exact(side, side, image::imageops::FilterType::Triangle)
+                .to_luma8();
+            rows.extend(grey.pixels().map(|p| f32::from(p.0[0]) / 127.5 - 1.0));
+        }
+        Ok(Self {
+            name: dir.display().to_string(),
+            dims: (side * side) as usize,
+            rows,
+            labels: None,
+            classes: 0,
+        })
+    }
+}
