@@ -113,7 +113,6 @@ pub fn evaluate(args: &EvaluateArgs, out: &mut dyn std::io::Write) -> Result<()>
     let guided = Guided::new(&model, None, guidance)?;
     let dims = config.sample_dims();
     let mut rng = NoiseRng::seed_from(args.seed);
-    let mut samples = Vec::with_capacity(config.classes * args.per_class * dims);
     writeln!(
         out,
         "{} {} steps, γ = {}, {} samples per class",
@@ -121,28 +120,26 @@ pub fn evaluate(args: &EvaluateArgs, out: &mut dyn std::io::Write) -> Result<()>
     )?;
     writeln!(out, "class,name,accuracy")?;
     let started = Instant::now();
+    // Every class in one batch: `per_class` rows of class 0, then of class 1, ...
+    let total = config.classes * args.per_class;
+    let labels: Vec<u32> = (0..total)
+        .map(|i| u32::try_from(i / args.per_class))
+        .collect::<Result<_, _>>()?;
+    let mut sampler = build_sampler(&sampler_config, Arc::clone(&schedule))?;
+    let x = sample_from_noise(sampler.as_mut(), &guided, Some(&labels), &[total, dims], &mut rng)?;
+    let sampling_secs = started.elapsed().as_secs_f64();
+    let predicted = classifier.predict(&x)?;
     let mut right_total = 0;
     for class in 0..config.classes {
-        let mut sampler = build_sampler(&sampler_config, Arc::clone(&schedule))?;
-        let class_id = u32::try_from(class)?;
-        let labels = vec![class_id; args.per_class];
-        let x = sample_from_noise(
-            sampler.as_mut(),
-            &guided,
-            Some(&labels),
-            &[args.per_class, dims],
-            &mut rng,
-        )?;
-        let right = classifier.predict(&x)?.iter().filter(|&&p| p == class_id).count();
+        let rows = class * args.per_class..(class + 1) * args.per_class;
+        let right = rows.filter(|&i| predicted[i] == labels[i]).count();
         right_total += right;
         let name = FASHION_MNIST_CLASSES.get(class).copied().unwrap_or("?");
         #[allow(clippy::cast_precision_loss)]
         let accuracy = right as f64 / args.per_class as f64;
         writeln!(out, "{class},{name},{:.1}%", 100.0 * accuracy)?;
-        samples.extend(x.flatten_all()?.to_vec1::<f32>()?);
     }
-    let sampling_secs = started.elapsed().as_secs_f64();
-    let total = config.classes * args.per_class;
+    let samples = x.flatten_all()?.to_vec1::<f32>()?;
     #[allow(clippy::cast_precision_loss)]
     let accuracy = right_total as f64 / total as f64;
     let generated = Tensor::from_vec(samples.clone(), (total, dims), &Device::Cpu)?;
