@@ -331,3 +331,43 @@ fn a_batch_of_levels_in_one_pass_equals_row_by_row() {
         assert!(diff < 1e-5, "row {row} differs by {diff}");
     }
 }
+
+#[test]
+fn only_the_hybrid_loss_trains_the_learned_variance() {
+    use noisescope::model::train::Loss;
+    let model_config = ModelConfig {
+        learned_variance: true,
+        ..mlp_config(32, 0)
+    };
+    // The output layer's last two columns produce the variance interpolation.
+    let variance_columns = |model: &TrainedModel| {
+        let w = model.params().vars()["mlp.output.weight"]
+            .as_tensor()
+            .narrow(1, 2, 2)
+            .unwrap();
+        w.flatten_all().unwrap().to_vec1::<f32>().unwrap()
+    };
+    let variance_after = |loss: Loss| {
+        let config = TrainConfig {
+            batch: 64,
+            loss,
+            seed: 1,
+            ..TrainConfig::default()
+        };
+        let mut trainer = Trainer::new(model_config, config, blob_data(500)).unwrap();
+        let before = variance_columns(trainer.model());
+        for _ in 0..30 {
+            trainer.step().unwrap();
+        }
+        let after = variance_columns(trainer.model());
+        before
+            .iter()
+            .zip(&after)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f32::max)
+    };
+    // L_simple never sees the variance output (its mean is all it regresses),
+    // so the weights that make it get no gradient; the hybrid loss's L_vlb moves them.
+    assert_eq!(variance_after(Loss::Simple), 0.0);
+    assert!(variance_after(Loss::Hybrid) > 1e-4);
+}

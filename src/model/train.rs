@@ -511,3 +511,32 @@ fn predicted_x0(kind: PredictionType, prediction: &Tensor, x_t: &Tensor, alpha_b
         PredictionType::Velocity => (x_t.broadcast_mul(&signal)? - prediction.broadcast_mul(&sigma)?)?,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn importance_sampling_follows_the_root_mean_square_loss() {
+        // Ten losses at each of t = 1..4: 1, 2 and 3 always; t = 4 alternates 2 and 4.9.
+        let root_mean_square = [1.0, 2.0, 3.0, ((4.0 + 4.9 * 4.9) / 2.0f64).sqrt()];
+        let total: f64 = root_mean_square.iter().sum();
+        let p = {
+            let mut s = TimestepSampler::new(TimestepSampling::Importance, 4);
+            for _ in 0..10 {
+                s.record(&[1, 2, 3], &[1.0, 2.0, 3.0]);
+            }
+            assert_eq!(s.probabilities(), vec![0.25; 4], "uniform until every t has 10 losses");
+            for _ in 0..5 {
+                s.record(&[4, 4], &[2.0, 4.9]);
+            }
+            s.probabilities()
+        };
+        for (got, rms) in p.iter().zip(root_mean_square) {
+            let expected = 0.999 * rms / total + 0.001 / 4.0;
+            assert!((got - expected).abs() < 1e-12, "{got} vs {expected}");
+        }
+        let uniform = TimestepSampler::new(TimestepSampling::Uniform, 4);
+        assert_eq!(uniform.probabilities(), vec![0.25; 4]);
+    }
+}
