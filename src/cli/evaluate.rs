@@ -98,6 +98,15 @@ pub fn evaluate(args: &EvaluateArgs, out: &mut dyn std::io::Write) -> Result<()>
             args.model.display()
         );
     }
+    if classifier.dims() != config.sample_dims() {
+        bail!(
+            "{} classifies rows of {} values; {} makes {}",
+            args.classifier.display(),
+            classifier.dims(),
+            args.model.display(),
+            config.sample_dims()
+        );
+    }
     let test = fashion_mnist("t10k")?;
     let schedule = Arc::new(Schedule::new(&config.schedule)?);
     let sampler_config = SamplerConfig {
@@ -154,7 +163,8 @@ pub fn evaluate(args: &EvaluateArgs, out: &mut dyn std::io::Write) -> Result<()>
     // The same statistic for as many real training images: the floor that
     // this sample size allows (the estimate is biased upward for small sets).
     let train = fashion_mnist("train")?;
-    let reference = Tensor::from_vec(train.rows[..total * dims].to_vec(), (total, dims), &Device::Cpu)?;
+    let real_count = total.min(train.len());
+    let reference = Tensor::from_vec(train.rows[..real_count * dims].to_vec(), (real_count, dims), &Device::Cpu)?;
     let (reference, _) = classifier.forward(&reference)?;
     let floor = frechet_distance(
         &reference.flatten_all()?.to_vec1()?,
@@ -165,7 +175,7 @@ pub fn evaluate(args: &EvaluateArgs, out: &mut dyn std::io::Write) -> Result<()>
     writeln!(
         out,
         "Fréchet distance (classifier features, {total} samples vs {} test images): {fd:.3} \
-         ({total} real training images: {floor:.3})",
+         ({real_count} real training images: {floor:.3})",
         test.len()
     )?;
     writeln!(out, "sampling took {sampling_secs:.1} s")?;

@@ -58,6 +58,12 @@ impl Classifier {
         Ok((features, logits))
     }
 
+    /// The width of the rows it classifies.
+    #[must_use]
+    pub fn dims(&self) -> usize {
+        self.dims
+    }
+
     /// The most likely class of each row.
     ///
     /// # Errors
