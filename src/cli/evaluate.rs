@@ -164,7 +164,11 @@ pub fn evaluate(args: &EvaluateArgs, out: &mut dyn std::io::Write) -> Result<()>
     // this sample size allows (the estimate is biased upward for small sets).
     let train = fashion_mnist("train")?;
     let real_count = total.min(train.len());
-    let reference = Tensor::from_vec(train.rows[..real_count * dims].to_vec(), (real_count, dims), &Device::Cpu)?;
+    let reference = Tensor::from_vec(
+        train.rows[..real_count * dims].to_vec(),
+        (real_count, dims),
+        &Device::Cpu,
+    )?;
     let (reference, _) = classifier.forward(&reference)?;
     let floor = frechet_distance(
         &reference.flatten_all()?.to_vec1()?,
