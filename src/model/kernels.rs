@@ -104,7 +104,7 @@ impl CustomOp3 for GroupNormOp {
             contiguous_f32(s2, l2, self.name())?,
             contiguous_f32(s3, l3, self.name())?,
         );
-        let (batch, height, width, channels) = l1.shape().dims4()?;
+        let (_, height, width, channels) = l1.shape().dims4()?;
         let image_len = height * width * channels;
         let per_group = channels / self.groups;
         let mut out = vec![0f32; x.len()];
@@ -123,7 +123,6 @@ impl CustomOp3 for GroupNormOp {
                     }
                 }
             });
-        let _ = batch;
         Ok((CpuStorage::F32(out), l1.shape().clone()))
     }
 
@@ -368,7 +367,6 @@ impl CustomOp2 for AddPerImageChannel {
                 s
             })
             .collect();
-        let _ = x;
         Ok((
             Some(grad.clone()),
             Some(Tensor::from_vec(sums, (batch, channels), grad.device())?),
