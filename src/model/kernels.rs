@@ -347,7 +347,7 @@ impl CustomOp2 for AddPerImageChannel {
 
     fn bwd(
         &self,
-        x: &Tensor,
+        _x: &Tensor,
         shift: &Tensor,
         _res: &Tensor,
         grad: &Tensor,
