@@ -15,10 +15,12 @@ use noisescope::model::params::write_safetensors;
 use noisescope::model::train::{TrainConfig, Trainer};
 use noisescope::model::{Architecture, MlpConfig, ModelConfig, TrainedModel, UnetConfig};
 
+mod common;
+
+use common::max_abs_diff;
+
 fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("noisescope-model-tests-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(name)
+    common::scratch("model-tests", name)
 }
 
 fn mlp_config(hidden: usize, classes: usize) -> ModelConfig {
@@ -94,13 +96,7 @@ fn a_saved_model_loads_back_and_gives_the_same_output() {
     };
     let a = model.predict(&x, level, Some(&[0, 2])).unwrap();
     let b = loaded.predict(&x, level, Some(&[0, 2])).unwrap();
-    let diff = (a.prediction.value - b.prediction.value)
-        .unwrap()
-        .abs()
-        .unwrap()
-        .max_all()
-        .unwrap();
-    assert_eq!(diff.to_scalar::<f32>().unwrap(), 0.0);
+    assert_eq!(max_abs_diff(&a.prediction.value, &b.prediction.value), 0.0);
     // The learned variance comes out as an interpolation weight in [−1, 1].
     let v = b
         .variance_interp
@@ -320,14 +316,10 @@ fn a_batch_of_levels_in_one_pass_equals_row_by_row() {
         let single = model
             .predict(&x.narrow(0, row, 1).unwrap(), *level, Some(&labels[row..=row]))
             .unwrap();
-        let diff = (batched.prediction.value.narrow(0, row, 1).unwrap() - single.prediction.value)
-            .unwrap()
-            .abs()
-            .unwrap()
-            .max_all()
-            .unwrap()
-            .to_scalar::<f32>()
-            .unwrap();
+        let diff = max_abs_diff(
+            &batched.prediction.value.narrow(0, row, 1).unwrap(),
+            &single.prediction.value,
+        );
         assert!(diff < 1e-5, "row {row} differs by {diff}");
     }
 }

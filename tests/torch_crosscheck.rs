@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use candle_core::{DType, Device, Tensor};
+use candle_core::{Device, Tensor};
 use noisescope::diffusion::NoiseRng;
 use noisescope::model::params::{read_safetensors, write_safetensors};
 use noisescope::model::{Architecture, MlpConfig, ModelConfig, TrainedModel};
@@ -35,10 +35,10 @@ fn torch_missing() -> Option<String> {
     }
 }
 
+mod common;
+
 fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("noisescope-torch-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(name)
+    common::scratch("torch", name)
 }
 
 /// Runs the model in candle and in PyTorch on the same rows; returns the max
@@ -92,16 +92,7 @@ fn compare(config: ModelConfig, seed: u64, t: &[f64], labels: &[u32]) -> (f32, f
         .unwrap();
     assert!(status.success(), "the PyTorch script failed");
     let (theirs, _) = read_safetensors(&outputs).unwrap();
-    let diff = |a: &Tensor, b: &Tensor| {
-        (a - b.to_dtype(DType::F32).unwrap())
-            .unwrap()
-            .abs()
-            .unwrap()
-            .max_all()
-            .unwrap()
-            .to_scalar::<f32>()
-            .unwrap()
-    };
+    let diff = common::max_abs_diff;
     let prediction = diff(&out.prediction, &theirs["prediction"]);
     let variance = match (&out.variance_interp, theirs.get("variance")) {
         (Some(ours), Some(theirs)) => diff(ours, theirs),

@@ -14,7 +14,7 @@ use super::config::MetaReader;
 use super::error::{Error, Result, weights_error};
 use super::layers::Linear;
 use super::optim::{AdamW, AdamWConfig};
-use super::params::{ParamStore, parse_safetensors, write_safetensors};
+use super::params::{ParamStore, read_safetensors, write_safetensors};
 use crate::data::Dataset;
 use crate::diffusion::NoiseRng;
 
@@ -142,18 +142,12 @@ impl Classifier {
     /// # Errors
     /// The file cannot be written.
     pub fn save(&self, path: &Path) -> Result<()> {
-        let tensors = self
-            .store
-            .vars()
-            .iter()
-            .map(|(k, v)| (k.clone(), v.as_tensor().clone()))
-            .collect();
         let metadata = HashMap::from([
             ("architecture".to_owned(), "classifier".to_owned()),
             ("classifier.dims".to_owned(), self.dims.to_string()),
             ("classifier.classes".to_owned(), self.classes.to_string()),
         ]);
-        write_safetensors(path, &tensors, metadata)
+        write_safetensors(path, &self.store.tensors(), metadata)
     }
 
     /// Loads weights written by [`Self::save`].
@@ -161,8 +155,7 @@ impl Classifier {
     /// # Errors
     /// [`Error::Weights`] naming the file.
     pub fn load(path: &Path) -> Result<Self> {
-        let bytes = std::fs::read(path).map_err(|e| weights_error(path, e.to_string()))?;
-        let (tensors, metadata) = parse_safetensors(&bytes, path)?;
+        let (tensors, metadata) = read_safetensors(path)?;
         let reader = MetaReader(&metadata);
         let named = |e: Error| weights_error(path, e.to_string());
         if reader.get::<String>("architecture").map_err(named)? != "classifier" {

@@ -302,9 +302,10 @@ impl CustomOp2 for Conv3x3 {
 
 #[cfg(test)]
 mod tests {
-    use candle_core::{D, Device, Var};
+    use candle_core::{D, Var};
 
     use super::*;
+    use crate::model::test_support::{max_diff, ramp};
 
     /// The whole batch's im2col matrix from candle's own pad/narrow/cat (slow, obviously right).
     fn im2col3x3(x: &Tensor) -> Tensor {
@@ -320,25 +321,6 @@ mod tests {
         Tensor::cat(&cols, D::Minus1)
             .unwrap()
             .reshape((b * h * w, 9 * c + 1))
-            .unwrap()
-    }
-
-    fn ramp(shape: &[usize], seed: usize) -> Tensor {
-        let n: usize = shape.iter().product();
-        let v: Vec<f32> = (0..n)
-            .map(|i| (((i * 7919 + seed * 31) % 97) as f32 / 48.0) - 1.0)
-            .collect();
-        Tensor::from_vec(v, shape, &Device::Cpu).unwrap()
-    }
-
-    fn max_diff(a: &Tensor, b: &Tensor) -> f32 {
-        (a - b)
-            .unwrap()
-            .abs()
-            .unwrap()
-            .max_all()
-            .unwrap()
-            .to_scalar::<f32>()
             .unwrap()
     }
 

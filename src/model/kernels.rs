@@ -379,25 +379,7 @@ mod tests {
     use candle_core::{Device, Var};
 
     use super::*;
-
-    fn max_diff(a: &Tensor, b: &Tensor) -> f32 {
-        (a - b)
-            .unwrap()
-            .abs()
-            .unwrap()
-            .max_all()
-            .unwrap()
-            .to_scalar::<f32>()
-            .unwrap()
-    }
-
-    fn ramp(shape: (usize, usize, usize, usize), seed: usize) -> Tensor {
-        let n = shape.0 * shape.1 * shape.2 * shape.3;
-        let v: Vec<f32> = (0..n)
-            .map(|i| (((i * 7919 + seed * 31) % 97) as f32 / 48.0) - 1.0)
-            .collect();
-        Tensor::from_vec(v, shape, &Device::Cpu).unwrap()
-    }
+    use crate::model::test_support::{max_diff, ramp};
 
     /// Group norm (+ SiLU) written with candle's own differentiable ops.
     fn reference_group_norm(x: &Tensor, gain: &Tensor, bias: &Tensor, groups: usize, silu: bool) -> Tensor {
@@ -422,12 +404,12 @@ mod tests {
     #[test]
     fn group_norm_matches_candle_ops_forward_and_backward() {
         for silu in [false, true] {
-            let x = Var::from_tensor(&ramp((2, 3, 4, 6), 1)).unwrap();
+            let x = Var::from_tensor(&ramp(&[2, 3, 4, 6], 1)).unwrap();
             let gain =
                 Var::from_tensor(&Tensor::new(&[1.0f32, 0.5, -1.0, 2.0, 1.5, 0.2], &Device::Cpu).unwrap()).unwrap();
             let bias =
                 Var::from_tensor(&Tensor::new(&[0.1f32, -0.2, 0.3, 0.0, 0.5, -0.5], &Device::Cpu).unwrap()).unwrap();
-            let weights = ramp((2, 3, 4, 6), 5);
+            let weights = ramp(&[2, 3, 4, 6], 5);
             let ours = group_norm(&x, &gain, &bias, 3, silu).unwrap();
             let theirs = reference_group_norm(&x, &gain, &bias, 3, silu);
             assert!(max_diff(&ours, &theirs) < 1e-5);
@@ -442,7 +424,7 @@ mod tests {
 
     #[test]
     fn pooling_and_spreading_match_candle_ops_and_are_adjoint() {
-        let x = Var::from_tensor(&ramp((2, 4, 6, 3), 2)).unwrap();
+        let x = Var::from_tensor(&ramp(&[2, 4, 6, 3], 2)).unwrap();
         let pooled = pool2x(&x).unwrap();
         let reference = x
             .reshape((2, 2, 2, 3, 2, 3))
@@ -474,7 +456,7 @@ mod tests {
                 .unwrap()
         );
         // <pool(x), y> = <x, pool*(y)>: the backward pass is the adjoint.
-        let y = ramp((2, 2, 3, 3), 9);
+        let y = ramp(&[2, 2, 3, 3], 9);
         let grad = (pooled * &y).unwrap().sum_all().unwrap().backward().unwrap();
         let adjoint = grad.get(&x).unwrap();
         let lhs = (pool2x(&x).unwrap() * &y)
@@ -490,7 +472,7 @@ mod tests {
             .to_scalar::<f32>()
             .unwrap();
         assert!((lhs - rhs).abs() < 1e-4);
-        let z = ramp((2, 8, 12, 3), 4);
+        let z = ramp(&[2, 8, 12, 3], 4);
         let grad = (spread2x(&x).unwrap() * &z)
             .unwrap()
             .sum_all()
@@ -514,13 +496,13 @@ mod tests {
 
     #[test]
     fn per_image_channel_shift_matches_broadcast_add() {
-        let x = Var::from_tensor(&ramp((2, 3, 4, 5), 3)).unwrap();
+        let x = Var::from_tensor(&ramp(&[2, 3, 4, 5], 3)).unwrap();
         let s = Var::from_tensor(&Tensor::from_vec((0..10).map(|i| i as f32).collect(), (2, 5), &Device::Cpu).unwrap())
             .unwrap();
         let ours = add_per_image_channel(&x, &s).unwrap();
         let theirs = x.broadcast_add(&s.reshape((2, 1, 1, 5)).unwrap()).unwrap();
         assert!(max_diff(&ours, &theirs) < 1e-6);
-        let w = ramp((2, 3, 4, 5), 8);
+        let w = ramp(&[2, 3, 4, 5], 8);
         let g1 = (ours * &w).unwrap().sum_all().unwrap().backward().unwrap();
         let g2 = (theirs * &w).unwrap().sum_all().unwrap().backward().unwrap();
         assert!(max_diff(g1.get(&s).unwrap(), g2.get(&s).unwrap()) < 1e-4);

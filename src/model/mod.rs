@@ -13,6 +13,8 @@ pub mod optim;
 pub mod params;
 pub mod quality;
 pub mod shipped;
+#[cfg(test)]
+mod test_support;
 pub mod train;
 pub mod unet;
 

@@ -236,15 +236,7 @@ impl TrainedModel {
     /// # Errors
     /// [`Error::Weights`] if the file cannot be written.
     pub fn save(&self, path: &Path) -> Result<()> {
-        let tensors = self
-            .store
-            .vars()
-            .iter()
-            .map(|(k, v)| (k.clone(), v.as_tensor().clone()))
-            .collect();
-        let mut metadata = self.network.config().to_metadata();
-        metadata.extend(self.info.iter().map(|(k, v)| (k.clone(), v.clone())));
-        write_safetensors(path, &tensors, metadata)
+        write_safetensors(path, &self.store.tensors(), self.metadata())
     }
 
     /// The network.
@@ -264,6 +256,26 @@ impl TrainedModel {
     pub fn config(&self) -> &ModelConfig {
         self.network.config()
     }
+
+    /// The metadata a file of this model carries: its config and [`Self::info`].
+    #[must_use]
+    pub fn metadata(&self) -> HashMap<String, String> {
+        let mut metadata = self.config().to_metadata();
+        metadata.extend(self.info.iter().map(|(k, v)| (k.clone(), v.clone())));
+        metadata
+    }
+
+    /// The network at per-row timesteps `t`, as a [`DenoiserOutput`].
+    fn predict_at(&self, x_t: &Tensor, t: &[f64], labels: Labels<'_>) -> crate::diffusion::Result<DenoiserOutput> {
+        let out = self
+            .network
+            .forward(x_t, t, labels)
+            .map_err(|e| crate::diffusion::Error::InvalidConfig(e.to_string()))?;
+        Ok(DenoiserOutput {
+            prediction: Prediction::new(self.config().prediction, out.prediction),
+            variance_interp: out.variance_interp,
+        })
+    }
 }
 
 impl Denoiser for TrainedModel {
@@ -272,16 +284,7 @@ impl Denoiser for TrainedModel {
     }
 
     fn predict(&self, x_t: &Tensor, level: NoiseLevel, labels: Labels<'_>) -> crate::diffusion::Result<DenoiserOutput> {
-        let rows = x_t.dim(0)?;
-        let t = vec![level.t; rows];
-        let out = self
-            .network
-            .forward(x_t, &t, labels)
-            .map_err(|e| crate::diffusion::Error::InvalidConfig(e.to_string()))?;
-        Ok(DenoiserOutput {
-            prediction: Prediction::new(self.config().prediction, out.prediction),
-            variance_interp: out.variance_interp,
-        })
+        self.predict_at(x_t, &vec![level.t; x_t.dim(0)?], labels)
     }
 
     fn predict_rows(
@@ -291,14 +294,7 @@ impl Denoiser for TrainedModel {
         labels: Labels<'_>,
     ) -> crate::diffusion::Result<DenoiserOutput> {
         let t: Vec<f64> = levels.iter().map(|l| l.t).collect();
-        let out = self
-            .network
-            .forward(x_t, &t, labels)
-            .map_err(|e| crate::diffusion::Error::InvalidConfig(e.to_string()))?;
-        Ok(DenoiserOutput {
-            prediction: Prediction::new(self.config().prediction, out.prediction),
-            variance_interp: out.variance_interp,
-        })
+        self.predict_at(x_t, &t, labels)
     }
 
     fn num_classes(&self) -> usize {

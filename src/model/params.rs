@@ -83,6 +83,15 @@ impl ParamStore {
         &self.vars
     }
 
+    /// Every parameter's current value, by name (what a weights file holds).
+    #[must_use]
+    pub fn tensors(&self) -> BTreeMap<String, Tensor> {
+        self.vars
+            .iter()
+            .map(|(k, v)| (k.clone(), v.as_tensor().clone()))
+            .collect()
+    }
+
     /// Checks that a loaded file had no tensor the network did not ask for.
     ///
     /// # Errors

@@ -252,12 +252,8 @@ impl Trainer {
         let (x0, labels) = self.draw_batch(&mut rng)?;
         let (timesteps, weights) = self.sampler.draw(batch, &mut rng);
         let noise = rng.randn(x0.shape(), &Device::Cpu)?;
-        let column = |f: &dyn Fn(usize) -> f64| -> Result<Tensor> {
-            let values: Vec<f32> = timesteps.iter().map(|&t| f(t) as f32).collect();
-            Ok(Tensor::from_vec(values, (batch, 1), &Device::Cpu)?)
-        };
-        let signal = column(&|t| self.schedule.alpha_bar(t).sqrt())?;
-        let sigma = column(&|t| (1.0 - self.schedule.alpha_bar(t)).sqrt())?;
+        let signal = column(timesteps.iter().map(|&t| self.schedule.alpha_bar(t).sqrt()))?;
+        let sigma = column(timesteps.iter().map(|&t| (1.0 - self.schedule.alpha_bar(t)).sqrt()))?;
         let x_t = (x0.broadcast_mul(&signal)? + noise.broadcast_mul(&sigma)?)?;
         let t_input: Vec<f64> = timesteps.iter().map(|&t| t as f64).collect();
         let out = self.model.network().forward(&x_t, &t_input, labels.as_deref())?;
@@ -331,25 +327,22 @@ impl Trainer {
     /// for t > 1, the Gaussian −log p(x_0|x_1) at t = 1 (Ho et al. eq. 5).
     fn vlb_rows(&self, x0: &Tensor, x_t: &Tensor, prediction: &Tensor, interp: &Tensor, t: &[usize]) -> Result<Tensor> {
         let batch = t.len();
-        let column = |f: &dyn Fn(usize) -> f64| -> Result<Tensor> {
-            let values: Vec<f32> = t.iter().map(|&t| f(t) as f32).collect();
-            Ok(Tensor::from_vec(values, (batch, 1), &Device::Cpu)?)
-        };
+        let per_t = |f: &dyn Fn(usize) -> f64| column(t.iter().map(|&t| f(t)));
         let schedule = &self.schedule;
         // log β̃_1 = −∞; Improved DDPM clips it to log β̃_2.
         let log_tilde = |t: usize| schedule.posterior_variance(t.max(2)).ln();
-        let log_beta = column(&|t| schedule.beta(t).ln())?;
-        let log_beta_tilde = column(&log_tilde)?;
+        let log_beta = per_t(&|t| schedule.beta(t).ln())?;
+        let log_beta_tilde = per_t(&log_tilde)?;
         let mix = ((interp + 1.0)? * 0.5)?;
         let log_var_p = (mix.broadcast_mul(&log_beta)? + (1.0 - mix)?.broadcast_mul(&log_beta_tilde)?)?;
         let kind = self.model.config().prediction;
         let alpha_bars: Vec<f64> = t.iter().map(|&t| schedule.alpha_bar(t)).collect();
         let x0_hat = predicted_x0(kind, prediction, x_t, &alpha_bars)?;
-        let c0 = column(&|t| schedule.posterior_mean_coefficients(t).0)?;
-        let ct = column(&|t| schedule.posterior_mean_coefficients(t).1)?;
+        let c0 = per_t(&|t| schedule.posterior_mean_coefficients(t).0)?;
+        let ct = per_t(&|t| schedule.posterior_mean_coefficients(t).1)?;
         let mean_p = (x0_hat.broadcast_mul(&c0)? + x_t.broadcast_mul(&ct)?)?;
         let mean_q = (x0.broadcast_mul(&c0)? + x_t.broadcast_mul(&ct)?)?;
-        let log_var_q = column(&log_tilde)?;
+        let log_var_q = per_t(&log_tilde)?;
         let var_p = log_var_p.exp()?;
         let kl = (((log_var_p.broadcast_sub(&log_var_q)? + log_var_q.broadcast_sub(&log_var_p)?.exp()?)? - 1.0)?
             + ((&mean_q - &mean_p)?.sqr()? / &var_p)?)?;
@@ -369,8 +362,7 @@ impl Trainer {
     /// # Errors
     /// Tensor failures.
     pub fn ema_model(&self) -> Result<TrainedModel> {
-        let mut metadata = self.model.config().to_metadata();
-        metadata.extend(self.model.info.iter().map(|(k, v)| (k.clone(), v.clone())));
+        let metadata = self.model.metadata();
         let tensors: HashMap<String, Tensor> = self.ema.weights.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
         TrainedModel::from_parts(tensors, &metadata, Path::new("<moving average>"))
     }
@@ -386,8 +378,8 @@ impl Trainer {
     /// [`Error::Weights`] if the file cannot be written.
     pub fn save_checkpoint(&self, path: &Path) -> Result<()> {
         let mut tensors = BTreeMap::new();
-        for (name, var) in self.model.params().vars() {
-            tensors.insert(format!("param.{name}"), var.as_tensor().clone());
+        for (name, tensor) in self.model.params().tensors() {
+            tensors.insert(format!("param.{name}"), tensor);
         }
         for (prefix, map) in [
             ("ema", &self.ema.weights),
@@ -411,8 +403,7 @@ impl Trainer {
             .map(|&n| u32::try_from(n).unwrap_or(u32::MAX))
             .collect();
         tensors.insert("sampler.seen".into(), Tensor::from_vec(seen, steps, &Device::Cpu)?);
-        let mut metadata = self.model.config().to_metadata();
-        metadata.extend(self.model.info.iter().map(|(k, v)| (k.clone(), v.clone())));
+        let mut metadata = self.model.metadata();
         metadata.insert("checkpoint.step".into(), self.step.to_string());
         metadata.insert("checkpoint.data".into(), self.data.name.clone());
         write_safetensors(path, &tensors, metadata)
@@ -494,15 +485,18 @@ impl Trainer {
     }
 }
 
+/// One value per row as a `[rows, 1]` f32 column, to broadcast over a batch.
+fn column(values: impl Iterator<Item = f64>) -> Result<Tensor> {
+    #[allow(clippy::cast_possible_truncation)]
+    let values: Vec<f32> = values.map(|v| v as f32).collect();
+    let rows = values.len();
+    Ok(Tensor::from_vec(values, (rows, 1), &Device::Cpu)?)
+}
+
 /// x̂_0 from any prediction, with ᾱ per row.
 fn predicted_x0(kind: PredictionType, prediction: &Tensor, x_t: &Tensor, alpha_bars: &[f64]) -> Result<Tensor> {
-    let rows = alpha_bars.len();
-    let column = |f: &dyn Fn(f64) -> f64| -> Result<Tensor> {
-        let values: Vec<f32> = alpha_bars.iter().map(|&a| f(a) as f32).collect();
-        Ok(Tensor::from_vec(values, (rows, 1), &Device::Cpu)?)
-    };
-    let signal = column(&f64::sqrt)?;
-    let sigma = column(&|a| (1.0 - a).sqrt())?;
+    let signal = column(alpha_bars.iter().map(|&a| a.sqrt()))?;
+    let sigma = column(alpha_bars.iter().map(|&a| (1.0 - a).sqrt()))?;
     Ok(match kind {
         PredictionType::Sample => prediction.clone(),
         PredictionType::Epsilon | PredictionType::Score => {

@@ -104,3 +104,25 @@ pub fn weights_and_spreads(mixture: &GaussianMixture, samples: &Tensor) -> (Vec<
         .collect();
     (weights, spreads)
 }
+
+/// A path named `name` in this test process's own scratch folder `noisescope-{suite}-{pid}`.
+pub fn scratch(suite: &str, name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("noisescope-{suite}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
+
+/// The largest absolute difference between two tensors of one shape (any float dtype).
+pub fn max_abs_diff(a: &Tensor, b: &Tensor) -> f32 {
+    let b = b.to_dtype(a.dtype()).unwrap();
+    (a - b)
+        .unwrap()
+        .abs()
+        .unwrap()
+        .max_all()
+        .unwrap()
+        .to_dtype(candle_core::DType::F32)
+        .unwrap()
+        .to_scalar::<f32>()
+        .unwrap()
+}
