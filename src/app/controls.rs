@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use egui::{ComboBox, DragValue, Slider};
 
+use super::theory::Topic;
 use crate::diffusion::forward::ForwardMode;
 use crate::diffusion::guidance::GuidanceKind;
 use crate::diffusion::sampler::SamplerKind;
@@ -25,6 +26,8 @@ pub enum Scene {
     ImageBatch,
     /// Training a 2D model live.
     Train2D,
+    /// A scene of the theory.
+    Theory(Topic),
 }
 
 /// What the user asked for this frame.
@@ -96,7 +99,17 @@ impl ControlsPanel {
             ui.selectable_value(&mut self.scene, Scene::ImageBatch, "Image batch");
             ui.selectable_value(&mut self.scene, Scene::Train2D, "Train 2D");
         });
+        ui.label("Theory");
+        ui.horizontal_wrapped(|ui| {
+            for topic in Topic::ALL {
+                ui.selectable_value(&mut self.scene, Scene::Theory(topic), topic.title());
+            }
+        });
         ui.separator();
+        if matches!(self.scene, Scene::Theory(_)) {
+            // A theory scene carries its own controls.
+            return;
+        }
         // Each scene shows the sections that act on it, in one fixed order.
         let mixture = self.scene == Scene::Mixture2D;
         let sampling = matches!(self.scene, Scene::Mixture2D | Scene::ImageBatch);

@@ -89,7 +89,7 @@ impl ExportPanel {
                     ("Save run GIF", ExportRequest::RunGif),
                 ],
                 // The training scene's figures live in its plots; the curves CSV still applies.
-                Scene::Train2D => &[],
+                Scene::Train2D | Scene::Theory(_) => &[],
             };
             for (label, request) in buttons {
                 if ui.button(*label).clicked() {

@@ -8,6 +8,7 @@ mod exporting;
 pub mod image_scene;
 pub mod plots;
 pub mod run;
+pub mod theory;
 pub mod timeline;
 pub mod train_scene;
 pub mod viewer;
@@ -42,6 +43,7 @@ pub struct ExplorerApp {
     viewer: PlaneViewer,
     image_scene: ImageScene,
     train_scene: TrainScene,
+    theory: theory::TheoryScenes,
     run_kind: RunKind,
     last_scene: Scene,
     mixture_classes: u32,
@@ -78,6 +80,7 @@ impl ExplorerApp {
             viewer: PlaneViewer::new(Arc::clone(&mixture)),
             image_scene: ImageScene::new(render_state.clone()),
             train_scene: TrainScene::new(cc.egui_ctx.clone()),
+            theory: theory::TheoryScenes::new(cc.egui_ctx.clone(), Arc::clone(&mixture))?,
             run_kind: RunKind::Plane,
             last_scene: Scene::Mixture2D,
             mixture_classes: class_count(&mixture),
@@ -363,6 +366,9 @@ impl ExplorerApp {
             };
             if matches!(scene, Scene::Mixture2D | Scene::ImageBatch) {
                 self.start_run();
+            } else if let (Scene::Theory(_), Some(worker)) = (scene, &self.worker) {
+                // A theory scene computes on its own thread: free the CPU for it.
+                worker.stop();
             }
         }
         if self.image_scene.take_model_change() && scene == Scene::ImageBatch {
@@ -525,10 +531,17 @@ impl eframe::App for ExplorerApp {
                         self.train_scene.start(&self.mixture, self.controls.settings.schedule);
                     }
                 }
-                ui.separator();
-                self.export.ui(ui, self.controls.scene);
+                if !matches!(self.controls.scene, Scene::Theory(_)) {
+                    ui.separator();
+                    self.export.ui(ui, self.controls.scene);
+                }
             });
         });
+        if let Scene::Theory(topic) = self.controls.scene {
+            egui::CentralPanel::default().show(ui, |ui| self.theory.ui(ui, topic));
+            self.handle_requests();
+            return;
+        }
         egui::Panel::bottom("plots")
             .resizable(true)
             .default_size(220.0)

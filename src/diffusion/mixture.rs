@@ -237,6 +237,22 @@ impl GaussianMixture {
         softmax_rows(&logits)
     }
 
+    /// The most responsible component of each row at ᾱ = 1: which mode a sample landed in.
+    ///
+    /// # Errors
+    /// Tensor failures or a width other than D.
+    pub fn assign(&self, x: &Tensor) -> Result<Vec<usize>> {
+        let r = self.responsibilities(x, 1.0)?.to_vec2::<f64>()?;
+        Ok(r.iter()
+            .map(|row| {
+                row.iter()
+                    .enumerate()
+                    .max_by(|a, b| a.1.total_cmp(b.1))
+                    .map_or(0, |(k, _)| k)
+            })
+            .collect())
+    }
+
     /// log p_t(x) for each row (f64): the noised density behind the particles.
     ///
     /// # Errors

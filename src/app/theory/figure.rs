@@ -1,0 +1,277 @@
+//! Pieces the theory scenes' figures share: sampler paths, the noised density
+//! as an image, which mode samples landed in, and how each is drawn.
+
+use std::fmt::Display;
+use std::ops::ControlFlow;
+
+use candle_core::{Device, Tensor};
+use egui::{Color32, ColorImage};
+use egui_plot::{Line, PlotImage, PlotPoint, PlotPoints, PlotUi};
+
+use super::job::Cancel;
+use crate::diffusion::mixture::GaussianMixture;
+use crate::diffusion::sampler::{Sampler, run_sampler};
+use crate::diffusion::{Denoiser, NoiseRng};
+
+/// A point of the plane.
+pub type Point = [f64; 2];
+
+/// The plane every 2D scene shows: x from −4.5 to 4.5, y from −4 to 4.
+pub const VIEW_MIN: Point = [-4.5, -4.0];
+/// The view's upper corner.
+pub const VIEW_MAX: Point = [4.5, 4.0];
+
+/// Pixels per side of a density image.
+const DENSITY_PIXELS: usize = 160;
+
+/// Any error as the one-line message a scene shows.
+pub fn message(e: impl Display) -> String {
+    e.to_string()
+}
+
+/// The rows of a `[n, 2]` tensor.
+///
+/// # Errors
+/// A tensor that is not `[n, 2]`.
+pub fn points(x: &Tensor) -> Result<Vec<Point>, String> {
+    let rows = x
+        .to_dtype(candle_core::DType::F64)
+        .and_then(|x| x.to_vec2::<f64>())
+        .map_err(message)?;
+    rows.iter()
+        .map(|r| match r.as_slice() {
+            [a, b] => Ok([*a, *b]),
+            _ => Err(format!("expected 2D points, got rows of {}", r.len())),
+        })
+        .collect()
+}
+
+/// Points as a `[n, 2]` f32 tensor.
+///
+/// # Errors
+/// Only if candle cannot allocate it.
+pub fn tensor(points: &[Point]) -> Result<Tensor, String> {
+    #[allow(clippy::cast_possible_truncation)]
+    let values: Vec<f32> = points.iter().flat_map(|p| [p[0] as f32, p[1] as f32]).collect();
+    Tensor::from_vec(values, (points.len(), 2), &Device::Cpu).map_err(message)
+}
+
+/// Every particle's position before the first step and after each step:
+/// `frames[k][i]` is particle i after k steps.
+pub type Frames = Vec<Vec<Point>>;
+
+/// Runs `sampler` from `start`, keeping every step; `None` if cancelled.
+///
+/// # Errors
+/// The sampler's failure, as a message.
+pub fn trace(
+    sampler: &mut dyn Sampler,
+    model: &dyn Denoiser,
+    labels: Option<&[u32]>,
+    start: &Tensor,
+    rng: &mut NoiseRng,
+    cancel: &Cancel,
+) -> Result<Option<Frames>, String> {
+    let mut frames = vec![points(start)?];
+    let mut failure = None;
+    let finished = run_sampler(sampler, model, labels, start, rng, |out| {
+        if cancel.is_cancelled() {
+            return ControlFlow::Break(());
+        }
+        match points(&out.x_next) {
+            Ok(p) => {
+                frames.push(p);
+                ControlFlow::Continue(())
+            }
+            Err(e) => {
+                failure = Some(e);
+                ControlFlow::Break(())
+            }
+        }
+    })
+    .map_err(message)?;
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    Ok(finished.map(|_| frames))
+}
+
+/// Particle `i`'s path through `frames`.
+#[must_use]
+pub fn path(frames: &Frames, i: usize) -> Vec<Point> {
+    frames.iter().filter_map(|f| f.get(i).copied()).collect()
+}
+
+/// The fraction of `points` that landed in each of the mixture's components.
+///
+/// # Errors
+/// Tensor failures.
+pub fn mode_fractions(mixture: &GaussianMixture, points: &[Point]) -> Result<Vec<f64>, String> {
+    let mut counts = vec![0_usize; mixture.components().len()];
+    for k in mixture.assign(&tensor(points)?).map_err(message)? {
+        counts[k] += 1;
+    }
+    #[allow(clippy::cast_precision_loss)]
+    let total = points.len().max(1) as f64;
+    #[allow(clippy::cast_precision_loss)]
+    Ok(counts.iter().map(|&n| n as f64 / total).collect())
+}
+
+/// Fractions as "0.70 / 0.20 / 0.10".
+#[must_use]
+pub fn fractions_text(fractions: &[f64]) -> String {
+    fractions
+        .iter()
+        .map(|f| format!("{f:.2}"))
+        .collect::<Vec<_>>()
+        .join(" / ")
+}
+
+/// The mixture's weights as "0.70 / 0.20 / 0.10".
+#[must_use]
+pub fn weights_text(mixture: &GaussianMixture) -> String {
+    let weights: Vec<f64> = mixture.components().iter().map(|c| c.weight).collect();
+    fractions_text(&weights)
+}
+
+/// p_t over the view as a grey image (white = dense), for a plot's background.
+///
+/// # Errors
+/// Tensor failures.
+pub fn density_image(mixture: &GaussianMixture, alpha_bar: f64) -> Result<ColorImage, String> {
+    let n = DENSITY_PIXELS;
+    #[allow(clippy::cast_precision_loss)]
+    let at = |i: usize, lo: f64, hi: f64| lo + (hi - lo) * (i as f64 + 0.5) / n as f64;
+    let mut grid = Vec::with_capacity(n * n);
+    for row in 0..n {
+        // Row 0 is the top of the image: the largest y.
+        let y = at(n - 1 - row, VIEW_MIN[1], VIEW_MAX[1]);
+        grid.extend((0..n).map(|col| [at(col, VIEW_MIN[0], VIEW_MAX[0]), y]));
+    }
+    let log_p = mixture.log_density(&tensor(&grid)?, alpha_bar).map_err(message)?;
+    let max = log_p.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let pixels = log_p
+        .iter()
+        .map(|l| {
+            // √ of the relative density: the tails stay visible.
+            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+            let v = (20.0 + 120.0 * ((l - max) / 2.0).exp()) as u8;
+            Color32::from_gray(v)
+        })
+        .collect();
+    Ok(ColorImage::new([n, n], pixels))
+}
+
+/// Draws a density image under the plot's other items.
+pub fn density_ui(plot_ui: &mut PlotUi<'_>, texture: &egui::TextureHandle) {
+    let center = PlotPoint::new(
+        f64::midpoint(VIEW_MIN[0], VIEW_MAX[0]),
+        f64::midpoint(VIEW_MIN[1], VIEW_MAX[1]),
+    );
+    #[allow(clippy::cast_possible_truncation)]
+    let size = egui::vec2((VIEW_MAX[0] - VIEW_MIN[0]) as f32, (VIEW_MAX[1] - VIEW_MIN[1]) as f32);
+    plot_ui.image(PlotImage::new("p_t", texture, center, size));
+}
+
+/// Draws the first `count` particles' paths in one colour; only the first is named.
+pub fn paths_ui(plot_ui: &mut PlotUi<'_>, name: &str, frames: &Frames, count: usize, color: Color32) {
+    let particles = frames.first().map_or(0, Vec::len).min(count);
+    for i in 0..particles {
+        let line = Line::new(name, PlotPoints::from(path(frames, i)))
+            .color(color)
+            .width(1.2);
+        // One legend entry per colour: egui_plot merges items with the same name.
+        plot_ui.line(line);
+    }
+}
+
+/// A component's colour, the same in every scene.
+#[must_use]
+pub fn component_color(k: usize) -> Color32 {
+    const COLORS: [Color32; 4] = [
+        Color32::from_rgb(240, 150, 60),
+        Color32::from_rgb(100, 180, 250),
+        Color32::from_rgb(120, 200, 110),
+        Color32::from_rgb(230, 120, 200),
+    ];
+    COLORS[k % COLORS.len()]
+}
+
+/// The colour of deterministic paths (ODE, DDIM) and of stochastic ones (SDE, DDPM).
+pub const DETERMINISTIC: Color32 = Color32::from_rgb(100, 180, 250);
+/// See [`DETERMINISTIC`].
+pub const STOCHASTIC: Color32 = Color32::from_rgb(240, 150, 60);
+
+/// A square plot over the view, sized to `size`.
+#[must_use]
+pub fn plane_plot(id: &str, size: egui::Vec2) -> egui_plot::Plot<'static> {
+    egui_plot::Plot::new(id.to_owned())
+        .width(size.x)
+        .height(size.y)
+        .data_aspect(1.0)
+        .include_x(VIEW_MIN[0])
+        .include_x(VIEW_MAX[0])
+        .include_y(VIEW_MIN[1])
+        .include_y(VIEW_MAX[1])
+        .legend(egui_plot::Legend::default())
+}
+
+/// Loads a density image as a texture once it arrives.
+pub fn upload(ctx: &egui::Context, name: &str, image: &ColorImage) -> egui::TextureHandle {
+    ctx.load_texture(name, image.clone(), egui::TextureOptions::LINEAR)
+}
+
+/// A regular grid of arrow origins over the view, `per_side` along x.
+#[must_use]
+pub fn arrow_grid(per_side: usize) -> Vec<Point> {
+    #[allow(clippy::cast_precision_loss)]
+    let step = (VIEW_MAX[0] - VIEW_MIN[0]) / per_side as f64;
+    let mut grid = Vec::new();
+    let mut y = VIEW_MIN[1] + step / 2.0;
+    while y < VIEW_MAX[1] {
+        grid.extend((0..per_side).map(|i| {
+            #[allow(clippy::cast_precision_loss)]
+            let x = VIEW_MIN[0] + step * (i as f64 + 0.5);
+            [x, y]
+        }));
+        y += step;
+    }
+    grid
+}
+
+/// Arrows from `origins` along `vectors`, each at most `max_length` long
+/// (direction kept), so that steep fields stay readable.
+#[must_use]
+pub fn arrow_tips(origins: &[Point], vectors: &[Point], max_length: f64) -> Vec<Point> {
+    origins
+        .iter()
+        .zip(vectors)
+        .map(|(o, v)| {
+            let length = v[0].hypot(v[1]);
+            let scale = if length > max_length { max_length / length } else { 1.0 };
+            [o[0] + v[0] * scale, o[1] + v[1] * scale]
+        })
+        .collect()
+}
+
+/// Draws arrows from `origins` to `tips`.
+pub fn arrows_ui(plot_ui: &mut PlotUi<'_>, name: &str, origins: &[Point], tips: &[Point], color: Color32) {
+    plot_ui.arrows(
+        egui_plot::Arrows::new(
+            name,
+            PlotPoints::from(origins.to_vec()),
+            PlotPoints::from(tips.to_vec()),
+        )
+        .color(color)
+        .tip_length(6.0),
+    );
+}
+
+/// Draws points.
+pub fn points_ui(plot_ui: &mut PlotUi<'_>, name: &str, points: &[Point], radius: f32, color: Color32) {
+    plot_ui.points(
+        egui_plot::Points::new(name, PlotPoints::from(points.to_vec()))
+            .radius(radius)
+            .color(color),
+    );
+}

@@ -1,0 +1,161 @@
+//! The theory scenes: each system of the theory as a figure you can change,
+//! on the exact three-blob mixture (weights 0.7 / 0.2 / 0.1), whose score is
+//! known in closed form, so what a scene shows is the method and not a model's
+//! error.
+//!
+//! | scene | file | shows |
+//! |---|---|---|
+//! | DDPM vs DDIM | [`eta`] | paths morphing with η, σ_t(η) |
+//! | Branching | [`branching`] | what is decided at step t |
+//! | Four ways | [`four_ways`] | ε̂, x̂0, score, v̂ and their conversions |
+//! | Langevin | [`langevin`] | plain vs annealed Langevin, score field per σ |
+//! | SDE vs ODE | [`sde_ode`] | reverse-SDE and probability-flow paths over p_t |
+//! | DPM-Solver++ | [`dpm_solver`] | few-step paths, error against step count |
+//! | Guidance | [`guidance`] | classifier and classifier-free guidance, γ |
+//! | ELBO | [`elbo`] | L_T, L_{t−1}, L_0, bits/dim, rate–distortion, zero terminal SNR |
+//! | Spacing | [`spacing`] | the t leading, trailing and linspace visit |
+//!
+//! Each scene computes on a [`job::Computation`] thread and draws with egui_plot.
+
+pub mod branching;
+pub mod dpm_solver;
+pub mod elbo;
+pub mod eta;
+pub mod figure;
+pub mod four_ways;
+pub mod guidance;
+pub mod job;
+pub mod langevin;
+pub mod sde_ode;
+pub mod spacing;
+
+use std::sync::Arc;
+
+use crate::diffusion::mixture::GaussianMixture;
+use crate::diffusion::{Schedule, ScheduleConfig};
+
+/// Which theory scene.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Topic {
+    /// DDPM vs DDIM: η.
+    Eta,
+    /// Stochastic branching.
+    Branching,
+    /// ε̂, x̂0, score and v̂.
+    FourWays,
+    /// Langevin and annealed Langevin.
+    Langevin,
+    /// Reverse SDE vs probability-flow ODE.
+    SdeOde,
+    /// DPM-Solver++.
+    DpmSolver,
+    /// Classifier and classifier-free guidance.
+    Guidance,
+    /// The ELBO term by term.
+    Elbo,
+    /// Timestep spacing.
+    Spacing,
+}
+
+impl Topic {
+    /// Every scene, in the order the theory builds up.
+    pub const ALL: [Self; 9] = [
+        Self::Eta,
+        Self::Branching,
+        Self::FourWays,
+        Self::Langevin,
+        Self::SdeOde,
+        Self::DpmSolver,
+        Self::Guidance,
+        Self::Elbo,
+        Self::Spacing,
+    ];
+
+    /// The scene's button label.
+    #[must_use]
+    pub fn title(self) -> &'static str {
+        match self {
+            Self::Eta => "DDPM vs DDIM",
+            Self::Branching => "Branching",
+            Self::FourWays => "ε̂ x̂0 score v̂",
+            Self::Langevin => "Langevin",
+            Self::SdeOde => "SDE vs ODE",
+            Self::DpmSolver => "DPM-Solver++",
+            Self::Guidance => "Guidance",
+            Self::Elbo => "ELBO",
+            Self::Spacing => "Spacing",
+        }
+    }
+
+    fn build(self, context: &SceneContext) -> Box<dyn TheoryScene> {
+        match self {
+            Self::Eta => Box::new(eta::EtaScene::new(context)),
+            Self::Branching => Box::new(branching::BranchingScene::new(context)),
+            Self::FourWays => Box::new(four_ways::FourWaysScene::new(context)),
+            Self::Langevin => Box::new(langevin::LangevinScene::new(context)),
+            Self::SdeOde => Box::new(sde_ode::SdeOdeScene::new(context)),
+            Self::DpmSolver => Box::new(dpm_solver::DpmSolverScene::new(context)),
+            Self::Guidance => Box::new(guidance::GuidanceScene::new(context)),
+            Self::Elbo => Box::new(elbo::ElboScene::new(context)),
+            Self::Spacing => Box::new(spacing::SpacingScene::new(context)),
+        }
+    }
+}
+
+/// What every scene is built with.
+#[derive(Clone)]
+pub struct SceneContext {
+    /// Wakes the UI when a computation finishes.
+    pub repaint: egui::Context,
+    /// The exact mixture the 2D scenes sample.
+    pub mixture: Arc<GaussianMixture>,
+    /// The linear schedule, T = 1000 (Ho et al. 2020).
+    pub schedule: Arc<Schedule>,
+}
+
+/// One theory scene.
+pub trait TheoryScene {
+    /// What the scene shows, with the equation it illustrates.
+    fn caption(&self) -> &'static str;
+
+    /// Draws the scene's own controls and figures.
+    fn ui(&mut self, ui: &mut egui::Ui);
+}
+
+/// The open theory scene, built when first shown.
+pub struct TheoryScenes {
+    context: SceneContext,
+    open: Option<(Topic, Box<dyn TheoryScene>)>,
+}
+
+impl TheoryScenes {
+    /// Scenes over `mixture`; none is built yet.
+    ///
+    /// # Errors
+    /// Never in practice: the default schedule is valid.
+    pub fn new(repaint: egui::Context, mixture: Arc<GaussianMixture>) -> crate::diffusion::Result<Self> {
+        let schedule = Arc::new(Schedule::new(&ScheduleConfig::default())?);
+        Ok(Self {
+            context: SceneContext {
+                repaint,
+                mixture,
+                schedule,
+            },
+            open: None,
+        })
+    }
+
+    /// Draws `topic`, building it (and starting its computation) if it is new.
+    pub fn ui(&mut self, ui: &mut egui::Ui, topic: Topic) {
+        if self.open.as_ref().is_none_or(|(open, _)| *open != topic) {
+            self.open = Some((topic, topic.build(&self.context)));
+        }
+        let Some((_, scene)) = &mut self.open else {
+            return;
+        };
+        ui.heading(topic.title());
+        ui.label(egui::RichText::new(scene.caption()).size(15.0));
+        ui.separator();
+        scene.ui(ui);
+    }
+}
