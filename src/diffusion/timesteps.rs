@@ -8,7 +8,7 @@
 //! - `trailing`: k = round(T − i · T/N) − 1 for i = 0..N.
 
 use super::error::{Result, invalid};
-use super::schedule::linspace;
+use super::schedule::{Schedule, linspace};
 
 /// How N inference steps are spread over T training steps.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -56,6 +56,44 @@ pub fn inference_timesteps(train_steps: usize, steps: usize, spacing: TimestepSp
     Ok(zero_based.into_iter().map(to_one_based).collect())
 }
 
+/// `steps` levels from t = T down to t = 1, evenly spaced in log-SNR λ_t
+/// (DPM-Solver's "logSNR" skip type, Lu et al. 2022, §3.4), in sampling order.
+///
+/// Each λ is rounded to the nearest t; where the rounding would repeat a t
+/// (λ changes fastest near t = 1), the next free t above is taken, so there are
+/// always exactly `steps` distinct levels.
+///
+/// # Errors
+/// `steps` outside 1..=T.
+pub fn log_snr_timesteps(schedule: &Schedule, steps: usize) -> Result<Vec<usize>> {
+    let big_t = schedule.train_steps();
+    if steps == 0 || steps > big_t {
+        return Err(invalid(format!(
+            "steps must lie in 1..={big_t} (the training steps T), got {steps}"
+        )));
+    }
+    if steps == 1 {
+        return Ok(vec![big_t]);
+    }
+    let (low, high) = (schedule.log_snr(big_t), schedule.log_snr(1));
+    let mut ascending: Vec<usize> = Vec::with_capacity(steps);
+    for (i, lambda) in linspace(high, low, steps).into_iter().enumerate() {
+        // λ falls with t: the nearest t by bisection over 1..=T.
+        let (mut lo, mut hi) = (1, big_t);
+        while hi - lo > 1 {
+            let mid = usize::midpoint(lo, hi);
+            if schedule.log_snr(mid) > lambda { lo = mid } else { hi = mid }
+        }
+        let nearest = if (schedule.log_snr(lo) - lambda).abs() <= (schedule.log_snr(hi) - lambda).abs() { lo } else { hi };
+        let floor = ascending.last().map_or(1, |t| t + 1);
+        // Leave room above for the levels still to come.
+        let ceiling = big_t - (steps - 1 - i);
+        ascending.push(nearest.clamp(floor, ceiling));
+    }
+    ascending.reverse();
+    Ok(ascending)
+}
+
 /// Rounds a 0-based diffusers timestep half to even (numpy) and shifts it to our t.
 fn to_one_based(k: f64) -> usize {
     // Every k above lies in 0..T, so the cast is exact.
@@ -76,6 +114,21 @@ mod tests {
         let trailing = inference_timesteps(1000, 50, TimestepSpacing::Trailing).unwrap();
         assert_eq!(trailing[..2], [1000, 980]);
         assert_eq!(*trailing.last().unwrap(), 20);
+    }
+
+    #[test]
+    fn log_snr_spacing_is_even_in_lambda_and_distinct() {
+        let schedule = Schedule::new(&crate::diffusion::ScheduleConfig::default()).unwrap();
+        let ten = log_snr_timesteps(&schedule, 10).unwrap();
+        assert_eq!((ten[0], ten[9]), (1000, 1));
+        // Ho et al.'s linear schedule: λ_1 = ln(0.9999/0.0001) and λ_1000 = ln(ᾱ/(1 − ᾱ)),
+        // ᾱ_1000 = 4.036e-5; the 5th level lies 5/9 of the way from λ_1000 to λ_1.
+        let (top, bottom) = ((4.036e-5_f64 / (1.0 - 4.036e-5)).ln(), (0.9999_f64 / 0.0001).ln());
+        let target = top + (bottom - top) * 5.0 / 9.0;
+        assert!((schedule.log_snr(ten[4]) - target).abs() < 0.05, "{ten:?}");
+        let many = log_snr_timesteps(&schedule, 200).unwrap();
+        assert_eq!(many.len(), 200);
+        assert!(many.windows(2).all(|w| w[0] > w[1]), "{many:?}");
     }
 
     #[test]

@@ -194,7 +194,7 @@ impl TheoryScene for ElboScene {
             self.bound.status_ui(ui);
         });
         ui.label(format!(
-            "total {:.4} bits/dim = L_T {:.4} + Σ L_(t−1) {:.4} + L_0 {:.4}",
+            "total {:.4} bits/dim = L_T {:.3e} + Σ L_(t−1) {:.4} + L_0 {:.4}",
             terms.bits_per_dim(),
             bits_per_dim(terms.prior_nats, dims),
             bits_per_dim(steps, dims),

@@ -110,7 +110,7 @@ impl FourWaysScene {
             vector_text(f.x_t),
             f.alpha_bar
         ));
-        egui::Grid::new("four ways").striped(true).show(ui, |ui| {
+        egui::Grid::new("four ways formulas").striped(true).show(ui, |ui| {
             ui.label(format!("ε̂ = {}", vector_text(eps)));
             ui.label("the model's estimate of the noise ε");
             ui.end_row();

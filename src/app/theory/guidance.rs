@@ -42,6 +42,18 @@ pub struct Guidance {
     samples: Vec<Point>,
 }
 
+/// What the samples of the guided class look like.
+struct ClassStatistics {
+    /// The fraction of samples in the class's component.
+    share: f64,
+    /// The distance of their mean from the component's mean.
+    offset: f64,
+    /// Their per-axis standard deviation about their own mean.
+    spread: f64,
+    /// The component's own standard deviation.
+    class_std: f64,
+}
+
 /// The guidance scene.
 pub struct GuidanceScene {
     context: SceneContext,
@@ -103,8 +115,10 @@ impl GuidanceScene {
         });
     }
 
-    /// The share of samples in the class's component and their per-axis spread.
-    fn class_statistics(&self, samples: &[Point]) -> Option<(f64, f64, f64)> {
+    /// The share of samples in the class's component, how far their mean lies
+    /// from the component's mean, their per-axis spread about their own mean,
+    /// and the component's std.
+    fn class_statistics(&self, samples: &[Point]) -> Option<ClassStatistics> {
         let mixture: &GaussianMixture = &self.context.mixture;
         let k = mixture
             .components()
@@ -112,19 +126,17 @@ impl GuidanceScene {
             .position(|c| c.label == Some(self.setup.class))?;
         let component = &mixture.components()[k];
         let assigned = mixture.assign(&figure::tensor(samples).ok()?).ok()?;
-        let inside: Vec<&Point> = samples
-            .iter()
-            .zip(&assigned)
-            .filter(|(_, a)| **a == k)
-            .map(|(p, _)| p)
-            .collect();
-        let squared: f64 = inside
-            .iter()
-            .map(|p| (p[0] - component.mean[0]).powi(2) + (p[1] - component.mean[1]).powi(2))
-            .sum();
+        let inside: Vec<Point> = samples.iter().zip(&assigned).filter(|(_, a)| **a == k).map(|(p, _)| *p).collect();
         #[allow(clippy::cast_precision_loss)]
-        let (count, total) = (inside.len() as f64, samples.len().max(1) as f64);
-        Some((count / total, (squared / (2.0 * count.max(1.0))).sqrt(), component.std))
+        let (count, total) = (inside.len().max(1) as f64, samples.len().max(1) as f64);
+        let mean = inside.iter().fold([0.0, 0.0], |m, p| [m[0] + p[0] / count, m[1] + p[1] / count]);
+        let squared: f64 = inside.iter().map(|p| (p[0] - mean[0]).powi(2) + (p[1] - mean[1]).powi(2)).sum();
+        Some(ClassStatistics {
+            share: inside.len() as f64 / total,
+            offset: (mean[0] - component.mean[0]).hypot(mean[1] - component.mean[1]),
+            spread: (squared / (2.0 * count)).sqrt(),
+            class_std: component.std,
+        })
     }
 
     fn controls_ui(&mut self, ui: &mut egui::Ui) {
@@ -211,11 +223,14 @@ impl TheoryScene for GuidanceScene {
             return;
         };
         ui.horizontal(|ui| {
-            if let Some((share, spread, alone)) = self.class_statistics(&figure.samples) {
+            if let Some(stats) = self.class_statistics(&figure.samples) {
                 ui.label(format!(
-                    "samples in class {}: {:.1} %, per-axis spread {spread:.3} (the class alone: {alone:.3})",
+                    "samples in class {}: {:.1} %, their mean {:.3} from the class mean, per-axis spread {:.3} (the class alone: {:.3})",
                     self.setup.class,
-                    100.0 * share
+                    100.0 * stats.share,
+                    stats.offset,
+                    stats.spread,
+                    stats.class_std
                 ));
             }
             self.figure.status_ui(ui);

@@ -81,9 +81,9 @@ impl Topic {
             Self::Langevin => "Langevin",
             Self::SdeOde => "SDE vs ODE",
             Self::DpmSolver => "DPM-Solver++",
-            Self::Guidance => "Guidance",
+            Self::Guidance => "Guidance (γ)",
             Self::Elbo => "ELBO",
-            Self::Spacing => "Spacing",
+            Self::Spacing => "Timestep spacing",
         }
     }
 

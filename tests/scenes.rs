@@ -1,0 +1,263 @@
+//! The theory scenes, driven through egui_kittest on lavapipe: each opened with
+//! one click, its numbers read off the screen and checked against exact
+//! answers (the mixture's weights, the papers' formulas, diffusers' spacing
+//! rules), and a snapshot taken.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use egui_kittest::Harness;
+use egui_kittest::kittest::{NodeT, Queryable};
+use noisescope::app::ExplorerApp;
+
+fn open(title: &str) -> Harness<'static, ExplorerApp> {
+    let mut harness = Harness::builder()
+        .with_size([1280.0, 720.0])
+        .wgpu()
+        .build_eframe(|cc| ExplorerApp::new(cc).expect("the explorer starts"));
+    harness.run_steps(2);
+    harness.get_by_label(title).click();
+    harness.run_steps(2);
+    harness
+}
+
+/// A node's text: a label's value, or any other widget's label.
+fn text_of(node: &egui_kittest::Node<'_>) -> Option<String> {
+    let node = node.accesskit_node();
+    node.value().or_else(|| node.label())
+}
+
+/// The text of the label that starts with `prefix`, once the scene has
+/// finished computing (steps frames until then).
+fn label(harness: &mut Harness<'static, ExplorerApp>, prefix: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(40);
+    while Instant::now() < deadline {
+        harness.step();
+        let computing = harness.query_by_label("computing…").is_some();
+        let found = harness
+            .query_all_by_label_contains(prefix)
+            .filter_map(|node| text_of(&node))
+            .find(|text| text.starts_with(prefix));
+        if let (false, Some(text)) = (computing, found) {
+            return text;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let shown: Vec<String> = harness
+        .query_all_by_label_contains("")
+        .filter_map(|node| text_of(&node))
+        .collect();
+    panic!("no label starting with {prefix:?} appeared; the window shows {shown:?}");
+}
+
+/// Every decimal number in `text` after `marker`, in order.
+fn numbers_after(text: &str, marker: &str) -> Vec<f64> {
+    let start = text.find(marker).map_or_else(|| panic!("{marker:?} not in {text:?}"), |i| i + marker.len());
+    let mut numbers = Vec::new();
+    let mut current = String::new();
+    for c in text[start..].chars().chain([' ']) {
+        let has_digit = current.chars().any(|d| d.is_ascii_digit());
+        let continues = c.is_ascii_digit()
+            || (c == '.' && has_digit)
+            || (c == '-' && (current.is_empty() || current.ends_with('e')))
+            || (c == 'e' && has_digit && !current.contains('e'));
+        if continues {
+            current.push(c);
+        } else {
+            if has_digit {
+                numbers.push(current.trim_end_matches(['.', 'e', '-']).parse().unwrap());
+            }
+            current.clear();
+        }
+    }
+    numbers
+}
+
+fn click(harness: &mut Harness<'static, ExplorerApp>, label: &str) {
+    harness.get_by_label(label).click();
+    harness.run_steps(2);
+}
+
+const TRUE_WEIGHTS: [f64; 3] = [0.7, 0.2, 0.1];
+
+fn assert_weights(found: &[f64], tolerance: f64, what: &str) {
+    assert_eq!(found.len(), 3, "{what}: {found:?}");
+    for (w, truth) in found.iter().zip(TRUE_WEIGHTS) {
+        assert!((w - truth).abs() <= tolerance, "{what}: weights {found:?}, true {TRUE_WEIGHTS:?}");
+    }
+}
+
+/// ᾱ_t of the linear schedule (β from 1e-4 to 0.02 over T = 1000), from Ho et al.'s definition.
+fn linear_alpha_bar(t: usize) -> f64 {
+    (1..=t)
+        .map(|i| 1.0 - (1e-4 + (0.02 - 1e-4) * (i - 1) as f64 / 999.0))
+        .product()
+}
+
+#[test]
+fn eta_turns_smooth_ddim_paths_into_jittery_ddpm_ones() {
+    let mut harness = open("DDPM vs DDIM");
+    let smooth = numbers_after(&label(&mut harness, "mean path length: "), ": ")[0];
+    harness.snapshot("scene_eta_ddim");
+    click(&mut harness, "DDPM (η = 1)");
+    // Wait for the new run: its σ label changes at once, its paths when computed.
+    let sigma_text = label(&mut harness, "σ at the first step");
+    let jittery = numbers_after(&label(&mut harness, "mean path length: "), ": ")[0];
+    assert!(jittery > 1.3 * smooth, "path length {smooth} at η = 0, {jittery} at η = 1");
+    // σ at η = 1 is √β̃ between the first two visited levels (981 → 961, leading spacing).
+    let [t, sigma] = numbers_after(&sigma_text, "from t = ")[..] else { panic!("{sigma_text}") };
+    assert_eq!(t, 981.0);
+    let (ab_t, ab_s) = (linear_alpha_bar(981), linear_alpha_bar(961));
+    let expected = ((1.0 - ab_s) / (1.0 - ab_t) * (1.0 - ab_t / ab_s)).sqrt();
+    assert!((sigma - expected).abs() < 1e-4, "σ {sigma} vs {expected}");
+    harness.snapshot("scene_eta_ddpm");
+}
+
+#[test]
+fn branching_late_in_the_run_no_longer_changes_the_outcome() {
+    let mut harness = open("Branching");
+    label(&mut harness, "branching at t = ");
+    click(&mut harness, "t = 11");
+    let late = numbers_after(&label(&mut harness, "branching at t = 11:"), ": ")[0];
+    assert!(late >= 95.0, "{late} % at t = 11");
+    click(&mut harness, "t = 991");
+    let early = numbers_after(&label(&mut harness, "branching at t = 991:"), ": ")[0];
+    assert!(early < 90.0, "{early} % at t = 991: the outcome was decided from pure noise");
+    click(&mut harness, "t = 491");
+    label(&mut harness, "branching at t = 491:");
+    harness.snapshot("scene_branching");
+}
+
+#[test]
+fn the_four_parameterizations_agree_with_the_exact_score() {
+    let mut harness = open("ε̂ x̂0 score v̂");
+    let x_t_text = label(&mut harness, "x_t = √ᾱ_t x0");
+    let values = numbers_after(&x_t_text, ") ε = ");
+    let (x_t, alpha_bar) = ([values[0], values[1]], values[2]);
+    assert!((alpha_bar - linear_alpha_bar(300)).abs() < 1e-6);
+    let vector = |harness: &mut Harness<'static, ExplorerApp>, prefix: &str| {
+        let v = numbers_after(&label(harness, prefix), prefix);
+        [v[0], v[1]]
+    };
+    let eps = vector(&mut harness, "ε̂ = (");
+    let x0 = vector(&mut harness, "x̂0 = (");
+    let score = vector(&mut harness, "ŝ = (");
+    let v = vector(&mut harness, "v̂ = (");
+    let (a, s) = (alpha_bar.sqrt(), (1.0 - alpha_bar).sqrt());
+    for d in 0..2 {
+        assert!((x0[d] - (x_t[d] - s * eps[d]) / a).abs() < 1e-3, "x̂0 {x0:?}");
+        assert!((score[d] + eps[d] / s).abs() < 1e-3, "ŝ {score:?}");
+        assert!((v[d] - (a * eps[d] - s * x0[d])).abs() < 1e-3, "v̂ {v:?}");
+    }
+    // The score is the mixture's own ∇log p_t at x_t.
+    let mixture = common::three_blobs();
+    let exact = mixture.score(&common::row(&x_t), alpha_bar, None).unwrap();
+    let exact = common::first_row(&exact);
+    for d in 0..2 {
+        assert!((score[d] - exact[d]).abs() < 1e-3 * (1.0 + exact[d].abs()), "ŝ {score:?} vs exact {exact:?}");
+    }
+    harness.snapshot("scene_four_ways");
+}
+
+#[test]
+fn annealed_langevin_recovers_the_weights_and_plain_langevin_does_not() {
+    let mut harness = open("Langevin");
+    let plain = numbers_after(&label(&mut harness, "plain Langevin, "), "mode weights ");
+    let annealed = numbers_after(&label(&mut harness, "annealed Langevin after level 50"), "mode weights ");
+    // 1000 particles: 4 standard errors of a 0.7 share is 0.058.
+    assert_weights(&annealed, 0.06, "annealed Langevin");
+    let worst = plain.iter().zip(TRUE_WEIGHTS).map(|(w, t)| (w - t).abs()).fold(0.0, f64::max);
+    assert!(worst > 0.15, "plain Langevin matched the weights: {plain:?}");
+    harness.snapshot("scene_langevin");
+}
+
+#[test]
+fn the_sde_and_the_ode_end_with_the_same_weights() {
+    let mut harness = open("SDE vs ODE");
+    let sde = numbers_after(&label(&mut harness, "reverse SDE: final"), "weights ");
+    let ode = numbers_after(&label(&mut harness, "probability-flow ODE: final"), "weights ");
+    assert_weights(&sde, 0.06, "reverse SDE");
+    assert_weights(&ode, 0.06, "probability-flow ODE");
+    harness.snapshot("scene_sde_ode");
+}
+
+#[test]
+fn dpm_solver_converges_at_second_order_and_ddim_at_first() {
+    let mut harness = open("DPM-Solver++");
+    // "DPM-Solver++(2M) e, DDIM (η = 0) e, Euler ODE e": the 2 and the 0 of the names come too.
+    let errors = |harness: &mut Harness<'static, ExplorerApp>, steps: &str| {
+        let text = label(harness, &format!("median end-point error at {steps} steps"));
+        let found = numbers_after(&text, "steps: ");
+        let [_, dpm, _, ddim, euler] = found[..] else { panic!("{text}") };
+        [dpm, ddim, euler]
+    };
+    let at_twenty = errors(&mut harness, "20");
+    assert!(at_twenty[0] < 0.5 * at_twenty[1] && at_twenty[1] < at_twenty[2], "{at_twenty:?}");
+    click(&mut harness, "50");
+    let at_fifty = errors(&mut harness, "50");
+    // Observed order p from error ∝ N^−p between 20 and 50 steps.
+    let order = |i: usize| (at_twenty[i] / at_fifty[i]).ln() / (50.0_f64 / 20.0).ln();
+    assert!(order(0) > 1.6, "DPM-Solver++ order {}: {at_twenty:?} → {at_fifty:?}", order(0));
+    assert!((0.6..1.4).contains(&order(1)), "DDIM order {}: {at_twenty:?} → {at_fifty:?}", order(1));
+    click(&mut harness, "20");
+    label(&mut harness, "median end-point error at 20 steps");
+    harness.snapshot("scene_dpm_solver");
+}
+
+#[test]
+fn guidance_at_one_samples_the_class_and_larger_gamma_sharpens_it() {
+    let mut harness = open("Guidance (γ)");
+    // Class 1: the blob at (2, −1) with std 0.25 and weight 0.2.
+    let stats = |harness: &mut Harness<'static, ExplorerApp>| numbers_after(&label(harness, "samples in class 1:"), ": ");
+    let exact = stats(&mut harness);
+    let [share, offset, spread, alone] = exact[..] else { panic!("{exact:?}") };
+    assert_eq!(alone, 0.25);
+    assert!(share > 97.0 && offset < 0.05, "{exact:?}");
+    assert!((spread / alone - 1.0).abs() < 0.15, "{exact:?}");
+    // γ = 3 sharpens the class (p(x|y) p(y|x)^(γ−1)) and pushes it from the others;
+    // γ = 8 pushes it much further: the samples leave the data.
+    click(&mut harness, "γ = 3");
+    let three = stats(&mut harness);
+    assert!(three[2] < 0.75 * spread && three[1] > 0.2, "γ = 3: {three:?}");
+    click(&mut harness, "γ = 8");
+    let sharp = stats(&mut harness);
+    assert!(sharp[2] < 0.75 * spread && sharp[1] > 1.5 * three[1], "γ = 8: {sharp:?}");
+    click(&mut harness, "Classifier-free");
+    let free = stats(&mut harness);
+    // Exact parts: both rules give the same guided score.
+    assert!((free[2] - sharp[2]).abs() < 0.02, "classifier {sharp:?} vs classifier-free {free:?}");
+    harness.snapshot("scene_guidance_cfg_gamma8");
+    click(&mut harness, "γ = 0");
+    let unconditional = stats(&mut harness);
+    assert!((unconditional[0] - 20.0).abs() < 6.0, "γ = 0 is unconditional: {unconditional:?}");
+}
+
+#[test]
+fn the_elbo_adds_up_and_zero_terminal_snr_removes_l_t() {
+    let mut harness = open("ELBO");
+    assert_eq!(numbers_after(&label(&mut harness, "√ᾱ_T = "), "= ")[0], 0.0064);
+    let total = label(&mut harness, "total ");
+    let part = |marker: &str| numbers_after(&total, marker)[0];
+    let (sum, prior) = (part("total "), part("L_T "));
+    assert!((sum - (prior + part("L_(t−1) ") + part("L_0 "))).abs() < 2e-4, "{total}");
+    // L_T = KL(N(√ᾱ_T x0, 1 − ᾱ_T) ‖ N(0, 1)) is tiny but positive.
+    assert!(prior > 0.0 && prior < 1e-3, "{total}");
+    harness.snapshot("scene_elbo");
+    click(&mut harness, "zero terminal SNR");
+    harness.run_steps(2);
+    assert_eq!(numbers_after(&label(&mut harness, "√ᾱ_T = "), "= ")[0], 0.0);
+    let rescaled = label(&mut harness, "total ");
+    assert_eq!(numbers_after(&rescaled, "L_T ")[0], 0.0, "{rescaled}");
+}
+
+#[test]
+fn spacing_shows_the_timesteps_diffusers_visits() {
+    let mut harness = open("Timestep spacing");
+    // diffusers (0-based k, here t = k + 1) for T = 1000, N = 10.
+    harness.get_by_label("leading: t = 901, 801, 701, 601, 501, 401, 301, 201, 101, 1");
+    harness.get_by_label("trailing: t = 1000, 900, 800, 700, 600, 500, 400, 300, 200, 100");
+    harness.get_by_label("linspace: t = 1000, 889, 778, 667, 556, 445, 334, 223, 112, 1");
+    harness.snapshot("scene_spacing");
+}
