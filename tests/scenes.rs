@@ -54,7 +54,9 @@ fn label(harness: &mut Harness<'static, ExplorerApp>, prefix: &str) -> String {
 
 /// Every decimal number in `text` after `marker`, in order.
 fn numbers_after(text: &str, marker: &str) -> Vec<f64> {
-    let start = text.find(marker).map_or_else(|| panic!("{marker:?} not in {text:?}"), |i| i + marker.len());
+    let start = text
+        .find(marker)
+        .map_or_else(|| panic!("{marker:?} not in {text:?}"), |i| i + marker.len());
     let mut numbers = Vec::new();
     let mut current = String::new();
     for c in text[start..].chars().chain([' ']) {
@@ -85,7 +87,10 @@ const TRUE_WEIGHTS: [f64; 3] = [0.7, 0.2, 0.1];
 fn assert_weights(found: &[f64], tolerance: f64, what: &str) {
     assert_eq!(found.len(), 3, "{what}: {found:?}");
     for (w, truth) in found.iter().zip(TRUE_WEIGHTS) {
-        assert!((w - truth).abs() <= tolerance, "{what}: weights {found:?}, true {TRUE_WEIGHTS:?}");
+        assert!(
+            (w - truth).abs() <= tolerance,
+            "{what}: weights {found:?}, true {TRUE_WEIGHTS:?}"
+        );
     }
 }
 
@@ -105,9 +110,14 @@ fn eta_turns_smooth_ddim_paths_into_jittery_ddpm_ones() {
     // Wait for the new run: its σ label changes at once, its paths when computed.
     let sigma_text = label(&mut harness, "σ at the first step");
     let jittery = numbers_after(&label(&mut harness, "mean path length: "), ": ")[0];
-    assert!(jittery > 1.3 * smooth, "path length {smooth} at η = 0, {jittery} at η = 1");
-    // σ at η = 1 is √β̃ between the first two visited levels (981 → 961, leading spacing).
-    let [t, sigma] = numbers_after(&sigma_text, "from t = ")[..] else { panic!("{sigma_text}") };
+    assert!(
+        jittery > 1.3 * smooth,
+        "path length {smooth} at η = 0, {jittery} at η = 1"
+    );
+    // σ at η = 1 is √β_post between the first two visited levels (981 → 961, leading spacing).
+    let [t, sigma] = numbers_after(&sigma_text, "from t = ")[..] else {
+        panic!("{sigma_text}")
+    };
     assert_eq!(t, 981.0);
     let (ab_t, ab_s) = (linear_alpha_bar(981), linear_alpha_bar(961));
     let expected = ((1.0 - ab_s) / (1.0 - ab_t) * (1.0 - ab_t / ab_s)).sqrt();
@@ -124,7 +134,10 @@ fn branching_late_in_the_run_no_longer_changes_the_outcome() {
     assert!(late >= 95.0, "{late} % at t = 11");
     click(&mut harness, "t = 991");
     let early = numbers_after(&label(&mut harness, "branching at t = 991:"), ": ")[0];
-    assert!(early < 90.0, "{early} % at t = 991: the outcome was decided from pure noise");
+    assert!(
+        early < 90.0,
+        "{early} % at t = 991: the outcome was decided from pure noise"
+    );
     click(&mut harness, "t = 491");
     label(&mut harness, "branching at t = 491:");
     harness.snapshot("scene_branching");
@@ -132,7 +145,7 @@ fn branching_late_in_the_run_no_longer_changes_the_outcome() {
 
 #[test]
 fn the_four_parameterizations_agree_with_the_exact_score() {
-    let mut harness = open("ε̂ x̂0 score v̂");
+    let mut harness = open("Four parameterizations");
     let x_t_text = label(&mut harness, "x_t = √ᾱ_t x0");
     let values = numbers_after(&x_t_text, ") ε = ");
     let (x_t, alpha_bar) = ([values[0], values[1]], values[2]);
@@ -141,22 +154,25 @@ fn the_four_parameterizations_agree_with_the_exact_score() {
         let v = numbers_after(&label(harness, prefix), prefix);
         [v[0], v[1]]
     };
-    let eps = vector(&mut harness, "ε̂ = (");
-    let x0 = vector(&mut harness, "x̂0 = (");
-    let score = vector(&mut harness, "ŝ = (");
-    let v = vector(&mut harness, "v̂ = (");
+    let eps = vector(&mut harness, "ε_θ = (");
+    let x0 = vector(&mut harness, "x_θ = (");
+    let score = vector(&mut harness, "s_θ = (");
+    let v = vector(&mut harness, "v_θ = (");
     let (a, s) = (alpha_bar.sqrt(), (1.0 - alpha_bar).sqrt());
     for d in 0..2 {
-        assert!((x0[d] - (x_t[d] - s * eps[d]) / a).abs() < 1e-3, "x̂0 {x0:?}");
-        assert!((score[d] + eps[d] / s).abs() < 1e-3, "ŝ {score:?}");
-        assert!((v[d] - (a * eps[d] - s * x0[d])).abs() < 1e-3, "v̂ {v:?}");
+        assert!((x0[d] - (x_t[d] - s * eps[d]) / a).abs() < 1e-3, "x_θ {x0:?}");
+        assert!((score[d] + eps[d] / s).abs() < 1e-3, "s_θ {score:?}");
+        assert!((v[d] - (a * eps[d] - s * x0[d])).abs() < 1e-3, "v_θ {v:?}");
     }
     // The score is the mixture's own ∇log p_t at x_t.
     let mixture = common::three_blobs();
     let exact = mixture.score(&common::row(&x_t), alpha_bar, None).unwrap();
     let exact = common::first_row(&exact);
     for d in 0..2 {
-        assert!((score[d] - exact[d]).abs() < 1e-3 * (1.0 + exact[d].abs()), "ŝ {score:?} vs exact {exact:?}");
+        assert!(
+            (score[d] - exact[d]).abs() < 1e-3 * (1.0 + exact[d].abs()),
+            "s_θ {score:?} vs exact {exact:?}"
+        );
     }
     harness.snapshot("scene_four_ways");
 }
@@ -165,10 +181,17 @@ fn the_four_parameterizations_agree_with_the_exact_score() {
 fn annealed_langevin_recovers_the_weights_and_plain_langevin_does_not() {
     let mut harness = open("Langevin");
     let plain = numbers_after(&label(&mut harness, "plain Langevin, "), "mode weights ");
-    let annealed = numbers_after(&label(&mut harness, "annealed Langevin after level 50"), "mode weights ");
+    let annealed = numbers_after(
+        &label(&mut harness, "annealed Langevin after level 50"),
+        "mode weights ",
+    );
     // 1000 particles: 4 standard errors of a 0.7 share is 0.058.
     assert_weights(&annealed, 0.06, "annealed Langevin");
-    let worst = plain.iter().zip(TRUE_WEIGHTS).map(|(w, t)| (w - t).abs()).fold(0.0, f64::max);
+    let worst = plain
+        .iter()
+        .zip(TRUE_WEIGHTS)
+        .map(|(w, t)| (w - t).abs())
+        .fold(0.0, f64::max);
     assert!(worst > 0.15, "plain Langevin matched the weights: {plain:?}");
     harness.snapshot("scene_langevin");
 }
@@ -190,17 +213,30 @@ fn dpm_solver_converges_at_second_order_and_ddim_at_first() {
     let errors = |harness: &mut Harness<'static, ExplorerApp>, steps: &str| {
         let text = label(harness, &format!("median end-point error at {steps} steps"));
         let found = numbers_after(&text, "steps: ");
-        let [_, dpm, _, ddim, euler] = found[..] else { panic!("{text}") };
+        let [_, dpm, _, ddim, euler] = found[..] else {
+            panic!("{text}")
+        };
         [dpm, ddim, euler]
     };
     let at_twenty = errors(&mut harness, "20");
-    assert!(at_twenty[0] < 0.5 * at_twenty[1] && at_twenty[1] < at_twenty[2], "{at_twenty:?}");
+    assert!(
+        at_twenty[0] < 0.5 * at_twenty[1] && at_twenty[1] < at_twenty[2],
+        "{at_twenty:?}"
+    );
     click(&mut harness, "50");
     let at_fifty = errors(&mut harness, "50");
     // Observed order p from error ∝ N^−p between 20 and 50 steps.
     let order = |i: usize| (at_twenty[i] / at_fifty[i]).ln() / (50.0_f64 / 20.0).ln();
-    assert!(order(0) > 1.6, "DPM-Solver++ order {}: {at_twenty:?} → {at_fifty:?}", order(0));
-    assert!((0.6..1.4).contains(&order(1)), "DDIM order {}: {at_twenty:?} → {at_fifty:?}", order(1));
+    assert!(
+        order(0) > 1.6,
+        "DPM-Solver++ order {}: {at_twenty:?} → {at_fifty:?}",
+        order(0)
+    );
+    assert!(
+        (0.6..1.4).contains(&order(1)),
+        "DDIM order {}: {at_twenty:?} → {at_fifty:?}",
+        order(1)
+    );
     click(&mut harness, "20");
     label(&mut harness, "median end-point error at 20 steps");
     harness.snapshot("scene_dpm_solver");
@@ -210,9 +246,12 @@ fn dpm_solver_converges_at_second_order_and_ddim_at_first() {
 fn guidance_at_one_samples_the_class_and_larger_gamma_sharpens_it() {
     let mut harness = open("Guidance (γ)");
     // Class 1: the blob at (2, −1) with std 0.25 and weight 0.2.
-    let stats = |harness: &mut Harness<'static, ExplorerApp>| numbers_after(&label(harness, "samples in class 1:"), ": ");
+    let stats =
+        |harness: &mut Harness<'static, ExplorerApp>| numbers_after(&label(harness, "samples in class 1:"), ": ");
     let exact = stats(&mut harness);
-    let [share, offset, spread, alone] = exact[..] else { panic!("{exact:?}") };
+    let [share, offset, spread, alone] = exact[..] else {
+        panic!("{exact:?}")
+    };
     assert_eq!(alone, 0.25);
     assert!(share > 97.0 && offset < 0.05, "{exact:?}");
     assert!((spread / alone - 1.0).abs() < 0.15, "{exact:?}");
@@ -223,15 +262,24 @@ fn guidance_at_one_samples_the_class_and_larger_gamma_sharpens_it() {
     assert!(three[2] < 0.75 * spread && three[1] > 0.2, "γ = 3: {three:?}");
     click(&mut harness, "γ = 8");
     let sharp = stats(&mut harness);
-    assert!(sharp[2] < 0.75 * spread && sharp[1] > 1.5 * three[1], "γ = 8: {sharp:?}");
+    assert!(
+        sharp[2] < 0.75 * spread && sharp[1] > 1.5 * three[1],
+        "γ = 8: {sharp:?}"
+    );
     click(&mut harness, "Classifier-free");
     let free = stats(&mut harness);
     // Exact parts: both rules give the same guided score.
-    assert!((free[2] - sharp[2]).abs() < 0.02, "classifier {sharp:?} vs classifier-free {free:?}");
+    assert!(
+        (free[2] - sharp[2]).abs() < 0.02,
+        "classifier {sharp:?} vs classifier-free {free:?}"
+    );
     harness.snapshot("scene_guidance_cfg_gamma8");
     click(&mut harness, "γ = 0");
     let unconditional = stats(&mut harness);
-    assert!((unconditional[0] - 20.0).abs() < 6.0, "γ = 0 is unconditional: {unconditional:?}");
+    assert!(
+        (unconditional[0] - 20.0).abs() < 6.0,
+        "γ = 0 is unconditional: {unconditional:?}"
+    );
 }
 
 #[test]
@@ -241,7 +289,10 @@ fn the_elbo_adds_up_and_zero_terminal_snr_removes_l_t() {
     let total = label(&mut harness, "total ");
     let part = |marker: &str| numbers_after(&total, marker)[0];
     let (sum, prior) = (part("total "), part("L_T "));
-    assert!((sum - (prior + part("L_(t−1) ") + part("L_0 "))).abs() < 2e-4, "{total}");
+    assert!(
+        (sum - (prior + part("L_(t−1) ") + part("L_0 "))).abs() < 2e-4,
+        "{total}"
+    );
     // L_T = KL(N(√ᾱ_T x0, 1 − ᾱ_T) ‖ N(0, 1)) is tiny but positive.
     assert!(prior > 0.0 && prior < 1e-3, "{total}");
     harness.snapshot("scene_elbo");
@@ -260,4 +311,18 @@ fn spacing_shows_the_timesteps_diffusers_visits() {
     harness.get_by_label("trailing: t = 1000, 900, 800, 700, 600, 500, 400, 300, 200, 100");
     harness.get_by_label("linspace: t = 1000, 889, 778, 667, 556, 445, 334, 223, 112, 1");
     harness.snapshot("scene_spacing");
+}
+
+#[test]
+fn inpainting_keeps_the_known_pixels_and_fills_in_the_hidden_ones() {
+    let mut harness = open("Inpainting");
+    let known = label(&mut harness, "known pixels after sampling");
+    assert_eq!(numbers_after(&known, "= ")[0], 0.0, "{known}");
+    let errors = label(&mut harness, "hidden pixels, RMS error");
+    let inpainted = numbers_after(&errors, "inpainted ")[0];
+    let free = numbers_after(&errors, "free samples of the class ")[0];
+    // The visible half of the T-shirt pins down the hidden half far better than
+    // the class alone does.
+    assert!(inpainted < 0.8 * free, "{errors}");
+    harness.snapshot("scene_inpainting");
 }

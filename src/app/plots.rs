@@ -99,7 +99,7 @@ impl PlotsPanel {
             self.plot_ui(ui, "β_t", width, height, |s, t| {
                 vec![
                     ("log₁₀ β_t (forward)", s.beta(t).log10()),
-                    ("log₁₀ β̃_t (posterior)", s.posterior_variance(t).log10()),
+                    ("log₁₀ β_post (posterior variance)", s.posterior_variance(t).log10()),
                 ]
             });
             let kl = self.kl.as_ref().map(|(nats, _)| nats.clone()).unwrap_or_default();

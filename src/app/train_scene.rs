@@ -245,7 +245,7 @@ impl TrainScene {
     /// The loss curve, the histogram of t and the samples over the data.
     pub fn ui(&mut self, ui: &mut egui::Ui) {
         ui.label(
-            "L_simple = E‖ε − ε̂(√ᾱ_t x₀ + √(1−ᾱ_t) ε, t)‖²; the samples come from the moving average of the weights",
+            "L_simple = E‖ε − ε_θ(√ᾱ_t x₀ + √(1−ᾱ_t) ε, t)‖²; the samples come from the moving average of the weights",
         );
         let width = (ui.available_width() / 3.0 - 8.0).max(120.0);
         let height = ui.available_height().max(120.0);

@@ -82,9 +82,17 @@ pub fn log_snr_timesteps(schedule: &Schedule, steps: usize) -> Result<Vec<usize>
         let (mut lo, mut hi) = (1, big_t);
         while hi - lo > 1 {
             let mid = usize::midpoint(lo, hi);
-            if schedule.log_snr(mid) > lambda { lo = mid } else { hi = mid }
+            if schedule.log_snr(mid) > lambda {
+                lo = mid
+            } else {
+                hi = mid
+            }
         }
-        let nearest = if (schedule.log_snr(lo) - lambda).abs() <= (schedule.log_snr(hi) - lambda).abs() { lo } else { hi };
+        let nearest = if (schedule.log_snr(lo) - lambda).abs() <= (schedule.log_snr(hi) - lambda).abs() {
+            lo
+        } else {
+            hi
+        };
         let floor = ascending.last().map_or(1, |t| t + 1);
         // Leave room above for the levels still to come.
         let ceiling = big_t - (steps - 1 - i);

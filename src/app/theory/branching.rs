@@ -148,7 +148,7 @@ impl BranchingScene {
 impl TheoryScene for BranchingScene {
     fn caption(&self) -> &'static str {
         "Stop a DDPM run at step t and finish it again and again with fresh noise z in \
-         x_{t−1} = μ̃(x_t, x̂0) + σ_t z. Early on the branches reach every mode; later the outcome \
+         x_{t−1} = μ_post(x_t, x_θ) + σ_t z. Early on the branches reach every mode; later the outcome \
          is already decided (DDPM, Fig. 7)."
     }
 

@@ -149,7 +149,7 @@ impl DpmSolverScene {
 impl TheoryScene for DpmSolverScene {
     fn caption(&self) -> &'static str {
         "DPM-Solver++(2M) solves the probability-flow ODE in λ = log SNR with the exact linear part \
-         and a second-order multistep estimate of x̂0: x_s = (σ_s/σ_t) x_t − α_s(e^{−h} − 1) D_t. \
+         and a second-order multistep estimate of x_θ: x_s = (σ_s/σ_t) x_t − α_s(e^{−h} − 1) D_t. \
          Its end points reach the reference ODE solution in far fewer steps than DDIM or Euler."
     }
 
@@ -171,7 +171,10 @@ impl TheoryScene for DpmSolverScene {
             .zip(&comparison.errors)
             .map(|((_, name, _), e)| format!("{name} {:.4}", e[self.shown]))
             .collect();
-        ui.label(format!("median end-point error at {steps} steps: {}", errors.join(", ")));
+        ui.label(format!(
+            "median end-point error at {steps} steps: {}",
+            errors.join(", ")
+        ));
         let size = egui::vec2(ui.available_width() / 2.0 - 8.0, ui.available_height().max(150.0));
         ui.horizontal(|ui| {
             figure::plane_plot("solver paths", size).show(ui, |plot_ui| {

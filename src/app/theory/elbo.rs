@@ -2,7 +2,7 @@
 //! under its exact denoiser: L_T = KL(q(x_T|x0) ‖ N(0, I)), each
 //! L_{t−1} = KL(q(x_{t−1}|x_t, x0) ‖ p(x_{t−1}|x_t)), and L_0 = −log p(x0|x1),
 //! in bits per dimension. Along the reverse process, the bits spent so far
-//! (rate) against the error of x̂0 (distortion) is DDPM's Figure 5. Lin et al.'s
+//! (rate) against the error of x_θ (distortion) is DDPM's Figure 5. Lin et al.'s
 //! zero-terminal-SNR rescaling makes √ᾱ_T = 0 and so L_T = 0.
 
 use std::sync::Arc;
@@ -20,6 +20,8 @@ use crate::diffusion::{Denoiser, NoiseLevel, NoiseRng, Schedule, ScheduleConfig,
 const BINS: usize = 10;
 /// Rate–distortion is measured every this many t.
 const RD_EVERY: usize = 10;
+/// Noise draws averaged per rate–distortion point.
+const RD_DRAWS: usize = 64;
 
 /// What the bound is computed for.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -105,8 +107,8 @@ impl ElboScene {
     }
 }
 
-/// Rate (bits spent from L_T down to step t) and the RMS error of x̂0(x_t), every
-/// [`RD_EVERY`] t, one noise draw each.
+/// Rate (bits spent from L_T down to step t) and the RMS error of x_θ(x_t) over
+/// [`RD_DRAWS`] noise draws, every [`RD_EVERY`] t.
 fn rate_distortion(
     mixture: &GaussianMixture,
     schedule: &Schedule,
@@ -126,18 +128,21 @@ fn rate_distortion(
             continue;
         }
         let alpha_bar = schedule.alpha_bar(t);
-        let noise = [rng.normal(), rng.normal()];
-        let x_t: Vec<[f64; 2]> = vec![[
-            alpha_bar.sqrt() * x0[0] + (1.0 - alpha_bar).sqrt() * noise[0],
-            alpha_bar.sqrt() * x0[1] + (1.0 - alpha_bar).sqrt() * noise[1],
-        ]];
+        let (a, s) = (alpha_bar.sqrt(), (1.0 - alpha_bar).sqrt());
+        let x_t: Vec<[f64; 2]> = (0..RD_DRAWS)
+            .map(|_| [a * x0[0] + s * rng.normal(), a * x0[1] + s * rng.normal()])
+            .collect();
         let x_t = figure::tensor(&x_t)?;
         #[allow(clippy::cast_precision_loss)]
         let level = NoiseLevel { t: t as f64, alpha_bar };
         let out = mixture.predict(&x_t, level, None).map_err(figure::message)?;
         let x0_hat = figure::points(&out.prediction.x0(&x_t, alpha_bar).map_err(figure::message)?)?;
-        let e = x0_hat.first().copied().unwrap_or_default();
-        let distortion = (((e[0] - x0[0]).powi(2) + (e[1] - x0[1]).powi(2)) / 2.0).sqrt();
+        let squared: f64 = x0_hat
+            .iter()
+            .map(|e| (e[0] - x0[0]).powi(2) + (e[1] - x0[1]).powi(2))
+            .sum();
+        #[allow(clippy::cast_precision_loss)]
+        let distortion = (squared / (2.0 * RD_DRAWS as f64)).sqrt();
         curve.push([rate_nats / std::f64::consts::LN_2, distortion]);
     }
     Ok(curve)
@@ -171,7 +176,7 @@ impl TheoryScene for ElboScene {
     fn caption(&self) -> &'static str {
         "−log p(x0) ≤ L_T + Σ L_{t−1} + L_0, with L_T = KL(q(x_T|x0) ‖ N(0,I)), L_{t−1} = \
          KL(q(x_{t−1}|x_t,x0) ‖ p(x_{t−1}|x_t)), L_0 = −log p(x0|x1). Bars in bits/dim for one x0; \
-         right: bits spent against the error of x̂0 along the reverse process (DDPM, Fig. 5)."
+         right: bits spent against the error of x_θ along the reverse process (DDPM, Fig. 5)."
     }
 
     fn ui(&mut self, ui: &mut egui::Ui) {
@@ -216,7 +221,7 @@ impl TheoryScene for ElboScene {
                 .height(size.y)
                 .legend(Legend::default())
                 .x_axis_label("rate: bits spent from t = T")
-                .y_axis_label("distortion: RMS error of x̂0")
+                .y_axis_label("distortion: RMS error of x_θ")
                 .show(ui, |plot_ui| {
                     plot_ui.line(
                         Line::new("reverse process", PlotPoints::from(bound.rate_distortion.clone()))

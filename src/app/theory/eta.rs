@@ -1,5 +1,5 @@
 //! DDPM vs DDIM (Song, Meng & Ermon 2021, eq. 12 and 16): one family of
-//! samplers, x_s = √ᾱ_s x̂0 + √(1 − ᾱ_s − σ²) ε̂ + σ z with
+//! samplers, x_s = √ᾱ_s x_θ + √(1 − ᾱ_s − σ²) ε_θ + σ z with
 //! σ = η √((1 − ᾱ_s)/(1 − ᾱ_t)) √(1 − ᾱ_t/ᾱ_s). η = 0 is deterministic DDIM,
 //! η = 1 is DDPM. The same x_T and the same noise draws for every η, so the
 //! paths morph as the slider moves.
@@ -12,7 +12,6 @@ use egui_plot::{Legend, Line, Plot, PlotPoints};
 use super::figure::{self, Frames};
 use super::job::Computation;
 use super::{SceneContext, TheoryScene};
-use crate::diffusion::mixture::GaussianMixture;
 use crate::diffusion::sampler::{SamplerConfig, SamplerKind, build_sampler};
 use crate::diffusion::schedule::posterior_variance_between;
 use crate::diffusion::{NoiseRng, Schedule};
@@ -28,7 +27,7 @@ pub struct EtaScene {
     eta: f64,
     seed: u64,
     paths: Computation<Frames>,
-    density: Option<egui::TextureHandle>,
+    backdrop: figure::Backdrop,
 }
 
 impl EtaScene {
@@ -40,7 +39,7 @@ impl EtaScene {
             eta: 0.0,
             seed: 1,
             paths: Computation::default(),
-            density: None,
+            backdrop: figure::Backdrop::new(&context.repaint, &context.mixture, 1.0),
         };
         scene.restart();
         scene
@@ -91,29 +90,20 @@ impl EtaScene {
     }
 
     fn paths_ui(&mut self, ui: &mut egui::Ui, size: egui::Vec2) {
-        let mixture: &GaussianMixture = &self.context.mixture;
-        if self.density.is_none()
-            && let Ok(image) = figure::density_image(mixture, 1.0)
-        {
-            self.density = Some(figure::upload(ui.ctx(), "eta-density", &image));
-        }
+        self.backdrop.poll(ui.ctx());
         figure::plane_plot("eta paths", size).show(ui, |plot_ui| {
-            if let Some(texture) = &self.density {
-                figure::density_ui(plot_ui, texture);
-            }
+            self.backdrop.ui(plot_ui);
             if let Some(frames) = self.paths.value() {
                 let color = if self.eta > 0.0 {
                     figure::STOCHASTIC
                 } else {
                     figure::DETERMINISTIC
                 };
-                figure::paths_ui(
-                    plot_ui,
-                    &format!("paths at η = {:.2}", self.eta),
-                    frames,
-                    PARTICLES,
-                    color,
-                );
+                let name = format!("paths at η = {:.2}", self.eta);
+                figure::paths_ui(plot_ui, &name, frames, PARTICLES, color);
+                if let Some(ends) = frames.last() {
+                    figure::points_ui(plot_ui, &name, ends, 3.0, color);
+                }
             }
         });
     }
@@ -127,7 +117,7 @@ impl EtaScene {
             .include_y(0.0)
             .show(ui, |plot_ui| {
                 plot_ui.line(
-                    Line::new("σ_t at η = 1 (DDPM, √β̃)", PlotPoints::from(self.sigmas(1.0)))
+                    Line::new("σ_t at η = 1 (DDPM, √β_post)", PlotPoints::from(self.sigmas(1.0)))
                         .color(egui::Color32::GRAY)
                         .style(egui_plot::LineStyle::dashed_loose()),
                 );
@@ -161,7 +151,7 @@ fn mean_path_length(frames: &Frames) -> f64 {
 
 impl TheoryScene for EtaScene {
     fn caption(&self) -> &'static str {
-        "x_s = √ᾱ_s x̂0 + √(1 − ᾱ_s − σ²) ε̂ + σ z, σ = η √((1−ᾱ_s)/(1−ᾱ_t)) √(1 − ᾱ_t/ᾱ_s). \
+        "x_s = √ᾱ_s x_θ + √(1 − ᾱ_s − σ²) ε_θ + σ z, σ = η √((1−ᾱ_s)/(1−ᾱ_t)) √(1 − ᾱ_t/ᾱ_s). \
          Same x_T, same noise: η = 0 (DDIM) follows smooth deterministic paths, η = 1 is DDPM's \
          jittery random walk."
     }

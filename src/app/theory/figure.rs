@@ -275,3 +275,69 @@ pub fn points_ui(plot_ui: &mut PlotUi<'_>, name: &str, points: &[Point], radius:
             .color(color),
     );
 }
+
+/// The density p_t drawn behind a plot, computed once off the UI thread.
+pub struct Backdrop {
+    image: super::job::Computation<ColorImage>,
+    texture: Option<egui::TextureHandle>,
+}
+
+impl Backdrop {
+    /// Starts computing `mixture`'s density at `alpha_bar`.
+    #[must_use]
+    pub fn new(repaint: &egui::Context, mixture: &std::sync::Arc<GaussianMixture>, alpha_bar: f64) -> Self {
+        let mut image = super::job::Computation::default();
+        let mixture = std::sync::Arc::clone(mixture);
+        image.restart(repaint, move |_| density_image(&mixture, alpha_bar));
+        Self { image, texture: None }
+    }
+
+    /// Uploads the image once it has arrived.
+    pub fn poll(&mut self, ctx: &egui::Context) {
+        if self.image.poll()
+            && let Some(image) = self.image.value()
+        {
+            self.texture = Some(upload(ctx, "backdrop", image));
+        }
+    }
+
+    /// Draws the density, if ready.
+    pub fn ui(&self, plot_ui: &mut PlotUi<'_>) {
+        if let Some(texture) = &self.texture {
+            density_ui(plot_ui, texture);
+        }
+    }
+}
+
+/// A square grey image of values in [−1, 1] (−1 black, +1 white); `NaN`
+/// marks a hidden pixel, drawn in a muted blue.
+#[must_use]
+pub fn gray_image(values: &[f32]) -> ColorImage {
+    #[allow(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        clippy::cast_precision_loss
+    )]
+    let side = (values.len() as f64).sqrt() as usize;
+    let pixels = values
+        .iter()
+        .map(|v| {
+            if v.is_nan() {
+                Color32::from_rgb(40, 70, 120)
+            } else {
+                #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+                let level = ((v.clamp(-1.0, 1.0) + 1.0) * 127.5).round() as u8;
+                Color32::from_gray(level)
+            }
+        })
+        .collect();
+    ColorImage::new([side, side], pixels)
+}
+
+/// Shows `texture` at `side` points square, with a caption under it.
+pub fn image_ui(ui: &mut egui::Ui, texture: &egui::TextureHandle, side: f32, caption: &str) {
+    ui.vertical(|ui| {
+        ui.add(egui::Image::new((texture.id(), egui::vec2(side, side))));
+        ui.label(caption);
+    });
+}

@@ -1,6 +1,6 @@
 //! One output, four ways (Ho et al. 2020, eq. 15; Song et al. 2021; Salimans &
-//! Ho 2022, §4). The exact denoiser's answer at one x_t, expressed as ε̂, x̂0,
-//! the score ŝ and v̂ by the engine's conversions, with the formulas written out
+//! Ho 2022, §4). The exact denoiser's answer at one x_t, expressed as ε_θ, x_θ,
+//! the score s_θ and v_θ by the engine's conversions, with the formulas written out
 //! and drawn as arrows from x_t.
 
 use std::sync::Arc;
@@ -27,7 +27,7 @@ pub struct FourWays {
     noise: Point,
     x_t: Point,
     alpha_bar: f64,
-    /// ε̂, x̂0, ŝ, v̂, in that order.
+    /// ε_θ, x_θ, s_θ, v_θ, in that order.
     predictions: [Point; 4],
 }
 
@@ -39,10 +39,10 @@ pub struct FourWaysScene {
 }
 
 const KINDS: [(PredictionType, &str, Color32); 4] = [
-    (PredictionType::Epsilon, "ε̂", Color32::from_rgb(240, 150, 60)),
-    (PredictionType::Sample, "x̂0", Color32::from_rgb(120, 200, 110)),
-    (PredictionType::Score, "ŝ", Color32::from_rgb(100, 180, 250)),
-    (PredictionType::Velocity, "v̂", Color32::from_rgb(230, 120, 200)),
+    (PredictionType::Epsilon, "ε_θ", Color32::from_rgb(240, 150, 60)),
+    (PredictionType::Sample, "x_θ", Color32::from_rgb(120, 200, 110)),
+    (PredictionType::Score, "s_θ", Color32::from_rgb(100, 180, 250)),
+    (PredictionType::Velocity, "v_θ", Color32::from_rgb(230, 120, 200)),
 ];
 
 fn vector_text(p: Point) -> String {
@@ -111,22 +111,22 @@ impl FourWaysScene {
             f.alpha_bar
         ));
         egui::Grid::new("four ways formulas").striped(true).show(ui, |ui| {
-            ui.label(format!("ε̂ = {}", vector_text(eps)));
+            ui.label(format!("ε_θ = {}", vector_text(eps)));
             ui.label("the model's estimate of the noise ε");
             ui.end_row();
-            ui.label(format!("x̂0 = {}", vector_text(x0)));
+            ui.label(format!("x_θ = {}", vector_text(x0)));
             ui.label(format!(
-                "= (x_t − √(1−ᾱ_t) ε̂)/√ᾱ_t = ({:.4}, {:.4})",
+                "= (x_t − √(1−ᾱ_t) ε_θ)/√ᾱ_t = ({:.4}, {:.4})",
                 (f.x_t[0] - s * eps[0]) / a,
                 (f.x_t[1] - s * eps[1]) / a
             ));
             ui.end_row();
-            ui.label(format!("ŝ = {}", vector_text(score)));
-            ui.label(format!("= −ε̂/√(1−ᾱ_t) = ({:.4}, {:.4})", -eps[0] / s, -eps[1] / s));
+            ui.label(format!("s_θ = {}", vector_text(score)));
+            ui.label(format!("= −ε_θ/√(1−ᾱ_t) = ({:.4}, {:.4})", -eps[0] / s, -eps[1] / s));
             ui.end_row();
-            ui.label(format!("v̂ = {}", vector_text(v)));
+            ui.label(format!("v_θ = {}", vector_text(v)));
             ui.label(format!(
-                "= √ᾱ_t ε̂ − √(1−ᾱ_t) x̂0 = ({:.4}, {:.4})",
+                "= √ᾱ_t ε_θ − √(1−ᾱ_t) x_θ = ({:.4}, {:.4})",
                 a * eps[0] - s * x0[0],
                 a * eps[1] - s * x0[1]
             ));
@@ -162,9 +162,9 @@ fn first(x: &candle_core::Tensor) -> Result<Point, String> {
 
 impl TheoryScene for FourWaysScene {
     fn caption(&self) -> &'static str {
-        "One prediction, four parameterizations: x̂0 = (x_t − √(1−ᾱ_t) ε̂)/√ᾱ_t, ŝ = ∇log p_t(x_t) = \
-         −ε̂/√(1−ᾱ_t), v̂ = √ᾱ_t ε̂ − √(1−ᾱ_t) x̂0. Arrows from x_t: √(1−ᾱ_t) ε̂, √ᾱ_t x̂0 − x_t, \
-         (1−ᾱ_t) ŝ and v̂."
+        "One prediction, four parameterizations: x_θ = (x_t − √(1−ᾱ_t) ε_θ)/√ᾱ_t, s_θ = ∇log p_t(x_t) = \
+         −ε_θ/√(1−ᾱ_t), v_θ = √ᾱ_t ε_θ − √(1−ᾱ_t) x_θ. Arrows from x_t: √(1−ᾱ_t) ε_θ, √ᾱ_t x_θ − x_t, \
+         (1−ᾱ_t) s_θ and v_θ."
     }
 
     fn ui(&mut self, ui: &mut egui::Ui) {

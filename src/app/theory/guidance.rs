@@ -1,7 +1,7 @@
 //! Guidance on the labelled mixture, where every part is exact.
 //! - Classifier guidance (Dhariwal & Nichol 2021, eq. 14):
-//!   ∇log p̃(x_t | y) = ∇log p(x_t) + γ ∇log p(y | x_t), with the exact noisy classifier.
-//! - Classifier-free guidance (Ho & Salimans 2022, eq. 6): ε̃ = ε_u + γ (ε_c − ε_u).
+//!   ∇log p_γ(x_t | y) = ∇log p(x_t) + γ ∇log p(y | x_t), with the exact noisy classifier.
+//! - Classifier-free guidance (Ho & Salimans 2022, eq. 6): ε_γ = ε_u + γ (ε_c − ε_u).
 //!
 //! γ = 1 samples p(x | y) exactly; larger γ sharpens the class toward its mode,
 //! and very large γ collapses it.
@@ -60,6 +60,7 @@ pub struct GuidanceScene {
     setup: Setup,
     grid: Vec<Point>,
     figure: Computation<Guidance>,
+    backdrop: figure::Backdrop,
 }
 
 impl GuidanceScene {
@@ -74,8 +75,9 @@ impl GuidanceScene {
                 gamma: 1.0,
                 t: 600,
             },
-            grid: figure::arrow_grid(15),
+            grid: figure::arrow_grid(11),
             figure: Computation::default(),
+            backdrop: figure::Backdrop::new(&context.repaint, &context.mixture, 1.0),
         };
         scene.restart();
         scene
@@ -126,11 +128,21 @@ impl GuidanceScene {
             .position(|c| c.label == Some(self.setup.class))?;
         let component = &mixture.components()[k];
         let assigned = mixture.assign(&figure::tensor(samples).ok()?).ok()?;
-        let inside: Vec<Point> = samples.iter().zip(&assigned).filter(|(_, a)| **a == k).map(|(p, _)| *p).collect();
+        let inside: Vec<Point> = samples
+            .iter()
+            .zip(&assigned)
+            .filter(|(_, a)| **a == k)
+            .map(|(p, _)| *p)
+            .collect();
         #[allow(clippy::cast_precision_loss)]
         let (count, total) = (inside.len().max(1) as f64, samples.len().max(1) as f64);
-        let mean = inside.iter().fold([0.0, 0.0], |m, p| [m[0] + p[0] / count, m[1] + p[1] / count]);
-        let squared: f64 = inside.iter().map(|p| (p[0] - mean[0]).powi(2) + (p[1] - mean[1]).powi(2)).sum();
+        let mean = inside
+            .iter()
+            .fold([0.0, 0.0], |m, p| [m[0] + p[0] / count, m[1] + p[1] / count]);
+        let squared: f64 = inside
+            .iter()
+            .map(|p| (p[0] - mean[0]).powi(2) + (p[1] - mean[1]).powi(2))
+            .sum();
         Some(ClassStatistics {
             share: inside.len() as f64 / total,
             offset: (mean[0] - component.mean[0]).hypot(mean[1] - component.mean[1]),
@@ -206,13 +218,14 @@ fn fields(
 
 impl TheoryScene for GuidanceScene {
     fn caption(&self) -> &'static str {
-        "Classifier guidance: ∇log p̃(x_t|y) = ∇log p(x_t) + γ∇log p(y|x_t). Classifier-free: \
-         ε̃ = ε_u + γ(ε_c − ε_u). Arrows are steps toward the data, (1−ᾱ_t)∇log p = −√(1−ᾱ_t) ε. \
+        "Classifier guidance: ∇log p_γ(x_t|y) = ∇log p(x_t) + γ∇log p(y|x_t). Classifier-free: \
+         ε_γ = ε_u + γ(ε_c − ε_u). Arrows are steps toward the data, (1−ᾱ_t)∇log p = −√(1−ᾱ_t) ε. \
          γ = 1 samples p(x|y) exactly; larger γ sharpens the class, then collapses it."
     }
 
     fn ui(&mut self, ui: &mut egui::Ui) {
         self.figure.poll();
+        self.backdrop.poll(ui.ctx());
         let before = self.setup;
         self.controls_ui(ui);
         if self.setup != before {
@@ -237,7 +250,7 @@ impl TheoryScene for GuidanceScene {
         });
         let (u_name, g_name, sum_name) = match self.setup.kind {
             GuidanceKind::Classifier => ("∇log p(x_t)", "γ∇log p(y|x_t)", "guided score"),
-            GuidanceKind::ClassifierFree => ("−ε_u", "−γ(ε_c − ε_u)", "−ε̃"),
+            GuidanceKind::ClassifierFree => ("−ε_u", "−γ(ε_c − ε_u)", "−ε_γ (guided)"),
         };
         let size = egui::vec2(ui.available_width() / 2.0 - 8.0, ui.available_height().max(150.0));
         ui.horizontal(|ui| {
@@ -248,11 +261,12 @@ impl TheoryScene for GuidanceScene {
                     (sum_name, &figure.guided, Color32::from_rgb(120, 200, 110)),
                 ];
                 for (name, vectors, color) in arrows {
-                    let tips = figure::arrow_tips(&self.grid, vectors, 0.5);
+                    let tips = figure::arrow_tips(&self.grid, vectors, 0.6);
                     figure::arrows_ui(plot_ui, name, &self.grid, &tips, color);
                 }
             });
             figure::plane_plot("guided samples", size).show(ui, |plot_ui| {
+                self.backdrop.ui(plot_ui);
                 figure::points_ui(
                     plot_ui,
                     &format!("samples, γ = {:.1}", self.setup.gamma),

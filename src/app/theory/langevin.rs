@@ -28,7 +28,7 @@ pub struct LangevinRuns {
     annealed: Frames,
     /// The levels t of the annealed run, in order.
     levels: Vec<usize>,
-    /// (1 − ᾱ_t) ∇log p_t on the arrow grid, per level.
+    /// 0.3 σ_t ∇log p_t on the arrow grid, per level.
     fields: Vec<Vec<Point>>,
 }
 
@@ -92,6 +92,7 @@ impl LangevinScene {
             return;
         };
         ui.vertical(|ui| {
+            ui.set_width(size.x);
             let fractions = figure::mode_fractions(&self.context.mixture, last).unwrap_or_default();
             ui.label(format!(
                 "plain Langevin, {LEVELS}×30 updates on ∇log p_0: mode weights {}",
@@ -115,6 +116,7 @@ impl LangevinScene {
             return;
         };
         ui.vertical(|ui| {
+            ui.set_width(size.x);
             let fractions = figure::mode_fractions(&self.context.mixture, frame).unwrap_or_default();
             // Level k's updates ran at levels[k − 1]; the start is level 0.
             let field_index = self.level.saturating_sub(1).min(runs.levels.len().saturating_sub(1));
@@ -128,7 +130,13 @@ impl LangevinScene {
             figure::plane_plot("annealed langevin", size).show(ui, |plot_ui| {
                 if let Some(field) = runs.fields.get(field_index) {
                     let tips = figure::arrow_tips(&self.grid, field, 0.45);
-                    figure::arrows_ui(plot_ui, "σ² ∇log p_σ", &self.grid, &tips, egui::Color32::GRAY);
+                    figure::arrows_ui(
+                        plot_ui,
+                        "σ ∇log p_σ (direction of the score)",
+                        &self.grid,
+                        &tips,
+                        egui::Color32::GRAY,
+                    );
                 }
                 figure::points_ui(
                     plot_ui,
@@ -142,7 +150,8 @@ impl LangevinScene {
     }
 }
 
-/// (1 − ᾱ_t) ∇log p_t at every grid point: the step toward the denoised mean.
+/// 0.3 σ_t ∇log p_t (= −0.3 ε_θ) at every grid point: the score's direction,
+/// with a length that stays readable at every σ.
 fn score_field(
     mixture: &crate::diffusion::mixture::GaussianMixture,
     schedule: &Schedule,
@@ -154,10 +163,8 @@ fn score_field(
         .score(&figure::tensor(grid)?, alpha_bar, None)
         .map_err(figure::message)?;
     let score = figure::points(&score)?;
-    Ok(score
-        .iter()
-        .map(|s| [s[0] * (1.0 - alpha_bar), s[1] * (1.0 - alpha_bar)])
-        .collect())
+    let scale = 0.3 * (1.0 - alpha_bar).sqrt();
+    Ok(score.iter().map(|s| [s[0] * scale, s[1] * scale]).collect())
 }
 
 impl TheoryScene for LangevinScene {

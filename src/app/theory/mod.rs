@@ -7,11 +7,12 @@
 //! |---|---|---|
 //! | DDPM vs DDIM | [`eta`] | paths morphing with η, σ_t(η) |
 //! | Branching | [`branching`] | what is decided at step t |
-//! | Four ways | [`four_ways`] | ε̂, x̂0, score, v̂ and their conversions |
+//! | Four ways | [`four_ways`] | ε_θ, x_θ, score, v_θ and their conversions |
 //! | Langevin | [`langevin`] | plain vs annealed Langevin, score field per σ |
 //! | SDE vs ODE | [`sde_ode`] | reverse-SDE and probability-flow paths over p_t |
 //! | DPM-Solver++ | [`dpm_solver`] | few-step paths, error against step count |
 //! | Guidance | [`guidance`] | classifier and classifier-free guidance, γ |
+//! | Inpainting | [`inpaint`] | the U-Net fills in hidden pixels |
 //! | ELBO | [`elbo`] | L_T, L_{t−1}, L_0, bits/dim, rate–distortion, zero terminal SNR |
 //! | Spacing | [`spacing`] | the t leading, trailing and linspace visit |
 //!
@@ -24,6 +25,7 @@ pub mod eta;
 pub mod figure;
 pub mod four_ways;
 pub mod guidance;
+pub mod inpaint;
 pub mod job;
 pub mod langevin;
 pub mod sde_ode;
@@ -41,7 +43,7 @@ pub enum Topic {
     Eta,
     /// Stochastic branching.
     Branching,
-    /// ε̂, x̂0, score and v̂.
+    /// ε_θ, x_θ, score and v_θ.
     FourWays,
     /// Langevin and annealed Langevin.
     Langevin,
@@ -51,6 +53,8 @@ pub enum Topic {
     DpmSolver,
     /// Classifier and classifier-free guidance.
     Guidance,
+    /// Inpainting with the U-Net.
+    Inpaint,
     /// The ELBO term by term.
     Elbo,
     /// Timestep spacing.
@@ -59,7 +63,7 @@ pub enum Topic {
 
 impl Topic {
     /// Every scene, in the order the theory builds up.
-    pub const ALL: [Self; 9] = [
+    pub const ALL: [Self; 10] = [
         Self::Eta,
         Self::Branching,
         Self::FourWays,
@@ -67,6 +71,7 @@ impl Topic {
         Self::SdeOde,
         Self::DpmSolver,
         Self::Guidance,
+        Self::Inpaint,
         Self::Elbo,
         Self::Spacing,
     ];
@@ -77,11 +82,12 @@ impl Topic {
         match self {
             Self::Eta => "DDPM vs DDIM",
             Self::Branching => "Branching",
-            Self::FourWays => "ε̂ x̂0 score v̂",
+            Self::FourWays => "Four parameterizations",
             Self::Langevin => "Langevin",
             Self::SdeOde => "SDE vs ODE",
             Self::DpmSolver => "DPM-Solver++",
             Self::Guidance => "Guidance (γ)",
+            Self::Inpaint => "Inpainting",
             Self::Elbo => "ELBO",
             Self::Spacing => "Timestep spacing",
         }
@@ -96,6 +102,7 @@ impl Topic {
             Self::SdeOde => Box::new(sde_ode::SdeOdeScene::new(context)),
             Self::DpmSolver => Box::new(dpm_solver::DpmSolverScene::new(context)),
             Self::Guidance => Box::new(guidance::GuidanceScene::new(context)),
+            Self::Inpaint => Box::new(inpaint::InpaintScene::new(context)),
             Self::Elbo => Box::new(elbo::ElboScene::new(context)),
             Self::Spacing => Box::new(spacing::SpacingScene::new(context)),
         }

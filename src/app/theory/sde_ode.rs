@@ -19,7 +19,7 @@ const PARTICLES: usize = 1000;
 /// Steps of each solver.
 const STEPS: usize = 100;
 /// Paths drawn per process.
-const PATHS: usize = 12;
+const PATHS: usize = 8;
 /// A density image every this many steps.
 const DENSITY_EVERY: usize = 5;
 
@@ -137,7 +137,13 @@ impl TheoryScene for SdeOdeScene {
         let (sde, ode) = (shown(&runs.sde), shown(&runs.ode));
         figure::plane_plot("sde vs ode", size).show(ui, |plot_ui| {
             figure::density_ui(plot_ui, &texture);
-            figure::paths_ui(plot_ui, "reverse SDE", &sde, PATHS, figure::STOCHASTIC);
+            figure::paths_ui(
+                plot_ui,
+                "reverse SDE",
+                &sde,
+                PATHS,
+                figure::STOCHASTIC.gamma_multiply(0.6),
+            );
             figure::paths_ui(plot_ui, "probability-flow ODE", &ode, PATHS, figure::DETERMINISTIC);
             if let (Some(s), Some(o)) = (sde.last(), ode.last()) {
                 figure::points_ui(
