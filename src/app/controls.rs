@@ -88,28 +88,26 @@ impl ControlsPanel {
         std::mem::take(&mut self.requests)
     }
 
-    /// Draws the panel.
-    pub fn ui(&mut self, ui: &mut egui::Ui) {
-        let before = self.settings;
-        ui.heading("noisescope");
-        ui.horizontal(|ui| {
+    /// The scene picker: the four scenes and every theory scene, one click each.
+    pub fn scene_ui(&mut self, ui: &mut egui::Ui) {
+        ui.horizontal_wrapped(|ui| {
             ui.label("Scene");
             ui.selectable_value(&mut self.scene, Scene::Mixture2D, "2D mixture");
             ui.selectable_value(&mut self.scene, Scene::ImageForward, "Images");
             ui.selectable_value(&mut self.scene, Scene::ImageBatch, "Image batch");
             ui.selectable_value(&mut self.scene, Scene::Train2D, "Train 2D");
-        });
-        ui.label("Theory");
-        ui.horizontal_wrapped(|ui| {
+            ui.separator();
+            ui.label("Theory");
             for topic in Topic::ALL {
                 ui.selectable_value(&mut self.scene, Scene::Theory(topic), topic.title());
             }
         });
-        ui.separator();
-        if matches!(self.scene, Scene::Theory(_)) {
-            // A theory scene carries its own controls.
-            return;
-        }
+    }
+
+    /// Draws the panel.
+    pub fn ui(&mut self, ui: &mut egui::Ui) {
+        let before = self.settings;
+        ui.heading("noisescope");
         // Each scene shows the sections that act on it, in one fixed order.
         let mixture = self.scene == Scene::Mixture2D;
         let sampling = matches!(self.scene, Scene::Mixture2D | Scene::ImageBatch);

@@ -517,6 +517,12 @@ impl eframe::App for ExplorerApp {
         if self.timeline.advance(dt_secs) {
             ui.ctx().request_repaint();
         }
+        egui::Panel::top("scenes").show(ui, |ui| self.controls.scene_ui(ui));
+        if let Scene::Theory(topic) = self.controls.scene {
+            egui::CentralPanel::default().show(ui, |ui| self.theory.ui(ui, topic));
+            self.handle_requests();
+            return;
+        }
         egui::Panel::left("controls").resizable(true).show(ui, |ui| {
             egui::ScrollArea::vertical().show(ui, |ui| {
                 self.controls.ui(ui);
@@ -531,17 +537,10 @@ impl eframe::App for ExplorerApp {
                         self.train_scene.start(&self.mixture, self.controls.settings.schedule);
                     }
                 }
-                if !matches!(self.controls.scene, Scene::Theory(_)) {
-                    ui.separator();
-                    self.export.ui(ui, self.controls.scene);
-                }
+                ui.separator();
+                self.export.ui(ui, self.controls.scene);
             });
         });
-        if let Scene::Theory(topic) = self.controls.scene {
-            egui::CentralPanel::default().show(ui, |ui| self.theory.ui(ui, topic));
-            self.handle_requests();
-            return;
-        }
         egui::Panel::bottom("plots")
             .resizable(true)
             .default_size(220.0)

@@ -13,6 +13,7 @@
 //! | DPM-Solver++ | [`dpm_solver`] | few-step paths, error against step count |
 //! | Guidance | [`guidance`] | classifier and classifier-free guidance, γ |
 //! | Inpainting | [`inpaint`] | the U-Net fills in hidden pixels |
+//! | Memorization | [`memorization`] | the empirical denoiser copies, the U-Net does not |
 //! | ELBO | [`elbo`] | L_T, L_{t−1}, L_0, bits/dim, rate–distortion, zero terminal SNR |
 //! | Spacing | [`spacing`] | the t leading, trailing and linspace visit |
 //!
@@ -28,6 +29,7 @@ pub mod guidance;
 pub mod inpaint;
 pub mod job;
 pub mod langevin;
+pub mod memorization;
 pub mod sde_ode;
 pub mod spacing;
 
@@ -55,6 +57,8 @@ pub enum Topic {
     Guidance,
     /// Inpainting with the U-Net.
     Inpaint,
+    /// The empirical denoiser memorizes; the network does not.
+    Memorization,
     /// The ELBO term by term.
     Elbo,
     /// Timestep spacing.
@@ -63,7 +67,7 @@ pub enum Topic {
 
 impl Topic {
     /// Every scene, in the order the theory builds up.
-    pub const ALL: [Self; 10] = [
+    pub const ALL: [Self; 11] = [
         Self::Eta,
         Self::Branching,
         Self::FourWays,
@@ -72,6 +76,7 @@ impl Topic {
         Self::DpmSolver,
         Self::Guidance,
         Self::Inpaint,
+        Self::Memorization,
         Self::Elbo,
         Self::Spacing,
     ];
@@ -88,6 +93,7 @@ impl Topic {
             Self::DpmSolver => "DPM-Solver++",
             Self::Guidance => "Guidance (γ)",
             Self::Inpaint => "Inpainting",
+            Self::Memorization => "Memorization",
             Self::Elbo => "ELBO",
             Self::Spacing => "Timestep spacing",
         }
@@ -103,6 +109,7 @@ impl Topic {
             Self::DpmSolver => Box::new(dpm_solver::DpmSolverScene::new(context)),
             Self::Guidance => Box::new(guidance::GuidanceScene::new(context)),
             Self::Inpaint => Box::new(inpaint::InpaintScene::new(context)),
+            Self::Memorization => Box::new(memorization::MemorizationScene::new(context)),
             Self::Elbo => Box::new(elbo::ElboScene::new(context)),
             Self::Spacing => Box::new(spacing::SpacingScene::new(context)),
         }
