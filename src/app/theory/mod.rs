@@ -14,6 +14,7 @@
 //! | Guidance | [`guidance`] | classifier and classifier-free guidance, γ |
 //! | Inpainting | [`inpaint`] | the U-Net fills in hidden pixels |
 //! | Memorization | [`memorization`] | the empirical denoiser copies, the U-Net does not |
+//! | Learned vs exact | [`learned`] | a trained MLP's ε against the exact one, by t |
 //! | ELBO | [`elbo`] | L_T, L_{t−1}, L_0, bits/dim, rate–distortion, zero terminal SNR |
 //! | Spacing | [`spacing`] | the t leading, trailing and linspace visit |
 //!
@@ -29,6 +30,7 @@ pub mod guidance;
 pub mod inpaint;
 pub mod job;
 pub mod langevin;
+pub mod learned;
 pub mod memorization;
 pub mod sde_ode;
 pub mod spacing;
@@ -59,6 +61,8 @@ pub enum Topic {
     Inpaint,
     /// The empirical denoiser memorizes; the network does not.
     Memorization,
+    /// A trained MLP against the exact score.
+    LearnedVsExact,
     /// The ELBO term by term.
     Elbo,
     /// Timestep spacing.
@@ -67,7 +71,7 @@ pub enum Topic {
 
 impl Topic {
     /// Every scene, in the order the theory builds up.
-    pub const ALL: [Self; 11] = [
+    pub const ALL: [Self; 12] = [
         Self::Eta,
         Self::Branching,
         Self::FourWays,
@@ -77,6 +81,7 @@ impl Topic {
         Self::Guidance,
         Self::Inpaint,
         Self::Memorization,
+        Self::LearnedVsExact,
         Self::Elbo,
         Self::Spacing,
     ];
@@ -94,6 +99,7 @@ impl Topic {
             Self::Guidance => "Guidance (γ)",
             Self::Inpaint => "Inpainting",
             Self::Memorization => "Memorization",
+            Self::LearnedVsExact => "Learned vs exact",
             Self::Elbo => "ELBO",
             Self::Spacing => "Timestep spacing",
         }
@@ -110,6 +116,7 @@ impl Topic {
             Self::Guidance => Box::new(guidance::GuidanceScene::new(context)),
             Self::Inpaint => Box::new(inpaint::InpaintScene::new(context)),
             Self::Memorization => Box::new(memorization::MemorizationScene::new(context)),
+            Self::LearnedVsExact => Box::new(learned::LearnedScene::new(context)),
             Self::Elbo => Box::new(elbo::ElboScene::new(context)),
             Self::Spacing => Box::new(spacing::SpacingScene::new(context)),
         }
