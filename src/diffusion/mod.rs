@@ -9,6 +9,7 @@
 //! | [`mixture`] | exact Gaussian-mixture denoiser, noisy classifier, empirical optimal denoiser |
 //! | [`guidance`] | classifier-free and classifier guidance as a denoiser wrapper |
 //! | [`sampler`] | DDPM, DDIM, PF-ODE (Euler, Heun), reverse SDE, DPM-Solver++(2M), Langevin |
+//! | [`inversion`] | DDIM inversion (data → latent) and slerp between latents |
 //! | [`inpaint`] | inpainting: the known pixels replaced after every reverse step |
 //! | [`forward`] | the noising process step by step: closed form or Markov chain |
 //! | [`elbo`] | L_T, L_{t−1}, L_0 and bits/dim |
@@ -23,6 +24,7 @@ pub mod error;
 pub mod forward;
 pub mod guidance;
 pub mod inpaint;
+pub mod inversion;
 pub mod mixture;
 pub mod noise;
 pub mod param;

@@ -6,6 +6,7 @@
 //! | scene | file | shows |
 //! |---|---|---|
 //! | DDPM vs DDIM | [`eta`] | paths morphing with η, σ_t(η) |
+//! | DDIM inversion | [`inversion`] | data → latent → data; slerp between latents |
 //! | Branching | [`branching`] | what is decided at step t |
 //! | Four ways | [`four_ways`] | ε_θ, x_θ, score, v_θ and their conversions |
 //! | Langevin | [`langevin`] | plain vs annealed Langevin, score field per σ |
@@ -28,6 +29,7 @@ pub mod figure;
 pub mod four_ways;
 pub mod guidance;
 pub mod inpaint;
+pub mod inversion;
 pub mod job;
 pub mod langevin;
 pub mod learned;
@@ -45,6 +47,8 @@ use crate::diffusion::{Schedule, ScheduleConfig};
 pub enum Topic {
     /// DDPM vs DDIM: η.
     Eta,
+    /// DDIM inversion and interpolation.
+    Inversion,
     /// Stochastic branching.
     Branching,
     /// ε_θ, x_θ, score and v_θ.
@@ -71,8 +75,9 @@ pub enum Topic {
 
 impl Topic {
     /// Every scene, in the order the theory builds up.
-    pub const ALL: [Self; 12] = [
+    pub const ALL: [Self; 13] = [
         Self::Eta,
+        Self::Inversion,
         Self::Branching,
         Self::FourWays,
         Self::Langevin,
@@ -91,6 +96,7 @@ impl Topic {
     pub fn title(self) -> &'static str {
         match self {
             Self::Eta => "DDPM vs DDIM",
+            Self::Inversion => "DDIM inversion",
             Self::Branching => "Branching",
             Self::FourWays => "Four parameterizations",
             Self::Langevin => "Langevin",
@@ -108,6 +114,7 @@ impl Topic {
     fn build(self, context: &SceneContext) -> Box<dyn TheoryScene> {
         match self {
             Self::Eta => Box::new(eta::EtaScene::new(context)),
+            Self::Inversion => Box::new(inversion::InversionScene::new(context)),
             Self::Branching => Box::new(branching::BranchingScene::new(context)),
             Self::FourWays => Box::new(four_ways::FourWaysScene::new(context)),
             Self::Langevin => Box::new(langevin::LangevinScene::new(context)),
