@@ -382,3 +382,33 @@ fn ddim_inversion_round_trips_and_slerp_stays_on_the_data() {
     assert!(numbers_after(&slerp, "midpoint lies ")[0] > 3.0, "{slerp}");
     harness.snapshot("scene_ddim_inversion");
 }
+
+#[test]
+fn the_cosine_schedule_keeps_the_image_longer_than_the_linear_one() {
+    let mut harness = open("Cosine vs linear");
+    // √ᾱ_t < 0.1 on 1..=1000, from Ho et al.'s linear β and Nichol & Dhariwal's
+    // eq. 17 with β clipped at 0.999.
+    let gone =
+        |alpha_bar: &dyn Fn(usize) -> f64| (1..=1000).filter(|&t| alpha_bar(t).sqrt() < 0.1).count() as f64 / 10.0;
+    let f = |t: usize| {
+        ((t as f64 / 1000.0 + 0.008) / 1.008 * std::f64::consts::FRAC_PI_2)
+            .cos()
+            .powi(2)
+    };
+    let cosine = |t: usize| {
+        (1..=t)
+            .map(|i| 1.0 - (1.0 - f(i) / f(i - 1)).min(0.999))
+            .product::<f64>()
+    };
+    let (linear_share, cosine_share) = (gone(&linear_alpha_bar), gone(&cosine));
+    assert!(linear_share > 2.0 * cosine_share, "{linear_share} vs {cosine_share}");
+    for (kind, share) in [("linear", linear_share), ("cosine", cosine_share)] {
+        let text = label(&mut harness, &format!("{kind}: the image is gone"));
+        assert_eq!(
+            numbers_after(&text, " for ")[0],
+            (share * 10.0).round() / 10.0,
+            "{text}"
+        );
+    }
+    harness.snapshot("scene_cosine_vs_linear");
+}

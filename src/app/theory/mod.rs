@@ -9,6 +9,7 @@
 //! | DDIM inversion | [`inversion`] | data → latent → data; slerp between latents |
 //! | Branching | [`branching`] | what is decided at step t |
 //! | Four ways | [`four_ways`] | ε_θ, x_θ, score, v_θ and their conversions |
+//! | Cosine vs linear | [`cosine`] | Improved DDPM's schedule: where linear has destroyed the image |
 //! | Langevin | [`langevin`] | plain vs annealed Langevin, score field per σ |
 //! | SDE vs ODE | [`sde_ode`] | reverse-SDE and probability-flow paths over p_t |
 //! | DPM-Solver++ | [`dpm_solver`] | few-step paths, error against step count |
@@ -22,6 +23,7 @@
 //! Each scene computes on a [`job::Computation`] thread and draws with egui_plot.
 
 pub mod branching;
+pub mod cosine;
 pub mod dpm_solver;
 pub mod elbo;
 pub mod eta;
@@ -53,6 +55,8 @@ pub enum Topic {
     Branching,
     /// ε_θ, x_θ, score and v_θ.
     FourWays,
+    /// Improved DDPM's cosine schedule against the linear one.
+    Cosine,
     /// Langevin and annealed Langevin.
     Langevin,
     /// Reverse SDE vs probability-flow ODE.
@@ -75,11 +79,12 @@ pub enum Topic {
 
 impl Topic {
     /// Every scene, in the order the theory builds up.
-    pub const ALL: [Self; 13] = [
+    pub const ALL: [Self; 14] = [
         Self::Eta,
         Self::Inversion,
         Self::Branching,
         Self::FourWays,
+        Self::Cosine,
         Self::Langevin,
         Self::SdeOde,
         Self::DpmSolver,
@@ -99,6 +104,7 @@ impl Topic {
             Self::Inversion => "DDIM inversion",
             Self::Branching => "Branching",
             Self::FourWays => "Four parameterizations",
+            Self::Cosine => "Cosine vs linear",
             Self::Langevin => "Langevin",
             Self::SdeOde => "SDE vs ODE",
             Self::DpmSolver => "DPM-Solver++",
@@ -117,6 +123,7 @@ impl Topic {
             Self::Inversion => Box::new(inversion::InversionScene::new(context)),
             Self::Branching => Box::new(branching::BranchingScene::new(context)),
             Self::FourWays => Box::new(four_ways::FourWaysScene::new(context)),
+            Self::Cosine => Box::new(cosine::CosineScene::new(context)),
             Self::Langevin => Box::new(langevin::LangevinScene::new(context)),
             Self::SdeOde => Box::new(sde_ode::SdeOdeScene::new(context)),
             Self::DpmSolver => Box::new(dpm_solver::DpmSolverScene::new(context)),
