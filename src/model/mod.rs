@@ -4,6 +4,7 @@
 pub mod classifier;
 pub mod config;
 pub mod conv;
+pub mod distill;
 pub mod error;
 pub mod kernels;
 pub mod layers;

@@ -5,19 +5,38 @@
 //! a [`Computation`] cancels the old job: its flag is raised, its receiver is
 //! dropped, and whatever it would have sent is never shown.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, TryRecvError, sync_channel};
+use std::sync::{Arc, Mutex};
 
-/// Asked by a job between pieces of work: stop when true.
+/// Handed to a job: asked between pieces of work whether to stop, and told
+/// how far the job has got.
 #[derive(Clone, Debug, Default)]
-pub struct Cancel(Arc<AtomicBool>);
+pub struct Cancel {
+    cancelled: Arc<AtomicBool>,
+    progress: Arc<Mutex<String>>,
+    repaint: Option<egui::Context>,
+}
 
 impl Cancel {
     /// Whether the job's result is no longer wanted.
     #[must_use]
     pub fn is_cancelled(&self) -> bool {
-        self.0.load(Ordering::Relaxed)
+        self.cancelled.load(Ordering::Relaxed)
+    }
+
+    /// Shows `text` beside the spinner while the job runs.
+    pub fn report(&self, text: String) {
+        if let Ok(mut progress) = self.progress.lock() {
+            *progress = text;
+        }
+        if let Some(repaint) = &self.repaint {
+            repaint.request_repaint();
+        }
+    }
+
+    fn progress(&self) -> String {
+        self.progress.lock().map(|p| p.clone()).unwrap_or_default()
     }
 }
 
@@ -46,7 +65,10 @@ impl<T: Send + 'static> Computation<T> {
     ) {
         self.cancel();
         let (sender, receiver) = sync_channel(1);
-        let cancel = Cancel::default();
+        let cancel = Cancel {
+            repaint: Some(repaint.clone()),
+            ..Cancel::default()
+        };
         let job_cancel = cancel.clone();
         let repaint = repaint.clone();
         let spawned = std::thread::Builder::new()
@@ -103,10 +125,14 @@ impl<T: Send + 'static> Computation<T> {
 
     /// Shows "computing…" or the failure, in one line.
     pub fn status_ui(&self, ui: &mut egui::Ui) {
-        if self.is_running() {
+        if let Some((_, cancel)) = &self.running {
             ui.horizontal(|ui| {
                 ui.spinner();
                 ui.label("computing…");
+                let progress = cancel.progress();
+                if !progress.is_empty() {
+                    ui.label(progress);
+                }
             });
         } else if let Some(message) = self.error() {
             ui.colored_label(ui.visuals().error_fg_color, message);
@@ -117,7 +143,7 @@ impl<T: Send + 'static> Computation<T> {
 impl<T> Computation<T> {
     fn cancel(&mut self) {
         if let Some((_, cancel)) = self.running.take() {
-            cancel.0.store(true, Ordering::Relaxed);
+            cancel.cancelled.store(true, Ordering::Relaxed);
         }
     }
 }

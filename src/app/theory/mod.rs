@@ -13,6 +13,7 @@
 //! | Langevin | [`langevin`] | plain vs annealed Langevin, score field per σ |
 //! | SDE vs ODE | [`sde_ode`] | reverse-SDE and probability-flow paths over p_t |
 //! | DPM-Solver++ | [`dpm_solver`] | few-step paths, error against step count |
+//! | Distillation | [`distill`] | progressive distillation 16 → 1 steps |
 //! | Guidance | [`guidance`] | classifier and classifier-free guidance, γ |
 //! | Inpainting | [`inpaint`] | the U-Net fills in hidden pixels |
 //! | Memorization | [`memorization`] | the empirical denoiser copies, the U-Net does not |
@@ -24,6 +25,7 @@
 
 pub mod branching;
 pub mod cosine;
+pub mod distill;
 pub mod dpm_solver;
 pub mod elbo;
 pub mod eta;
@@ -63,6 +65,8 @@ pub enum Topic {
     SdeOde,
     /// DPM-Solver++.
     DpmSolver,
+    /// Progressive distillation.
+    Distillation,
     /// Classifier and classifier-free guidance.
     Guidance,
     /// Inpainting with the U-Net.
@@ -79,7 +83,7 @@ pub enum Topic {
 
 impl Topic {
     /// Every scene, in the order the theory builds up.
-    pub const ALL: [Self; 14] = [
+    pub const ALL: [Self; 15] = [
         Self::Eta,
         Self::Inversion,
         Self::Branching,
@@ -88,6 +92,7 @@ impl Topic {
         Self::Langevin,
         Self::SdeOde,
         Self::DpmSolver,
+        Self::Distillation,
         Self::Guidance,
         Self::Inpaint,
         Self::Memorization,
@@ -108,6 +113,7 @@ impl Topic {
             Self::Langevin => "Langevin",
             Self::SdeOde => "SDE vs ODE",
             Self::DpmSolver => "DPM-Solver++",
+            Self::Distillation => "Distillation",
             Self::Guidance => "Guidance (γ)",
             Self::Inpaint => "Inpainting",
             Self::Memorization => "Memorization",
@@ -127,6 +133,7 @@ impl Topic {
             Self::Langevin => Box::new(langevin::LangevinScene::new(context)),
             Self::SdeOde => Box::new(sde_ode::SdeOdeScene::new(context)),
             Self::DpmSolver => Box::new(dpm_solver::DpmSolverScene::new(context)),
+            Self::Distillation => Box::new(distill::DistillScene::new(context)),
             Self::Guidance => Box::new(guidance::GuidanceScene::new(context)),
             Self::Inpaint => Box::new(inpaint::InpaintScene::new(context)),
             Self::Memorization => Box::new(memorization::MemorizationScene::new(context)),
