@@ -130,9 +130,9 @@ mod tests {
         let ten = log_snr_timesteps(&schedule, 10).unwrap();
         assert_eq!((ten[0], ten[9]), (1000, 1));
         // Ho et al.'s linear schedule: λ_1 = ln(0.9999/0.0001) and λ_1000 = ln(ᾱ/(1 − ᾱ)),
-        // ᾱ_1000 = 4.036e-5; the 5th level lies 5/9 of the way from λ_1000 to λ_1.
+        // ᾱ_1000 = 4.036e-5; the 5th level (index 4) lies 4/9 of the way from λ_1000 to λ_1.
         let (top, bottom) = ((4.036e-5_f64 / (1.0 - 4.036e-5)).ln(), (0.9999_f64 / 0.0001).ln());
-        let target = top + (bottom - top) * 5.0 / 9.0;
+        let target = top + (bottom - top) * 4.0 / 9.0;
         assert!((schedule.log_snr(ten[4]) - target).abs() < 0.05, "{ten:?}");
         let many = log_snr_timesteps(&schedule, 200).unwrap();
         assert_eq!(many.len(), 200);

@@ -18,6 +18,7 @@ pub mod shipped;
 mod test_support;
 pub mod train;
 pub mod unet;
+pub mod vdm;
 
 pub use config::{Architecture, MlpConfig, ModelConfig, UnetConfig};
 pub use error::{Error, Result};

@@ -177,7 +177,7 @@ fn steps_text(steps: usize) -> String {
 
 impl TheoryScene for DistillScene {
     fn caption(&self) -> &'static str {
-        "Progressive distillation: the student learns x̃ = (z_c − r z_a)/(√ᾱ_c − r√ᾱ_a), r = √(1−ᾱ_c)/√(1−ᾱ_a), \
+        "Progressive distillation: the student learns the target x_tgt = (z_c − r z_a)/(√ᾱ_c − r√ᾱ_a), r = √(1−ᾱ_c)/√(1−ᾱ_a), \
          so that one DDIM step z_a → z_c lands where its teacher's two steps z_a → z_b → z_c do; \
          16 → 8 → 4 → 2 → 1 steps, each student teaching the next."
     }

@@ -10,6 +10,7 @@
 //! | Branching | [`branching`] | what is decided at step t |
 //! | Four ways | [`four_ways`] | ε_θ, x_θ, score, v_θ and their conversions |
 //! | Cosine vs linear | [`cosine`] | Improved DDPM's schedule: where linear has destroyed the image |
+//! | VDM | [`vdm`] | a learned monotone log-SNR schedule |
 //! | Langevin | [`langevin`] | plain vs annealed Langevin, score field per σ |
 //! | SDE vs ODE | [`sde_ode`] | reverse-SDE and probability-flow paths over p_t |
 //! | DPM-Solver++ | [`dpm_solver`] | few-step paths, error against step count |
@@ -40,6 +41,7 @@ pub mod learned;
 pub mod memorization;
 pub mod sde_ode;
 pub mod spacing;
+pub mod vdm;
 
 use std::sync::Arc;
 
@@ -59,6 +61,8 @@ pub enum Topic {
     FourWays,
     /// Improved DDPM's cosine schedule against the linear one.
     Cosine,
+    /// VDM's learned schedule.
+    Vdm,
     /// Langevin and annealed Langevin.
     Langevin,
     /// Reverse SDE vs probability-flow ODE.
@@ -83,12 +87,13 @@ pub enum Topic {
 
 impl Topic {
     /// Every scene, in the order the theory builds up.
-    pub const ALL: [Self; 15] = [
+    pub const ALL: [Self; 16] = [
         Self::Eta,
         Self::Inversion,
         Self::Branching,
         Self::FourWays,
         Self::Cosine,
+        Self::Vdm,
         Self::Langevin,
         Self::SdeOde,
         Self::DpmSolver,
@@ -110,6 +115,7 @@ impl Topic {
             Self::Branching => "Branching",
             Self::FourWays => "Four parameterizations",
             Self::Cosine => "Cosine vs linear",
+            Self::Vdm => "VDM schedule",
             Self::Langevin => "Langevin",
             Self::SdeOde => "SDE vs ODE",
             Self::DpmSolver => "DPM-Solver++",
@@ -130,6 +136,7 @@ impl Topic {
             Self::Branching => Box::new(branching::BranchingScene::new(context)),
             Self::FourWays => Box::new(four_ways::FourWaysScene::new(context)),
             Self::Cosine => Box::new(cosine::CosineScene::new(context)),
+            Self::Vdm => Box::new(vdm::VdmScene::new(context)),
             Self::Langevin => Box::new(langevin::LangevinScene::new(context)),
             Self::SdeOde => Box::new(sde_ode::SdeOdeScene::new(context)),
             Self::DpmSolver => Box::new(dpm_solver::DpmSolverScene::new(context)),
