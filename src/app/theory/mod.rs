@@ -1,7 +1,7 @@
-//! The theory scenes: each system of the theory as a figure you can change,
-//! on the exact three-blob mixture (weights 0.7 / 0.2 / 0.1), whose score is
-//! known in closed form, so what a scene shows is the method and not a model's
-//! error.
+//! The theory scenes: each system of the theory as a figure you can change.
+//! The 2D ones run on the exact three-blob mixture (weights 0.7 / 0.2 / 0.1),
+//! whose score is known in closed form, so what a scene shows is the method
+//! and not a model's error; the image ones use the shipped U-Net.
 //!
 //! | scene | file | shows |
 //! |---|---|---|
@@ -10,6 +10,7 @@
 //! | Branching | [`branching`] | what is decided at step t |
 //! | Four ways | [`four_ways`] | ε_θ, x_θ, score, v_θ and their conversions |
 //! | Cosine vs linear | [`cosine`] | Improved DDPM's schedule: where linear has destroyed the image |
+//! | Improved DDPM | [`improved`] | learned variance per t, importance sampling of t |
 //! | VDM | [`vdm`] | a learned monotone log-SNR schedule |
 //! | Langevin | [`langevin`] | plain vs annealed Langevin, score field per σ |
 //! | SDE vs ODE | [`sde_ode`] | reverse-SDE and probability-flow paths over p_t |
@@ -33,6 +34,7 @@ pub mod eta;
 pub mod figure;
 pub mod four_ways;
 pub mod guidance;
+pub mod improved;
 pub mod inpaint;
 pub mod inversion;
 pub mod job;
@@ -61,6 +63,8 @@ pub enum Topic {
     FourWays,
     /// Improved DDPM's cosine schedule against the linear one.
     Cosine,
+    /// Improved DDPM's learned variance and importance sampling.
+    Improved,
     /// VDM's learned schedule.
     Vdm,
     /// Langevin and annealed Langevin.
@@ -87,12 +91,13 @@ pub enum Topic {
 
 impl Topic {
     /// Every scene, in the order the theory builds up.
-    pub const ALL: [Self; 16] = [
+    pub const ALL: [Self; 17] = [
         Self::Eta,
         Self::Inversion,
         Self::Branching,
         Self::FourWays,
         Self::Cosine,
+        Self::Improved,
         Self::Vdm,
         Self::Langevin,
         Self::SdeOde,
@@ -115,6 +120,7 @@ impl Topic {
             Self::Branching => "Branching",
             Self::FourWays => "Four parameterizations",
             Self::Cosine => "Cosine vs linear",
+            Self::Improved => "Learned variance",
             Self::Vdm => "VDM schedule",
             Self::Langevin => "Langevin",
             Self::SdeOde => "SDE vs ODE",
@@ -136,6 +142,7 @@ impl Topic {
             Self::Branching => Box::new(branching::BranchingScene::new(context)),
             Self::FourWays => Box::new(four_ways::FourWaysScene::new(context)),
             Self::Cosine => Box::new(cosine::CosineScene::new(context)),
+            Self::Improved => Box::new(improved::ImprovedScene::new(context)),
             Self::Vdm => Box::new(vdm::VdmScene::new(context)),
             Self::Langevin => Box::new(langevin::LangevinScene::new(context)),
             Self::SdeOde => Box::new(sde_ode::SdeOdeScene::new(context)),

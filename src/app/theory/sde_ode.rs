@@ -106,7 +106,7 @@ fn weights_line(mixture: &GaussianMixture, name: &str, frames: &Frames) -> Strin
 
 impl TheoryScene for SdeOdeScene {
     fn caption(&self) -> &'static str {
-        "Reverse SDE dx = [f − g²∇log p_t]dt + g dw̄ (orange) and probability-flow ODE \
+        "Reverse SDE dx = [f − g²∇log p_t]dt + g dw_rev (orange, w_rev a reverse-time Wiener process) and probability-flow ODE \
          dx/dt = f − ½g²∇log p_t (blue) from the same x_T, over the density p_t. Both have the \
          marginals p_t; only the ODE is deterministic."
     }
