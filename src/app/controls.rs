@@ -43,6 +43,15 @@ pub struct ControlRequests {
     pub open_model: Option<PathBuf>,
 }
 
+/// What the scene bar's buttons asked for.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct BarRequests {
+    /// Toggle the shortcut list.
+    pub help: bool,
+    /// Toggle presentation mode.
+    pub present: bool,
+}
+
 /// The left panel.
 pub struct ControlsPanel {
     /// The scene shown.
@@ -61,6 +70,8 @@ pub struct ControlsPanel {
     pub show_score: bool,
     /// Whether trails show.
     pub show_trails: bool,
+    /// Show only what a lesson changes (presentation mode).
+    pub essentials_only: bool,
     path_text: String,
     requests: ControlRequests,
 }
@@ -78,6 +89,7 @@ impl ControlsPanel {
             show_density: true,
             show_score: true,
             show_trails: true,
+            essentials_only: false,
             path_text: String::new(),
             requests: ControlRequests::default(),
         }
@@ -88,9 +100,16 @@ impl ControlsPanel {
         std::mem::take(&mut self.requests)
     }
 
-    /// The scene picker: the four scenes and every theory scene, one click each.
-    pub fn scene_ui(&mut self, ui: &mut egui::Ui) {
+    /// The scene picker: the four scenes and every theory scene, one click
+    /// each, and the buttons for presentation mode and the shortcut list.
+    pub fn scene_ui(&mut self, ui: &mut egui::Ui) -> BarRequests {
+        let mut requests = BarRequests::default();
         ui.horizontal_wrapped(|ui| {
+            requests.help = ui.button("Keys (?)").on_hover_text("every keyboard shortcut").clicked();
+            requests.present = ui
+                .button("Present (F5)")
+                .on_hover_text("full screen, large type, a caption with the step's numbers")
+                .clicked();
             ui.label("Scene");
             ui.selectable_value(&mut self.scene, Scene::Mixture2D, "2D mixture");
             ui.selectable_value(&mut self.scene, Scene::ImageForward, "Images");
@@ -102,21 +121,27 @@ impl ControlsPanel {
                 ui.selectable_value(&mut self.scene, Scene::Theory(topic), topic.title());
             }
         });
+        requests
     }
 
     /// Draws the panel.
     pub fn ui(&mut self, ui: &mut egui::Ui) {
         let before = self.settings;
-        ui.heading("noisescope");
+        if !self.essentials_only {
+            ui.heading("noisescope");
+        }
         // Each scene shows the sections that act on it, in one fixed order.
-        let mixture = self.scene == Scene::Mixture2D;
         let sampling = matches!(self.scene, Scene::Mixture2D | Scene::ImageBatch);
+        // While presenting, only what a lesson changes: the sampler and guidance.
+        let mixture = self.scene == Scene::Mixture2D && !self.essentials_only;
         if mixture {
             self.model_ui(ui);
             ui.separator();
         }
-        self.schedule_ui(ui);
-        ui.separator();
+        if !self.essentials_only {
+            self.schedule_ui(ui);
+            ui.separator();
+        }
         if sampling {
             self.sampler_ui(ui);
             ui.separator();
@@ -126,7 +151,7 @@ impl ControlsPanel {
         if mixture {
             self.direction_ui(ui);
         }
-        if self.scene != Scene::Train2D {
+        if self.scene != Scene::Train2D && !self.essentials_only {
             ui.add(DragValue::new(&mut self.settings.seed).prefix("Seed "));
         }
         if mixture {

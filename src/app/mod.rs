@@ -6,7 +6,9 @@ pub mod controls;
 pub mod export_panel;
 mod exporting;
 pub mod image_scene;
+pub mod keys;
 pub mod plots;
+pub mod presentation;
 pub mod run;
 pub mod theory;
 pub mod timeline;
@@ -44,6 +46,8 @@ pub struct ExplorerApp {
     image_scene: ImageScene,
     train_scene: TrainScene,
     theory: theory::TheoryScenes,
+    show_help: bool,
+    presentation: presentation::Presentation,
     run_kind: RunKind,
     last_scene: Scene,
     mixture_classes: u32,
@@ -81,6 +85,8 @@ impl ExplorerApp {
             image_scene: ImageScene::new(render_state.clone()),
             train_scene: TrainScene::new(cc.egui_ctx.clone()),
             theory: theory::TheoryScenes::new(cc.egui_ctx.clone(), Arc::clone(&mixture))?,
+            show_help: false,
+            presentation: presentation::Presentation::default(),
             run_kind: RunKind::Plane,
             last_scene: Scene::Mixture2D,
             mixture_classes: class_count(&mixture),
@@ -158,6 +164,18 @@ impl ExplorerApp {
     #[must_use]
     pub fn train_scene(&self) -> &TrainScene {
         &self.train_scene
+    }
+
+    /// Whether the timeline is playing back.
+    #[must_use]
+    pub fn is_playing(&self) -> bool {
+        self.timeline.playing
+    }
+
+    /// Whether presentation mode is on.
+    #[must_use]
+    pub fn is_presenting(&self) -> bool {
+        self.presentation.is_on()
     }
 
     /// The status line (errors and run times).
@@ -423,6 +441,83 @@ impl ExplorerApp {
 }
 
 impl ExplorerApp {
+    /// Applies this frame's shortcuts (see [`keys::SHORTCUTS`]).
+    fn apply_keys(&mut self, keys: keys::KeyActions, ctx: &egui::Context) {
+        if keys.toggle_help {
+            self.show_help = !self.show_help;
+        }
+        if keys.toggle_presentation || (keys.escape && self.presentation.is_on() && !self.show_help) {
+            self.presentation.toggle(ctx);
+        }
+        if keys.escape {
+            self.show_help = false;
+        }
+        if self.controls.scene == Scene::ImageForward {
+            // No run here: the keys move t itself.
+            let big_t = self.schedule.train_steps();
+            let t = i64::try_from(self.image_scene.t).unwrap_or(0).saturating_add(keys.step);
+            self.image_scene.t = usize::try_from(t.max(0)).unwrap_or(0).min(big_t);
+            if keys.to_data {
+                self.image_scene.t = 0;
+            }
+            if keys.to_noise {
+                self.image_scene.t = big_t;
+            }
+            return;
+        }
+        if keys.toggle_play {
+            self.timeline.toggle_play();
+        }
+        if keys.step != 0 {
+            self.timeline.step_by(keys.step);
+        }
+        let extreme_t = |pick_max: bool| {
+            let frames = self.run.frames.iter().enumerate();
+            if pick_max {
+                frames.max_by_key(|(_, f)| f.t).map(|(i, _)| i)
+            } else {
+                frames.min_by_key(|(_, f)| f.t).map(|(i, _)| i)
+            }
+        };
+        if keys.to_data
+            && let Some(frame) = extreme_t(false)
+        {
+            self.timeline.scrub_to(frame);
+        }
+        if keys.to_noise
+            && let Some(frame) = extreme_t(true)
+        {
+            self.timeline.scrub_to(frame);
+        }
+        let mut changed = false;
+        if let Some(class) = keys.class.filter(|k| *k < self.controls.class_count) {
+            self.controls.settings.class = Some(class);
+            changed = true;
+        }
+        if keys.gamma_delta != 0.0 {
+            let guidance = &mut self.controls.settings.guidance;
+            guidance.scale = (guidance.scale + keys.gamma_delta).clamp(0.0, 20.0);
+            changed = true;
+        }
+        if changed && matches!(self.controls.scene, Scene::Mixture2D | Scene::ImageBatch) {
+            self.start_run();
+        }
+    }
+
+    /// The presentation caption strip (only while presenting).
+    fn caption_ui(&self, ui: &mut egui::Ui, equation: &str, t: usize, sigma: f64) {
+        if !self.presentation.is_on() {
+            return;
+        }
+        let numbers = presentation::StepNumbers {
+            t,
+            train_steps: self.schedule.train_steps(),
+            alpha_bar: self.schedule.alpha_bar(t.min(self.schedule.train_steps())),
+            sigma,
+        };
+        egui::Panel::top("caption").show(ui, |ui| presentation::caption_ui(ui, equation, numbers));
+    }
+
     fn image_scene_ui(&mut self, ui: &mut egui::Ui) {
         let t = self.image_scene.t.min(self.schedule.train_steps());
         self.plots.cursor_t = t;
@@ -513,11 +608,27 @@ impl eframe::App for ExplorerApp {
         if self.image_scene.poll_model() && self.controls.scene == Scene::ImageBatch {
             self.start_run();
         }
+        self.apply_keys(keys::read(ui.ctx()), ui.ctx());
+        if self.show_help {
+            keys::help_ui(ui.ctx(), &mut self.show_help);
+        }
         let dt_secs = ui.input(|i| i.stable_dt);
         if self.timeline.advance(dt_secs) {
             ui.ctx().request_repaint();
         }
-        egui::Panel::top("scenes").show(ui, |ui| self.controls.scene_ui(ui));
+        let bar = egui::Panel::top("scenes")
+            .show(ui, |ui| self.controls.scene_ui(ui))
+            .inner;
+        self.show_help ^= bar.help;
+        if bar.present {
+            self.presentation.toggle(ui.ctx());
+        }
+        self.controls.essentials_only = self.presentation.is_on();
+        self.plots.line_width = if self.presentation.is_on() {
+            presentation::LINE_WIDTH
+        } else {
+            2.0
+        };
         if let Scene::Theory(topic) = self.controls.scene {
             egui::CentralPanel::default().show(ui, |ui| self.theory.ui(ui, topic));
             self.handle_requests();
@@ -537,15 +648,25 @@ impl eframe::App for ExplorerApp {
                         self.train_scene.start(&self.mixture, self.controls.settings.schedule);
                     }
                 }
-                ui.separator();
-                self.export.ui(ui, self.controls.scene);
+                if !self.presentation.is_on() {
+                    ui.separator();
+                    self.export.ui(ui, self.controls.scene);
+                }
             });
         });
-        egui::Panel::bottom("plots")
+        // Presenting, the plots start lower so the larger type leaves the viewer room.
+        let (plots_id, plots_height) = if self.presentation.is_on() {
+            ("plots-presenting", 170.0)
+        } else {
+            ("plots", 220.0)
+        };
+        egui::Panel::bottom(plots_id)
             .resizable(true)
-            .default_size(220.0)
+            .default_size(plots_height)
             .show(ui, |ui| self.plots.ui(ui));
         if self.controls.scene == Scene::ImageForward {
+            let t = self.image_scene.t.min(self.schedule.train_steps());
+            self.caption_ui(ui, "x_t = √ᾱ_t x_0 + √(1 − ᾱ_t) ε", t, 0.0);
             self.image_scene_ui(ui);
             self.handle_requests();
             return;
@@ -572,6 +693,13 @@ impl eframe::App for ExplorerApp {
             // The timeline drew the old t before this frame's scrub: draw again.
             ui.ctx().request_repaint();
         }
+        let sigma = self
+            .run
+            .frames
+            .get(self.timeline.current + 1)
+            .map_or(0.0, |f| f.noise_std);
+        let equation = presentation::equation(&self.controls.settings);
+        self.caption_ui(ui, equation, self.timeline.current_t, sigma);
         egui::CentralPanel::default().show(ui, |ui| {
             if batch {
                 self.image_scene.batch_ui(ui, plane.step, plane.alpha_bar);

@@ -18,6 +18,8 @@ pub struct PlotsPanel {
     kl: Option<(Vec<f64>, f64)>,
     /// Other schedules overlaid on the schedule plots: name, colour, table.
     comparison: Vec<(String, egui::Color32, Arc<Schedule>)>,
+    /// Width of every curve in points (thicker in presentation mode).
+    pub line_width: f32,
 }
 
 impl PlotsPanel {
@@ -30,6 +32,7 @@ impl PlotsPanel {
             requested_t: None,
             kl: None,
             comparison: Vec::new(),
+            line_width: 2.0,
         }
     }
 
@@ -162,14 +165,18 @@ impl PlotsPanel {
             .x_axis_label("t")
             .show(ui, |plot_ui| {
                 for (name, points) in names.iter().zip(series) {
-                    plot_ui.line(Line::new(*name, PlotPoints::from(points)).width(2.0));
+                    plot_ui.line(Line::new(*name, PlotPoints::from(points)).width(self.line_width));
                 }
                 for (name, color, points) in overlays {
-                    plot_ui.line(Line::new(name, PlotPoints::from(points)).width(2.0).color(color));
+                    plot_ui.line(
+                        Line::new(name, PlotPoints::from(points))
+                            .width(self.line_width)
+                            .color(color),
+                    );
                 }
                 plot_ui.vline(
                     VLine::new("current t", cursor)
-                        .width(2.0)
+                        .width(self.line_width)
                         .color(egui::Color32::from_rgb(250, 220, 90)),
                 );
             });

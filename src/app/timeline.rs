@@ -70,6 +70,24 @@ impl TimelinePanel {
         self.follow = self.current + 1 >= self.expected;
     }
 
+    /// Starts or pauses playback; playing from the last frame starts over.
+    pub fn toggle_play(&mut self) {
+        self.playing = !self.playing;
+        if self.playing && self.current + 1 >= self.available {
+            self.current = 0;
+        }
+        self.follow = false;
+    }
+
+    /// Moves `frames` frames (negative: back), within the run.
+    pub fn step_by(&mut self, frames: i64) {
+        let target = i64::try_from(self.current)
+            .unwrap_or(i64::MAX)
+            .saturating_add(frames)
+            .max(0);
+        self.scrub_to(usize::try_from(target).unwrap_or(0));
+    }
+
     /// Advances playback by `dt_secs`; true if it is still playing.
     pub fn advance(&mut self, dt_secs: f32) -> bool {
         if !self.playing {
@@ -99,11 +117,7 @@ impl TimelinePanel {
             }
             let play_label = if self.playing { "Pause" } else { "Play" };
             if ui.button(play_label).clicked() {
-                self.playing = !self.playing;
-                if self.playing && self.current >= last {
-                    self.current = 0;
-                }
-                self.follow = false;
+                self.toggle_play();
             }
             if ui.button("Next").on_hover_text("One step forward").clicked() {
                 self.scrub_to(self.current + 1);

@@ -41,7 +41,7 @@ impl LearnedSchedule {
     /// # Errors
     /// End points that do not rise, or an allocation failure.
     pub fn new(gamma_start: f64, gamma_end: f64) -> Result<Self> {
-        if !(gamma_end > gamma_start) {
+        if gamma_end.is_nan() || gamma_start.is_nan() || gamma_end <= gamma_start {
             return Err(Error::Config("γ must rise from t = 0 to t = 1".into()));
         }
         Ok(Self {

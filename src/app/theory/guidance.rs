@@ -40,6 +40,9 @@ pub struct Guidance {
     /// Their sum: the guided field.
     guided: Vec<Point>,
     samples: Vec<Point>,
+    /// The guided class, and how its samples came out.
+    class: u32,
+    statistics: Option<ClassStatistics>,
 }
 
 /// What the samples of the guided class look like.
@@ -112,43 +115,11 @@ impl GuidanceScene {
                 unconditional,
                 guidance,
                 guided,
+                statistics: class_statistics(&mixture, setup.class, &samples),
+                class: setup.class,
                 samples,
             })
         });
-    }
-
-    /// The share of samples in the class's component, how far their mean lies
-    /// from the component's mean, their per-axis spread about their own mean,
-    /// and the component's std.
-    fn class_statistics(&self, samples: &[Point]) -> Option<ClassStatistics> {
-        let mixture: &GaussianMixture = &self.context.mixture;
-        let k = mixture
-            .components()
-            .iter()
-            .position(|c| c.label == Some(self.setup.class))?;
-        let component = &mixture.components()[k];
-        let assigned = mixture.assign(&figure::tensor(samples).ok()?).ok()?;
-        let inside: Vec<Point> = samples
-            .iter()
-            .zip(&assigned)
-            .filter(|(_, a)| **a == k)
-            .map(|(p, _)| *p)
-            .collect();
-        #[allow(clippy::cast_precision_loss)]
-        let (count, total) = (inside.len().max(1) as f64, samples.len().max(1) as f64);
-        let mean = inside
-            .iter()
-            .fold([0.0, 0.0], |m, p| [m[0] + p[0] / count, m[1] + p[1] / count]);
-        let squared: f64 = inside
-            .iter()
-            .map(|p| (p[0] - mean[0]).powi(2) + (p[1] - mean[1]).powi(2))
-            .sum();
-        Some(ClassStatistics {
-            share: inside.len() as f64 / total,
-            offset: (mean[0] - component.mean[0]).hypot(mean[1] - component.mean[1]),
-            spread: (squared / (2.0 * count)).sqrt(),
-            class_std: component.std,
-        })
     }
 
     fn controls_ui(&mut self, ui: &mut egui::Ui) {
@@ -170,6 +141,36 @@ impl GuidanceScene {
             ui.add(Slider::new(&mut self.setup.t, 1..=1000).text("arrows at t"));
         });
     }
+}
+
+/// The share of samples in the class's component, how far their mean lies
+/// from the component's mean, their per-axis spread about their own mean,
+/// and the component's std.
+fn class_statistics(mixture: &GaussianMixture, class: u32, samples: &[Point]) -> Option<ClassStatistics> {
+    let k = mixture.components().iter().position(|c| c.label == Some(class))?;
+    let component = &mixture.components()[k];
+    let assigned = mixture.assign(&figure::tensor(samples).ok()?).ok()?;
+    let inside: Vec<Point> = samples
+        .iter()
+        .zip(&assigned)
+        .filter(|(_, a)| **a == k)
+        .map(|(p, _)| *p)
+        .collect();
+    #[allow(clippy::cast_precision_loss)]
+    let (count, total) = (inside.len().max(1) as f64, samples.len().max(1) as f64);
+    let mean = inside
+        .iter()
+        .fold([0.0, 0.0], |m, p| [m[0] + p[0] / count, m[1] + p[1] / count]);
+    let squared: f64 = inside
+        .iter()
+        .map(|p| (p[0] - mean[0]).powi(2) + (p[1] - mean[1]).powi(2))
+        .sum();
+    Some(ClassStatistics {
+        share: inside.len() as f64 / total,
+        offset: (mean[0] - component.mean[0]).hypot(mean[1] - component.mean[1]),
+        spread: (squared / (2.0 * count)).sqrt(),
+        class_std: component.std,
+    })
 }
 
 /// The unconditional field and the guidance term on the grid, as steps of
@@ -236,10 +237,10 @@ impl TheoryScene for GuidanceScene {
             return;
         };
         ui.horizontal(|ui| {
-            if let Some(stats) = self.class_statistics(&figure.samples) {
+            if let Some(stats) = &figure.statistics {
                 ui.label(format!(
                     "samples in class {}: {:.1} %, their mean {:.3} from the class mean, per-axis spread {:.3} (the class alone: {:.3})",
-                    self.setup.class,
+                    figure.class,
                     100.0 * stats.share,
                     stats.offset,
                     stats.spread,

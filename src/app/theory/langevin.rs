@@ -26,6 +26,10 @@ const SHOWN: usize = 400;
 pub struct LangevinRuns {
     plain: Frames,
     annealed: Frames,
+    /// The mode weights at the end of plain Langevin.
+    plain_fractions: Vec<f64>,
+    /// The mode weights after each annealed level (index 0: the start).
+    annealed_fractions: Vec<Vec<f64>>,
     /// The levels t of the annealed run, in order.
     levels: Vec<usize>,
     /// 0.3 σ_t ∇log p_t on the arrow grid, per level.
@@ -72,7 +76,14 @@ impl LangevinScene {
                 .iter()
                 .map(|&t| score_field(&mixture, &schedule, t, &job_grid))
                 .collect::<Result<_, _>>()?;
+            let plain_fractions = figure::mode_fractions(&mixture, plain.last().map_or(&[][..], Vec::as_slice))?;
+            let annealed_fractions = annealed
+                .iter()
+                .map(|frame| figure::mode_fractions(&mixture, frame))
+                .collect::<Result<_, _>>()?;
             Ok(LangevinRuns {
+                plain_fractions,
+                annealed_fractions,
                 plain,
                 annealed,
                 levels,
@@ -93,10 +104,10 @@ impl LangevinScene {
         };
         ui.vertical(|ui| {
             ui.set_width(size.x);
-            let fractions = figure::mode_fractions(&self.context.mixture, last).unwrap_or_default();
+            let fractions = &runs.plain_fractions;
             ui.label(format!(
                 "plain Langevin, {LEVELS}×30 updates on ∇log p_0: mode weights {}",
-                figure::fractions_text(&fractions)
+                figure::fractions_text(fractions)
             ));
             figure::plane_plot("plain langevin", size).show(ui, |plot_ui| {
                 figure::points_ui(
@@ -117,7 +128,7 @@ impl LangevinScene {
         };
         ui.vertical(|ui| {
             ui.set_width(size.x);
-            let fractions = figure::mode_fractions(&self.context.mixture, frame).unwrap_or_default();
+            let fractions = runs.annealed_fractions.get(self.level).map_or(&[][..], Vec::as_slice);
             // Level k's updates ran at levels[k − 1]; the start is level 0.
             let field_index = self.level.saturating_sub(1).min(runs.levels.len().saturating_sub(1));
             let t = runs.levels.get(field_index).copied().unwrap_or(1);
@@ -125,7 +136,7 @@ impl LangevinScene {
             ui.label(format!(
                 "annealed Langevin after level {} of {LEVELS} (t = {t}, σ = {sigma:.3}): mode weights {}",
                 self.level,
-                figure::fractions_text(&fractions)
+                figure::fractions_text(fractions)
             ));
             figure::plane_plot("annealed langevin", size).show(ui, |plot_ui| {
                 if let Some(field) = runs.fields.get(field_index) {

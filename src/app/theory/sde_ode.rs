@@ -11,7 +11,6 @@ use super::figure::{self, Frames};
 use super::job::Computation;
 use super::{SceneContext, TheoryScene};
 use crate::diffusion::NoiseRng;
-use crate::diffusion::mixture::GaussianMixture;
 use crate::diffusion::sampler::{SamplerConfig, SamplerKind, build_sampler};
 
 /// Particles per process.
@@ -27,6 +26,9 @@ const DENSITY_EVERY: usize = 5;
 pub struct Processes {
     sde: Frames,
     ode: Frames,
+    /// The final mode weights of each.
+    sde_weights: Vec<f64>,
+    ode_weights: Vec<f64>,
     /// The level t after each step (index 0: the start).
     levels: Vec<usize>,
     densities: Vec<ColorImage>,
@@ -71,7 +73,11 @@ impl SdeOdeScene {
                 .step_by(DENSITY_EVERY)
                 .map(|&t| figure::density_image(&mixture, schedule.alpha_bar(t)))
                 .collect::<Result<_, _>>()?;
+            let weights =
+                |frames: &Frames| figure::mode_fractions(&mixture, frames.last().map_or(&[][..], Vec::as_slice));
             Ok(Processes {
+                sde_weights: weights(&sde)?,
+                ode_weights: weights(&ode)?,
                 sde,
                 ode,
                 levels,
@@ -94,14 +100,6 @@ impl SdeOdeScene {
         }
         self.texture.as_ref().map(|(_, t)| t.clone())
     }
-}
-
-fn weights_line(mixture: &GaussianMixture, name: &str, frames: &Frames) -> String {
-    let fractions = frames
-        .last()
-        .and_then(|last| figure::mode_fractions(mixture, last).ok())
-        .unwrap_or_default();
-    format!("{name}: final mode weights {}", figure::fractions_text(&fractions))
 }
 
 impl TheoryScene for SdeOdeScene {
@@ -129,8 +127,15 @@ impl TheoryScene for SdeOdeScene {
             return;
         };
         let mixture = &self.context.mixture;
-        ui.label(weights_line(mixture, "reverse SDE", &runs.sde));
-        ui.label(weights_line(mixture, "probability-flow ODE", &runs.ode));
+        for (name, weights) in [
+            ("reverse SDE", &runs.sde_weights),
+            ("probability-flow ODE", &runs.ode_weights),
+        ] {
+            ui.label(format!(
+                "{name}: final mode weights {}",
+                figure::fractions_text(weights)
+            ));
+        }
         ui.label(format!("true weights: {}", figure::weights_text(mixture)));
         let size = egui::vec2(ui.available_width(), ui.available_height().max(150.0));
         let shown = |frames: &Frames| -> Frames { frames.iter().take(self.step + 1).cloned().collect() };

@@ -26,6 +26,9 @@ const SAMPLES: usize = 8192;
 /// Bins of t for the per-t loss.
 const T_BINS: usize = 24;
 
+/// A schedule as (γ, γ′) at given t.
+type GammaAt<'a> = &'a dyn Fn(&[f64]) -> Result<(Tensor, Tensor), String>;
+
 /// One schedule's γ(t) and its loss statistics on the trained network.
 pub struct Judged {
     name: &'static str,
@@ -126,7 +129,7 @@ fn train(mixture: &Arc<GaussianMixture>, ddpm: &Schedule, cancel: &Cancel) -> Re
     #[allow(clippy::cast_precision_loss)]
     let t: Vec<f64> = (0..SAMPLES).map(|i| (i as f64 + 0.5) / SAMPLES as f64).collect();
     let grid: Vec<f64> = (0..=100).map(|i| f64::from(i) / 100.0).collect();
-    let judge = |name, color, gamma_at: &dyn Fn(&[f64]) -> Result<(Tensor, Tensor), String>| {
+    let judge = |name, color, gamma_at: GammaAt<'_>| {
         let (gamma, slope) = gamma_at(&t)?;
         let losses: Vec<f32> = diffusion_losses(model, learned, &x0, &noise, &gamma, &slope)
             .and_then(|l| l.to_vec1().map_err(Into::into))

@@ -1,0 +1,107 @@
+//! Keyboard control, so a lesson can be run without the mouse: what each key
+//! does is read here once per frame, and applied by the app.
+
+/// Every shortcut, in the order the help overlay lists them.
+pub const SHORTCUTS: [(&str, &str); 9] = [
+    ("Space", "play / pause"),
+    ("← / →", "one step back / forward"),
+    ("Shift + ← / →", "ten steps back / forward"),
+    ("Home / End", "go to x_0 / x_T"),
+    ("0 … 9", "pick that class"),
+    ("[ / ]", "guidance γ down / up by 0.5"),
+    ("F5", "presentation mode on / off"),
+    ("Ctrl + / Ctrl −", "zoom the whole window in / out"),
+    ("?", "show / hide this list"),
+];
+
+/// What the keys pressed this frame ask for.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct KeyActions {
+    /// Toggle playback.
+    pub toggle_play: bool,
+    /// Frames to move (negative: back).
+    pub step: i64,
+    /// Go to the frame of x_0.
+    pub to_data: bool,
+    /// Go to the frame of x_T.
+    pub to_noise: bool,
+    /// Condition on this class.
+    pub class: Option<u32>,
+    /// Change γ by this much.
+    pub gamma_delta: f64,
+    /// Toggle the shortcut list.
+    pub toggle_help: bool,
+    /// Toggle presentation mode.
+    pub toggle_presentation: bool,
+    /// Close overlays (Escape).
+    pub escape: bool,
+}
+
+const DIGITS: [egui::Key; 10] = [
+    egui::Key::Num0,
+    egui::Key::Num1,
+    egui::Key::Num2,
+    egui::Key::Num3,
+    egui::Key::Num4,
+    egui::Key::Num5,
+    egui::Key::Num6,
+    egui::Key::Num7,
+    egui::Key::Num8,
+    egui::Key::Num9,
+];
+
+/// Reads this frame's shortcuts (none while a text field has the keyboard).
+#[must_use]
+pub fn read(ctx: &egui::Context) -> KeyActions {
+    if ctx.egui_wants_keyboard_input() {
+        return KeyActions::default();
+    }
+    ctx.input(|input| {
+        let pressed = |key| input.key_pressed(key);
+        let stride = if input.modifiers.shift { 10 } else { 1 };
+        let mut actions = KeyActions {
+            toggle_play: pressed(egui::Key::Space),
+            to_data: pressed(egui::Key::Home),
+            to_noise: pressed(egui::Key::End),
+            toggle_help: pressed(egui::Key::Questionmark),
+            toggle_presentation: pressed(egui::Key::F5),
+            escape: pressed(egui::Key::Escape),
+            ..KeyActions::default()
+        };
+        if pressed(egui::Key::ArrowRight) {
+            actions.step += stride;
+        }
+        if pressed(egui::Key::ArrowLeft) {
+            actions.step -= stride;
+        }
+        if pressed(egui::Key::OpenBracket) {
+            actions.gamma_delta -= 0.5;
+        }
+        if pressed(egui::Key::CloseBracket) {
+            actions.gamma_delta += 0.5;
+        }
+        actions.class = DIGITS
+            .iter()
+            .position(|key| pressed(*key))
+            .and_then(|k| u32::try_from(k).ok());
+        actions
+    })
+}
+
+/// The `?` overlay: every shortcut in a window over the scene.
+pub fn help_ui(ctx: &egui::Context, open: &mut bool) {
+    egui::Window::new("Keyboard shortcuts")
+        .open(open)
+        .collapsible(false)
+        .resizable(false)
+        .anchor(egui::Align2::CENTER_CENTER, egui::vec2(0.0, 0.0))
+        .show(ctx, |ui| {
+            egui::Grid::new("shortcuts").striped(true).show(ui, |ui| {
+                for (key, what) in SHORTCUTS {
+                    ui.strong(key);
+                    ui.label(what);
+                    ui.end_row();
+                }
+            });
+        });
+}
