@@ -2,36 +2,17 @@
 //! through egui_kittest on lavapipe.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::time::{Duration, Instant};
+mod common;
 
+use common::window::{explorer, run_until};
 use egui::{Key, Modifiers, TextStyle};
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use noisescope::app::ExplorerApp;
 
-fn explorer() -> Harness<'static, ExplorerApp> {
-    Harness::builder()
-        .with_size([1280.0, 720.0])
-        .wgpu()
-        .build_eframe(|cc| ExplorerApp::new(cc).expect("the explorer starts"))
-}
-
 fn finished(app: &ExplorerApp) -> bool {
     let run = app.run();
     run.run_id > 0 && run.frames.len() == run.expected_frames() && app.elbo_bits_per_dim().is_some()
-}
-
-fn run_until(harness: &mut Harness<'static, ExplorerApp>, what: &str, done: impl Fn(&ExplorerApp) -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while Instant::now() < deadline {
-        harness.step();
-        if done(harness.state()) {
-            harness.step();
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    panic!("timed out waiting for {what}");
 }
 
 fn press(harness: &mut Harness<'static, ExplorerApp>, key: Key) {

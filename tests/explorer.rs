@@ -2,33 +2,12 @@
 //! (lavapipe in CI): controls found by label, runs streamed, steps scrubbed.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::time::{Duration, Instant};
+mod common;
 
+use common::window::{explorer, run_until};
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use noisescope::app::ExplorerApp;
-
-fn explorer() -> Harness<'static, ExplorerApp> {
-    Harness::builder()
-        .with_size([1280.0, 720.0])
-        .wgpu()
-        .build_eframe(|cc| ExplorerApp::new(cc).expect("the explorer starts"))
-}
-
-/// Steps frames until `done` holds (the worker streams on its own thread).
-fn run_until(harness: &mut Harness<'static, ExplorerApp>, what: &str, done: impl Fn(&ExplorerApp) -> bool) {
-    // Generous: CI machines can be slow; the test fails only if nothing ever arrives.
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while Instant::now() < deadline {
-        harness.step();
-        if done(harness.state()) {
-            harness.step();
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    panic!("timed out waiting for {what}");
-}
 
 /// Presses First, then Next `steps` times, as a teacher would.
 fn step_from_first_frame(harness: &mut Harness<'static, ExplorerApp>, steps: usize) {

@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod window;
+
 use candle_core::{Device, Tensor};
 use noisescope::diffusion::denoiser::{Denoiser, DenoiserOutput, Labels, NoiseLevel};
 use noisescope::diffusion::mixture::GaussianMixture;
