@@ -97,3 +97,38 @@ fn presentation_mode_enlarges_the_type_and_shows_the_step() {
     assert!(!harness.state().is_presenting());
     assert!((body(&harness) - normal).abs() < 1e-3);
 }
+
+#[test]
+fn copy_as_command_redraws_the_run_bit_for_bit() {
+    let mut harness = explorer();
+    run_until(&mut harness, "the first run", finished);
+    harness.get_by_label("Copy as command").click();
+    harness.run_steps(2);
+    let line = harness.state().last_command().expect("a command was copied").to_owned();
+    harness.get_by_label_contains("copied: noisescope sample");
+    let out = common::scratch("classroom", "samples.csv");
+    let args: Vec<String> = line
+        .split_whitespace()
+        .skip(1)
+        .map(|word| {
+            if word == "samples.csv" {
+                out.display().to_string()
+            } else {
+                word.to_owned()
+            }
+        })
+        .collect();
+    let status = std::process::Command::new(env!("CARGO_BIN_EXE_noisescope"))
+        .args(&args)
+        .status()
+        .unwrap();
+    assert!(status.success(), "{line}");
+    let csv = std::fs::read_to_string(&out).unwrap();
+    let from_command: Vec<f32> = csv
+        .lines()
+        .skip(1)
+        .flat_map(|row| row.split(',').map(|v| v.parse::<f32>().unwrap()).collect::<Vec<_>>())
+        .collect();
+    let in_window = &harness.state().run().frames.last().unwrap().x;
+    assert_eq!(&from_command, in_window, "{line}");
+}

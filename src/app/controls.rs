@@ -41,6 +41,8 @@ pub struct ControlRequests {
     pub stop: bool,
     /// A mixture file to open.
     pub open_model: Option<PathBuf>,
+    /// "Copy as command" was pressed.
+    pub copy_command: bool,
 }
 
 /// What the scene bar's buttons asked for.
@@ -314,6 +316,13 @@ impl ControlsPanel {
             }
             if ui.button("Stop").clicked() {
                 self.requests.stop = true;
+            }
+            if ui
+                .button("Copy as command")
+                .on_hover_text("the noisescope sample command that redraws this run")
+                .clicked()
+            {
+                self.requests.copy_command = true;
             }
         });
     }

@@ -2,6 +2,7 @@
 //! timeline and the schedule plots below. The app only draws and routes: runs
 //! happen on the [`Worker`], GPU work in [`crate::render`].
 
+pub mod command;
 pub mod controls;
 pub mod export_panel;
 mod exporting;
@@ -36,6 +37,8 @@ use crate::worker::{Direction, Event, RunModel, RunSpec, Worker};
 
 /// The built-in mixture the explorer opens with.
 pub const DEFAULT_MIXTURE_NAME: &str = "three blobs (weights 0.7 / 0.2 / 0.1)";
+/// Where that mixture lives in the repository (for the command line).
+pub const DEFAULT_MIXTURE_PATH: &str = "assets/mixtures/three-blobs.json";
 
 /// The eframe application.
 pub struct ExplorerApp {
@@ -48,6 +51,7 @@ pub struct ExplorerApp {
     theory: theory::TheoryScenes,
     show_help: bool,
     presentation: presentation::Presentation,
+    last_command: Option<String>,
     run_kind: RunKind,
     last_scene: Scene,
     mixture_classes: u32,
@@ -87,6 +91,7 @@ impl ExplorerApp {
             theory: theory::TheoryScenes::new(cc.egui_ctx.clone(), Arc::clone(&mixture))?,
             show_help: false,
             presentation: presentation::Presentation::default(),
+            last_command: None,
             run_kind: RunKind::Plane,
             last_scene: Scene::Mixture2D,
             mixture_classes: class_count(&mixture),
@@ -399,6 +404,9 @@ impl ExplorerApp {
         if let Some(path) = requests.open_model {
             self.open_mixture(&path);
         }
+        if requests.copy_command {
+            self.copy_command();
+        }
         if requests.stop {
             if let Some(worker) = &self.worker {
                 worker.stop();
@@ -502,6 +510,40 @@ impl ExplorerApp {
         if changed && matches!(self.controls.scene, Scene::Mixture2D | Scene::ImageBatch) {
             self.start_run();
         }
+    }
+
+    /// The `noisescope sample` line of the current run, onto the clipboard.
+    fn copy_command(&mut self) {
+        let model = if self.controls.scene == Scene::ImageBatch {
+            match self.image_scene.chosen_network() {
+                Some(_) => Ok(command::CommandModel::Network(
+                    crate::model::shipped::FASHION_MNIST_PATH.into(),
+                )),
+                None => Err("the empirical denoiser of the image batch has no sample command".to_owned()),
+            }
+        } else if self.controls.model_name == DEFAULT_MIXTURE_NAME {
+            Ok(command::CommandModel::Mixture(DEFAULT_MIXTURE_PATH.into()))
+        } else {
+            Ok(command::CommandModel::Mixture(self.controls.model_name.clone()))
+        };
+        let mut settings = self.controls.settings;
+        if self.controls.scene == Scene::ImageBatch {
+            settings.batch = image_scene::BATCH as usize;
+        }
+        match model.and_then(|model| command::sample_command(&settings, &model)) {
+            Ok(line) => {
+                self.repaint.copy_text(line.clone());
+                self.status = format!("copied: {line}");
+                self.last_command = Some(line);
+            }
+            Err(reason) => self.status = format!("no command: {reason}"),
+        }
+    }
+
+    /// The last command "Copy as command" put on the clipboard.
+    #[must_use]
+    pub fn last_command(&self) -> Option<&str> {
+        self.last_command.as_deref()
     }
 
     /// The presentation caption strip (only while presenting).
