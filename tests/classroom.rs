@@ -9,6 +9,8 @@ use egui::{Key, Modifiers, TextStyle};
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use noisescope::app::ExplorerApp;
+use noisescope::app::controls::Scene;
+use noisescope::app::lesson;
 
 fn finished(app: &ExplorerApp) -> bool {
     let run = app.run();
@@ -131,4 +133,105 @@ fn copy_as_command_redraws_the_run_bit_for_bit() {
         .collect();
     let in_window = &harness.state().run().frames.last().unwrap().x;
     assert_eq!(&from_command, in_window, "{line}");
+}
+
+/// The t on screen, wherever the scene keeps it.
+fn t_on_screen(app: &ExplorerApp) -> usize {
+    match app.scene() {
+        Scene::ImageForward => app.image_t(),
+        _ => shown_t(app),
+    }
+}
+
+#[test]
+fn the_default_lesson_runs_on_page_down_alone() {
+    let stops = lesson::parse(lesson::DEFAULT_LESSON, lesson::DEFAULT_LESSON_NAME).unwrap();
+    let mut harness = explorer();
+    harness.run_steps(2);
+    for (i, stop) in stops.iter().enumerate() {
+        press(&mut harness, Key::PageDown);
+        let runs = matches!(stop.scene, Scene::Mixture2D | Scene::ImageBatch);
+        run_until(&mut harness, &format!("stop {}", i + 1), |app| {
+            app.lesson_position().is_some_and(|(at, _)| at == i)
+                && app.scene() == stop.scene
+                && (!runs || (finished(app) && stop.t.is_none_or(|t| t_on_screen(app) == t)))
+        });
+        let app = harness.state();
+        assert_eq!(
+            app.settings().sampler.kind,
+            stop.settings.sampler.kind,
+            "stop {}",
+            i + 1
+        );
+        assert_eq!(app.settings().class, stop.settings.class, "stop {}", i + 1);
+        if let (Some(t), true) = (stop.t, runs || stop.scene == Scene::ImageForward) {
+            assert_eq!(t_on_screen(app), t, "stop {}: {}", i + 1, stop.title);
+        }
+        let position = format!("stop {} of {}: {}", i + 1, stops.len(), stop.title);
+        assert!(
+            harness.query_all_by_label_contains(&position).next().is_some(),
+            "{position}"
+        );
+    }
+    // Past the end, PageDown stays on the last stop; PageUp goes back one.
+    press(&mut harness, Key::PageDown);
+    assert_eq!(harness.state().lesson_position().unwrap().0, stops.len() - 1);
+    press(&mut harness, Key::PageUp);
+    assert_eq!(harness.state().lesson_position().unwrap().0, stops.len() - 2);
+}
+
+#[test]
+fn a_lesson_file_with_a_mistake_is_a_message_naming_the_line() {
+    let path = common::scratch("classroom", "broken.lesson");
+    std::fs::write(&path, "[stop]\nscene = images\nt = soon\n").unwrap();
+    let mut harness = explorer();
+    harness.run_steps(2);
+    let edit = harness.get_by_role_and_label(egui::accesskit::Role::TextInput, "Lesson file");
+    edit.set_text_value_accesskit(path.to_str().unwrap());
+    harness.run_steps(2);
+    harness.get_by_label("Open lesson…").click();
+    harness.run_steps(3);
+    harness.get_by_label_contains("broken.lesson line 3: t must be a number, got 'soon'");
+    assert!(harness.state().lesson_position().is_none());
+}
+
+#[test]
+fn a_saved_session_restores_and_a_broken_one_is_ignored() {
+    let path = common::scratch("classroom", "session.lesson");
+    std::fs::write(
+        &path,
+        "zoom = 1.25\n[stop]\nscene = 2d-mixture\nsampler = ddpm\nsteps = 100\nseed = 9\nt = 0\n",
+    )
+    .unwrap();
+    let session = path.clone();
+    let mut harness = Harness::builder()
+        .with_size([1280.0, 720.0])
+        .wgpu()
+        .build_eframe(move |cc| ExplorerApp::with_session(cc, session).expect("the explorer starts"));
+    run_until(&mut harness, "the restored run", finished);
+    let settings = harness.state().settings();
+    assert_eq!(
+        (settings.sampler.kind.name(), settings.sampler.steps, settings.seed),
+        ("ddpm", 100, 9)
+    );
+    assert!((harness.ctx.zoom_factor() - 1.25).abs() < 1e-6);
+    // Closing writes the view back.
+    press(&mut harness, Key::Num2);
+    drop(harness);
+    let saved = std::fs::read_to_string(&path).unwrap();
+    assert!(
+        saved.contains("sampler = ddpm") && saved.contains("class = 2"),
+        "{saved}"
+    );
+
+    std::fs::write(&path, "zoom = 1\n[stop]\ncolour = red\n").unwrap();
+    let session = path.clone();
+    let mut harness = Harness::builder()
+        .with_size([1280.0, 720.0])
+        .wgpu()
+        .build_eframe(move |cc| ExplorerApp::with_session(cc, session).expect("the explorer starts"));
+    harness.run_steps(2);
+    assert_eq!(harness.state().settings().sampler.kind.name(), "ddim");
+    harness.get_by_label_contains("session ignored: ");
+    harness.get_by_label_contains("line 3: unknown key 'colour'");
 }

@@ -2,13 +2,17 @@
 //! does is read here once per frame, and applied by the app.
 
 /// Every shortcut, in the order the help overlay lists them.
-pub const SHORTCUTS: [(&str, &str); 9] = [
+pub const SHORTCUTS: [(&str, &str); 10] = [
     ("Space", "play / pause"),
     ("← / →", "one step back / forward"),
     ("Shift + ← / →", "ten steps back / forward"),
     ("Home / End", "go to x_0 / x_T"),
     ("0 … 9", "pick that class"),
     ("[ / ]", "guidance γ down / up by 0.5"),
+    (
+        "PageDown / PageUp",
+        "next / previous lesson stop (starts the default lesson)",
+    ),
     ("F5", "presentation mode on / off"),
     ("Ctrl + / Ctrl −", "zoom the whole window in / out"),
     ("?", "show / hide this list"),
@@ -35,6 +39,8 @@ pub struct KeyActions {
     pub toggle_presentation: bool,
     /// Close overlays (Escape).
     pub escape: bool,
+    /// Lesson stops to move (PageDown +1, PageUp −1).
+    pub lesson_step: i64,
 }
 
 const DIGITS: [egui::Key; 10] = [
@@ -73,6 +79,12 @@ pub fn read(ctx: &egui::Context) -> KeyActions {
         }
         if pressed(egui::Key::ArrowLeft) {
             actions.step -= stride;
+        }
+        if pressed(egui::Key::PageDown) {
+            actions.lesson_step += 1;
+        }
+        if pressed(egui::Key::PageUp) {
+            actions.lesson_step -= 1;
         }
         if pressed(egui::Key::OpenBracket) {
             actions.gamma_delta -= 0.5;

@@ -8,9 +8,11 @@ pub mod export_panel;
 mod exporting;
 pub mod image_scene;
 pub mod keys;
+pub mod lesson;
 pub mod plots;
 pub mod presentation;
 pub mod run;
+pub mod teaching;
 pub mod theory;
 pub mod timeline;
 pub mod train_scene;
@@ -52,6 +54,15 @@ pub struct ExplorerApp {
     show_help: bool,
     presentation: presentation::Presentation,
     last_command: Option<String>,
+    lesson: Option<lesson::Lesson>,
+    lesson_panel: teaching::LessonPanel,
+    lesson_caption: Option<String>,
+    /// A lesson stop's t, shown once a run newer than the given id is complete.
+    pending_t: Option<(usize, u64)>,
+    /// Where the session is saved on close (none in tests).
+    session_path: Option<std::path::PathBuf>,
+    /// A message shown until closed.
+    notice: Option<String>,
     run_kind: RunKind,
     last_scene: Scene,
     mixture_classes: u32,
@@ -92,6 +103,12 @@ impl ExplorerApp {
             show_help: false,
             presentation: presentation::Presentation::default(),
             last_command: None,
+            lesson: None,
+            lesson_panel: teaching::LessonPanel::default(),
+            lesson_caption: None,
+            pending_t: None,
+            session_path: None,
+            notice: None,
             run_kind: RunKind::Plane,
             last_scene: Scene::Mixture2D,
             mixture_classes: class_count(&mixture),
@@ -108,6 +125,30 @@ impl ExplorerApp {
         app.upload_mixture();
         app.start_run();
         Ok(app)
+    }
+
+    /// As [`Self::new`], reopening the view saved in `session` (if it is there
+    /// and readable) and saving the view there when the window closes.
+    ///
+    /// # Errors
+    /// As [`Self::new`].
+    pub fn with_session(cc: &eframe::CreationContext<'_>, session: std::path::PathBuf) -> anyhow::Result<Self> {
+        let mut app = Self::new(cc)?;
+        app.restore_session(&session);
+        app.session_path = Some(session);
+        Ok(app)
+    }
+
+    /// The scene shown.
+    #[must_use]
+    pub fn scene(&self) -> Scene {
+        self.controls.scene
+    }
+
+    /// The t of the Images scene.
+    #[must_use]
+    pub fn image_t(&self) -> usize {
+        self.image_scene.t
     }
 
     /// The settings the controls show.
@@ -374,26 +415,37 @@ impl ExplorerApp {
     fn handle_requests(&mut self) {
         let scene = self.controls.scene;
         if scene != self.last_scene {
-            self.last_scene = scene;
-            // Classes differ between scenes; a run restarts in the new one.
+            // Classes differ between scenes.
             self.controls.settings.class = None;
-            let batch = scene == Scene::ImageBatch;
-            self.controls.class_count = if batch { 10 } else { self.mixture_classes };
-            self.controls.class_names = if batch {
-                crate::data::idx::FASHION_MNIST_CLASSES
-                    .iter()
-                    .map(|&s| s.to_owned())
-                    .collect()
-            } else {
-                Vec::new()
-            };
-            if matches!(scene, Scene::Mixture2D | Scene::ImageBatch) {
-                self.start_run();
-            } else if let (Scene::Theory(_), Some(worker)) = (scene, &self.worker) {
-                // A theory scene computes on its own thread: free the CPU for it.
-                worker.stop();
-            }
+            self.enter_scene(scene);
         }
+        self.handle_panel_requests();
+    }
+
+    /// Sets up `scene` (its classes) and restarts its run, or frees the worker.
+    fn enter_scene(&mut self, scene: Scene) {
+        self.controls.scene = scene;
+        self.last_scene = scene;
+        let batch = scene == Scene::ImageBatch;
+        self.controls.class_count = if batch { 10 } else { self.mixture_classes };
+        self.controls.class_names = if batch {
+            crate::data::idx::FASHION_MNIST_CLASSES
+                .iter()
+                .map(|&s| s.to_owned())
+                .collect()
+        } else {
+            Vec::new()
+        };
+        if matches!(scene, Scene::Mixture2D | Scene::ImageBatch) {
+            self.start_run();
+        } else if let (Scene::Theory(_), Some(worker)) = (scene, &self.worker) {
+            // A theory scene computes on its own thread: free the CPU for it.
+            worker.stop();
+        }
+    }
+
+    fn handle_panel_requests(&mut self) {
+        let scene = self.controls.scene;
         if self.image_scene.take_model_change() && scene == Scene::ImageBatch {
             self.start_run();
         }
@@ -650,10 +702,17 @@ impl eframe::App for ExplorerApp {
         if self.image_scene.poll_model() && self.controls.scene == Scene::ImageBatch {
             self.start_run();
         }
-        self.apply_keys(keys::read(ui.ctx()), ui.ctx());
+        let keys = keys::read(ui.ctx());
+        self.apply_keys(keys, ui.ctx());
+        self.handle_lesson(teaching::LessonRequests {
+            step: keys.lesson_step,
+            ..teaching::LessonRequests::default()
+        });
+        self.apply_pending_t();
         if self.show_help {
             keys::help_ui(ui.ctx(), &mut self.show_help);
         }
+        self.notice_ui(ui.ctx());
         let dt_secs = ui.input(|i| i.stable_dt);
         if self.timeline.advance(dt_secs) {
             ui.ctx().request_repaint();
@@ -666,6 +725,7 @@ impl eframe::App for ExplorerApp {
             self.presentation.toggle(ui.ctx());
         }
         self.controls.essentials_only = self.presentation.is_on();
+        self.lesson_strip_ui(ui);
         self.plots.line_width = if self.presentation.is_on() {
             presentation::LINE_WIDTH
         } else {
@@ -676,6 +736,7 @@ impl eframe::App for ExplorerApp {
             self.handle_requests();
             return;
         }
+        let mut lesson_requests = teaching::LessonRequests::default();
         egui::Panel::left("controls").resizable(true).show(ui, |ui| {
             egui::ScrollArea::vertical().show(ui, |ui| {
                 self.controls.ui(ui);
@@ -690,12 +751,16 @@ impl eframe::App for ExplorerApp {
                         self.train_scene.start(&self.mixture, self.controls.settings.schedule);
                     }
                 }
+                ui.separator();
+                let position = self.lesson.as_ref().map(lesson::Lesson::position_text);
+                lesson_requests = self.lesson_panel.ui(ui, position);
                 if !self.presentation.is_on() {
                     ui.separator();
                     self.export.ui(ui, self.controls.scene);
                 }
             });
         });
+        self.handle_lesson(lesson_requests);
         // Presenting, the plots start lower so the larger type leaves the viewer room.
         let (plots_id, plots_height) = if self.presentation.is_on() {
             ("plots-presenting", 170.0)
@@ -764,6 +829,9 @@ enum RunKind {
 
 impl Drop for ExplorerApp {
     fn drop(&mut self) {
+        if let Some(path) = &self.session_path {
+            self.save_session(path);
+        }
         // Join the worker before the render state goes.
         self.worker.take();
     }
@@ -806,6 +874,19 @@ fn class_count(mixture: &GaussianMixture) -> u32 {
     u32::try_from(mixture.num_classes()).unwrap_or(0)
 }
 
+/// Where the window's session is kept: `$NOISESCOPE_SESSION`, else
+/// `$XDG_CONFIG_HOME/noisescope/session.lesson`, else `~/.config/noisescope/session.lesson`.
+#[must_use]
+pub fn session_path() -> Option<std::path::PathBuf> {
+    if let Some(path) = std::env::var_os("NOISESCOPE_SESSION") {
+        return Some(path.into());
+    }
+    let config = std::env::var_os("XDG_CONFIG_HOME")
+        .map(std::path::PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| std::path::Path::new(&home).join(".config")))?;
+    Some(config.join("noisescope").join("session.lesson"))
+}
+
 /// Opens the explorer window and runs until it closes.
 ///
 /// # Errors
@@ -823,9 +904,11 @@ pub fn launch() -> anyhow::Result<()> {
         "noisescope",
         options,
         Box::new(|cc| {
-            Ok(Box::new(
-                ExplorerApp::new(cc).map_err(Box::<dyn std::error::Error + Send + Sync>::from)?,
-            ))
+            let app = match session_path() {
+                Some(path) => ExplorerApp::with_session(cc, path),
+                None => ExplorerApp::new(cc),
+            };
+            Ok(Box::new(app.map_err(Box::<dyn std::error::Error + Send + Sync>::from)?))
         }),
     )
     .map_err(|e| anyhow::anyhow!("could not open the explorer window: {e}"))

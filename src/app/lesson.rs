@@ -1,0 +1,358 @@
+//! Lessons and sessions: views of the explorer in a small text file.
+//!
+//! A view is a scene, its run settings, the t on screen and a caption. A lesson
+//! is an ordered list of views, stepped with PageDown / PageUp; a session is
+//! the one view the window was left in. The format is meant to be written by
+//! hand:
+//!
+//! ```text
+//! # Comments start with #.
+//! [stop]
+//! title = The forward process
+//! scene = images
+//! t = 250
+//! caption = x_t = √ᾱ_t x0 + √(1−ᾱ_t) ε: the image drowns in noise.
+//!
+//! [stop]
+//! scene = 2d-mixture
+//! sampler = ddpm
+//! steps = 1000
+//! ```
+//!
+//! Keys left out keep their defaults. Scenes are `2d-mixture`, `images`,
+//! `image-batch`, `train-2d` or `theory:` and a theory scene's button label.
+//! A mistake is reported with its line number and the file is not used.
+
+use std::fmt::Write as _;
+use std::str::FromStr;
+
+use super::controls::{Scene, Settings};
+use super::theory::Topic;
+use crate::diffusion::forward::ForwardMode;
+use crate::worker::Direction;
+
+/// The lesson that ships with noisescope.
+pub const DEFAULT_LESSON: &str = include_str!("../../assets/lessons/default.lesson");
+/// Its name in messages.
+pub const DEFAULT_LESSON_NAME: &str = "assets/lessons/default.lesson";
+
+/// One saved view of the explorer.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct View {
+    /// A short title.
+    pub title: String,
+    /// The scene.
+    pub scene: Scene,
+    /// The run settings.
+    pub settings: Settings,
+    /// The t to show once the run is there (`None`: follow the run).
+    pub t: Option<usize>,
+    /// What to say about it.
+    pub caption: String,
+}
+
+
+/// A scene's name in files.
+#[must_use]
+pub fn scene_name(scene: Scene) -> String {
+    match scene {
+        Scene::Mixture2D => "2d-mixture".into(),
+        Scene::ImageForward => "images".into(),
+        Scene::ImageBatch => "image-batch".into(),
+        Scene::Train2D => "train-2d".into(),
+        Scene::Theory(topic) => format!("theory:{}", topic.title()),
+    }
+}
+
+fn parse_scene(value: &str) -> Result<Scene, String> {
+    let scene = match value {
+        "2d-mixture" => Scene::Mixture2D,
+        "images" => Scene::ImageForward,
+        "image-batch" => Scene::ImageBatch,
+        "train-2d" => Scene::Train2D,
+        other => {
+            let title = other.strip_prefix("theory:").ok_or_else(|| {
+                format!("unknown scene '{other}' (expected 2d-mixture, images, image-batch, train-2d or theory:NAME)")
+            })?;
+            let topic = Topic::ALL
+                .into_iter()
+                .find(|t| t.title().eq_ignore_ascii_case(title.trim()))
+                .ok_or_else(|| format!("no theory scene is called '{title}'"))?;
+            Scene::Theory(topic)
+        }
+    };
+    Ok(scene)
+}
+
+fn parse_number<T: FromStr>(key: &str, value: &str) -> Result<T, String> {
+    value
+        .parse()
+        .map_err(|_| format!("{key} must be a number, got '{value}'"))
+}
+
+fn direction_name(direction: Direction) -> &'static str {
+    match direction {
+        Direction::Reverse => "reverse",
+        Direction::Forward(ForwardMode::ClosedForm) => "forward",
+        Direction::Forward(ForwardMode::MarkovChain) => "forward-markov",
+    }
+}
+
+/// Sets `key` of `view` from its text.
+fn set(view: &mut View, key: &str, value: &str) -> Result<(), String> {
+    let s = &mut view.settings;
+    match key {
+        "title" => view.title = value.to_owned(),
+        "caption" => view.caption = value.to_owned(),
+        "scene" => view.scene = parse_scene(value)?,
+        "t" => view.t = Some(parse_number(key, value)?),
+        "schedule" => s.schedule.kind = value.parse()?,
+        "train-steps" => s.schedule.train_steps = parse_number(key, value)?,
+        "zero-terminal-snr" => s.schedule.zero_terminal_snr = parse_number(key, value)?,
+        "sampler" => s.sampler.kind = value.parse()?,
+        "steps" => s.sampler.steps = parse_number(key, value)?,
+        "spacing" => s.sampler.spacing = value.parse()?,
+        "eta" => s.sampler.eta = parse_number(key, value)?,
+        "class" if value == "none" => s.class = None,
+        "class" => s.class = Some(parse_number(key, value)?),
+        "gamma" => s.guidance.scale = parse_number(key, value)?,
+        "guidance" => s.guidance.kind = value.parse()?,
+        "seed" => s.seed = parse_number(key, value)?,
+        "batch" => s.batch = parse_number(key, value)?,
+        "direction" => {
+            s.direction = match value {
+                "reverse" => Direction::Reverse,
+                "forward" => Direction::Forward(ForwardMode::ClosedForm),
+                "forward-markov" => Direction::Forward(ForwardMode::MarkovChain),
+                other => {
+                    return Err(format!(
+                        "unknown direction '{other}' (reverse, forward or forward-markov)"
+                    ));
+                }
+            }
+        }
+        other => return Err(format!("unknown key '{other}'")),
+    }
+    Ok(())
+}
+
+/// Reads every `[stop]` of `text`; `source` names the file in errors.
+///
+/// # Errors
+/// "SOURCE line N: problem" for the first bad line, or a file without stops.
+pub fn parse(text: &str, source: &str) -> Result<Vec<View>, String> {
+    let mut views: Vec<View> = Vec::new();
+    for (index, raw) in text.lines().enumerate() {
+        let line = raw.trim();
+        let at = |problem: String| format!("{source} line {}: {problem}", index + 1);
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        if line == "[stop]" {
+            views.push(View::default());
+            continue;
+        }
+        let (key, value) = line
+            .split_once('=')
+            .ok_or_else(|| at(format!("expected 'key = value' or [stop], got '{line}'")))?;
+        let view = views
+            .last_mut()
+            .ok_or_else(|| at("a setting before the first [stop]".into()))?;
+        set(view, key.trim(), value.trim()).map_err(at)?;
+    }
+    if views.is_empty() {
+        return Err(format!("{source}: no [stop] in the file"));
+    }
+    Ok(views)
+}
+
+/// Writes `views` in the format [`parse`] reads.
+#[must_use]
+pub fn write(views: &[View]) -> String {
+    let mut text = String::from("# A noisescope lesson: one [stop] per view, stepped with PageDown / PageUp.\n");
+    for view in views {
+        let s = &view.settings;
+        let _ = writeln!(text, "\n[stop]");
+        if !view.title.is_empty() {
+            let _ = writeln!(text, "title = {}", view.title);
+        }
+        let _ = writeln!(text, "scene = {}", scene_name(view.scene));
+        let _ = writeln!(text, "schedule = {}", s.schedule.kind);
+        let _ = writeln!(text, "train-steps = {}", s.schedule.train_steps);
+        let _ = writeln!(text, "zero-terminal-snr = {}", s.schedule.zero_terminal_snr);
+        let _ = writeln!(text, "sampler = {}", s.sampler.kind);
+        let _ = writeln!(text, "steps = {}", s.sampler.steps);
+        let _ = writeln!(text, "spacing = {}", s.sampler.spacing);
+        let _ = writeln!(text, "eta = {}", s.sampler.eta);
+        let class = s.class.map_or_else(|| "none".to_owned(), |c| c.to_string());
+        let _ = writeln!(text, "class = {class}");
+        let _ = writeln!(text, "gamma = {}", s.guidance.scale);
+        let _ = writeln!(text, "guidance = {}", s.guidance.kind);
+        let _ = writeln!(text, "seed = {}", s.seed);
+        let _ = writeln!(text, "batch = {}", s.batch);
+        let _ = writeln!(text, "direction = {}", direction_name(s.direction));
+        if let Some(t) = view.t {
+            let _ = writeln!(text, "t = {t}");
+        }
+        if !view.caption.is_empty() {
+            let _ = writeln!(text, "caption = {}", view.caption);
+        }
+    }
+    text
+}
+
+/// The view the window was left in, and its zoom.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Session {
+    /// The view.
+    pub view: View,
+    /// egui's zoom factor (Ctrl + / Ctrl −).
+    pub zoom: f32,
+}
+
+/// A session file: `zoom = …`, then one `[stop]`.
+#[must_use]
+pub fn write_session(view: &View, zoom: f32) -> String {
+    format!(
+        "# The noisescope window as it was left.
+zoom = {zoom}
+{}",
+        write(std::slice::from_ref(view))
+    )
+}
+
+/// Reads a session file written by [`write_session`].
+///
+/// # Errors
+/// As [`parse`], and a zoom outside 0.5 … 3.
+pub fn parse_session(text: &str, source: &str) -> Result<Session, String> {
+    let mut zoom = 1.0;
+    let mut rest = Vec::new();
+    let mut in_stop = false;
+    for (index, line) in text.lines().enumerate() {
+        let trimmed = line.trim();
+        in_stop |= trimmed == "[stop]";
+        match trimmed.split_once('=') {
+            Some((key, value)) if !in_stop && key.trim() == "zoom" => {
+                zoom = value
+                    .trim()
+                    .parse::<f32>()
+                    .ok()
+                    .filter(|z| (0.5..=3.0).contains(z))
+                    .ok_or_else(|| format!("{source} line {}: zoom must lie in 0.5 … 3", index + 1))?;
+                // Keep the line count, so later errors still name the right line.
+                rest.push("");
+            }
+            _ => rest.push(line),
+        }
+    }
+    let view = parse(&rest.join("\n"), source)?.swap_remove(0);
+    Ok(Session { view, zoom })
+}
+
+/// A loaded lesson and where in it the class is.
+#[derive(Clone, Debug, Default)]
+pub struct Lesson {
+    /// The stops.
+    pub views: Vec<View>,
+    /// The stop shown (`None`: not started).
+    pub current: Option<usize>,
+    /// The file it came from.
+    pub source: String,
+}
+
+impl Lesson {
+    /// Moves `by` stops (±1), staying inside the lesson; the view to show, if it moved.
+    pub fn advance(&mut self, by: i64) -> Option<&View> {
+        let last = self.views.len().checked_sub(1)?;
+        let next = match self.current {
+            None if by > 0 => 0,
+            None => return None,
+            Some(i) => usize::try_from(i64::try_from(i).ok()?.saturating_add(by).max(0))
+                .ok()?
+                .min(last),
+        };
+        if self.current == Some(next) {
+            return None;
+        }
+        self.current = Some(next);
+        self.views.get(next)
+    }
+
+    /// "stop 3 of 8: title".
+    #[must_use]
+    pub fn position_text(&self) -> String {
+        match self.current.and_then(|i| self.views.get(i).map(|v| (i, v))) {
+            Some((i, view)) => format!("stop {} of {}: {}", i + 1, self.views.len(), view.title),
+            None => format!("{} stops, not started (PageDown)", self.views.len()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_lesson_parses_and_round_trips() {
+        let views = parse(DEFAULT_LESSON, DEFAULT_LESSON_NAME).unwrap();
+        assert!(views.len() >= 8, "{} stops", views.len());
+        assert_eq!(parse(&write(&views), "written").unwrap(), views);
+    }
+
+    #[test]
+    fn a_mistake_names_its_line() {
+        let text = "# lesson\n[stop]\nscene = images\nsampler = ddim\n\n[stop]\nsteps = fifty\n";
+        assert_eq!(
+            parse(text, "my.lesson").unwrap_err(),
+            "my.lesson line 7: steps must be a number, got 'fifty'"
+        );
+        assert!(
+            parse("scene = images", "x")
+                .unwrap_err()
+                .starts_with("x line 1: a setting before")
+        );
+        assert!(
+            parse("[stop]\nscene = theory:nope", "x")
+                .unwrap_err()
+                .contains("line 2")
+        );
+        assert!(parse("# empty\n", "x").unwrap_err().contains("no [stop]"));
+    }
+
+    #[test]
+    fn a_session_round_trips_and_a_broken_one_is_refused() {
+        let view = View {
+            scene: Scene::Theory(Topic::Langevin),
+            t: Some(120),
+            ..View::default()
+        };
+        let text = write_session(&view, 1.25);
+        let session = parse_session(&text, "session").unwrap();
+        assert_eq!(session.zoom, 1.25);
+        assert_eq!(session.view.scene, view.scene);
+        assert_eq!(session.view.t, Some(120));
+        assert!(parse_session("zoom = 9\n[stop]\n", "s").unwrap_err().contains("line 1"));
+        assert!(
+            parse_session("zoom = 1\n[stop]\ncolour = red\n", "s")
+                .unwrap_err()
+                .contains("line 3")
+        );
+    }
+
+    #[test]
+    fn stepping_stays_inside_the_lesson() {
+        let mut lesson = Lesson {
+            views: vec![View::default(); 2],
+            ..Lesson::default()
+        };
+        assert!(lesson.advance(-1).is_none());
+        assert!(lesson.advance(1).is_some());
+        assert_eq!(lesson.current, Some(0));
+        assert!(lesson.advance(1).is_some());
+        assert!(lesson.advance(1).is_none());
+        assert_eq!(lesson.current, Some(1));
+        assert!(lesson.advance(-1).is_some());
+        assert_eq!(lesson.current, Some(0));
+    }
+}

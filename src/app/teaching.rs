@@ -1,0 +1,242 @@
+//! Lessons and sessions in the window: stepping through a lesson's stops,
+//! saving the current view as one, and reopening where the window was left.
+
+use std::path::{Path, PathBuf};
+
+use super::ExplorerApp;
+use super::controls::Scene;
+use super::lesson::{self, Lesson, View};
+
+/// What the lesson panel asked for.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct LessonRequests {
+    /// Open this lesson file.
+    pub open: Option<PathBuf>,
+    /// Open the shipped lesson.
+    pub default: bool,
+    /// Add the current view as the lesson's next stop.
+    pub append_view: bool,
+    /// Write the lesson to this file.
+    pub save: Option<PathBuf>,
+    /// Move this many stops.
+    pub step: i64,
+}
+
+/// The lesson section of the controls.
+#[derive(Default)]
+pub struct LessonPanel {
+    path_text: String,
+}
+
+impl LessonPanel {
+    /// Draws the section; `position` describes the loaded lesson, if any.
+    pub fn ui(&mut self, ui: &mut egui::Ui, position: Option<String>) -> LessonRequests {
+        let mut requests = LessonRequests::default();
+        ui.label("Lesson");
+        if let Some(position) = position {
+            ui.label(position);
+        }
+        ui.horizontal(|ui| {
+            if ui.button("◀ Previous").on_hover_text("PageUp").clicked() {
+                requests.step = -1;
+            }
+            if ui.button("Next ▶").on_hover_text("PageDown").clicked() {
+                requests.step = 1;
+            }
+            requests.default = ui.button("Default lesson").clicked();
+        });
+        ui.horizontal(|ui| {
+            let label = ui.label("Lesson file");
+            ui.add(egui::TextEdit::singleline(&mut self.path_text).hint_text("class.lesson"))
+                .labelled_by(label.id);
+        });
+        let typed = PathBuf::from(self.path_text.trim());
+        let has_path = !self.path_text.trim().is_empty();
+        ui.horizontal(|ui| {
+            if ui.button("Open lesson…").clicked() {
+                // rfd needs a portal or zenity; without one, the typed path is used.
+                requests.open = rfd::FileDialog::new()
+                    .add_filter("lesson", &["lesson", "txt"])
+                    .pick_file()
+                    .or_else(|| has_path.then(|| typed.clone()));
+            }
+            requests.append_view = ui.button("Add this view").clicked();
+            if ui.add_enabled(has_path, egui::Button::new("Save lesson")).clicked() {
+                requests.save = Some(typed.clone());
+            }
+        });
+        requests
+    }
+}
+
+impl ExplorerApp {
+    /// Acts on the lesson panel's and the keyboard's lesson requests.
+    pub(super) fn handle_lesson(&mut self, requests: LessonRequests) {
+        if requests.default || (requests.step > 0 && self.lesson.is_none()) {
+            self.load_lesson(lesson::DEFAULT_LESSON, lesson::DEFAULT_LESSON_NAME);
+        }
+        if let Some(path) = &requests.open {
+            match std::fs::read_to_string(path) {
+                Ok(text) => self.load_lesson(&text, &path.display().to_string()),
+                Err(e) => self.status = format!("{}: {e}", path.display()),
+            }
+        }
+        if requests.append_view {
+            let view = self.current_view();
+            let lesson = self.lesson.get_or_insert_with(Lesson::default);
+            lesson.views.push(view);
+            lesson.current = Some(lesson.views.len() - 1);
+            self.status = format!("the lesson has {} stops", lesson.views.len());
+        }
+        if let Some(path) = &requests.save {
+            self.status = match &self.lesson {
+                Some(lesson) => match std::fs::write(path, lesson::write(&lesson.views)) {
+                    Ok(()) => format!("saved {} stops to {}", lesson.views.len(), path.display()),
+                    Err(e) => format!("cannot write {}: {e}", path.display()),
+                },
+                None => "no lesson to save: add a view first".into(),
+            };
+        }
+        if requests.step != 0
+            && let Some(view) = self.lesson.as_mut().and_then(|l| l.advance(requests.step)).cloned()
+        {
+            self.apply_view(view);
+        }
+    }
+
+    fn load_lesson(&mut self, text: &str, source: &str) {
+        match lesson::parse(text, source) {
+            Ok(views) => {
+                self.status = format!("{source}: {} stops; PageDown for the next", views.len());
+                self.lesson = Some(Lesson {
+                    views,
+                    current: None,
+                    source: source.to_owned(),
+                });
+            }
+            Err(message) => self.status = message,
+        }
+    }
+
+    /// Shows `view`: its scene and settings now, its t once the run has it.
+    pub(super) fn apply_view(&mut self, view: View) {
+        self.controls.settings = view.settings;
+        if view.scene == self.controls.scene {
+            if matches!(view.scene, Scene::Mixture2D | Scene::ImageBatch) {
+                self.start_run();
+            }
+        } else {
+            self.enter_scene(view.scene);
+        }
+        if view.scene == Scene::ImageForward {
+            self.image_scene.t = view.t.unwrap_or(0);
+            self.pending_t = None;
+        } else {
+            // The run on screen is the old one until the new one's first frame.
+            self.pending_t = view.t.map(|t| (t, self.run.run_id));
+        }
+        self.lesson_caption = (!view.caption.is_empty()).then_some(view.caption);
+    }
+
+    /// Scrubs to a lesson stop's t once the run is complete.
+    pub(super) fn apply_pending_t(&mut self) {
+        let Some((t, stale_run)) = self.pending_t else {
+            return;
+        };
+        let complete = self.run.run_id > stale_run && self.run.frames.len() == self.run.expected_frames();
+        #[allow(clippy::cast_precision_loss)]
+        if complete && let Some(frame) = self.run.frame_at_t(t as f64) {
+            self.timeline.scrub_to(frame);
+            self.pending_t = None;
+        }
+    }
+
+    /// The view on screen, as a lesson stop.
+    pub(super) fn current_view(&self) -> View {
+        let t = match self.controls.scene {
+            Scene::ImageForward => Some(self.image_scene.t),
+            Scene::Mixture2D | Scene::ImageBatch => Some(self.timeline.current_t),
+            Scene::Train2D | Scene::Theory(_) => None,
+        };
+        View {
+            title: super::lesson::scene_name(self.controls.scene),
+            scene: self.controls.scene,
+            settings: self.controls.settings,
+            t,
+            caption: String::new(),
+        }
+    }
+
+    /// A message that stays until it is closed (a session that could not be reopened).
+    pub(super) fn notice_ui(&mut self, ctx: &egui::Context) {
+        let Some(message) = &self.notice else {
+            return;
+        };
+        let mut close = false;
+        egui::Window::new("Notice")
+            .collapsible(false)
+            .anchor(egui::Align2::RIGHT_TOP, egui::vec2(-16.0, 96.0))
+            .show(ctx, |ui| {
+                ui.label(message.as_str());
+                close = ui.button("Close").clicked();
+            });
+        if close {
+            self.notice = None;
+        }
+    }
+
+    /// The lesson strip: where in the lesson, and the stop's caption.
+    pub(super) fn lesson_strip_ui(&self, ui: &mut egui::Ui) {
+        let Some(lesson) = &self.lesson else {
+            return;
+        };
+        if lesson.current.is_none() {
+            return;
+        }
+        egui::Panel::top("lesson").show(ui, |ui| {
+            ui.horizontal_wrapped(|ui| {
+                ui.strong(format!("Lesson — {}", lesson.position_text()));
+                if let Some(caption) = &self.lesson_caption {
+                    ui.label(caption);
+                }
+            });
+        });
+    }
+
+    /// The stop shown, if a lesson is running: its index and title.
+    #[must_use]
+    pub fn lesson_position(&self) -> Option<(usize, String)> {
+        let lesson = self.lesson.as_ref()?;
+        let i = lesson.current?;
+        Some((i, lesson.views.get(i)?.title.clone()))
+    }
+
+    /// Restores the view saved in `path`; a missing file is a first start, a
+    /// broken one is reported in the status line and ignored.
+    pub(super) fn restore_session(&mut self, path: &Path) {
+        let Ok(text) = std::fs::read_to_string(path) else {
+            return;
+        };
+        match lesson::parse_session(&text, &path.display().to_string()) {
+            Ok(session) => {
+                self.repaint.set_zoom_factor(session.zoom);
+                self.apply_view(session.view);
+                self.lesson_caption = None;
+            }
+            Err(message) => self.notice = Some(format!("session ignored: {message}")),
+        }
+    }
+
+    /// Writes the current view and zoom to `path` (errors are only logged: the
+    /// window is closing).
+    pub(super) fn save_session(&self, path: &Path) {
+        let text = lesson::write_session(&self.current_view(), self.repaint.zoom_factor());
+        let written = path
+            .parent()
+            .map_or(Ok(()), std::fs::create_dir_all)
+            .and_then(|()| std::fs::write(path, text));
+        if let Err(e) = written {
+            eprintln!("noisescope: could not save the session to {}: {e}", path.display());
+        }
+    }
+}
