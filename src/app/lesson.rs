@@ -51,7 +51,6 @@ pub struct View {
     pub caption: String,
 }
 
-
 /// A scene's name in files.
 #[must_use]
 pub fn scene_name(scene: Scene) -> String {
@@ -208,17 +207,24 @@ pub struct Session {
     pub view: View,
     /// egui's zoom factor (Ctrl + / Ctrl −).
     pub zoom: f32,
+    /// The window's inner size in points, if known.
+    pub window: Option<[f32; 2]>,
 }
 
-/// A session file: `zoom = …`, then one `[stop]`.
+/// A session file: `zoom = …` and `window = W x H`, then one `[stop]`.
 #[must_use]
-pub fn write_session(view: &View, zoom: f32) -> String {
-    format!(
-        "# The noisescope window as it was left.
-zoom = {zoom}
-{}",
-        write(std::slice::from_ref(view))
-    )
+pub fn write_session(session: &Session) -> String {
+    let mut text = format!("# The noisescope window as it was left.\nzoom = {}\n", session.zoom);
+    if let Some([width, height]) = session.window {
+        let _ = writeln!(text, "window = {width} x {height}");
+    }
+    text + &write(std::slice::from_ref(&session.view))
+}
+
+fn parse_window(value: &str) -> Option<[f32; 2]> {
+    let (width, height) = value.split_once('x')?;
+    let size: [f32; 2] = [width.trim().parse().ok()?, height.trim().parse().ok()?];
+    size.iter().all(|s| (200.0..=20_000.0).contains(s)).then_some(size)
 }
 
 /// Reads a session file written by [`write_session`].
@@ -227,6 +233,7 @@ zoom = {zoom}
 /// As [`parse`], and a zoom outside 0.5 … 3.
 pub fn parse_session(text: &str, source: &str) -> Result<Session, String> {
     let mut zoom = 1.0;
+    let mut window = None;
     let mut rest = Vec::new();
     let mut in_stop = false;
     for (index, line) in text.lines().enumerate() {
@@ -243,11 +250,18 @@ pub fn parse_session(text: &str, source: &str) -> Result<Session, String> {
                 // Keep the line count, so later errors still name the right line.
                 rest.push("");
             }
+            Some((key, value)) if !in_stop && key.trim() == "window" => {
+                window =
+                    Some(parse_window(value).ok_or_else(|| {
+                        format!("{source} line {}: window must be WIDTH x HEIGHT in points", index + 1)
+                    })?);
+                rest.push("");
+            }
             _ => rest.push(line),
         }
     }
     let view = parse(&rest.join("\n"), source)?.swap_remove(0);
-    Ok(Session { view, zoom })
+    Ok(Session { view, zoom, window })
 }
 
 /// A loaded lesson and where in it the class is.
@@ -327,9 +341,14 @@ mod tests {
             t: Some(120),
             ..View::default()
         };
-        let text = write_session(&view, 1.25);
+        let text = write_session(&Session {
+            view: view.clone(),
+            zoom: 1.25,
+            window: Some([1600.0, 900.0]),
+        });
         let session = parse_session(&text, "session").unwrap();
         assert_eq!(session.zoom, 1.25);
+        assert_eq!(session.window, Some([1600.0, 900.0]));
         assert_eq!(session.view.scene, view.scene);
         assert_eq!(session.view.t, Some(120));
         assert!(parse_session("zoom = 9\n[stop]\n", "s").unwrap_err().contains("line 1"));

@@ -220,6 +220,10 @@ impl ExplorerApp {
         match lesson::parse_session(&text, &path.display().to_string()) {
             Ok(session) => {
                 self.repaint.set_zoom_factor(session.zoom);
+                if let Some([width, height]) = session.window {
+                    self.repaint
+                        .send_viewport_cmd(egui::ViewportCommand::InnerSize(egui::vec2(width, height)));
+                }
                 self.apply_view(session.view);
                 self.lesson_caption = None;
             }
@@ -230,7 +234,15 @@ impl ExplorerApp {
     /// Writes the current view and zoom to `path` (errors are only logged: the
     /// window is closing).
     pub(super) fn save_session(&self, path: &Path) {
-        let text = lesson::write_session(&self.current_view(), self.repaint.zoom_factor());
+        let window = self
+            .repaint
+            .input(|i| i.viewport().inner_rect)
+            .map(|rect| [rect.width(), rect.height()]);
+        let text = lesson::write_session(&lesson::Session {
+            view: self.current_view(),
+            zoom: self.repaint.zoom_factor(),
+            window,
+        });
         let written = path
             .parent()
             .map_or(Ok(()), std::fs::create_dir_all)
