@@ -186,6 +186,8 @@ fn a_lesson_file_with_a_mistake_is_a_message_naming_the_line() {
     std::fs::write(&path, "[stop]\nscene = images\nt = soon\n").unwrap();
     let mut harness = explorer();
     harness.run_steps(2);
+    harness.get_by_label("Lesson").click();
+    harness.run_steps(2);
     let edit = harness.get_by_role_and_label(egui::accesskit::Role::TextInput, "Lesson file");
     edit.set_text_value_accesskit(path.to_str().unwrap());
     harness.run_steps(2);

@@ -194,6 +194,12 @@ fn gif_frames(path: &str) -> Vec<image::Frame> {
     image::AnimationDecoder::into_frames(decoder).collect_frames().unwrap()
 }
 
+/// Presses a button through accessibility, as a screen reader would: the
+/// 720 px window shows only part of the controls, and these may be below.
+fn press_button(harness: &mut Harness<'static, ExplorerApp>, label: &str) {
+    harness.get_by_label(label).click_accesskit();
+}
+
 fn set_stem(harness: &mut Harness<'static, ExplorerApp>, stem: &str) {
     let edit = harness.get_by_role_and_label(egui::accesskit::Role::TextInput, "Files start with");
     edit.set_text_value_accesskit(stem);
@@ -206,7 +212,7 @@ fn the_2d_scene_exports_curves_points_frame_and_run() {
     run_until(&mut harness, "the first run", settled);
     let stem = export_stem("csv");
     set_stem(&mut harness, &stem);
-    harness.get_by_label("Save curves CSV").click();
+    press_button(&mut harness, "Save curves CSV");
     harness.run_steps(2);
     let curves = std::fs::read_to_string(format!("{stem}-curves.csv")).unwrap();
     let lines: Vec<&str> = curves.lines().collect();
@@ -216,12 +222,12 @@ fn the_2d_scene_exports_curves_points_frame_and_run() {
         "KL column: {}",
         lines[2]
     );
-    harness.get_by_label("Save points CSV").click();
+    press_button(&mut harness, "Save points CSV");
     harness.run_steps(2);
     let points = std::fs::read_to_string(format!("{stem}-points-t0.csv")).unwrap();
     assert_eq!(points.lines().count(), 2001, "a header and 2000 particles at t = 0");
     assert!(harness.state().export_message().starts_with("saved "));
-    harness.get_by_label("Save frame PNG").click();
+    press_button(&mut harness, "Save frame PNG");
     run_until(&mut harness, "the frame PNG", |app| {
         app.export_message().ends_with("2d-t0.png")
     });
@@ -232,7 +238,7 @@ fn the_2d_scene_exports_curves_points_frame_and_run() {
         particle_pixels > 1000,
         "the particles are drawn: {particle_pixels} pixels"
     );
-    harness.get_by_label("Save run GIF").click();
+    press_button(&mut harness, "Save run GIF");
     run_until(&mut harness, "the run GIF", |app| {
         app.export_message().ends_with("2d-run.gif")
     });
@@ -250,11 +256,11 @@ fn the_image_scene_exports_png_and_gif() {
     harness.run_steps(2);
     let stem = export_stem("images");
     set_stem(&mut harness, &stem);
-    harness.get_by_label("Save x_t PNG").click();
+    press_button(&mut harness, "Save x_t PNG");
     run_until(&mut harness, "the PNG", |app| app.export_message().starts_with("saved"));
     let png = image::open(format!("{stem}-x_t250.png")).unwrap().to_rgba8();
     assert_eq!(png.dimensions(), (28, 28));
-    harness.get_by_label("Save GIF (t = 0 to T)").click();
+    press_button(&mut harness, "Save GIF (t = 0 to T)");
     run_until(&mut harness, "the GIF", |app| {
         app.export_message().ends_with("forward.gif")
     });
@@ -342,7 +348,7 @@ fn the_image_batch_exports_its_grid_and_its_run() {
     choose_empirical_denoiser(&mut harness);
     let stem = export_stem("batch");
     set_stem(&mut harness, &stem);
-    harness.get_by_label("Save grid PNG").click();
+    press_button(&mut harness, "Save grid PNG");
     run_until(&mut harness, "the grid PNG", |app| {
         app.export_message().ends_with(".png")
     });
@@ -352,7 +358,7 @@ fn the_image_batch_exports_its_grid_and_its_run() {
         (4 * 28 * 4, 4 * 28 * 4),
         "a 4×4 grid of 28 px images, enlarged 4×"
     );
-    harness.get_by_label("Save run GIF").click();
+    press_button(&mut harness, "Save run GIF");
     run_until(&mut harness, "the run GIF", |app| {
         app.export_message().ends_with("batch-run.gif")
     });

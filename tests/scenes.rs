@@ -476,3 +476,18 @@ fn improved_ddpm_learns_a_variance_and_samples_t_by_importance() {
     assert!(numbers_after(&early, "p(t ≤ 100) = ")[0] > 0.1, "{early}");
     harness.snapshot("scene_learned_variance");
 }
+
+#[test]
+fn ddim_inversion_round_trips_an_image_through_the_unet() {
+    let mut harness = open("DDIM inversion");
+    click(&mut harness, "Images (the U-Net)");
+    let trip = label(
+        &mut harness,
+        "round trip (invert, then decode with 50 DDIM steps), RMS per pixel",
+    );
+    eprintln!("{trip}");
+    let (a, b) = (numbers_after(&trip, "A ")[0], numbers_after(&trip, ", B ")[0]);
+    // Pixels span [−1, 1]: a round trip within a few hundredths is the same image.
+    assert!(a < 0.1 && b < 0.1, "{trip}");
+    harness.snapshot("scene_ddim_inversion_images");
+}

@@ -209,6 +209,8 @@ pub struct Session {
     pub zoom: f32,
     /// The window's inner size in points, if known.
     pub window: Option<[f32; 2]>,
+    /// The window's outer position on the desktop in points, if known.
+    pub position: Option<[f32; 2]>,
 }
 
 /// A session file: `zoom = …` and `window = W x H`, then one `[stop]`.
@@ -218,7 +220,16 @@ pub fn write_session(session: &Session) -> String {
     if let Some([width, height]) = session.window {
         let _ = writeln!(text, "window = {width} x {height}");
     }
+    if let Some([x, y]) = session.position {
+        let _ = writeln!(text, "position = {x}, {y}");
+    }
     text + &write(std::slice::from_ref(&session.view))
+}
+
+fn parse_position(value: &str) -> Option<[f32; 2]> {
+    let (x, y) = value.split_once(',')?;
+    let position: [f32; 2] = [x.trim().parse().ok()?, y.trim().parse().ok()?];
+    position.iter().all(|p| p.is_finite()).then_some(position)
 }
 
 fn parse_window(value: &str) -> Option<[f32; 2]> {
@@ -234,6 +245,7 @@ fn parse_window(value: &str) -> Option<[f32; 2]> {
 pub fn parse_session(text: &str, source: &str) -> Result<Session, String> {
     let mut zoom = 1.0;
     let mut window = None;
+    let mut position = None;
     let mut rest = Vec::new();
     let mut in_stop = false;
     for (index, line) in text.lines().enumerate() {
@@ -250,6 +262,13 @@ pub fn parse_session(text: &str, source: &str) -> Result<Session, String> {
                 // Keep the line count, so later errors still name the right line.
                 rest.push("");
             }
+            Some((key, value)) if !in_stop && key.trim() == "position" => {
+                position = Some(
+                    parse_position(value)
+                        .ok_or_else(|| format!("{source} line {}: position must be X, Y in points", index + 1))?,
+                );
+                rest.push("");
+            }
             Some((key, value)) if !in_stop && key.trim() == "window" => {
                 window =
                     Some(parse_window(value).ok_or_else(|| {
@@ -261,7 +280,12 @@ pub fn parse_session(text: &str, source: &str) -> Result<Session, String> {
         }
     }
     let view = parse(&rest.join("\n"), source)?.swap_remove(0);
-    Ok(Session { view, zoom, window })
+    Ok(Session {
+        view,
+        zoom,
+        window,
+        position,
+    })
 }
 
 /// A loaded lesson and where in it the class is.
@@ -345,10 +369,12 @@ mod tests {
             view: view.clone(),
             zoom: 1.25,
             window: Some([1600.0, 900.0]),
+            position: Some([40.0, 30.0]),
         });
         let session = parse_session(&text, "session").unwrap();
         assert_eq!(session.zoom, 1.25);
         assert_eq!(session.window, Some([1600.0, 900.0]));
+        assert_eq!(session.position, Some([40.0, 30.0]));
         assert_eq!(session.view.scene, view.scene);
         assert_eq!(session.view.t, Some(120));
         assert!(parse_session("zoom = 9\n[stop]\n", "s").unwrap_err().contains("line 1"));

@@ -32,7 +32,14 @@ impl LessonPanel {
     /// Draws the section; `position` describes the loaded lesson, if any.
     pub fn ui(&mut self, ui: &mut egui::Ui, position: Option<String>) -> LessonRequests {
         let mut requests = LessonRequests::default();
-        ui.label("Lesson");
+        // Folded by default: PageDown / PageUp need none of it.
+        egui::CollapsingHeader::new("Lesson")
+            .default_open(false)
+            .show(ui, |ui| self.body_ui(ui, position, &mut requests));
+        requests
+    }
+
+    fn body_ui(&mut self, ui: &mut egui::Ui, position: Option<String>, requests: &mut LessonRequests) {
         if let Some(position) = position {
             ui.label(position);
         }
@@ -65,7 +72,6 @@ impl LessonPanel {
                 requests.save = Some(typed.clone());
             }
         });
-        requests
     }
 }
 
@@ -224,6 +230,10 @@ impl ExplorerApp {
                     self.repaint
                         .send_viewport_cmd(egui::ViewportCommand::InnerSize(egui::vec2(width, height)));
                 }
+                if let Some([x, y]) = session.position {
+                    self.repaint
+                        .send_viewport_cmd(egui::ViewportCommand::OuterPosition(egui::pos2(x, y)));
+                }
                 self.apply_view(session.view);
                 self.lesson_caption = None;
             }
@@ -234,14 +244,18 @@ impl ExplorerApp {
     /// Writes the current view and zoom to `path` (errors are only logged: the
     /// window is closing).
     pub(super) fn save_session(&self, path: &Path) {
-        let window = self
-            .repaint
-            .input(|i| i.viewport().inner_rect)
-            .map(|rect| [rect.width(), rect.height()]);
+        let (window, position) = self.repaint.input(|i| {
+            let viewport = i.viewport();
+            (
+                viewport.inner_rect.map(|rect| [rect.width(), rect.height()]),
+                viewport.outer_rect.map(|rect| [rect.min.x, rect.min.y]),
+            )
+        });
         let text = lesson::write_session(&lesson::Session {
             view: self.current_view(),
             zoom: self.repaint.zoom_factor(),
             window,
+            position,
         });
         let written = path
             .parent()

@@ -16,7 +16,7 @@ pub fn explorer() -> Harness<'static, ExplorerApp> {
 /// Steps frames until `done` holds (the worker streams on its own thread).
 pub fn run_until(harness: &mut Harness<'static, ExplorerApp>, what: &str, done: impl Fn(&ExplorerApp) -> bool) {
     // Generous: CI machines can be slow; the test fails only if nothing ever arrives.
-    let deadline = Instant::now() + Duration::from_secs(120);
+    let deadline = Instant::now() + Duration::from_secs(400);
     while Instant::now() < deadline {
         harness.step();
         if done(harness.state()) {

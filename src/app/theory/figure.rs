@@ -341,3 +341,26 @@ pub fn image_ui(ui: &mut egui::Ui, texture: &egui::TextureHandle, side: f32, cap
         ui.label(caption);
     });
 }
+
+/// Runs `sampler` unconditionally from `start` to the end, honouring `cancel`.
+///
+/// # Errors
+/// The sampler's failure, or "cancelled".
+pub fn run_to_end(
+    sampler: &mut dyn Sampler,
+    model: &dyn Denoiser,
+    start: &Tensor,
+    rng: &mut NoiseRng,
+    cancel: &Cancel,
+) -> Result<Tensor, String> {
+    let keep_going = |_: &crate::diffusion::sampler::StepOutput| {
+        if cancel.is_cancelled() {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
+        }
+    };
+    run_sampler(sampler, model, None, start, rng, keep_going)
+        .map_err(message)?
+        .ok_or_else(|| "cancelled".into())
+}

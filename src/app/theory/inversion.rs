@@ -38,8 +38,18 @@ pub struct Inversion {
     midpoint_distance: f64,
 }
 
+/// What is inverted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Mode {
+    Points,
+    Images,
+}
+
 /// The inversion scene.
 pub struct InversionScene {
+    mode: Mode,
+    /// Built when first shown: it runs the U-Net.
+    images: Option<super::inversion_images::ImageInversion>,
     seed: u64,
     steps: usize,
     context: SceneContext,
@@ -52,6 +62,8 @@ impl InversionScene {
     #[must_use]
     pub fn new(context: &SceneContext) -> Self {
         let mut scene = Self {
+            mode: Mode::Points,
+            images: None,
             seed: 3,
             steps: 50,
             context: context.clone(),
@@ -143,6 +155,17 @@ impl TheoryScene for InversionScene {
     }
 
     fn ui(&mut self, ui: &mut egui::Ui) {
+        ui.horizontal(|ui| {
+            ui.selectable_value(&mut self.mode, Mode::Points, "2D points (exact model)");
+            ui.selectable_value(&mut self.mode, Mode::Images, "Images (the U-Net)");
+        });
+        if self.mode == Mode::Images {
+            let repaint = self.context.repaint.clone();
+            self.images
+                .get_or_insert_with(|| super::inversion_images::ImageInversion::new(&repaint))
+                .ui(ui);
+            return;
+        }
         self.result.poll();
         self.backdrop.poll(ui.ctx());
         let before = (self.seed, self.steps);

@@ -6,7 +6,7 @@
 //! | scene | file | shows |
 //! |---|---|---|
 //! | DDPM vs DDIM | [`eta`] | paths morphing with η, σ_t(η) |
-//! | DDIM inversion | [`inversion`] | data → latent → data; slerp between latents |
+//! | DDIM inversion | [`inversion`], [`inversion_images`] | data → latent → data; slerp between latents, on points and on images |
 //! | Branching | [`branching`] | what is decided at step t |
 //! | Four ways | [`four_ways`] | ε_θ, x_θ, score, v_θ and their conversions |
 //! | Cosine vs linear | [`cosine`] | Improved DDPM's schedule: where linear has destroyed the image |
@@ -37,6 +37,7 @@ pub mod guidance;
 pub mod improved;
 pub mod inpaint;
 pub mod inversion;
+pub mod inversion_images;
 pub mod job;
 pub mod langevin;
 pub mod learned;
