@@ -20,7 +20,9 @@
 //! ```
 //!
 //! Keys left out keep their defaults. Scenes are `2d-mixture`, `images`,
-//! `image-batch`, `train-2d` or `theory:` and a theory scene's button label.
+//! `image-batch`, `train-2d` or `theory:` and a theory scene's button label;
+//! `model` is `unet` or `empirical` for the image batch, and a mixture JSON
+//! path or `three-blobs` for the 2D scene.
 //! A mistake is reported with its line number and the file is not used.
 
 use std::fmt::Write as _;
@@ -43,6 +45,9 @@ pub struct View {
     pub title: String,
     /// The scene.
     pub scene: Scene,
+    /// The model: `unet` or `empirical` for the image batch, a mixture JSON
+    /// path or `three-blobs` for the 2D scene (`None`: keep the current one).
+    pub model: Option<String>,
     /// The run settings.
     pub settings: Settings,
     /// The t to show once the run is there (`None`: follow the run).
@@ -104,6 +109,7 @@ fn set(view: &mut View, key: &str, value: &str) -> Result<(), String> {
         "title" => view.title = value.to_owned(),
         "caption" => view.caption = value.to_owned(),
         "scene" => view.scene = parse_scene(value)?,
+        "model" => view.model = Some(value.to_owned()),
         "t" => view.t = Some(parse_number(key, value)?),
         "schedule" => s.schedule.kind = value.parse()?,
         "train-steps" => s.schedule.train_steps = parse_number(key, value)?,
@@ -176,6 +182,9 @@ pub fn write(views: &[View]) -> String {
             let _ = writeln!(text, "title = {}", view.title);
         }
         let _ = writeln!(text, "scene = {}", scene_name(view.scene));
+        if let Some(model) = &view.model {
+            let _ = writeln!(text, "model = {model}");
+        }
         let _ = writeln!(text, "schedule = {}", s.schedule.kind);
         let _ = writeln!(text, "train-steps = {}", s.schedule.train_steps);
         let _ = writeln!(text, "zero-terminal-snr = {}", s.schedule.zero_terminal_snr);

@@ -294,19 +294,29 @@ impl ExplorerApp {
                     mixture.dims()
                 );
             }
-            Ok(mixture) => {
-                let mixture = Arc::new(mixture);
-                self.controls.model_name = path.display().to_string();
-                self.mixture_classes = class_count(&mixture);
-                self.controls.class_count = self.mixture_classes;
-                self.controls.settings.class = None;
-                self.viewer = PlaneViewer::new(Arc::clone(&mixture));
-                self.mixture = mixture;
-                self.upload_mixture();
-                self.start_run();
-            }
+            Ok(mixture) => self.use_mixture(Arc::new(mixture), path.display().to_string()),
             Err(e) => self.status = e.to_string(),
         }
+    }
+
+    /// Goes back to the built-in three-blob mixture.
+    fn reset_mixture(&mut self) {
+        match default_mixture() {
+            Ok(mixture) => self.use_mixture(mixture, DEFAULT_MIXTURE_NAME.into()),
+            Err(e) => self.status = e.to_string(),
+        }
+    }
+
+    /// Makes `mixture` the 2D scene's model and restarts the run.
+    fn use_mixture(&mut self, mixture: Arc<GaussianMixture>, name: String) {
+        self.controls.model_name = name;
+        self.mixture_classes = class_count(&mixture);
+        self.controls.class_count = self.mixture_classes;
+        self.controls.settings.class = None;
+        self.viewer = PlaneViewer::new(Arc::clone(&mixture));
+        self.mixture = mixture;
+        self.upload_mixture();
+        self.start_run();
     }
 
     fn upload_mixture(&self) {

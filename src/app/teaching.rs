@@ -126,6 +126,17 @@ impl ExplorerApp {
 
     /// Shows `view`: its scene and settings now, its t once the run has it.
     pub(super) fn apply_view(&mut self, view: View) {
+        // The model first: changing it resets the class, which the view then sets.
+        match (view.scene, view.model.as_deref()) {
+            (Scene::ImageBatch, Some(model)) => self.image_scene.use_network = model != "empirical",
+            (Scene::Mixture2D, Some("three-blobs")) if self.controls.model_name != super::DEFAULT_MIXTURE_NAME => {
+                self.reset_mixture();
+            }
+            (Scene::Mixture2D, Some(path)) if path != "three-blobs" && path != self.controls.model_name => {
+                self.open_mixture(Path::new(path));
+            }
+            _ => {}
+        }
         self.controls.settings = view.settings;
         if view.scene == self.controls.scene {
             if matches!(view.scene, Scene::Mixture2D | Scene::ImageBatch) {
@@ -164,9 +175,25 @@ impl ExplorerApp {
             Scene::Mixture2D | Scene::ImageBatch => Some(self.timeline.current_t),
             Scene::Train2D | Scene::Theory(_) => None,
         };
+        let model = match self.controls.scene {
+            Scene::ImageBatch => Some(
+                if self.image_scene.use_network {
+                    "unet"
+                } else {
+                    "empirical"
+                }
+                .to_owned(),
+            ),
+            Scene::Mixture2D if self.controls.model_name == super::DEFAULT_MIXTURE_NAME => {
+                Some("three-blobs".to_owned())
+            }
+            Scene::Mixture2D => Some(self.controls.model_name.clone()),
+            _ => None,
+        };
         View {
             title: super::lesson::scene_name(self.controls.scene),
             scene: self.controls.scene,
+            model,
             settings: self.controls.settings,
             t,
             caption: String::new(),

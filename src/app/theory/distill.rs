@@ -184,7 +184,7 @@ impl TheoryScene for DistillScene {
 
     fn ui(&mut self, ui: &mut egui::Ui) {
         self.result.poll();
-        self.backdrop.poll(ui.ctx());
+        self.backdrop.poll_ui(ui);
         self.result.status_ui(ui);
         let Some(result) = self.result.value() else {
             return;

@@ -90,7 +90,7 @@ impl EtaScene {
     }
 
     fn paths_ui(&mut self, ui: &mut egui::Ui, size: egui::Vec2) {
-        self.backdrop.poll(ui.ctx());
+        self.backdrop.poll_ui(ui);
         figure::plane_plot("eta paths", size).show(ui, |plot_ui| {
             self.backdrop.ui(plot_ui);
             if let Some(frames) = self.paths.value() {

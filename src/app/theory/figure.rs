@@ -292,13 +292,14 @@ impl Backdrop {
         Self { image, texture: None }
     }
 
-    /// Uploads the image once it has arrived.
-    pub fn poll(&mut self, ctx: &egui::Context) {
+    /// Uploads the image once it has arrived; until then says it is computing.
+    pub fn poll_ui(&mut self, ui: &mut egui::Ui) {
         if self.image.poll()
             && let Some(image) = self.image.value()
         {
-            self.texture = Some(upload(ctx, "backdrop", image));
+            self.texture = Some(upload(ui.ctx(), "backdrop", image));
         }
+        self.image.status_ui(ui);
     }
 
     /// Draws the density, if ready.

@@ -226,7 +226,7 @@ impl TheoryScene for GuidanceScene {
 
     fn ui(&mut self, ui: &mut egui::Ui) {
         self.figure.poll();
-        self.backdrop.poll(ui.ctx());
+        self.backdrop.poll_ui(ui);
         let before = self.setup;
         self.controls_ui(ui);
         if self.setup != before {

@@ -167,7 +167,7 @@ impl TheoryScene for InversionScene {
             return;
         }
         self.result.poll();
-        self.backdrop.poll(ui.ctx());
+        self.backdrop.poll_ui(ui);
         let before = (self.seed, self.steps);
         ui.horizontal(|ui| {
             for steps in STEP_CHOICES {
