@@ -25,6 +25,9 @@ export DISPLAY="$display"
 XDG_RUNTIME_DIR="$(mktemp -d)"
 chmod 700 "$XDG_RUNTIME_DIR"
 export XDG_RUNTIME_DIR
+# A fresh session, so the window opens as a first start would.
+NOISESCOPE_SESSION="$XDG_RUNTIME_DIR/session.lesson"
+export NOISESCOPE_SESSION
 sleep 1
 "$bin" &
 app_pid=$!
