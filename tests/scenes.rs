@@ -35,7 +35,7 @@ fn label(harness: &mut Harness<'static, ExplorerApp>, prefix: &str) -> String {
     let deadline = Instant::now() + Duration::from_secs(300);
     while Instant::now() < deadline {
         harness.step();
-        let computing = harness.query_by_label("computing…").is_some();
+        let computing = harness.query_all_by_label("computing…").next().is_some();
         let found = harness
             .query_all_by_label_contains(prefix)
             .filter_map(|node| text_of(&node))

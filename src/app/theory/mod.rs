@@ -46,6 +46,7 @@ pub mod sde_ode;
 pub mod spacing;
 pub mod vdm;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::diffusion::mixture::GaussianMixture;
@@ -179,10 +180,11 @@ pub trait TheoryScene {
     fn ui(&mut self, ui: &mut egui::Ui);
 }
 
-/// The open theory scene, built when first shown.
+/// The theory scenes, each built when first shown and kept, so a lesson that
+/// comes back to one finds its figure (and its trained model) still there.
 pub struct TheoryScenes {
     context: SceneContext,
-    open: Option<(Topic, Box<dyn TheoryScene>)>,
+    built: HashMap<Topic, Box<dyn TheoryScene>>,
 }
 
 impl TheoryScenes {
@@ -198,18 +200,14 @@ impl TheoryScenes {
                 mixture,
                 schedule,
             },
-            open: None,
+            built: HashMap::new(),
         })
     }
 
     /// Draws `topic`, building it (and starting its computation) if it is new.
     pub fn ui(&mut self, ui: &mut egui::Ui, topic: Topic) {
-        if self.open.as_ref().is_none_or(|(open, _)| *open != topic) {
-            self.open = Some((topic, topic.build(&self.context)));
-        }
-        let Some((_, scene)) = &mut self.open else {
-            return;
-        };
+        let context = &self.context;
+        let scene = self.built.entry(topic).or_insert_with(|| topic.build(context));
         ui.heading(topic.title());
         ui.label(egui::RichText::new(scene.caption()).size(15.0));
         ui.separator();
