@@ -184,7 +184,7 @@ impl TheoryScene for DistillScene {
 
     fn ui(&mut self, ui: &mut egui::Ui) {
         self.result.poll();
-        self.backdrop.poll_ui(ui);
+        self.backdrop.poll(ui.ctx());
         self.result.status_ui(ui);
         let Some(result) = self.result.value() else {
             return;
@@ -194,6 +194,7 @@ impl TheoryScene for DistillScene {
             for (i, round) in result.rounds.iter().enumerate() {
                 ui.selectable_value(&mut self.shown, i, steps_text(round.steps));
             }
+            self.backdrop.status_ui(ui);
         });
         let Some(round) = result.rounds.get(self.shown) else {
             return;

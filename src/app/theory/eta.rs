@@ -90,7 +90,7 @@ impl EtaScene {
     }
 
     fn paths_ui(&mut self, ui: &mut egui::Ui, size: egui::Vec2) {
-        self.backdrop.poll_ui(ui);
+        self.backdrop.poll(ui.ctx());
         figure::plane_plot("eta paths", size).show(ui, |plot_ui| {
             self.backdrop.ui(plot_ui);
             if let Some(frames) = self.paths.value() {
@@ -180,6 +180,7 @@ impl TheoryScene for EtaScene {
                 ui.label(format!("σ at the first step (from t = {t}): {sigma:.4}"));
             }
             self.paths.status_ui(ui);
+            self.backdrop.status_ui(ui);
         });
         let size = egui::vec2(ui.available_width() / 2.0 - 8.0, ui.available_height().max(150.0));
         ui.horizontal(|ui| {

@@ -292,13 +292,18 @@ impl Backdrop {
         Self { image, texture: None }
     }
 
-    /// Uploads the image once it has arrived; until then says it is computing.
-    pub fn poll_ui(&mut self, ui: &mut egui::Ui) {
+    /// Uploads the image once it has arrived.
+    pub fn poll(&mut self, ctx: &egui::Context) {
         if self.image.poll()
             && let Some(image) = self.image.value()
         {
-            self.texture = Some(upload(ui.ctx(), "backdrop", image));
+            self.texture = Some(upload(ctx, "backdrop", image));
         }
+    }
+
+    /// "computing…" while the density is not there yet; scenes put it at the
+    /// end of a row, so that it never moves a control when it goes.
+    pub fn status_ui(&self, ui: &mut egui::Ui) {
         self.image.status_ui(ui);
     }
 

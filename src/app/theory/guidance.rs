@@ -226,7 +226,7 @@ impl TheoryScene for GuidanceScene {
 
     fn ui(&mut self, ui: &mut egui::Ui) {
         self.figure.poll();
-        self.backdrop.poll_ui(ui);
+        self.backdrop.poll(ui.ctx());
         let before = self.setup;
         self.controls_ui(ui);
         if self.setup != before {
@@ -234,6 +234,7 @@ impl TheoryScene for GuidanceScene {
         }
         let Some(figure) = self.figure.value() else {
             self.figure.status_ui(ui);
+            self.backdrop.status_ui(ui);
             return;
         };
         ui.horizontal(|ui| {
@@ -248,6 +249,7 @@ impl TheoryScene for GuidanceScene {
                 ));
             }
             self.figure.status_ui(ui);
+            self.backdrop.status_ui(ui);
         });
         let (u_name, g_name, sum_name) = match self.setup.kind {
             GuidanceKind::Classifier => ("∇log p(x_t)", "γ∇log p(y|x_t)", "guided score"),

@@ -167,7 +167,7 @@ impl TheoryScene for InversionScene {
             return;
         }
         self.result.poll();
-        self.backdrop.poll_ui(ui);
+        self.backdrop.poll(ui.ctx());
         let before = (self.seed, self.steps);
         ui.horizontal(|ui| {
             for steps in STEP_CHOICES {
@@ -175,6 +175,7 @@ impl TheoryScene for InversionScene {
             }
             ui.add(egui::DragValue::new(&mut self.seed).prefix("Seed "));
             self.result.status_ui(ui);
+            self.backdrop.status_ui(ui);
         });
         if (self.seed, self.steps) != before {
             self.restart();
