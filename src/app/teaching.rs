@@ -26,6 +26,8 @@ pub struct LessonRequests {
 #[derive(Default)]
 pub struct LessonPanel {
     path_text: String,
+    /// Why the dialog did nothing, shown until the next try.
+    hint: Option<&'static str>,
 }
 
 impl LessonPanel {
@@ -66,12 +68,19 @@ impl LessonPanel {
                     .add_filter("lesson", &["lesson", "txt"])
                     .pick_file()
                     .or_else(|| has_path.then(|| typed.clone()));
+                self.hint = requests
+                    .open
+                    .is_none()
+                    .then_some("no file dialog here: type the lesson's path above");
             }
             requests.append_view = ui.button("Add this view").clicked();
             if ui.add_enabled(has_path, egui::Button::new("Save lesson")).clicked() {
                 requests.save = Some(typed.clone());
             }
         });
+        if let Some(hint) = self.hint {
+            ui.label(hint);
+        }
     }
 }
 
