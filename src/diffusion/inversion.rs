@@ -79,6 +79,25 @@ pub fn slerp(a: &Tensor, b: &Tensor, lambda: f64) -> Result<Tensor> {
     Ok(Tensor::cat(&rows, 0)?)
 }
 
+/// `count` (≥ 2) latents evenly spaced along the great circle from row 0 of
+/// `latents` (λ = 0) to row 1 (λ = 1), as rows of one tensor.
+///
+/// # Errors
+/// Fewer than two rows or fewer than two points, or tensor failures.
+pub fn slerp_between_rows(latents: &Tensor, count: usize) -> Result<Tensor> {
+    if latents.dim(0)? < 2 || count < 2 {
+        return Err(invalid("interpolation needs two latents and at least two points"));
+    }
+    let (a, b) = (latents.narrow(0, 0, 1)?, latents.narrow(0, 1, 1)?);
+    let mut rows = Vec::with_capacity(count);
+    for i in 0..count {
+        #[allow(clippy::cast_precision_loss)]
+        let lambda = i as f64 / (count - 1) as f64;
+        rows.push(slerp(&a, &b, lambda)?);
+    }
+    Ok(Tensor::cat(&rows, 0)?)
+}
+
 #[cfg(test)]
 mod tests {
     use std::ops::ControlFlow;

@@ -11,7 +11,7 @@ use candle_core::Tensor;
 use egui::Color32;
 use egui_plot::{Legend, Line, Plot, PlotPoints};
 
-use super::figure::{self, Frames, Point};
+use super::figure::{self, Frames};
 use super::job::{Cancel, Computation};
 use super::{SceneContext, TheoryScene};
 use crate::data::Dataset;
@@ -70,12 +70,6 @@ impl DistillScene {
             backdrop: figure::Backdrop::new(&context.repaint, &context.mixture, 1.0),
         }
     }
-}
-
-fn median_distance(a: &[Point], b: &[Point]) -> f64 {
-    let mut d: Vec<f64> = a.iter().zip(b).map(|(p, q)| (p[0] - q[0]).hypot(p[1] - q[1])).collect();
-    d.sort_by(f64::total_cmp);
-    d.get(d.len() / 2).copied().unwrap_or(0.0)
 }
 
 /// DDIM over exactly `timesteps` from `start`, every step kept.
@@ -145,8 +139,8 @@ fn distil(mixture: &Arc<GaussianMixture>, cancel: &Cancel) -> Result<Distillatio
         let ends = frames.last().cloned().unwrap_or_default();
         rounds.push(Round {
             steps,
-            student_distance: median_distance(&ends, &reference),
-            naive_distance: median_distance(naive.last().map_or(&[][..], Vec::as_slice), &reference),
+            student_distance: figure::median_distance(&ends, &reference),
+            naive_distance: figure::median_distance(naive.last().map_or(&[][..], Vec::as_slice), &reference),
             student_weights: figure::mode_fractions(mixture, &ends)?,
             student_paths: frames
                 .into_iter()

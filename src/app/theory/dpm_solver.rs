@@ -11,7 +11,7 @@ use std::sync::Arc;
 use egui::Color32;
 use egui_plot::{Legend, Line, Plot, PlotPoints};
 
-use super::figure::{self, Frames, Point};
+use super::figure::{self, Frames};
 use super::job::{Cancel, Computation};
 use super::{SceneContext, TheoryScene};
 use crate::diffusion::mixture::GaussianMixture;
@@ -74,21 +74,6 @@ fn solve(
     figure::trace(sampler.as_mut(), mixture, None, start, &mut rng, cancel)?.ok_or_else(|| "cancelled".into())
 }
 
-/// The median distance between matching points: a few particles that cross
-/// into another mode with few steps would swamp a mean.
-fn median_distance(a: &[Point], b: &[Point]) -> f64 {
-    let mut distances: Vec<f64> = a.iter().zip(b).map(|(p, q)| (p[0] - q[0]).hypot(p[1] - q[1])).collect();
-    distances.sort_by(f64::total_cmp);
-    distances.get(distances.len() / 2).copied().unwrap_or(0.0)
-}
-
-fn first_paths(frames: Frames) -> Frames {
-    frames
-        .into_iter()
-        .map(|f| f.into_iter().take(PATHS).collect())
-        .collect()
-}
-
 impl DpmSolverScene {
     /// Measures every solver at every step count.
     #[must_use]
@@ -109,9 +94,12 @@ impl DpmSolverScene {
                 let mut row = Vec::new();
                 for steps in STEP_COUNTS {
                     let frames = solve(&mixture, &schedule, kind, steps, &start, cancel)?;
-                    row.push(median_distance(frames.last().map_or(&[][..], Vec::as_slice), &target));
+                    row.push(figure::median_distance(
+                        frames.last().map_or(&[][..], Vec::as_slice),
+                        &target,
+                    ));
                     if kind == SamplerKind::DpmSolverPp {
-                        dpm_paths.push(first_paths(frames));
+                        dpm_paths.push(figure::first_paths(frames, PATHS));
                     }
                 }
                 errors.push(row);
@@ -119,7 +107,7 @@ impl DpmSolverScene {
             Ok(Comparison {
                 errors,
                 dpm_paths,
-                reference: first_paths(reference),
+                reference: figure::first_paths(reference, PATHS),
             })
         });
         Self { shown: 5, comparison }

@@ -102,6 +102,24 @@ pub fn path(frames: &Frames, i: usize) -> Vec<Point> {
     frames.iter().filter_map(|f| f.get(i).copied()).collect()
 }
 
+/// The first `count` particles of every frame: the paths a figure draws.
+#[must_use]
+pub fn first_paths(frames: Frames, count: usize) -> Frames {
+    frames
+        .into_iter()
+        .map(|f| f.into_iter().take(count).collect())
+        .collect()
+}
+
+/// The median distance between matching points: a few particles that cross
+/// into another mode would swamp a mean.
+#[must_use]
+pub fn median_distance(a: &[Point], b: &[Point]) -> f64 {
+    let mut distances: Vec<f64> = a.iter().zip(b).map(|(p, q)| (p[0] - q[0]).hypot(p[1] - q[1])).collect();
+    distances.sort_by(f64::total_cmp);
+    distances.get(distances.len() / 2).copied().unwrap_or(0.0)
+}
+
 /// The fraction of `points` that landed in each of the mixture's components.
 ///
 /// # Errors

@@ -12,7 +12,7 @@ use egui::Color32;
 use super::figure::{self, Frames, Point};
 use super::job::{Cancel, Computation};
 use super::{SceneContext, TheoryScene};
-use crate::diffusion::inversion::{ddim_invert, slerp};
+use crate::diffusion::inversion::{ddim_invert, slerp_between_rows};
 use crate::diffusion::mixture::GaussianMixture;
 use crate::diffusion::sampler::{SamplerConfig, build_sampler};
 use crate::diffusion::{NoiseRng, Schedule};
@@ -118,17 +118,7 @@ fn invert(
         up.push(figure::points(x)?);
     }
     let latent = levels.last().ok_or("no levels")?;
-    let (la, lb) = (
-        latent.narrow(0, 0, 1).map_err(figure::message)?,
-        latent.narrow(0, 1, 1).map_err(figure::message)?,
-    );
-    let mut rows = Vec::with_capacity(INTERPOLANTS);
-    for i in 0..INTERPOLANTS {
-        #[allow(clippy::cast_precision_loss)]
-        let lambda = i as f64 / (INTERPOLANTS - 1) as f64;
-        rows.push(slerp(&la, &lb, lambda).map_err(figure::message)?);
-    }
-    let start = Tensor::cat(&rows, 0).map_err(figure::message)?;
+    let start = slerp_between_rows(latent, INTERPOLANTS).map_err(figure::message)?;
     let down = figure::trace(sampler.as_mut(), mixture, None, &start, &mut rng, cancel)?.ok_or("cancelled")?;
     let ends = down.last().cloned().unwrap_or_default();
     let data = up[0].clone();

@@ -9,7 +9,7 @@ use candle_core::{Device, Tensor};
 use super::figure;
 use super::job::{Cancel, Computation};
 use crate::app::image_scene::built_in_gray;
-use crate::diffusion::inversion::{ddim_invert, slerp};
+use crate::diffusion::inversion::{ddim_invert, slerp_between_rows};
 use crate::diffusion::sampler::{SamplerConfig, build_sampler};
 use crate::diffusion::{NoiseRng, Schedule};
 
@@ -128,18 +128,8 @@ fn invert(pair: (usize, usize), cancel: &Cancel) -> Result<Inverted, String> {
     // Unconditional (the null class): the latents carry everything.
     let levels = ddim_invert(&net, sampler.schedule(), None, &x0, sampler.timesteps()).map_err(figure::message)?;
     let latent = levels.last().ok_or("no levels")?;
-    let (la, lb) = (
-        latent.narrow(0, 0, 1).map_err(figure::message)?,
-        latent.narrow(0, 1, 1).map_err(figure::message)?,
-    );
-    let mut rows = Vec::with_capacity(INTERPOLANTS);
-    for i in 0..INTERPOLANTS {
-        #[allow(clippy::cast_precision_loss)]
-        let lambda = i as f64 / (INTERPOLANTS - 1) as f64;
-        rows.push(slerp(&la, &lb, lambda).map_err(figure::message)?);
-    }
+    let start = slerp_between_rows(latent, INTERPOLANTS).map_err(figure::message)?;
     cancel.report("decoding the interpolated latents…".into());
-    let start = Tensor::cat(&rows, 0).map_err(figure::message)?;
     let mut rng = NoiseRng::seed_from(0);
     let decoded = figure::run_to_end(sampler.as_mut(), &net, &start, &mut rng, cancel)?;
     let decoded: Vec<Vec<f32>> = decoded.to_vec2().map_err(figure::message)?;
