@@ -73,11 +73,23 @@ fn particle_fs(in: ParticleOut) -> @location(0) vec4<f32> {
     return vec4<f32>(view.particle_color.rgb * alpha, alpha);
 }
 
-// Instanced line segments from a particle's position at one step to the next.
+// Trail segments from a particle's position at one step to the next, as
+// instanced quads (triangle strip), not GPU lines: lines are one pixel wide on
+// every screen, so they thinned to a hair at 4K. The width follows the
+// particles' size (in points), so it scales with the screen like the UI does.
+const TRAIL_HALF_WIDTH_PER_RADIUS: f32 = 0.3125; // 0.5 pt half-width for 1.6 pt dots
 @vertex
 fn trail_vs(@builtin(vertex_index) index: u32, @location(0) start: vec2<f32>, @location(1) end: vec2<f32>) -> @builtin(position) vec4<f32> {
-    let p = select(start, end, index == 1u);
-    return vec4<f32>((p - view.center) * view.scale, 0.0, 1.0);
+    let a = (start - view.center) * view.scale;
+    let b = (end - view.center) * view.scale;
+    let along = b - a;
+    let length_clip = length(along);
+    // The viewport is square, so clip space is isotropic and a perpendicular stays one.
+    let direction = select(vec2<f32>(1.0, 0.0), along / length_clip, length_clip > 1e-9);
+    let normal = vec2<f32>(-direction.y, direction.x) * view.point_radius * TRAIL_HALF_WIDTH_PER_RADIUS;
+    let side = f32(index & 1u) * 2.0 - 1.0;
+    let p = select(a, b, (index >> 1u) == 1u);
+    return vec4<f32>(p + side * normal, 0.0, 1.0);
 }
 
 @fragment

@@ -77,10 +77,12 @@ impl ExplorerApp {
                 )),
                 None => Err("the empirical denoiser of the image batch has no sample command".to_owned()),
             }
-        } else if self.controls.model_name == DEFAULT_MIXTURE_NAME {
+        } else if self.plane_network.is_some() {
+            Err("a network trained in the window has no file for the command to load".to_owned())
+        } else if self.mixture_name == DEFAULT_MIXTURE_NAME {
             Ok(command::CommandModel::Mixture(DEFAULT_MIXTURE_PATH.into()))
         } else {
-            Ok(command::CommandModel::Mixture(self.controls.model_name.clone()))
+            Ok(command::CommandModel::Mixture(self.mixture_name.clone()))
         };
         let mut settings = self.controls.settings;
         if self.controls.scene == Scene::ImageBatch {

@@ -43,6 +43,8 @@ pub struct ControlRequests {
     pub open_model: Option<PathBuf>,
     /// "Copy as command" was pressed.
     pub copy_command: bool,
+    /// "Back to the exact mixture" was pressed.
+    pub exact_model: bool,
 }
 
 /// What the scene bar's buttons asked for.
@@ -74,6 +76,8 @@ pub struct ControlsPanel {
     pub show_trails: bool,
     /// Show only what a lesson changes (presentation mode).
     pub essentials_only: bool,
+    /// A network from Train 2D is the 2D scene's model.
+    pub network_in_use: bool,
     path_text: String,
     requests: ControlRequests,
 }
@@ -92,6 +96,7 @@ impl ControlsPanel {
             show_score: true,
             show_trails: true,
             essentials_only: false,
+            network_in_use: false,
             path_text: String::new(),
             requests: ControlRequests::default(),
         }
@@ -179,6 +184,9 @@ impl ControlsPanel {
 
     fn model_ui(&mut self, ui: &mut egui::Ui) {
         ui.label(format!("Model: {}", self.model_name));
+        if self.network_in_use {
+            self.requests.exact_model = ui.button("Back to the exact mixture").clicked();
+        }
         ui.horizontal(|ui| {
             if ui.button("Open mixture…").clicked() {
                 // rfd needs a portal or zenity; on a bare X11 session it returns None at once.

@@ -75,6 +75,12 @@ pub struct ExplorerApp {
     render_state: Option<egui_wgpu::RenderState>,
     mixture: Arc<GaussianMixture>,
     schedule: Arc<Schedule>,
+    /// A network from Train 2D sampling in the 2D scene in place of the exact mixture.
+    plane_network: Option<train_scene::TrainedPlaneModel>,
+    /// The exact mixture's name (the model shown when no network stands in).
+    mixture_name: String,
+    /// The chosen schedule, kept while a network's own stands in for it.
+    schedule_before_network: Option<crate::diffusion::ScheduleConfig>,
     status: String,
 }
 
@@ -121,6 +127,9 @@ impl ExplorerApp {
             render_state,
             mixture,
             schedule,
+            plane_network: None,
+            mixture_name: DEFAULT_MIXTURE_NAME.into(),
+            schedule_before_network: None,
             status: String::new(),
         };
         app.upload_mixture();
@@ -231,24 +240,49 @@ impl ExplorerApp {
         &self.status
     }
 
-    fn start_run(&mut self) {
-        if self.controls.scene == Scene::ImageBatch
-            && let Some(net) = self.image_scene.chosen_network()
-        {
-            // A network only knows the schedule it was trained on; the panel shows it.
-            self.controls.settings.schedule = net.config().schedule;
+    /// A network only knows the schedule it was trained on: while the image
+    /// batch or the 2D scene samples with one, its schedule stands in for the chosen one (the
+    /// panel shows it), and the chosen one comes back in every other scene.
+    fn sync_network_schedule(&mut self) {
+        let network_schedule = match self.controls.scene {
+            Scene::ImageBatch => self.image_scene.chosen_network().map(|net| net.config().schedule),
+            Scene::Mixture2D => self.plane_network.as_ref().map(|p| p.net.config().schedule),
+            _ => None,
+        };
+        match network_schedule {
+            Some(theirs) => {
+                let mine = std::mem::replace(&mut self.controls.settings.schedule, theirs);
+                self.schedule_before_network.get_or_insert(mine);
+            }
+            None => {
+                if let Some(mine) = self.schedule_before_network.take() {
+                    self.controls.settings.schedule = mine;
+                }
+            }
         }
-        let settings = self.controls.settings;
-        match Schedule::new(&settings.schedule) {
+    }
+
+    /// Builds the schedule the settings name; false (and a status) if they are invalid.
+    fn rebuild_schedule(&mut self) -> bool {
+        self.sync_network_schedule();
+        match Schedule::new(&self.controls.settings.schedule) {
             Ok(schedule) => {
                 self.schedule = Arc::new(schedule);
                 self.plots.set_schedule(Arc::clone(&self.schedule));
+                true
             }
             Err(e) => {
                 self.status = format!("schedule: {e}");
-                return;
+                false
             }
         }
+    }
+
+    fn start_run(&mut self) {
+        if !self.rebuild_schedule() {
+            return;
+        }
+        let settings = self.controls.settings;
         let (model, settings, kind) = match self.controls.scene {
             Scene::ImageBatch => {
                 let Some(image_model) = self.image_scene.model() else {
@@ -270,7 +304,16 @@ impl ExplorerApp {
                 };
                 (model, settings, RunKind::Grid(image_model.shape))
             }
-            _ => (RunModel::Mixture(Arc::clone(&self.mixture)), settings, RunKind::Plane),
+            _ => {
+                let model = match &self.plane_network {
+                    Some(plane) => RunModel::Network {
+                        net: Arc::clone(&plane.net),
+                        data: Arc::clone(&plane.data),
+                    },
+                    None => RunModel::Mixture(Arc::clone(&self.mixture)),
+                };
+                (model, settings, RunKind::Plane)
+            }
         };
         let Some(worker) = &mut self.worker else {
             return;
@@ -309,7 +352,10 @@ impl ExplorerApp {
 
     /// Makes `mixture` the 2D scene's model and restarts the run.
     fn use_mixture(&mut self, mixture: Arc<GaussianMixture>, name: String) {
-        self.controls.model_name = name;
+        self.plane_network = None;
+        self.controls.network_in_use = false;
+        self.controls.model_name.clone_from(&name);
+        self.mixture_name = name;
         self.mixture_classes = class_count(&mixture);
         self.controls.class_count = self.mixture_classes;
         self.controls.settings.class = None;
@@ -449,6 +495,11 @@ impl ExplorerApp {
         };
         if matches!(scene, Scene::Mixture2D | Scene::ImageBatch) {
             self.start_run();
+        } else if self.rebuild_schedule()
+            && let Scene::ImageForward = scene
+        {
+            self.image_scene.train_steps = self.schedule.train_steps();
+            self.image_scene.t = self.image_scene.t.min(self.schedule.train_steps());
         } else if let (Scene::Theory(_), Some(worker)) = (scene, &self.worker) {
             // A theory scene computes on its own thread: free the CPU for it.
             worker.stop();
@@ -466,6 +517,9 @@ impl ExplorerApp {
         let requests = self.controls.take_requests();
         if let Some(path) = requests.open_model {
             self.open_mixture(&path);
+        }
+        if requests.exact_model {
+            self.use_plane_network(None);
         }
         if requests.copy_command {
             self.copy_command();
@@ -489,6 +543,31 @@ impl ExplorerApp {
         }
     }
 
+    /// The density and score drawn are the mixture's: right for it, and for a
+    /// network that learned it, but not for one trained on a toy.
+    fn exact_density_applies(&self) -> bool {
+        self.plane_network.as_ref().is_none_or(|p| p.learned_the_mixture)
+    }
+
+    /// Puts a model from Train 2D into the 2D scene, or (with `None`) the exact mixture back.
+    fn use_plane_network(&mut self, network: Option<train_scene::TrainedPlaneModel>) {
+        match network {
+            Some(plane) => {
+                self.controls.model_name.clone_from(&plane.name);
+                self.mixture_classes = u32::try_from(plane.net.config().classes).unwrap_or(0);
+                self.plane_network = Some(plane);
+                self.controls.network_in_use = true;
+                self.controls.settings.class = None;
+                // The scene change restarts the run (in handle_requests).
+                self.controls.scene = Scene::Mixture2D;
+                if self.last_scene == Scene::Mixture2D {
+                    self.enter_scene(Scene::Mixture2D);
+                }
+            }
+            None => self.use_mixture(Arc::clone(&self.mixture), self.mixture_name.clone()),
+        }
+    }
+
     fn plane_frame(&mut self) -> PlaneFrame {
         let frame = self.run.frames.get(self.timeline.current);
         let t = frame.map_or(0, |f| f.t);
@@ -504,8 +583,8 @@ impl ExplorerApp {
             step: u32::try_from(self.timeline.current).unwrap_or(0),
             particles: u32::try_from(self.run.batch()).unwrap_or(0),
             alpha_bar,
-            show_density: self.controls.show_density,
-            show_score: self.controls.show_score,
+            show_density: self.controls.show_density && self.exact_density_applies(),
+            show_score: self.controls.show_score && self.exact_density_applies(),
             show_trails: self.controls.show_trails,
         }
     }
@@ -599,6 +678,9 @@ impl eframe::App for ExplorerApp {
         self.receive_events();
         self.poll_export();
         self.train_scene.poll();
+        if let Some(plane) = self.train_scene.take_handover() {
+            self.use_plane_network(Some(plane));
+        }
         if self.image_scene.poll_model() && self.controls.scene == Scene::ImageBatch {
             self.start_run();
         }

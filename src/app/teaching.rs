@@ -193,10 +193,9 @@ impl ExplorerApp {
                 }
                 .to_owned(),
             ),
-            Scene::Mixture2D if self.controls.model_name == super::DEFAULT_MIXTURE_NAME => {
-                Some("three-blobs".to_owned())
-            }
-            Scene::Mixture2D => Some(self.controls.model_name.clone()),
+            // A network from Train 2D lives only in this window: the mixture is what is kept.
+            Scene::Mixture2D if self.mixture_name == super::DEFAULT_MIXTURE_NAME => Some("three-blobs".to_owned()),
+            Scene::Mixture2D => Some(self.mixture_name.clone()),
             _ => None,
         };
         View {

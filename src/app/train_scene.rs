@@ -29,6 +29,18 @@ pub enum TrainData {
     Mixture,
 }
 
+/// A finished model handed to the 2D scene, with what it was trained on.
+pub struct TrainedPlaneModel {
+    /// The moving-average network.
+    pub net: Arc<TrainedModel>,
+    /// The empirical distribution of the training points shown (x_0 for forward runs and the ELBO).
+    pub data: Arc<GaussianMixture>,
+    /// The name shown as the 2D scene's model.
+    pub name: String,
+    /// Whether it learned the 2D scene's own mixture (then the exact p_t and score still apply).
+    pub learned_the_mixture: bool,
+}
+
 /// The scene's state.
 pub struct TrainScene {
     /// The data to learn.
@@ -46,6 +58,9 @@ pub struct TrainScene {
     preview: Option<(usize, Vec<f32>)>,
     data_points: Vec<f32>,
     model: Option<Arc<TrainedModel>>,
+    /// What the finished model learned (set when its job starts).
+    trained_on: TrainData,
+    handover_requested: bool,
     status: String,
     /// Wall time of the last finished job (shown on hover: it varies run to run).
     elapsed_secs: Option<f64>,
@@ -68,6 +83,8 @@ impl TrainScene {
             preview: None,
             data_points: Vec::new(),
             model: None,
+            trained_on: TrainData::Toy(Toy::TwoMoons),
+            handover_requested: false,
             status: "press Train".into(),
             elapsed_secs: None,
             repaint,
@@ -153,6 +170,7 @@ impl TrainScene {
         self.train_steps = schedule.train_steps.max(1);
         self.preview = None;
         self.model = None;
+        self.trained_on = self.data;
         self.elapsed_secs = None;
         let repaint = self.repaint.clone();
         match LiveTraining::start(model, config, data, self.steps, move || repaint.request_repaint()) {
@@ -162,6 +180,36 @@ impl TrainScene {
             }
             Err(e) => self.status = format!("could not start training: {e}"),
         }
+    }
+
+    /// The finished model, once "Sample it in the 2D scene" was pressed.
+    pub fn take_handover(&mut self) -> Option<TrainedPlaneModel> {
+        if !std::mem::take(&mut self.handover_requested) {
+            return None;
+        }
+        let net = Arc::clone(self.model.as_ref()?);
+        let points: Vec<Vec<f64>> = self
+            .data_points
+            .chunks_exact(2)
+            .map(|p| p.iter().map(|&v| f64::from(v)).collect())
+            .collect();
+        let data = match GaussianMixture::empirical(&points, None) {
+            Ok(data) => Arc::new(data),
+            Err(e) => {
+                self.status = format!("cannot hand over: {e}");
+                return None;
+            }
+        };
+        let data_name = match self.trained_on {
+            TrainData::Toy(toy) => toy.name().to_owned(),
+            TrainData::Mixture => "the mixture".to_owned(),
+        };
+        Some(TrainedPlaneModel {
+            net,
+            data,
+            name: format!("MLP trained on {data_name} (Train 2D)"),
+            learned_the_mixture: self.trained_on == TrainData::Mixture,
+        })
     }
 
     /// Drains the trainer's reports (call every frame).
@@ -235,6 +283,10 @@ impl TrainScene {
                 self.status = "stopped".into();
             }
         });
+        self.handover_requested |= ui
+            .add_enabled(self.model.is_some(), egui::Button::new("Sample it in the 2D scene"))
+            .on_hover_text("the 2D scene's sampler, η, steps and timeline, with this network as the model")
+            .clicked();
         let status = ui.label(&self.status);
         if let Some(secs) = self.elapsed_secs {
             status.on_hover_text(format!("the job took {secs:.1} s on the trainer thread"));

@@ -35,6 +35,6 @@ pub mod timesteps;
 pub use denoiser::{Denoiser, DenoiserOutput, NoiseLevel};
 pub use error::{Error, Result};
 pub use noise::NoiseRng;
-pub use param::{Prediction, PredictionType};
+pub use param::{AlphaBar, Prediction, PredictionType};
 pub use schedule::{Schedule, ScheduleConfig, ScheduleKind};
 pub use timesteps::TimestepSpacing;

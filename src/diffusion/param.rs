@@ -30,6 +30,31 @@ pub enum PredictionType {
 
 named_enum!(PredictionType, "prediction type", [Epsilon => "epsilon", Sample => "x0", Velocity => "v", Score => "score"]);
 
+/// ᾱ_t for a conversion: one for the whole batch, or one per row of a `[rows, …]` tensor.
+#[derive(Clone, Copy, Debug)]
+pub enum AlphaBar<'a> {
+    /// Every row is at the same noise level (sampling).
+    Shared(f64),
+    /// Row i is at ᾱ = `rows[i]` (training).
+    PerRow(&'a [f64]),
+}
+
+impl AlphaBar<'_> {
+    /// x · f(ᾱ), row by row where ᾱ is given per row.
+    fn scale(self, x: &Tensor, f: impl Fn(f64) -> f64) -> Result<Tensor> {
+        match self {
+            Self::Shared(a) => Ok((x * f(a))?),
+            Self::PerRow(rows) => {
+                #[allow(clippy::cast_possible_truncation)]
+                let column: Vec<f32> = rows.iter().map(|&a| f(a) as f32).collect();
+                let mut shape = vec![1; x.rank()];
+                shape[0] = rows.len();
+                Ok(x.broadcast_mul(&Tensor::from_vec(column, shape, x.device())?)?)
+            }
+        }
+    }
+}
+
 /// A model output together with what it means.
 #[derive(Clone, Debug)]
 pub struct Prediction {
@@ -51,14 +76,25 @@ impl Prediction {
     /// # Errors
     /// Only on tensor failures.
     pub fn x0(&self, x_t: &Tensor, alpha_bar: f64) -> Result<Tensor> {
-        let (a, s) = (alpha_bar.sqrt(), (1.0 - alpha_bar).sqrt());
+        self.x0_at(x_t, AlphaBar::Shared(alpha_bar))
+    }
+
+    /// x̂_0 with ᾱ_t shared by the batch or given per row (training draws a t per row).
+    ///
+    /// # Errors
+    /// Only on tensor failures (or a per-row ᾱ of the wrong length).
+    pub fn x0_at(&self, x_t: &Tensor, alpha_bar: AlphaBar<'_>) -> Result<Tensor> {
+        let sigma = |a: f64| (1.0 - a).sqrt();
+        let over_signal = |a: f64| a.sqrt().recip();
         Ok(match self.kind {
             PredictionType::Sample => self.value.clone(),
-            PredictionType::Epsilon => ((x_t - (&self.value * s)?)? / a)?,
+            PredictionType::Epsilon => alpha_bar.scale(&(x_t - alpha_bar.scale(&self.value, sigma)?)?, over_signal)?,
             // x̂0 = √ᾱ x_t − √(1−ᾱ) v̂ (Salimans & Ho 2022, eq. 8 rearranged).
-            PredictionType::Velocity => ((x_t * a)? - (&self.value * s)?)?,
+            PredictionType::Velocity => (alpha_bar.scale(x_t, f64::sqrt)? - alpha_bar.scale(&self.value, sigma)?)?,
             // ε̂ = −√(1−ᾱ) ŝ, so x̂0 = (x_t + (1 − ᾱ) ŝ)/√ᾱ.
-            PredictionType::Score => ((x_t + (&self.value * (1.0 - alpha_bar))?)? / a)?,
+            PredictionType::Score => {
+                alpha_bar.scale(&(x_t + alpha_bar.scale(&self.value, |a| 1.0 - a)?)?, over_signal)?
+            }
         })
     }
 

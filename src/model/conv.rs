@@ -22,6 +22,7 @@ use gemm::{Parallelism, gemm};
 use rayon::prelude::*;
 
 use super::kernels::contiguous_f32;
+use super::tensor_ops::parallel_zeros;
 
 /// Rows gathered per block: 256 × (9·96 + 1) floats ≈ 0.9 MB at the widest layer.
 const BLOCK_PIXELS: usize = 256;
@@ -82,15 +83,26 @@ impl Geometry {
             let pixel = first + i;
             let (image, within) = (pixel / self.pixels(), pixel % self.pixels());
             let (y, x0) = (within / self.width, within % self.width);
+            let image_start = image * self.pixels() * c;
             for dy in 0..3 {
-                for dx in 0..3 {
-                    let dst = &mut row[(dy * 3 + dx) * c..(dy * 3 + dx + 1) * c];
-                    match self.neighbour(y, x0, dy, dx) {
-                        Some(source) => {
-                            let at = (image * self.pixels() + source) * c;
-                            dst.copy_from_slice(&x[at..at + c]);
+                let interior = x0 >= 1 && x0 + 1 < self.width;
+                match self.neighbour(y, x0, dy, 0) {
+                    // The three taps of a row sit side by side in memory: one copy.
+                    Some(source) if interior => {
+                        let at = image_start + source * c;
+                        row[dy * 3 * c..(dy + 1) * 3 * c].copy_from_slice(&x[at..at + 3 * c]);
+                    }
+                    _ => {
+                        for dx in 0..3 {
+                            let dst = &mut row[(dy * 3 + dx) * c..(dy * 3 + dx + 1) * c];
+                            match self.neighbour(y, x0, dy, dx) {
+                                Some(source) => {
+                                    let at = image_start + source * c;
+                                    dst.copy_from_slice(&x[at..at + c]);
+                                }
+                                None => dst.fill(0.0),
+                            }
                         }
-                        None => dst.fill(0.0),
                     }
                 }
             }
@@ -192,7 +204,7 @@ impl CustomOp2 for Conv3x3 {
             width,
             channels,
         };
-        let mut out = vec![0f32; batch * height * width * outputs];
+        let mut out = parallel_zeros(batch * height * width * outputs);
         out.par_chunks_mut(BLOCK_PIXELS * outputs)
             .enumerate()
             .for_each(|(block, out_block)| {
@@ -268,7 +280,7 @@ impl CustomOp2 for Conv3x3 {
             );
         // dX: per image, G_block · Kᵀ scattered back onto the source pixels.
         let pixels = height * width;
-        let mut grad_x = vec![0f32; xs.len()];
+        let mut grad_x = parallel_zeros(xs.len());
         grad_x
             .par_chunks_mut(pixels * channels)
             .enumerate()

@@ -16,6 +16,9 @@
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, CustomOp3, Layout, Shape, Tensor};
 use rayon::prelude::*;
 
+use super::activation::{silu_backward_in_place, silu_in_place};
+use super::tensor_ops::parallel_zeros;
+
 const EPSILON: f32 = 1e-5;
 
 /// The f32 data of a contiguous CPU tensor (custom ops get raw storage).
@@ -31,10 +34,6 @@ pub(crate) fn contiguous_f32<'a>(storage: &'a CpuStorage, layout: &Layout, op: &
 
 fn values(t: &Tensor) -> candle_core::Result<Vec<f32>> {
     t.flatten_all()?.to_vec1::<f32>()
-}
-
-fn sigmoid(y: f32) -> f32 {
-    1.0 / (1.0 + (-y).exp())
 }
 
 /// Group norm with a per-channel affine map over `[B, H, W, C]`, then SiLU if `silu`.
@@ -107,7 +106,7 @@ impl CustomOp3 for GroupNormOp {
         let (_, height, width, channels) = l1.shape().dims4()?;
         let image_len = height * width * channels;
         let per_group = channels / self.groups;
-        let mut out = vec![0f32; x.len()];
+        let mut out = parallel_zeros(x.len());
         out.par_chunks_mut(image_len)
             .zip(x.par_chunks(image_len))
             .for_each(|(out, image)| {
@@ -117,10 +116,12 @@ impl CustomOp3 for GroupNormOp {
                     .map(|c| bias[c] - mean[c / per_group] * scale[c])
                     .collect();
                 for (o_pixel, x_pixel) in out.chunks_exact_mut(channels).zip(image.chunks_exact(channels)) {
-                    for c in 0..channels {
-                        let y = x_pixel[c] * scale[c] + shift[c];
-                        o_pixel[c] = if self.silu { y * sigmoid(y) } else { y };
+                    for (((o, &x), &scale), &shift) in o_pixel.iter_mut().zip(x_pixel).zip(&scale).zip(&shift) {
+                        *o = x * scale + shift;
                     }
+                }
+                if self.silu {
+                    silu_in_place(out);
                 }
             });
         Ok((CpuStorage::F32(out), l1.shape().clone()))
@@ -139,7 +140,7 @@ impl CustomOp3 for GroupNormOp {
         let (xs, gs, gain_v, bias_v) = (values(x)?, values(grad)?, values(gain)?, values(bias)?);
         let per_group = channels / self.groups;
         let count = (height * width * per_group) as f32;
-        let mut dx = vec![0f32; xs.len()];
+        let mut dx = parallel_zeros(xs.len());
         // Per image: dx, and that image's share of dγ and dβ.
         let partials: Vec<(Vec<f32>, Vec<f32>)> = dx
             .par_chunks_mut(image_len)
@@ -147,24 +148,31 @@ impl CustomOp3 for GroupNormOp {
             .zip(gs.par_chunks(image_len))
             .map(|((dx, image), g)| {
                 let (mean, inv_std) = group_stats(image, channels, self.groups);
-                let normed = |c: usize, v: f32| (v - mean[c / per_group]) * inv_std[c / per_group];
-                // dL/dy, through SiLU if present.
-                let grad_y = |c: usize, v: f32, g: f32| {
-                    if self.silu {
-                        let y = normed(c, v) * gain_v[c] + bias_v[c];
-                        let s = sigmoid(y);
-                        g * s * (1.0 + y * (1.0 - s))
-                    } else {
-                        g
+                let scale: Vec<f32> = (0..channels).map(|c| inv_std[c / per_group]).collect();
+                let shift: Vec<f32> = (0..channels).map(|c| -mean[c / per_group] * scale[c]).collect();
+                // x̂ = (x − μ)/σ per value, and dL/dy (through SiLU if present), in `dx` for now.
+                let mut x_hat = vec![0f32; image.len()];
+                for ((h_pixel, x_pixel), d_pixel) in x_hat
+                    .chunks_exact_mut(channels)
+                    .zip(image.chunks_exact(channels))
+                    .zip(dx.chunks_exact_mut(channels))
+                {
+                    for c in 0..channels {
+                        h_pixel[c] = x_pixel[c] * scale[c] + shift[c];
+                        d_pixel[c] = h_pixel[c] * gain_v[c] + bias_v[c];
                     }
-                };
+                }
+                if self.silu {
+                    silu_backward_in_place(dx, g);
+                } else {
+                    dx.copy_from_slice(g);
+                }
                 let mut d_bias = vec![0f32; channels];
                 let mut d_gain = vec![0f32; channels];
-                for (x_pixel, g_pixel) in image.chunks_exact(channels).zip(g.chunks_exact(channels)) {
+                for (gy_pixel, h_pixel) in dx.chunks_exact(channels).zip(x_hat.chunks_exact(channels)) {
                     for c in 0..channels {
-                        let gy = grad_y(c, x_pixel[c], g_pixel[c]);
-                        d_bias[c] += gy;
-                        d_gain[c] += gy * normed(c, x_pixel[c]);
+                        d_bias[c] += gy_pixel[c];
+                        d_gain[c] += gy_pixel[c] * h_pixel[c];
                     }
                 }
                 // Σ over the group of dL/dx̂ and of dL/dx̂ · x̂ (dL/dx̂ = γ dL/dy).
@@ -174,17 +182,17 @@ impl CustomOp3 for GroupNormOp {
                     sum_gx[c / per_group] += gain_v[c] * d_bias[c];
                     sum_gx_xhat[c / per_group] += gain_v[c] * d_gain[c];
                 }
-                for ((dx_pixel, x_pixel), g_pixel) in dx
-                    .chunks_exact_mut(channels)
-                    .zip(image.chunks_exact(channels))
-                    .zip(g.chunks_exact(channels))
-                {
+                // dx = (γ dL/dy − mean(dL/dx̂) − x̂ mean(dL/dx̂ · x̂)) / σ, per channel constants first.
+                let dy_scale: Vec<f32> = (0..channels).map(|c| gain_v[c] * inv_std[c / per_group]).collect();
+                let offset: Vec<f32> = (0..channels)
+                    .map(|c| -inv_std[c / per_group] * sum_gx[c / per_group] / count)
+                    .collect();
+                let x_hat_scale: Vec<f32> = (0..channels)
+                    .map(|c| -inv_std[c / per_group] * sum_gx_xhat[c / per_group] / count)
+                    .collect();
+                for (d_pixel, h_pixel) in dx.chunks_exact_mut(channels).zip(x_hat.chunks_exact(channels)) {
                     for c in 0..channels {
-                        let group = c / per_group;
-                        let gx_hat = gain_v[c] * grad_y(c, x_pixel[c], g_pixel[c]);
-                        let x_hat = normed(c, x_pixel[c]);
-                        dx_pixel[c] =
-                            inv_std[group] * (gx_hat - sum_gx[group] / count - x_hat * sum_gx_xhat[group] / count);
+                        d_pixel[c] = d_pixel[c] * dy_scale[c] + offset[c] + h_pixel[c] * x_hat_scale[c];
                     }
                 }
                 (d_gain, d_bias)
@@ -242,7 +250,7 @@ impl CustomOp1 for Pool2x {
             candle_core::bail!("pool2x: odd size {height}×{width}");
         }
         let (h2, w2) = (height / 2, width / 2);
-        let mut out = vec![0f32; batch * h2 * w2 * channels];
+        let mut out = parallel_zeros(batch * h2 * w2 * channels);
         out.par_chunks_mut(h2 * w2 * channels)
             .zip(x.par_chunks(height * width * channels))
             .for_each(|(out, image)| {
@@ -275,7 +283,7 @@ impl CustomOp1 for Spread2x {
         let x = contiguous_f32(storage, layout, self.name())?;
         let (batch, height, width, channels) = layout.shape().dims4()?;
         let (h2, w2) = (2 * height, 2 * width);
-        let mut out = vec![0f32; batch * h2 * w2 * channels];
+        let mut out = parallel_zeros(batch * h2 * w2 * channels);
         out.par_chunks_mut(h2 * w2 * channels)
             .zip(x.par_chunks(height * width * channels))
             .for_each(|(out, image)| {
@@ -331,14 +339,15 @@ impl CustomOp2 for AddPerImageChannel {
         if dims.first() != Some(&batch) || dims.last() != Some(&channels) {
             candle_core::bail!("add_per_image_channel: {dims:?} and [{batch}, {channels}]");
         }
-        let mut out = x.to_vec();
+        let mut out = parallel_zeros(x.len());
         let image_len = x.len() / batch.max(1);
         out.par_chunks_mut(image_len)
+            .zip(x.par_chunks(image_len))
             .zip(shift.par_chunks(channels))
-            .for_each(|(image, s)| {
-                for pixel in image.chunks_exact_mut(channels) {
-                    for (v, a) in pixel.iter_mut().zip(s) {
-                        *v += a;
+            .for_each(|((out, image), s)| {
+                for (o_pixel, x_pixel) in out.chunks_exact_mut(channels).zip(image.chunks_exact(channels)) {
+                    for ((o, x), a) in o_pixel.iter_mut().zip(x_pixel).zip(s) {
+                        *o = x + a;
                     }
                 }
             });

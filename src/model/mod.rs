@@ -1,6 +1,7 @@
 //! Trained candle networks: layers, the 2D MLP and the image U-Net, weights
 //! files, and training. Knows the engine (`diffusion`), never the UI.
 
+pub mod activation;
 pub mod classifier;
 pub mod config;
 pub mod conv;
@@ -14,6 +15,7 @@ pub mod optim;
 pub mod params;
 pub mod quality;
 pub mod shipped;
+pub mod tensor_ops;
 #[cfg(test)]
 mod test_support;
 pub mod train;

@@ -25,7 +25,7 @@ use super::network::TrainedModel;
 use super::optim::{AdamW, AdamWConfig, Ema};
 use super::params::{read_safetensors, write_safetensors};
 use crate::data::Dataset;
-use crate::diffusion::{NoiseRng, PredictionType, Schedule};
+use crate::diffusion::{AlphaBar, NoiseRng, Prediction, PredictionType, Schedule};
 
 /// How t is drawn for each training row.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -337,7 +337,7 @@ impl Trainer {
         let log_var_p = (mix.broadcast_mul(&log_beta)? + (1.0 - mix)?.broadcast_mul(&log_beta_tilde)?)?;
         let kind = self.model.config().prediction;
         let alpha_bars: Vec<f64> = t.iter().map(|&t| schedule.alpha_bar(t)).collect();
-        let x0_hat = predicted_x0(kind, prediction, x_t, &alpha_bars)?;
+        let x0_hat = Prediction::new(kind, prediction.clone()).x0_at(x_t, AlphaBar::PerRow(&alpha_bars))?;
         let c0 = per_t(&|t| schedule.posterior_mean_coefficients(t).0)?;
         let ct = per_t(&|t| schedule.posterior_mean_coefficients(t).1)?;
         let mean_p = (x0_hat.broadcast_mul(&c0)? + x_t.broadcast_mul(&ct)?)?;
@@ -491,19 +491,6 @@ fn column(values: impl Iterator<Item = f64>) -> Result<Tensor> {
     let values: Vec<f32> = values.map(|v| v as f32).collect();
     let rows = values.len();
     Ok(Tensor::from_vec(values, (rows, 1), &Device::Cpu)?)
-}
-
-/// x̂_0 from any prediction, with ᾱ per row.
-fn predicted_x0(kind: PredictionType, prediction: &Tensor, x_t: &Tensor, alpha_bars: &[f64]) -> Result<Tensor> {
-    let signal = column(alpha_bars.iter().map(|&a| a.sqrt()))?;
-    let sigma = column(alpha_bars.iter().map(|&a| (1.0 - a).sqrt()))?;
-    Ok(match kind {
-        PredictionType::Sample => prediction.clone(),
-        PredictionType::Epsilon | PredictionType::Score => {
-            (x_t - prediction.broadcast_mul(&sigma)?)?.broadcast_div(&signal)?
-        }
-        PredictionType::Velocity => (x_t.broadcast_mul(&signal)? - prediction.broadcast_mul(&sigma)?)?,
-    })
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@ use super::error::Result;
 use super::kernels::add_per_image_channel;
 use super::layers::{Conv3x3, GroupNorm, Linear, SelfAttention, downsample, upsample};
 use super::params::Scope;
+use super::tensor_ops::{add, concat_channels};
 
 /// GroupNorm → SiLU → conv → + embedding → GroupNorm → SiLU → conv, plus a
 /// (1×1 when the channels change) skip.
@@ -51,7 +52,7 @@ impl ResBlock {
             Some(skip) => skip.forward(x)?,
             None => x.clone(),
         };
-        Ok((skip + h)?)
+        Ok(add(&skip, &h)?)
     }
 }
 
@@ -128,7 +129,7 @@ impl Unet {
         h = self.middle.forward(&h, embedding)?;
         for (i, block) in self.up.iter().enumerate() {
             let Some(skip) = skips.pop() else { break };
-            h = block.forward(&Tensor::cat(&[&h, &skip], 3)?, embedding)?;
+            h = block.forward(&concat_channels(&h, &skip)?, embedding)?;
             if i == 0
                 && let Some([_, attention]) = &self.attention
             {

@@ -149,7 +149,7 @@ impl PlaneResources {
             trails: builder.build(
                 "trail",
                 &[Some(instance_layout(&at0)), Some(instance_layout(&at1))],
-                wgpu::PrimitiveTopology::LineList,
+                wgpu::PrimitiveTopology::TriangleStrip,
             ),
             bind_group,
             view_buffer,
@@ -232,7 +232,7 @@ impl PlaneResources {
             for s in callback.trail_from..callback.step {
                 pass.set_vertex_buffer(0, self.step_slice(s, trail_count));
                 pass.set_vertex_buffer(1, self.step_slice(s + 1, trail_count));
-                pass.draw(0..2, 0..trail_count);
+                pass.draw(0..4, 0..trail_count);
             }
         }
         pass.set_pipeline(&self.particles);

@@ -10,6 +10,9 @@
 //! - the time from a control change to the first frame of the new run;
 //! - the GPU memory the 1000-step run holds.
 //!
+//! First, as a reference, the same frame figures for a nearly empty egui window
+//! (what the adapter, the renderer and the readback cost by themselves).
+//!
 //! Targets (issue 3): p99 under 16 ms, no frame over 33 ms, first new frame under 100 ms.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 
@@ -36,6 +39,29 @@ fn report(name: &str, mut ms: Vec<f64>) {
     );
 }
 
+/// Per-frame times: the egui pass alone, and the pass's wgpu render read back.
+#[derive(Default)]
+struct FrameTimes {
+    pass_ms: Vec<f64>,
+    render_ms: Vec<f64>,
+}
+
+impl FrameTimes {
+    fn frame<State>(&mut self, harness: &mut Harness<'_, State>) {
+        let started = Instant::now();
+        harness.step();
+        self.pass_ms.push(started.elapsed().as_secs_f64() * 1e3);
+        let started = Instant::now();
+        let _ = harness.render();
+        self.render_ms.push(started.elapsed().as_secs_f64() * 1e3);
+    }
+
+    fn report(self) {
+        report("UI frame, egui pass only", self.pass_ms);
+        report("UI frame, pass + wgpu render + readback", self.render_ms);
+    }
+}
+
 fn complete(app: &ExplorerApp) -> bool {
     let run = app.run();
     run.run_id > 0 && run.frames.len() == run.expected_frames() && app.elbo_bits_per_dim().is_some()
@@ -55,14 +81,9 @@ fn measure(harness: &mut Harness<'static, ExplorerApp>, scene: &str) {
     settings.sampler.kind = SamplerKind::Ddpm;
     settings.sampler.steps = 1000;
     harness.state_mut().apply_settings(settings);
-    let (mut pass_ms, mut render_ms) = (Vec::new(), Vec::new());
+    let mut times = FrameTimes::default();
     loop {
-        let started = Instant::now();
-        harness.step();
-        pass_ms.push(started.elapsed().as_secs_f64() * 1e3);
-        let started = Instant::now();
-        let _ = harness.render();
-        render_ms.push(started.elapsed().as_secs_f64() * 1e3);
+        times.frame(harness);
         let app = harness.state();
         if app.run().run_id > before && complete(app) {
             break;
@@ -74,13 +95,14 @@ fn measure(harness: &mut Harness<'static, ExplorerApp>, scene: &str) {
         run.batch(),
         run.frames.len()
     );
-    report("UI frame, egui pass only", pass_ms);
-    report("UI frame, pass + wgpu render + readback", render_ms);
+    times.report();
     let bytes = harness.state().gpu_run_bytes();
     println!(
         "  GPU memory held by the run: {:.1} MiB",
         bytes as f64 / (1024.0 * 1024.0)
     );
+    // Each restart lands on a run still streaming, as a dragged slider does:
+    // the worker must drop the old run mid-step before the new one starts.
     let mut first_frame_ms = Vec::new();
     for _ in 0..20 {
         let before = harness.state().run().run_id;
@@ -94,12 +116,28 @@ fn measure(harness: &mut Harness<'static, ExplorerApp>, scene: &str) {
             }
         }
         first_frame_ms.push(started.elapsed().as_secs_f64() * 1e3);
-        settle(harness);
     }
     report("control change to the first frame of the new run", first_frame_ms);
+    settle(harness);
+}
+
+/// The same renderer and readback on a window with nothing of ours in it:
+/// the floor the adapter sets, measured in the same run.
+fn measure_reference() {
+    let mut harness = Harness::builder().with_size([1280.0, 720.0]).wgpu().build_ui(|ui| {
+        ui.heading("reference");
+        ui.label("an egui window with one heading and one label");
+    });
+    let mut times = FrameTimes::default();
+    for _ in 0..200 {
+        times.frame(&mut harness);
+    }
+    println!("reference: a nearly empty 1280×720 egui window");
+    times.report();
 }
 
 fn main() {
+    measure_reference();
     let mut harness = Harness::builder()
         .with_size([1280.0, 720.0])
         .wgpu()
