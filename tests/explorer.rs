@@ -65,6 +65,17 @@ fn changing_the_schedule_changes_the_plotted_alpha_bar_t() {
     // diffusers' squaredcos_cap_v2 ends at ᾱ_T = 2.4288e-9 (tests/data/diffusers_reference.json).
     harness.get_by_label_contains("ᾱ_T = 2.429e-9");
     assert!(harness.query_by_label_contains("ᾱ_T = 4.036e-5").is_none());
+
+    // The image batch's U-Net samples on its own (linear) schedule; the cosine
+    // chosen here comes back in the other scenes.
+    harness.get_by_label("Image batch").click();
+    run_until(&mut harness, "a U-Net run", |app| settled(app) && app.run().dims == 784);
+    harness.get_by_label_contains("ᾱ_T = 4.036e-5");
+    for scene in ["Images", "2D mixture"] {
+        harness.get_by_label(scene).click();
+        harness.run_steps(2);
+        harness.get_by_label_contains("ᾱ_T = 2.429e-9");
+    }
 }
 
 #[test]
@@ -425,4 +436,25 @@ fn the_train_scene_fits_two_moons_live() {
     assert!((0.6..1.4).contains(&spread), "x spread {spread}");
     harness.get_by_label_contains("trained 2000 steps");
     harness.snapshot("explorer_train_two_moons");
+
+    // The trained network takes the 2D scene's sampler, and its samples are moons.
+    let before = harness.state().run().run_id;
+    harness.get_by_label("Sample it in the 2D scene").click();
+    run_until(&mut harness, "a run of the trained MLP", |app| {
+        app.run().run_id > before && settled(app) && app.scene() == noisescope::app::controls::Scene::Mixture2D
+    });
+    harness.get_by_label_contains("Model: MLP trained on two-moons");
+    let run = harness.state().run();
+    let last = &run.frames[run.frames.len() - 1].x;
+    let xs: Vec<f64> = last.chunks_exact(2).map(|p| f64::from(p[0])).collect();
+    let spread = (xs.iter().map(|x| x * x).sum::<f64>() / xs.len() as f64).sqrt();
+    assert!((0.6..1.4).contains(&spread), "x spread {spread}");
+    // Two moons have no exact density here: neither p_t nor its score is drawn.
+    harness.snapshot("explorer_2d_trained_mlp");
+    let before = harness.state().run().run_id;
+    harness.get_by_label("Back to the exact mixture").click();
+    run_until(&mut harness, "the exact mixture again", |app| {
+        app.run().run_id > before && settled(app)
+    });
+    harness.get_by_label_contains("Model: three blobs");
 }

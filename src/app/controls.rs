@@ -78,6 +78,8 @@ pub struct ControlsPanel {
     pub essentials_only: bool,
     /// A network from Train 2D is the 2D scene's model.
     pub network_in_use: bool,
+    /// Whether the mixture's exact density and score belong with the model shown.
+    pub exact_density_shown: bool,
     path_text: String,
     requests: ControlRequests,
 }
@@ -97,6 +99,7 @@ impl ControlsPanel {
             show_trails: true,
             essentials_only: false,
             network_in_use: false,
+            exact_density_shown: true,
             path_text: String::new(),
             requests: ControlRequests::default(),
         }
@@ -173,8 +176,13 @@ impl ControlsPanel {
         }
         if mixture {
             ui.separator();
-            ui.checkbox(&mut self.show_density, "Show density p_t");
-            ui.checkbox(&mut self.show_score, "Show score ∇log p_t");
+            // Both are the mixture's exact p_t: not the truth for a network trained on a toy.
+            ui.add_enabled_ui(self.exact_density_shown, |ui| {
+                ui.checkbox(&mut self.show_density, "Show density p_t");
+                ui.checkbox(&mut self.show_score, "Show score ∇log p_t");
+            })
+            .response
+            .on_disabled_hover_text("this model learned a toy data set, whose exact p_t is not known here");
             ui.checkbox(&mut self.show_trails, "Show trails");
         }
         if self.settings != before {

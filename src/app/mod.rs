@@ -354,6 +354,7 @@ impl ExplorerApp {
     fn use_mixture(&mut self, mixture: Arc<GaussianMixture>, name: String) {
         self.plane_network = None;
         self.controls.network_in_use = false;
+        self.controls.exact_density_shown = true;
         self.controls.model_name.clone_from(&name);
         self.mixture_name = name;
         self.mixture_classes = class_count(&mixture);
@@ -543,18 +544,13 @@ impl ExplorerApp {
         }
     }
 
-    /// The density and score drawn are the mixture's: right for it, and for a
-    /// network that learned it, but not for one trained on a toy.
-    fn exact_density_applies(&self) -> bool {
-        self.plane_network.as_ref().is_none_or(|p| p.learned_the_mixture)
-    }
-
     /// Puts a model from Train 2D into the 2D scene, or (with `None`) the exact mixture back.
     fn use_plane_network(&mut self, network: Option<train_scene::TrainedPlaneModel>) {
         match network {
             Some(plane) => {
                 self.controls.model_name.clone_from(&plane.name);
                 self.mixture_classes = u32::try_from(plane.net.config().classes).unwrap_or(0);
+                self.controls.exact_density_shown = plane.learned_the_mixture;
                 self.plane_network = Some(plane);
                 self.controls.network_in_use = true;
                 self.controls.settings.class = None;
@@ -583,8 +579,10 @@ impl ExplorerApp {
             step: u32::try_from(self.timeline.current).unwrap_or(0),
             particles: u32::try_from(self.run.batch()).unwrap_or(0),
             alpha_bar,
-            show_density: self.controls.show_density && self.exact_density_applies(),
-            show_score: self.controls.show_score && self.exact_density_applies(),
+            // The density and score drawn are the mixture's: right for it, and for
+            // a network that learned it, but not for one trained on a toy.
+            show_density: self.controls.show_density && self.controls.exact_density_shown,
+            show_score: self.controls.show_score && self.controls.exact_density_shown,
             show_trails: self.controls.show_trails,
         }
     }
