@@ -144,47 +144,52 @@ impl Geometry {
                     pad[at..at + row.len()].copy_from_slice(row);
                 }
             });
-        let wide_pixels = self.height * wide;
         let bias = &kernel[9 * c * outputs..];
-        let mut wide_out = parallel_zeros(batch * wide_pixels * outputs);
-        wide_out
-            .par_chunks_mut(wide_pixels * outputs)
+        // Each task: a band of whole image rows, about BLOCK_PIXELS wide pixels,
+        // computed in a reused buffer and copied out without the junk columns.
+        let band_rows = (BLOCK_PIXELS / wide).max(1);
+        let mut out = parallel_zeros(batch * self.pixels() * outputs);
+        out.par_chunks_mut(self.pixels() * outputs)
             .zip(padded.par_chunks(self.padded_len()))
             .flat_map(|(out, pad)| {
-                out.par_chunks_mut(BLOCK_PIXELS * outputs)
+                out.par_chunks_mut(band_rows * self.width * outputs)
                     .enumerate()
-                    .map(move |(block, out_block)| (block, out_block, pad))
+                    .map(move |(band, out_band)| (band, out_band, pad))
             })
-            .for_each(|(block, out_block, pad)| {
-                for row in out_block.chunks_exact_mut(outputs) {
-                    row.copy_from_slice(bias);
-                }
-                let rows = out_block.len() / outputs;
-                let first = block * BLOCK_PIXELS;
-                for dy in 0..3 {
-                    let taps = &pad[(first + dy * wide) * c..];
-                    debug_assert!((rows - 1) * c + 3 * c <= taps.len());
-                    // SAFETY: taps is rows×3C with row stride C: its last row
-                    // ends at ((first + rows − 1 + dy·(W+2)) + 3)·C ≤ padded_len
-                    // (checked above in debug builds); the kernel's rows
-                    // dy·3C.. are 3C×outputs; out_block is rows×outputs; the
-                    // output does not overlap either input.
-                    unsafe {
-                        matmul(
-                            (rows, outputs, 3 * c),
-                            (out_block.as_mut_ptr(), 1, stride(outputs)),
-                            true,
-                            (taps.as_ptr(), 1, stride(c)),
-                            (kernel[dy * 3 * c * outputs..].as_ptr(), 1, stride(outputs)),
-                        );
+            .for_each(|(band, out_band, pad)| {
+                let first = band * band_rows * wide;
+                let rows = out_band.len() / (self.width * outputs) * wide;
+                with_scratch(rows * outputs, |wide_band| {
+                    for row in wide_band.chunks_exact_mut(outputs) {
+                        row.copy_from_slice(bias);
                     }
-                }
+                    for dy in 0..3 {
+                        let taps = &pad[(first + dy * wide) * c..];
+                        debug_assert!((rows - 1) * c + 3 * c <= taps.len());
+                        // SAFETY: taps is rows×3C with row stride C: its last row
+                        // ends at ((first + rows − 1 + dy·(W+2)) + 3)·C ≤ padded_len
+                        // (checked above in debug builds); the kernel's rows
+                        // dy·3C.. are 3C×outputs; wide_band is rows×outputs; the
+                        // output does not overlap either input.
+                        unsafe {
+                            matmul(
+                                (rows, outputs, 3 * c),
+                                (wide_band.as_mut_ptr(), 1, stride(outputs)),
+                                true,
+                                (taps.as_ptr(), 1, stride(c)),
+                                (kernel[dy * 3 * c * outputs..].as_ptr(), 1, stride(outputs)),
+                            );
+                        }
+                    }
+                    // Drop the two junk columns of every row.
+                    for (row, wide_row) in out_band
+                        .chunks_exact_mut(self.width * outputs)
+                        .zip(wide_band.chunks_exact(wide * outputs))
+                    {
+                        row.copy_from_slice(&wide_row[..self.width * outputs]);
+                    }
+                });
             });
-        // Drop the two junk columns of every row.
-        let mut out = parallel_zeros(batch * self.pixels() * outputs);
-        out.par_chunks_mut(self.width * outputs)
-            .zip(wide_out.par_chunks(wide * outputs))
-            .for_each(|(row, wide_row)| row.copy_from_slice(&wide_row[..self.width * outputs]));
         out
     }
 

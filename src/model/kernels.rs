@@ -59,12 +59,24 @@ struct GroupNormOp {
 
 /// Per-group mean and 1/σ of one image (`pixels × channels`).
 fn group_stats(image: &[f32], channels: usize, groups: usize) -> (Vec<f32>, Vec<f32>) {
+    // Sums over runs of 64 pixels in f32 (vectorised across channels), then
+    // in f64, so a 784-pixel image loses no precision to long f32 sums.
+    const RUN_PIXELS: usize = 64;
     let mut sum = vec![0f64; channels];
     let mut sum_sq = vec![0f64; channels];
-    for pixel in image.chunks_exact(channels) {
-        for ((s, q), &v) in sum.iter_mut().zip(&mut sum_sq).zip(pixel) {
-            *s += f64::from(v);
-            *q += f64::from(v) * f64::from(v);
+    let (mut run_sum, mut run_sq) = (vec![0f32; channels], vec![0f32; channels]);
+    for run in image.chunks(RUN_PIXELS * channels) {
+        run_sum.fill(0.0);
+        run_sq.fill(0.0);
+        for pixel in run.chunks_exact(channels) {
+            for ((s, q), &v) in run_sum.iter_mut().zip(&mut run_sq).zip(pixel) {
+                *s += v;
+                *q += v * v;
+            }
+        }
+        for c in 0..channels {
+            sum[c] += f64::from(run_sum[c]);
+            sum_sq[c] += f64::from(run_sq[c]);
         }
     }
     let per_group = channels / groups;
