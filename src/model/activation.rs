@@ -5,7 +5,8 @@
 //! convolutions' gathers. [`exp`] is Cephes' `expf` (range reduction by ln 2 in
 //! two parts, then a degree-5 polynomial; relative error < 2·10⁻⁷ on
 //! [−87, 87]), branch-free, so a loop over it becomes SIMD code; on x86-64 the
-//! loops are compiled twice and the AVX2 copy is picked at run time.
+//! loops are compiled again for AVX2 (and SiLU for AVX-512), and the widest
+//! copy the CPU runs is picked at run time.
 
 const LOG2_E: f32 = std::f32::consts::LOG2_E;
 /// ln 2 = `LN2_HIGH` + `LN2_LOW`; the high part is exact in few bits, so
@@ -60,6 +61,12 @@ fn silu_slice_avx2(values: &mut [f32]) {
     silu_slice(values);
 }
 
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+fn silu_slice_avx512(values: &mut [f32]) {
+    silu_slice(values);
+}
+
 #[inline(always)]
 fn silu_backward_slice(y_then_grad: &mut [f32], upstream: &[f32]) {
     for (v, &g) in y_then_grad.iter_mut().zip(upstream) {
@@ -88,6 +95,12 @@ pub fn silu_backward_in_place(y_then_grad: &mut [f32], upstream: &[f32]) {
 
 /// y ← y · sigmoid(y) for every value (SiLU, Elfwing et al. 2018).
 pub fn silu_in_place(values: &mut [f32]) {
+    #[cfg(target_arch = "x86_64")]
+    if is_x86_feature_detected!("avx512f") {
+        // SAFETY: the CPU has just been checked for the feature.
+        unsafe { silu_slice_avx512(values) };
+        return;
+    }
     #[cfg(target_arch = "x86_64")]
     if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
         // SAFETY: the CPU has just been checked for both features.

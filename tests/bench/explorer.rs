@@ -5,8 +5,9 @@
 //! Drives the real app through egui_kittest on whatever wgpu adapter is found
 //! (lavapipe on a machine without a GPU) and reports, for the 2D mixture and
 //! for an image batch:
-//! - the UI frame time while a 1000-step DDPM run streams at full speed, as the
-//!   egui pass alone and as the pass plus a wgpu render read back to the CPU;
+//! - the UI frame time at rest and while a 1000-step DDPM run streams at full
+//!   speed, as the egui pass alone and as the pass plus a wgpu render read back
+//!   to the CPU;
 //! - the time from a control change to the first frame of the new run;
 //! - the GPU memory the 1000-step run holds.
 //!
@@ -76,6 +77,14 @@ fn settle(harness: &mut Harness<'static, ExplorerApp>) {
 /// Streams a 1000-step DDPM run, timing every frame, then times 20 restarts.
 fn measure(harness: &mut Harness<'static, ExplorerApp>, scene: &str) {
     settle(harness);
+    // At rest first: the same window with no run streaming, so what the model
+    // thread takes from the renderer shows apart from what the drawing costs.
+    let mut at_rest = FrameTimes::default();
+    for _ in 0..50 {
+        at_rest.frame(harness);
+    }
+    println!("{scene}: the window at rest (the last run finished)");
+    at_rest.report();
     let before = harness.state().run().run_id;
     let mut settings = harness.state().settings();
     settings.sampler.kind = SamplerKind::Ddpm;
