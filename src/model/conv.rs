@@ -30,11 +30,12 @@ use rayon::prelude::*;
 use super::kernels::contiguous_f32;
 use super::tensor_ops::parallel_zeros;
 
-/// Rows gathered per block: 256 × (9·96 + 1) floats ≈ 0.9 MB at the widest layer.
+/// Pixels per block: the backward pass gathers 256 × (9·96 + 1) floats ≈ 0.9 MB
+/// at the widest layer; the forward computes bands of about as many outputs.
 const BLOCK_PIXELS: usize = 256;
 
 thread_local! {
-    /// Each rayon worker's gather buffer, reused across blocks and calls.
+    /// Each rayon worker's buffer (gathered rows, or a band of outputs), reused across blocks and calls.
     static SCRATCH: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
 }
 
