@@ -269,6 +269,8 @@ impl ExplorerApp {
             Ok(schedule) => {
                 self.schedule = Arc::new(schedule);
                 self.plots.set_schedule(Arc::clone(&self.schedule));
+                self.image_scene.train_steps = self.schedule.train_steps();
+                self.image_scene.t = self.image_scene.t.min(self.schedule.train_steps());
                 true
             }
             Err(e) => {
@@ -322,8 +324,6 @@ impl ExplorerApp {
         self.run_kind = kind;
         self.timeline.restart();
         self.timeline.train_steps = self.schedule.train_steps();
-        self.image_scene.train_steps = self.schedule.train_steps();
-        self.image_scene.t = self.image_scene.t.min(self.schedule.train_steps());
         self.timeline.direction = direction_text(settings.direction);
         self.status = "sampling…".into();
     }
@@ -496,12 +496,11 @@ impl ExplorerApp {
         };
         if matches!(scene, Scene::Mixture2D | Scene::ImageBatch) {
             self.start_run();
-        } else if self.rebuild_schedule()
-            && let Scene::ImageForward = scene
-        {
-            self.image_scene.train_steps = self.schedule.train_steps();
-            self.image_scene.t = self.image_scene.t.min(self.schedule.train_steps());
-        } else if let (Scene::Theory(_), Some(worker)) = (scene, &self.worker) {
+            return;
+        }
+        // No run here, but the chosen schedule comes back (a network's may have stood in).
+        self.rebuild_schedule();
+        if let (Scene::Theory(_), Some(worker)) = (scene, &self.worker) {
             // A theory scene computes on its own thread: free the CPU for it.
             worker.stop();
         }

@@ -3,8 +3,8 @@
 //! The U-Net's GroupNorm → SiLU pair called libm's scalar `expf` once per
 //! value: 13% of a batch-16 forward pass here (perf), more than the 3×3
 //! convolutions' gathers. [`exp`] is Cephes' `expf` (range reduction by ln 2 in
-//! two parts, then a degree-5 polynomial; relative error < 2·10⁻⁷ on
-//! [−87, 87]), branch-free, so a loop over it becomes SIMD code; on x86-64 the
+//! two parts, then a degree-5 polynomial; relative error under 5·10⁻⁷ on
+//! [−87, 87], tested), branch-free, so a loop over it becomes SIMD code; on x86-64 the
 //! loops are compiled again for AVX2 (and SiLU for AVX-512), and the widest
 //! copy the CPU runs is picked at run time.
 

@@ -14,7 +14,8 @@
 //! each image the three taps of one kernel row are consecutive in memory, so
 //! a block is the bias plus three products read straight from the padded
 //! image (rows of a strided, overlapping view). The gather had been ~12% of a
-//! batch-16 U-Net pass (perf); DDIM-50 for 16 images went from 2.3 to 2.0 s.
+//! batch-16 U-Net pass (perf); DDIM-50 for 16 images went from about 2.25 to
+//! 2.1 s (single runs vary by ±10% on this shared 2-core machine).
 //!
 //! Backward (training, which needs the gathered rows anyway): the kernel's
 //! gradient is Σ_blocks colsᵀ · G, accumulated per task; the input's gradient
@@ -91,8 +92,8 @@ impl Geometry {
             let (image, within) = (pixel / self.pixels(), pixel % self.pixels());
             let (y, x0) = (within / self.width, within % self.width);
             let image_start = image * self.pixels() * c;
+            let interior = x0 >= 1 && x0 + 1 < self.width;
             for dy in 0..3 {
-                let interior = x0 >= 1 && x0 + 1 < self.width;
                 match self.neighbour(y, x0, dy, 0) {
                     // The three taps of a row sit side by side in memory: one copy.
                     Some(source) if interior => {
