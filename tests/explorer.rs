@@ -151,6 +151,32 @@ fn the_image_scene_noises_a_fashion_mnist_image_on_the_gpu() {
 }
 
 #[test]
+fn the_image_scene_browses_the_fashion_mnist_test_set() {
+    let mut harness = explorer();
+    harness.get_by_label("Images").click();
+    harness.run_steps(2);
+    harness.get_by_label("Fashion-MNIST test set").click();
+    harness.run_steps(2);
+    // Test image 0 is an ankle boot, image 19 a T-shirt (the built-in PNGs are those two).
+    harness.get_by_label_contains("t10k-images-idx3-ubyte.gz #0 (Ankle boot): 28×28 px");
+    harness
+        .get_by_role_and_label(egui::accesskit::Role::SpinButton, "Image number (of 10000)")
+        .set_value_accesskit(19.0);
+    harness.run_steps(2);
+    harness.get_by_label_contains("t10k-images-idx3-ubyte.gz #19 (T-shirt/top): 28×28 px");
+    harness.snapshot("explorer_image_fashion_mnist_test_19");
+    // The same bytes as the built-in PNG copy of test image 19, so the same picture.
+    let bytes = |app: &ExplorerApp| -> Vec<u8> {
+        let image = app.image_scene_image().unwrap();
+        image.rgba.iter().map(|v| (v * 255.0).round() as u8).collect()
+    };
+    let from_set = bytes(harness.state());
+    harness.get_by_label("T-shirt").click();
+    harness.run_steps(2);
+    assert_eq!(bytes(harness.state()), from_set);
+}
+
+#[test]
 fn a_bad_image_file_is_a_message_not_a_crash() {
     let mut harness = explorer();
     harness.get_by_label("Images").click();

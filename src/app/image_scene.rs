@@ -6,6 +6,7 @@ use std::sync::mpsc::Receiver;
 
 use egui::{Slider, Vec2};
 
+use super::image_set::{ImageSet, looks_like_idx};
 use crate::data::idx;
 use crate::diffusion::forward::{ForwardMode, run_forward};
 use crate::diffusion::mixture::GaussianMixture;
@@ -269,12 +270,25 @@ impl LoadedImage {
     }
 }
 
+/// Where the scene's image comes from.
+enum Source {
+    /// One of the built-in images, by index.
+    BuiltIn(usize),
+    /// A PNG or JPEG file.
+    File(LoadedImage),
+    /// Image `index` of an IDX file, decoded once per index.
+    Set {
+        set: ImageSet,
+        index: usize,
+        image: LoadedImage,
+    },
+}
+
 /// The image scene's panel and view.
 pub struct ImageScene {
     render_state: Option<egui_wgpu::RenderState>,
     built_in: Vec<LoadedImage>,
-    opened: Option<LoadedImage>,
-    selected: usize,
+    source: Source,
     /// The level shown.
     pub t: usize,
     /// T of the schedule.
@@ -308,8 +322,7 @@ impl ImageScene {
         Self {
             render_state,
             built_in,
-            opened: None,
-            selected: 0,
+            source: Source::BuiltIn(0),
             t: 250,
             train_steps: 1000,
             quantity: Quantity::Noised,
@@ -455,7 +468,10 @@ impl ImageScene {
     /// The image shown.
     #[must_use]
     pub fn current(&self) -> Option<&LoadedImage> {
-        self.opened.as_ref().or_else(|| self.built_in.get(self.selected))
+        match &self.source {
+            Source::BuiltIn(index) => self.built_in.get(*index),
+            Source::File(image) | Source::Set { image, .. } => Some(image),
+        }
     }
 
     /// The one-line message of the last failed open, if any.
@@ -464,15 +480,48 @@ impl ImageScene {
         &self.message
     }
 
-    /// Opens an image file; a bad file leaves a message and the old image.
+    /// Opens a PNG/JPEG file, or an IDX image file (told apart by their first
+    /// bytes); a bad file leaves a message and the old image.
     pub fn open(&mut self, path: &Path) {
-        match LoadedImage::open(path) {
-            Ok(image) => {
-                self.opened = Some(image);
+        let source = if looks_like_idx(path) {
+            ImageSet::open(path).map(Self::set_source)
+        } else {
+            LoadedImage::open(path).map(Source::File)
+        };
+        self.use_source(source);
+    }
+
+    /// The first image of a set.
+    fn set_source(set: ImageSet) -> Source {
+        let image = set.image(0);
+        Source::Set { set, index: 0, image }
+    }
+
+    fn use_source(&mut self, source: Result<Source, String>) {
+        match source {
+            Ok(source) => {
+                self.source = source;
                 self.message.clear();
             }
             Err(message) => self.message = message,
         }
+    }
+
+    /// The image-number control of an opened IDX set.
+    fn set_index_ui(&mut self, ui: &mut egui::Ui) {
+        let Source::Set { set, index, image } = &mut self.source else {
+            return;
+        };
+        ui.horizontal(|ui| {
+            let label = ui.label(format!("Image number (of {})", set.len()));
+            let response = ui
+                .add(egui::DragValue::new(index).range(0..=set.len().saturating_sub(1)))
+                .labelled_by(label.id);
+            if response.changed() {
+                *image = set.image(*index);
+            }
+            ui.label(set.label_text(*index));
+        });
     }
 
     /// The controls of the scene (source, file, what to show, t).
@@ -480,10 +529,9 @@ impl ImageScene {
         ui.label("Image");
         ui.horizontal_wrapped(|ui| {
             for (index, image) in self.built_in.iter().enumerate() {
-                let chosen = self.opened.is_none() && self.selected == index;
+                let chosen = matches!(self.source, Source::BuiltIn(i) if i == index);
                 if ui.selectable_label(chosen, &image.name).clicked() {
-                    self.selected = index;
-                    self.opened = None;
+                    self.source = Source::BuiltIn(index);
                 }
             }
         });
@@ -491,6 +539,7 @@ impl ImageScene {
             if ui.button("Open image…").clicked() {
                 match rfd::FileDialog::new()
                     .add_filter("image", &["png", "jpg", "jpeg"])
+                    .add_filter("IDX images (MNIST, Fashion-MNIST)", &["gz", "ubyte"])
                     .pick_file()
                 {
                     Some(path) => self.open(&path),
@@ -499,10 +548,20 @@ impl ImageScene {
                     }
                 }
             }
+            if ui
+                .button("Fashion-MNIST test set")
+                .on_hover_text("the 10 000 test images of Debian's dataset-fashion-mnist")
+                .clicked()
+            {
+                self.use_source(ImageSet::fashion_mnist_test().map(Self::set_source));
+            }
         });
+        self.set_index_ui(ui);
         ui.horizontal(|ui| {
             let label = ui.label("Image path");
-            ui.text_edit_singleline(&mut self.path_text).labelled_by(label.id);
+            ui.text_edit_singleline(&mut self.path_text)
+                .labelled_by(label.id)
+                .on_hover_text("a PNG or JPEG, or an IDX image file (…-images-idx3-ubyte, gzipped or not)");
             if ui.button("Open").clicked() && !self.path_text.trim().is_empty() {
                 let path = std::path::PathBuf::from(self.path_text.trim());
                 self.open(&path);

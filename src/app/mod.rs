@@ -8,6 +8,7 @@ pub mod controls;
 pub mod export_panel;
 mod exporting;
 pub mod image_scene;
+pub mod image_set;
 pub mod keys;
 pub mod lesson;
 pub mod plots;
@@ -159,6 +160,12 @@ impl ExplorerApp {
     #[must_use]
     pub fn image_t(&self) -> usize {
         self.image_scene.t
+    }
+
+    /// The image the Images scene noises.
+    #[must_use]
+    pub fn image_scene_image(&self) -> Option<&image_scene::LoadedImage> {
+        self.image_scene.current()
     }
 
     /// The settings the controls show.
