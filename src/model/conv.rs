@@ -23,13 +23,14 @@
 //! image per task, so no two tasks write the same pixel).
 
 use std::cell::RefCell;
+use std::mem::MaybeUninit;
 
 use candle_core::{CpuStorage, CustomOp2, Layout, Shape, Tensor};
 use gemm::{Parallelism, gemm};
 use rayon::prelude::*;
 
 use super::kernels::contiguous_f32;
-use super::tensor_ops::parallel_zeros;
+use super::tensor_ops::{filled_vec, parallel_zeros, write_copy};
 
 /// Pixels per block: the backward pass gathers 256 × (9·96 + 1) floats ≈ 0.9 MB
 /// at the widest layer; the forward computes bands of about as many outputs.
@@ -136,63 +137,84 @@ impl Geometry {
     /// (W + 2)/W more multiplications but saves the 9·C-float gather per pixel.
     fn forward(self, x: &[f32], kernel: &[f32], batch: usize, outputs: usize) -> Vec<f32> {
         let (c, wide) = (self.channels, self.width + 2);
-        let mut padded = parallel_zeros(batch * self.padded_len());
-        padded
-            .par_chunks_mut(self.padded_len())
-            .zip(x.par_chunks(self.pixels() * c))
-            .for_each(|(pad, image)| {
-                for (y, row) in image.chunks_exact(self.width * c).enumerate() {
-                    let at = ((y + 1) * wide + 1) * c;
-                    pad[at..at + row.len()].copy_from_slice(row);
-                }
-            });
+        // SAFETY: `pad_image` writes every float of each padded image, and x
+        // holds `batch` images, so the zipped chunks cover the whole buffer.
+        let padded = unsafe {
+            filled_vec(batch * self.padded_len(), |padded| {
+                padded
+                    .par_chunks_mut(self.padded_len())
+                    .zip(x.par_chunks(self.pixels() * c))
+                    .for_each(|(pad, image)| self.pad_image(image, pad));
+            })
+        };
         let bias = &kernel[9 * c * outputs..];
         // Each task: a band of whole image rows, about BLOCK_PIXELS wide pixels,
         // computed in a reused buffer and copied out without the junk columns.
         let band_rows = (BLOCK_PIXELS / wide).max(1);
-        let mut out = parallel_zeros(batch * self.pixels() * outputs);
-        out.par_chunks_mut(self.pixels() * outputs)
-            .zip(padded.par_chunks(self.padded_len()))
-            .flat_map(|(out, pad)| {
-                out.par_chunks_mut(band_rows * self.width * outputs)
-                    .enumerate()
-                    .map(move |(band, out_band)| (band, out_band, pad))
-            })
-            .for_each(|(band, out_band, pad)| {
-                let first = band * band_rows * wide;
-                let rows = out_band.len() / (self.width * outputs) * wide;
-                with_scratch(rows * outputs, |wide_band| {
-                    for row in wide_band.chunks_exact_mut(outputs) {
-                        row.copy_from_slice(bias);
-                    }
-                    for dy in 0..3 {
-                        let taps = &pad[(first + dy * wide) * c..];
-                        debug_assert!((rows - 1) * c + 3 * c <= taps.len());
-                        // SAFETY: taps is rows×3C with row stride C: its last row
-                        // ends at ((first + rows − 1 + dy·(W+2)) + 3)·C ≤ padded_len
-                        // (checked above in debug builds); the kernel's rows
-                        // dy·3C.. are 3C×outputs; wide_band is rows×outputs; the
-                        // output does not overlap either input.
-                        unsafe {
-                            matmul(
-                                (rows, outputs, 3 * c),
-                                (wide_band.as_mut_ptr(), 1, stride(outputs)),
-                                true,
-                                (taps.as_ptr(), 1, stride(c)),
-                                (kernel[dy * 3 * c * outputs..].as_ptr(), 1, stride(outputs)),
-                            );
+        let out_len = batch * self.pixels() * outputs;
+        let bands = |out: &mut [MaybeUninit<f32>]| {
+            out.par_chunks_mut(self.pixels() * outputs)
+                .zip(padded.par_chunks(self.padded_len()))
+                .flat_map(|(out, pad)| {
+                    out.par_chunks_mut(band_rows * self.width * outputs)
+                        .enumerate()
+                        .map(move |(band, out_band)| (band, out_band, pad))
+                })
+                .for_each(|(band, out_band, pad)| {
+                    let first = band * band_rows * wide;
+                    let rows = out_band.len() / (self.width * outputs) * wide;
+                    with_scratch(rows * outputs, |wide_band| {
+                        for row in wide_band.chunks_exact_mut(outputs) {
+                            row.copy_from_slice(bias);
                         }
-                    }
-                    // Drop the two junk columns of every row.
-                    for (row, wide_row) in out_band
-                        .chunks_exact_mut(self.width * outputs)
-                        .zip(wide_band.chunks_exact(wide * outputs))
-                    {
-                        row.copy_from_slice(&wide_row[..self.width * outputs]);
-                    }
+                        for dy in 0..3 {
+                            let taps = &pad[(first + dy * wide) * c..];
+                            debug_assert!((rows - 1) * c + 3 * c <= taps.len());
+                            // SAFETY: taps is rows×3C with row stride C: its last row
+                            // ends at ((first + rows − 1 + dy·(W+2)) + 3)·C ≤ padded_len
+                            // (checked above in debug builds); the kernel's rows
+                            // dy·3C.. are 3C×outputs; wide_band is rows×outputs; the
+                            // output does not overlap either input.
+                            unsafe {
+                                matmul(
+                                    (rows, outputs, 3 * c),
+                                    (wide_band.as_mut_ptr(), 1, stride(outputs)),
+                                    true,
+                                    (taps.as_ptr(), 1, stride(c)),
+                                    (kernel[dy * 3 * c * outputs..].as_ptr(), 1, stride(outputs)),
+                                );
+                            }
+                        }
+                        // Drop the two junk columns of every row.
+                        for (row, wide_row) in out_band
+                            .chunks_exact_mut(self.width * outputs)
+                            .zip(wide_band.chunks_exact(wide * outputs))
+                        {
+                            write_copy(row, &wide_row[..self.width * outputs]);
+                        }
+                    });
                 });
-            });
-        out
+        };
+        // SAFETY: the bands tile every image's output (whole rows), and each
+        // band's rows are all copied from its wide band.
+        unsafe { filled_vec(out_len, bands) }
+    }
+
+    /// Writes one image (`[H, W, C]`) into its zero-padded copy: every float
+    /// of `pad` (`padded_len` of them) is written once, border zeros included.
+    fn pad_image(self, image: &[f32], pad: &mut [MaybeUninit<f32>]) {
+        let (c, wide) = (self.channels, self.width + 2);
+        let zero = MaybeUninit::new(0.0);
+        // The top border row and the left border pixel of the first image row.
+        pad[..(wide + 1) * c].fill(zero);
+        for (y, row) in image.chunks_exact(self.width * c).enumerate() {
+            let at = ((y + 1) * wide + 1) * c;
+            write_copy(&mut pad[at..at + row.len()], row);
+            // This row's right border pixel and the next row's left one.
+            pad[at + row.len()..at + row.len() + 2 * c].fill(zero);
+        }
+        // The rest of the bottom border row and the two trailing pixels.
+        pad[((self.height + 1) * wide + 1) * c..].fill(zero);
     }
 
     /// Adds the gradient rows `cols` of pixels `first..` (all in one image,

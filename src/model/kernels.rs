@@ -13,11 +13,13 @@
 //! - [`add_per_image_channel`]: x[b, p, c] + s[b, c] (the time embedding added
 //!   to every pixel), whose backward sums over pixels.
 
+use std::mem::MaybeUninit;
+
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, CustomOp3, Layout, Shape, Tensor};
 use rayon::prelude::*;
 
 use super::activation::{silu_backward_in_place, silu_in_place};
-use super::tensor_ops::parallel_zeros;
+use super::tensor_ops::{assume_init_mut, filled_vec, parallel_zeros};
 
 const EPSILON: f32 = 1e-5;
 
@@ -118,24 +120,29 @@ impl CustomOp3 for GroupNormOp {
         let (_, height, width, channels) = l1.shape().dims4()?;
         let image_len = height * width * channels;
         let per_group = channels / self.groups;
-        let mut out = parallel_zeros(x.len());
-        out.par_chunks_mut(image_len)
-            .zip(x.par_chunks(image_len))
-            .for_each(|(out, image)| {
-                let (mean, inv_std) = group_stats(image, channels, self.groups);
-                let scale: Vec<f32> = (0..channels).map(|c| gain[c] * inv_std[c / per_group]).collect();
-                let shift: Vec<f32> = (0..channels)
-                    .map(|c| bias[c] - mean[c / per_group] * scale[c])
-                    .collect();
-                for (o_pixel, x_pixel) in out.chunks_exact_mut(channels).zip(image.chunks_exact(channels)) {
-                    for (((o, &x), &scale), &shift) in o_pixel.iter_mut().zip(x_pixel).zip(&scale).zip(&shift) {
-                        *o = x * scale + shift;
+        let normalise = |out: &mut [MaybeUninit<f32>]| {
+            out.par_chunks_mut(image_len)
+                .zip(x.par_chunks(image_len))
+                .for_each(|(out, image)| {
+                    let (mean, inv_std) = group_stats(image, channels, self.groups);
+                    let scale: Vec<f32> = (0..channels).map(|c| gain[c] * inv_std[c / per_group]).collect();
+                    let shift: Vec<f32> = (0..channels)
+                        .map(|c| bias[c] - mean[c / per_group] * scale[c])
+                        .collect();
+                    for (o_pixel, x_pixel) in out.chunks_exact_mut(channels).zip(image.chunks_exact(channels)) {
+                        for (((o, &x), &scale), &shift) in o_pixel.iter_mut().zip(x_pixel).zip(&scale).zip(&shift) {
+                            o.write(x * scale + shift);
+                        }
                     }
-                }
-                if self.silu {
-                    silu_in_place(out);
-                }
-            });
+                    if self.silu {
+                        // SAFETY: the loop above has written every value of this image.
+                        silu_in_place(unsafe { assume_init_mut(out) });
+                    }
+                });
+        };
+        // SAFETY: x is whole images of whole pixels, so the zipped chunks
+        // cover the output and every value is written.
+        let out = unsafe { filled_vec(x.len(), normalise) };
         Ok((CpuStorage::F32(out), l1.shape().clone()))
     }
 
@@ -295,20 +302,24 @@ impl CustomOp1 for Spread2x {
         let x = contiguous_f32(storage, layout, self.name())?;
         let (batch, height, width, channels) = layout.shape().dims4()?;
         let (h2, w2) = (2 * height, 2 * width);
-        let mut out = parallel_zeros(batch * h2 * w2 * channels);
-        out.par_chunks_mut(h2 * w2 * channels)
-            .zip(x.par_chunks(height * width * channels))
-            .for_each(|(out, image)| {
-                for y in 0..h2 {
-                    for x in 0..w2 {
-                        let o = (y * w2 + x) * channels;
-                        let i = ((y / 2) * width + x / 2) * channels;
-                        for c in 0..channels {
-                            out[o + c] = self.scale * image[i + c];
+        let spread = |out: &mut [MaybeUninit<f32>]| {
+            out.par_chunks_mut(h2 * w2 * channels)
+                .zip(x.par_chunks(height * width * channels))
+                .for_each(|(out, image)| {
+                    for y in 0..h2 {
+                        for x in 0..w2 {
+                            let o = (y * w2 + x) * channels;
+                            let i = ((y / 2) * width + x / 2) * channels;
+                            for c in 0..channels {
+                                out[o + c].write(self.scale * image[i + c]);
+                            }
                         }
                     }
-                }
-            });
+                });
+        };
+        // SAFETY: one output image per input image, each of whose pixels and
+        // channels is written.
+        let out = unsafe { filled_vec(batch * h2 * w2 * channels, spread) };
         Ok((CpuStorage::F32(out), Shape::from((batch, h2, w2, channels))))
     }
 
@@ -351,18 +362,22 @@ impl CustomOp2 for AddPerImageChannel {
         if dims.first() != Some(&batch) || dims.last() != Some(&channels) {
             candle_core::bail!("add_per_image_channel: {dims:?} and [{batch}, {channels}]");
         }
-        let mut out = parallel_zeros(x.len());
         let image_len = x.len() / batch.max(1);
-        out.par_chunks_mut(image_len)
-            .zip(x.par_chunks(image_len))
-            .zip(shift.par_chunks(channels))
-            .for_each(|((out, image), s)| {
-                for (o_pixel, x_pixel) in out.chunks_exact_mut(channels).zip(image.chunks_exact(channels)) {
-                    for ((o, x), a) in o_pixel.iter_mut().zip(x_pixel).zip(s) {
-                        *o = x + a;
+        let add = |out: &mut [MaybeUninit<f32>]| {
+            out.par_chunks_mut(image_len)
+                .zip(x.par_chunks(image_len))
+                .zip(shift.par_chunks(channels))
+                .for_each(|((out, image), s)| {
+                    for (o_pixel, x_pixel) in out.chunks_exact_mut(channels).zip(image.chunks_exact(channels)) {
+                        for ((o, x), a) in o_pixel.iter_mut().zip(x_pixel).zip(s) {
+                            o.write(x + a);
+                        }
                     }
-                }
-            });
+                });
+        };
+        // SAFETY: x's leading and last dimensions are shift's (checked above),
+        // so each image meets its row of shifts, and every value is written.
+        let out = unsafe { filled_vec(x.len(), add) };
         Ok((CpuStorage::F32(out), l1.shape().clone()))
     }
 
