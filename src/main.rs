@@ -17,11 +17,22 @@ fn main() -> ExitCode {
 
 /// candle 0.11 re-reads /proc for the CPU count on every matmul unless
 /// `RAYON_NUM_THREADS` is set (../shared/STACK.md); set it once, up front.
+///
+/// Also `CANDLE_NUM_THREADS=1`, which leaves candle's element-wise thread pool
+/// without workers (the calling thread does the work). perf on `train`
+/// (batch 32, 2 cores): its one worker did 0.1% of the element-wise work, since
+/// the calling thread claims the chunks before it wakes, yet spun for 11% of
+/// all CPU time after each backward add, beside rayon's two workers that run
+/// the convolutions. The network's own kernels run on rayon, not on that pool.
 fn limit_candle_thread_lookup() {
     if std::env::var_os("RAYON_NUM_THREADS").is_none() {
         let threads = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
         // SAFETY: called first thing in main, before any other thread exists.
         unsafe { std::env::set_var("RAYON_NUM_THREADS", threads.to_string()) };
+    }
+    if std::env::var_os("CANDLE_NUM_THREADS").is_none() {
+        // SAFETY: as above, no other thread exists yet.
+        unsafe { std::env::set_var("CANDLE_NUM_THREADS", "1") };
     }
 }
 
