@@ -29,12 +29,17 @@ use candle_core::{CpuStorage, CustomOp2, Layout, Shape, Tensor};
 use gemm::{Parallelism, gemm};
 use rayon::prelude::*;
 
-use super::kernels::contiguous_f32;
+use super::kernels::{contiguous_f32, with_f32};
 use super::tensor_ops::{filled_vec, parallel_zeros, write_copy};
 
 /// Pixels per block: the backward pass gathers 256 × (9·96 + 1) floats ≈ 0.9 MB
 /// at the widest layer; the forward computes bands of about as many outputs.
 const BLOCK_PIXELS: usize = 256;
+
+/// Runs of blocks whose kernel gradients are summed apart, then in order
+/// (enough tasks to keep every core busy; fixed, so the sum does not depend on
+/// the thread count).
+const PARTIAL_SUMS: usize = 8;
 
 thread_local! {
     /// Each rayon worker's buffer (gathered rows, or a band of outputs), reused across blocks and calls.
@@ -329,70 +334,76 @@ impl CustomOp2 for Conv3x3 {
             width,
             channels,
         };
-        let xs = x.flatten_all()?.to_vec1::<f32>()?;
         let ks = kernel.flatten_all()?.to_vec1::<f32>()?;
-        let gs = grad.contiguous()?.flatten_all()?.to_vec1::<f32>()?;
-        let total = batch * height * width;
-        let blocks = total.div_ceil(BLOCK_PIXELS);
-        // dK = Σ_blocks colsᵀ · G_block, one partial sum per rayon task.
-        let grad_kernel = (0..blocks)
-            .into_par_iter()
-            .fold(
-                || vec![0f32; k * outputs],
-                |mut partial, block| {
-                    let first = block * BLOCK_PIXELS;
-                    let rows = BLOCK_PIXELS.min(total - first);
-                    with_scratch(rows * k, |cols| {
-                        geometry.gather(&xs, first, cols);
-                        let g = &gs[first * outputs..(first + rows) * outputs];
-                        // SAFETY: colsᵀ is k×rows (column stride k, row stride 1), g rows×outputs,
-                        // partial k×outputs; all in bounds and disjoint.
-                        unsafe {
-                            matmul(
-                                (k, outputs, rows),
-                                (partial.as_mut_ptr(), 1, stride(outputs)),
-                                true,
-                                (cols.as_ptr(), stride(k), 1),
-                                (g.as_ptr(), 1, stride(outputs)),
-                            );
+        let (grad_x, grad_kernel) = with_f32(x, self.name(), |xs| {
+            with_f32(grad, self.name(), |gs| {
+                let total = batch * height * width;
+                let blocks = total.div_ceil(BLOCK_PIXELS);
+                // dK = Σ_blocks colsᵀ · G_block, summed in PARTIAL_SUMS fixed runs of
+                // blocks and then the runs in order: the same additions in the same
+                // order on any number of threads, so training repeats bitwise (a
+                // rayon fold groups blocks by work stealing, and float addition is
+                // not associative).
+                let per_run = blocks.div_ceil(PARTIAL_SUMS).max(1);
+                let partials: Vec<Vec<f32>> = (0..blocks.div_ceil(per_run))
+                    .into_par_iter()
+                    .map(|run| {
+                        let mut partial = vec![0f32; k * outputs];
+                        for block in run * per_run..((run + 1) * per_run).min(blocks) {
+                            let first = block * BLOCK_PIXELS;
+                            let rows = BLOCK_PIXELS.min(total - first);
+                            with_scratch(rows * k, |cols| {
+                                geometry.gather(xs, first, cols);
+                                let g = &gs[first * outputs..(first + rows) * outputs];
+                                // SAFETY: colsᵀ is k×rows (column stride k, row stride 1), g rows×outputs,
+                                // partial k×outputs; all in bounds and disjoint.
+                                unsafe {
+                                    matmul(
+                                        (k, outputs, rows),
+                                        (partial.as_mut_ptr(), 1, stride(outputs)),
+                                        true,
+                                        (cols.as_ptr(), stride(k), 1),
+                                        (g.as_ptr(), 1, stride(outputs)),
+                                    );
+                                }
+                            });
                         }
-                    });
-                    partial
-                },
-            )
-            .reduce(
-                || vec![0f32; k * outputs],
-                |mut a, b| {
-                    a.iter_mut().zip(&b).for_each(|(x, y)| *x += y);
-                    a
-                },
-            );
-        // dX: per image, G_block · Kᵀ scattered back onto the source pixels.
-        let pixels = height * width;
-        let mut grad_x = parallel_zeros(xs.len());
-        grad_x
-            .par_chunks_mut(pixels * channels)
-            .enumerate()
-            .for_each(|(image, image_grad)| {
-                for start in (0..pixels).step_by(BLOCK_PIXELS) {
-                    let rows = BLOCK_PIXELS.min(pixels - start);
-                    let g = &gs[(image * pixels + start) * outputs..(image * pixels + start + rows) * outputs];
-                    with_scratch(rows * k, |cols| {
-                        // SAFETY: g is rows×outputs, Kᵀ is outputs×k (column stride outputs, row stride 1),
-                        // cols rows×k; all in bounds and disjoint.
-                        unsafe {
-                            matmul(
-                                (rows, k, outputs),
-                                (cols.as_mut_ptr(), 1, stride(k)),
-                                false,
-                                (g.as_ptr(), 1, stride(outputs)),
-                                (ks.as_ptr(), stride(outputs), 1),
-                            );
-                        }
-                        geometry.scatter(cols, start, image_grad);
-                    });
+                        partial
+                    })
+                    .collect();
+                let mut grad_kernel = vec![0f32; k * outputs];
+                for partial in &partials {
+                    grad_kernel.iter_mut().zip(partial).for_each(|(x, y)| *x += y);
                 }
-            });
+                // dX: per image, G_block · Kᵀ scattered back onto the source pixels.
+                let pixels = height * width;
+                let mut grad_x = parallel_zeros(xs.len());
+                grad_x
+                    .par_chunks_mut(pixels * channels)
+                    .enumerate()
+                    .for_each(|(image, image_grad)| {
+                        for start in (0..pixels).step_by(BLOCK_PIXELS) {
+                            let rows = BLOCK_PIXELS.min(pixels - start);
+                            let g = &gs[(image * pixels + start) * outputs..(image * pixels + start + rows) * outputs];
+                            with_scratch(rows * k, |cols| {
+                                // SAFETY: g is rows×outputs, Kᵀ is outputs×k (column stride outputs, row stride 1),
+                                // cols rows×k; all in bounds and disjoint.
+                                unsafe {
+                                    matmul(
+                                        (rows, k, outputs),
+                                        (cols.as_mut_ptr(), 1, stride(k)),
+                                        false,
+                                        (g.as_ptr(), 1, stride(outputs)),
+                                        (ks.as_ptr(), stride(outputs), 1),
+                                    );
+                                }
+                                geometry.scatter(cols, start, image_grad);
+                            });
+                        }
+                    });
+                Ok((grad_x, grad_kernel))
+            })
+        })?;
         let device = x.device();
         Ok((
             Some(Tensor::from_vec(grad_x, x.shape(), device)?),
@@ -423,6 +434,26 @@ mod tests {
             .unwrap()
             .reshape((b * h * w, 9 * c + 1))
             .unwrap()
+    }
+
+    #[test]
+    fn the_kernel_gradient_is_bitwise_the_same_on_any_number_of_threads() {
+        // 4 images of 20×20: 1600 pixels, 7 blocks, summed in runs.
+        let x = Var::from_tensor(&ramp(&[4, 20, 20, 3], 4)).unwrap();
+        let kernel = Var::from_tensor(&(ramp(&[28, 5], 5) * 0.1).unwrap()).unwrap();
+        let weights = ramp(&[4, 20, 20, 5], 6);
+        let kernel_grad = |threads: usize| -> Vec<f32> {
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+            pool.install(|| {
+                let out = conv3x3(&x, &kernel).unwrap();
+                let grads = (out * &weights).unwrap().sum_all().unwrap().backward().unwrap();
+                grads.get(&kernel).unwrap().flatten_all().unwrap().to_vec1().unwrap()
+            })
+        };
+        let one = kernel_grad(1);
+        for threads in [2, 3, 4] {
+            assert_eq!(kernel_grad(threads), one, "{threads} threads");
+        }
     }
 
     #[test]
