@@ -158,7 +158,11 @@ fn the_image_scene_browses_the_fashion_mnist_test_set() {
     harness.get_by_label("Images").click();
     harness.run_steps(2);
     harness.get_by_label("Fashion-MNIST test set").click();
-    harness.run_steps(2);
+    // The file is read on its own thread; the window keeps drawing meanwhile.
+    run_until(&mut harness, "the test set", |app| {
+        app.image_scene_image()
+            .is_some_and(|image| image.name.starts_with("t10k-images"))
+    });
     // Test image 0 is an ankle boot, image 19 a T-shirt (the built-in PNGs are those two).
     harness.get_by_label_contains("t10k-images-idx3-ubyte.gz #0 (Ankle boot): 28×28 px");
     harness

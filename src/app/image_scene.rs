@@ -289,6 +289,8 @@ pub struct ImageScene {
     render_state: Option<egui_wgpu::RenderState>,
     built_in: Vec<LoadedImage>,
     source: Source,
+    /// An IDX file being read on its own thread (10 000 images take a while).
+    set_loading: Option<Receiver<Result<ImageSet, String>>>,
     /// The level shown.
     pub t: usize,
     /// T of the schedule.
@@ -323,6 +325,7 @@ impl ImageScene {
             render_state,
             built_in,
             source: Source::BuiltIn(0),
+            set_loading: None,
             t: 250,
             train_steps: 1000,
             quantity: Quantity::Noised,
@@ -481,14 +484,53 @@ impl ImageScene {
     }
 
     /// Opens a PNG/JPEG file, or an IDX image file (told apart by their first
-    /// bytes); a bad file leaves a message and the old image.
-    pub fn open(&mut self, path: &Path) {
-        let source = if looks_like_idx(path) {
-            ImageSet::open(path).map(Self::set_source)
+    /// bytes; an IDX file is read on its own thread, which repaints `ctx` when
+    /// done); a bad file leaves a message and the old image.
+    pub fn open(&mut self, path: &Path, ctx: &egui::Context) {
+        if looks_like_idx(path) {
+            let path = path.to_path_buf();
+            self.read_set_in_background(ctx, move || ImageSet::open(&path));
         } else {
-            LoadedImage::open(path).map(Source::File)
+            self.use_source(LoadedImage::open(path).map(Source::File));
+        }
+    }
+
+    fn read_set_in_background(
+        &mut self,
+        ctx: &egui::Context,
+        read: impl FnOnce() -> Result<ImageSet, String> + Send + 'static,
+    ) {
+        let (done, receiver) = std::sync::mpsc::sync_channel(1);
+        let ctx = ctx.clone();
+        let spawned = std::thread::Builder::new()
+            .name("noisescope-read-idx".into())
+            .spawn(move || {
+                // The window may have closed meanwhile; then nobody waits for it.
+                let _ = done.send(read());
+                ctx.request_repaint();
+            });
+        match spawned {
+            Ok(_) => self.set_loading = Some(receiver),
+            Err(e) => self.message = format!("could not start reading the images: {e}"),
+        }
+    }
+
+    /// Takes the IDX set once its thread has read it.
+    fn poll_set(&mut self) {
+        let Some(receiver) = &self.set_loading else {
+            return;
         };
-        self.use_source(source);
+        match receiver.try_recv() {
+            Ok(result) => {
+                self.set_loading = None;
+                self.use_source(result.map(Self::set_source));
+            }
+            Err(std::sync::mpsc::TryRecvError::Empty) => {}
+            Err(std::sync::mpsc::TryRecvError::Disconnected) => {
+                self.set_loading = None;
+                self.message = "reading the images stopped before it finished".into();
+            }
+        }
     }
 
     /// The first image of a set.
@@ -526,6 +568,7 @@ impl ImageScene {
 
     /// The controls of the scene (source, file, what to show, t).
     pub fn controls_ui(&mut self, ui: &mut egui::Ui) {
+        self.poll_set();
         ui.label("Image");
         ui.horizontal_wrapped(|ui| {
             for (index, image) in self.built_in.iter().enumerate() {
@@ -542,7 +585,7 @@ impl ImageScene {
                     .add_filter("IDX images (MNIST, Fashion-MNIST)", &["gz", "ubyte"])
                     .pick_file()
                 {
-                    Some(path) => self.open(&path),
+                    Some(path) => self.open(&path, ui.ctx()),
                     None => {
                         self.message = "no file dialog here (it needs a desktop portal or zenity): type a path".into()
                     }
@@ -553,9 +596,15 @@ impl ImageScene {
                 .on_hover_text("the 10 000 test images of Debian's dataset-fashion-mnist")
                 .clicked()
             {
-                self.use_source(ImageSet::fashion_mnist_test().map(Self::set_source));
+                self.read_set_in_background(ui.ctx(), ImageSet::fashion_mnist_test);
             }
         });
+        if self.set_loading.is_some() {
+            ui.horizontal(|ui| {
+                ui.spinner();
+                ui.label("reading the images…");
+            });
+        }
         self.set_index_ui(ui);
         ui.horizontal(|ui| {
             let label = ui.label("Image path");
@@ -564,7 +613,7 @@ impl ImageScene {
                 .on_hover_text("a PNG or JPEG, or an IDX image file (…-images-idx3-ubyte, gzipped or not)");
             if ui.button("Open").clicked() && !self.path_text.trim().is_empty() {
                 let path = std::path::PathBuf::from(self.path_text.trim());
-                self.open(&path);
+                self.open(&path, ui.ctx());
             }
         });
         if !self.message.is_empty() {
@@ -761,10 +810,11 @@ mod tests {
         let mut scene = ImageScene::new(None);
         let path = std::env::temp_dir().join(format!("noisescope-not-an-image-{}.png", std::process::id()));
         std::fs::write(&path, b"hello").unwrap();
-        scene.open(&path);
+        let ctx = egui::Context::default();
+        scene.open(&path, &ctx);
         assert!(scene.message().contains("not a readable image"), "{}", scene.message());
         assert_eq!(scene.current().unwrap().name, "T-shirt");
-        scene.open(Path::new("/no/such/image.png"));
+        scene.open(Path::new("/no/such/image.png"), &ctx);
         assert!(scene.message().starts_with("/no/such/image.png: "));
     }
 }
