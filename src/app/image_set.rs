@@ -69,14 +69,7 @@ impl ImageSet {
     /// # Errors
     /// As [`Self::open`]; a missing package says which one to install.
     pub fn fashion_mnist_test() -> Result<Self, String> {
-        let path = Path::new(FASHION_MNIST_DIR).join("t10k-images-idx3-ubyte.gz");
-        if !path.exists() {
-            return Err(format!(
-                "{}: not found (install Debian's package dataset-fashion-mnist)",
-                path.display()
-            ));
-        }
-        Self::open(&path)
+        Self::open(&idx::fashion_mnist_images(false).map_err(|e| e.to_string())?)
     }
 
     /// The number of images.

@@ -7,7 +7,6 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use clap::Args;
 
-use crate::data::idx::FASHION_MNIST_DIR;
 use crate::data::toys::Toy;
 use crate::data::{Dataset, idx};
 use crate::diffusion::PredictionType;
@@ -93,13 +92,9 @@ pub struct TrainArgs {
 /// Loads the data set named by `--data`.
 /// Fashion-MNIST's `train` or `t10k` split from Debian's package.
 pub(crate) fn fashion_mnist(split: &str) -> Result<Dataset> {
-    let dir = Path::new(FASHION_MNIST_DIR);
-    let images = dir.join(format!("{split}-images-idx3-ubyte.gz"));
-    let labels = dir.join(format!("{split}-labels-idx1-ubyte.gz"));
-    let mut data = Dataset::from_idx(&images, &labels)
-        .with_context(|| "Fashion-MNIST is missing: install Debian's dataset-fashion-mnist")?;
-    data.name = format!("fashion-mnist {split}");
-    Ok(data)
+    // The reader's error names the file and, when it is missing, the package.
+    let images = crate::data::idx::fashion_mnist(split == "train")?;
+    Ok(Dataset::from_images(&format!("fashion-mnist {split}"), &images))
 }
 
 fn load_data(args: &TrainArgs) -> Result<Dataset> {

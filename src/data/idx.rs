@@ -112,15 +112,28 @@ pub fn read_pair(images: &Path, labels: &Path) -> Result<LabelledImages, IdxErro
 /// As [`read_pair`]; a missing file says which package provides it.
 pub fn fashion_mnist(train: bool) -> Result<LabelledImages, IdxError> {
     let split = if train { "train" } else { "t10k" };
-    let dir = Path::new(FASHION_MNIST_DIR);
-    let images = dir.join(format!("{split}-images-idx3-ubyte.gz"));
-    if !images.exists() {
-        return Err(IdxError {
+    let images = fashion_mnist_images(train)?;
+    read_pair(
+        &images,
+        &Path::new(FASHION_MNIST_DIR).join(format!("{split}-labels-idx1-ubyte.gz")),
+    )
+}
+
+/// The image file of a Fashion-MNIST split from Debian's package.
+///
+/// # Errors
+/// The file is missing: the error says which package provides it.
+pub fn fashion_mnist_images(train: bool) -> Result<PathBuf, IdxError> {
+    let split = if train { "train" } else { "t10k" };
+    let images = Path::new(FASHION_MNIST_DIR).join(format!("{split}-images-idx3-ubyte.gz"));
+    if images.exists() {
+        Ok(images)
+    } else {
+        Err(IdxError {
             path: images,
             problem: "not found (install Debian's package dataset-fashion-mnist)".into(),
-        });
+        })
     }
-    read_pair(&images, &dir.join(format!("{split}-labels-idx1-ubyte.gz")))
 }
 
 /// Reads an IDX file of u8 with `expected_dims` dimensions: (dimensions, data).

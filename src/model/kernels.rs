@@ -413,20 +413,20 @@ impl CustomOp2 for AddPerImageChannel {
         grad: &Tensor,
     ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>)> {
         let (batch, channels) = shift.dims2()?;
-        let g = values(grad)?;
-        let image_len = g.len() / batch.max(1);
-        let sums: Vec<f32> = g
-            .par_chunks(image_len)
-            .flat_map_iter(|image| {
-                let mut s = vec![0f32; channels];
-                for pixel in image.chunks_exact(channels) {
-                    for (acc, v) in s.iter_mut().zip(pixel) {
-                        *acc += v;
+        let sums: Vec<f32> = with_f32(grad, self.name(), |g| {
+            let image_len = g.len() / batch.max(1);
+            Ok(g.par_chunks(image_len)
+                .flat_map_iter(|image| {
+                    let mut s = vec![0f32; channels];
+                    for pixel in image.chunks_exact(channels) {
+                        for (acc, v) in s.iter_mut().zip(pixel) {
+                            *acc += v;
+                        }
                     }
-                }
-                s
-            })
-            .collect();
+                    s
+                })
+                .collect())
+        })?;
         Ok((
             Some(grad.clone()),
             Some(Tensor::from_vec(sums, (batch, channels), grad.device())?),
