@@ -117,9 +117,11 @@ fn group_stats(image: &[f32], channels: usize, groups: usize) -> (Vec<f32>, Vec<
     (mean, inv_std)
 }
 
+const GROUP_NORM: &str = "group_norm";
+
 impl CustomOp3 for GroupNormOp {
     fn name(&self) -> &'static str {
-        "group_norm"
+        GROUP_NORM
     }
 
     fn cpu_fwd(
@@ -173,89 +175,106 @@ impl CustomOp3 for GroupNormOp {
         _res: &Tensor,
         grad: &Tensor,
     ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
-        let (_, height, width, channels) = x.dims4()?;
-        let image_len = height * width * channels;
-        let (gain_v, bias_v) = (values(gain)?, values(bias)?);
-        let (dx, d_gain, d_bias) = with_f32(x, self.name(), |xs| {
-            with_f32(grad, self.name(), |gs| {
-                let per_group = channels / self.groups;
-                let count = (height * width * per_group) as f32;
-                let mut dx = parallel_zeros(xs.len());
-                // Per image: dx, and that image's share of dγ and dβ.
-                let partials: Vec<(Vec<f32>, Vec<f32>)> = dx
-                    .par_chunks_mut(image_len)
-                    .zip(xs.par_chunks(image_len))
-                    .zip(gs.par_chunks(image_len))
-                    .map(|((dx, image), g)| {
-                        let (mean, inv_std) = group_stats(image, channels, self.groups);
-                        let scale: Vec<f32> = (0..channels).map(|c| inv_std[c / per_group]).collect();
-                        let shift: Vec<f32> = (0..channels).map(|c| -mean[c / per_group] * scale[c]).collect();
-                        // x̂ = (x − μ)/σ per value, and dL/dy (through SiLU if present), in `dx` for now.
-                        let mut x_hat = vec![0f32; image.len()];
-                        for ((h_pixel, x_pixel), d_pixel) in x_hat
-                            .chunks_exact_mut(channels)
-                            .zip(image.chunks_exact(channels))
-                            .zip(dx.chunks_exact_mut(channels))
-                        {
-                            for c in 0..channels {
-                                h_pixel[c] = x_pixel[c] * scale[c] + shift[c];
-                                d_pixel[c] = h_pixel[c] * gain_v[c] + bias_v[c];
-                            }
-                        }
-                        if self.silu {
-                            silu_backward_in_place(dx, g);
-                        } else {
-                            dx.copy_from_slice(g);
-                        }
-                        let mut d_bias = vec![0f32; channels];
-                        let mut d_gain = vec![0f32; channels];
-                        for (gy_pixel, h_pixel) in dx.chunks_exact(channels).zip(x_hat.chunks_exact(channels)) {
-                            for c in 0..channels {
-                                d_bias[c] += gy_pixel[c];
-                                d_gain[c] += gy_pixel[c] * h_pixel[c];
-                            }
-                        }
-                        // Σ over the group of dL/dx̂ and of dL/dx̂ · x̂ (dL/dx̂ = γ dL/dy).
-                        let mut sum_gx = vec![0f32; self.groups];
-                        let mut sum_gx_xhat = vec![0f32; self.groups];
-                        for c in 0..channels {
-                            sum_gx[c / per_group] += gain_v[c] * d_bias[c];
-                            sum_gx_xhat[c / per_group] += gain_v[c] * d_gain[c];
-                        }
-                        // dx = (γ dL/dy − mean(dL/dx̂) − x̂ mean(dL/dx̂ · x̂)) / σ, per channel constants first.
-                        let dy_scale: Vec<f32> = (0..channels).map(|c| gain_v[c] * inv_std[c / per_group]).collect();
-                        let offset: Vec<f32> = (0..channels)
-                            .map(|c| -inv_std[c / per_group] * sum_gx[c / per_group] / count)
-                            .collect();
-                        let x_hat_scale: Vec<f32> = (0..channels)
-                            .map(|c| -inv_std[c / per_group] * sum_gx_xhat[c / per_group] / count)
-                            .collect();
-                        for (d_pixel, h_pixel) in dx.chunks_exact_mut(channels).zip(x_hat.chunks_exact(channels)) {
-                            for c in 0..channels {
-                                d_pixel[c] = d_pixel[c] * dy_scale[c] + offset[c] + h_pixel[c] * x_hat_scale[c];
-                            }
-                        }
-                        (d_gain, d_bias)
-                    })
-                    .collect();
-                let mut d_gain = vec![0f32; channels];
-                let mut d_bias = vec![0f32; channels];
-                for (g, b) in &partials {
-                    for c in 0..channels {
-                        d_gain[c] += g[c];
-                        d_bias[c] += b[c];
-                    }
-                }
-                Ok((dx, d_gain, d_bias))
-            })
-        })?;
-        let device = x.device();
-        Ok((
-            Some(Tensor::from_vec(dx, x.shape(), device)?),
-            Some(Tensor::from_vec(d_gain, channels, device)?),
-            Some(Tensor::from_vec(d_bias, channels, device)?),
-        ))
+        let (dx, d_gain, d_bias) = group_norm_backward(x, gain, bias, self.groups, self.silu, grad)?;
+        Ok((Some(dx), Some(d_gain), Some(d_bias)))
     }
+}
+
+/// The gradients of [`group_norm`] with respect to x, the gain and the bias,
+/// given the gradient of its output.
+///
+/// # Errors
+/// Shapes that do not agree, or non-f32 data.
+pub(crate) fn group_norm_backward(
+    x: &Tensor,
+    gain: &Tensor,
+    bias: &Tensor,
+    groups: usize,
+    silu: bool,
+    grad: &Tensor,
+) -> candle_core::Result<(Tensor, Tensor, Tensor)> {
+    let (_, height, width, channels) = x.dims4()?;
+    let image_len = height * width * channels;
+    let (gain_v, bias_v) = (values(gain)?, values(bias)?);
+    let (dx, d_gain, d_bias) = with_f32(x, GROUP_NORM, |xs| {
+        with_f32(grad, GROUP_NORM, |gs| {
+            let per_group = channels / groups;
+            let count = (height * width * per_group) as f32;
+            let mut dx = parallel_zeros(xs.len());
+            // Per image: dx, and that image's share of dγ and dβ.
+            let partials: Vec<(Vec<f32>, Vec<f32>)> = dx
+                .par_chunks_mut(image_len)
+                .zip(xs.par_chunks(image_len))
+                .zip(gs.par_chunks(image_len))
+                .map(|((dx, image), g)| {
+                    let (mean, inv_std) = group_stats(image, channels, groups);
+                    let scale: Vec<f32> = (0..channels).map(|c| inv_std[c / per_group]).collect();
+                    let shift: Vec<f32> = (0..channels).map(|c| -mean[c / per_group] * scale[c]).collect();
+                    // x̂ = (x − μ)/σ per value, and dL/dy (through SiLU if present), in `dx` for now.
+                    let mut x_hat = vec![0f32; image.len()];
+                    for ((h_pixel, x_pixel), d_pixel) in x_hat
+                        .chunks_exact_mut(channels)
+                        .zip(image.chunks_exact(channels))
+                        .zip(dx.chunks_exact_mut(channels))
+                    {
+                        for c in 0..channels {
+                            h_pixel[c] = x_pixel[c] * scale[c] + shift[c];
+                            d_pixel[c] = h_pixel[c] * gain_v[c] + bias_v[c];
+                        }
+                    }
+                    if silu {
+                        silu_backward_in_place(dx, g);
+                    } else {
+                        dx.copy_from_slice(g);
+                    }
+                    let mut d_bias = vec![0f32; channels];
+                    let mut d_gain = vec![0f32; channels];
+                    for (gy_pixel, h_pixel) in dx.chunks_exact(channels).zip(x_hat.chunks_exact(channels)) {
+                        for c in 0..channels {
+                            d_bias[c] += gy_pixel[c];
+                            d_gain[c] += gy_pixel[c] * h_pixel[c];
+                        }
+                    }
+                    // Σ over the group of dL/dx̂ and of dL/dx̂ · x̂ (dL/dx̂ = γ dL/dy).
+                    let mut sum_gx = vec![0f32; groups];
+                    let mut sum_gx_xhat = vec![0f32; groups];
+                    for c in 0..channels {
+                        sum_gx[c / per_group] += gain_v[c] * d_bias[c];
+                        sum_gx_xhat[c / per_group] += gain_v[c] * d_gain[c];
+                    }
+                    // dx = (γ dL/dy − mean(dL/dx̂) − x̂ mean(dL/dx̂ · x̂)) / σ, per channel constants first.
+                    let dy_scale: Vec<f32> = (0..channels).map(|c| gain_v[c] * inv_std[c / per_group]).collect();
+                    let offset: Vec<f32> = (0..channels)
+                        .map(|c| -inv_std[c / per_group] * sum_gx[c / per_group] / count)
+                        .collect();
+                    let x_hat_scale: Vec<f32> = (0..channels)
+                        .map(|c| -inv_std[c / per_group] * sum_gx_xhat[c / per_group] / count)
+                        .collect();
+                    for (d_pixel, h_pixel) in dx.chunks_exact_mut(channels).zip(x_hat.chunks_exact(channels)) {
+                        for c in 0..channels {
+                            d_pixel[c] = d_pixel[c] * dy_scale[c] + offset[c] + h_pixel[c] * x_hat_scale[c];
+                        }
+                    }
+                    (d_gain, d_bias)
+                })
+                .collect();
+            let mut d_gain = vec![0f32; channels];
+            let mut d_bias = vec![0f32; channels];
+            for (g, b) in &partials {
+                for c in 0..channels {
+                    d_gain[c] += g[c];
+                    d_bias[c] += b[c];
+                }
+            }
+            Ok((dx, d_gain, d_bias))
+        })
+    })?;
+    let device = x.device();
+    Ok((
+        Tensor::from_vec(dx, x.shape(), device)?,
+        Tensor::from_vec(d_gain, channels, device)?,
+        Tensor::from_vec(d_bias, channels, device)?,
+    ))
 }
 
 /// 2× average pooling of `[B, H, W, C]` (H, W even).
@@ -413,25 +432,37 @@ impl CustomOp2 for AddPerImageChannel {
         grad: &Tensor,
     ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>)> {
         let (batch, channels) = shift.dims2()?;
-        let sums: Vec<f32> = with_f32(grad, self.name(), |g| {
-            let image_len = g.len() / batch.max(1);
-            Ok(g.par_chunks(image_len)
-                .flat_map_iter(|image| {
-                    let mut s = vec![0f32; channels];
-                    for pixel in image.chunks_exact(channels) {
-                        for (acc, v) in s.iter_mut().zip(pixel) {
-                            *acc += v;
-                        }
-                    }
-                    s
-                })
-                .collect())
-        })?;
-        Ok((
-            Some(grad.clone()),
-            Some(Tensor::from_vec(sums, (batch, channels), grad.device())?),
-        ))
+        Ok((Some(grad.clone()), Some(sum_per_image_channel(grad, batch, channels)?)))
     }
+}
+
+/// Σ over the pixels of each image: `[B, …, C]` → `[B, C]` (the gradient of a
+/// per-image, per-channel shift; with `batch` = 1, of a bias over all rows).
+///
+/// # Errors
+/// `grad` is not f32, or its length is not a multiple of `batch · channels`.
+pub(crate) fn sum_per_image_channel(grad: &Tensor, batch: usize, channels: usize) -> candle_core::Result<Tensor> {
+    let sums: Vec<f32> = with_f32(grad, "sum_per_image_channel", |g| {
+        if g.len() % (batch * channels).max(1) != 0 {
+            candle_core::bail!(
+                "sum_per_image_channel: {:?} is not {batch} images of {channels} channels",
+                grad.dims()
+            );
+        }
+        let image_len = g.len() / batch.max(1);
+        Ok(g.par_chunks(image_len)
+            .flat_map_iter(|image| {
+                let mut s = vec![0f32; channels];
+                for pixel in image.chunks_exact(channels) {
+                    for (acc, v) in s.iter_mut().zip(pixel) {
+                        *acc += v;
+                    }
+                }
+                s
+            })
+            .collect())
+    })?;
+    Tensor::from_vec(sums, (batch, channels), grad.device())
 }
 
 #[cfg(test)]

@@ -40,18 +40,30 @@ impl Linear {
     /// # Errors
     /// The last dimension is not `inputs`.
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let dims = x.dims().to_vec();
-        let rows: usize = dims[..dims.len() - 1].iter().product();
-        let flat = x.reshape((rows, dims[dims.len() - 1]))?;
-        // candle's backward of a broadcast add reduces over dim 0 with a slow
-        // strided loop; the kernel's backward sums rows in one pass.
-        let y = kernels::add_per_image_channel(&flat.matmul(&self.weight)?.unsqueeze(0)?, &self.bias.unsqueeze(0)?)?
-            .squeeze(0)?;
-        let mut out_dims = dims;
-        let last = out_dims.len() - 1;
-        out_dims[last] = self.bias.dim(0)?;
-        Ok(y.reshape(out_dims)?)
+        Ok(linear(x, &self.weight, &self.bias)?)
     }
+
+    /// The weight `[in, out]` and the bias `[out]`.
+    pub(super) fn weights(&self) -> (&Tensor, &Tensor) {
+        (&self.weight, &self.bias)
+    }
+}
+
+/// x W + b over the last dimension of `x` (any leading dimensions).
+///
+/// # Errors
+/// The last dimension of `x` is not W's rows.
+pub(super) fn linear(x: &Tensor, weight: &Tensor, bias: &Tensor) -> candle_core::Result<Tensor> {
+    let dims = x.dims().to_vec();
+    let rows: usize = dims[..dims.len() - 1].iter().product();
+    let flat = x.reshape((rows, dims[dims.len() - 1]))?;
+    // candle's backward of a broadcast add reduces over dim 0 with a slow
+    // strided loop; the kernel's backward sums rows in one pass.
+    let y = kernels::add_per_image_channel(&flat.matmul(weight)?.unsqueeze(0)?, &bias.unsqueeze(0)?)?.squeeze(0)?;
+    let mut out_dims = dims;
+    let last = out_dims.len() - 1;
+    out_dims[last] = bias.dim(0)?;
+    y.reshape(out_dims)
 }
 
 /// A 3×3, stride-1, zero-padded convolution on `[B, H, W, C]`.
@@ -80,9 +92,18 @@ impl Conv3x3 {
     /// # Errors
     /// `x` is not `[B, H, W, C_in]`.
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        // The bias is the kernel's last row, matched by the gathered rows' trailing 1.
-        let kernel = Tensor::cat(&[&self.weight, &self.bias.unsqueeze(0)?], 0)?;
-        Ok(conv3x3(x, &kernel)?)
+        Ok(conv3x3(x, &self.kernel()?)?)
+    }
+
+    /// The weight with the bias as its last row (`[9·C_in + 1, C_out]`, what [`conv3x3`] takes).
+    pub(super) fn kernel(&self) -> candle_core::Result<Tensor> {
+        // The bias row is matched by the gathered rows' trailing 1.
+        Tensor::cat(&[&self.weight, &self.bias.unsqueeze(0)?], 0)
+    }
+
+    /// The weight `[9·C_in, C_out]` and the bias `[C_out]`.
+    pub(super) fn weights(&self) -> (&Tensor, &Tensor) {
+        (&self.weight, &self.bias)
     }
 }
 
@@ -113,6 +134,16 @@ impl GroupNorm {
     /// `x` is not 4-D or its channels are not divisible by the groups.
     pub fn forward(&self, x: &Tensor, silu: bool) -> Result<Tensor> {
         Ok(kernels::group_norm(x, &self.gain, &self.bias, self.groups, silu)?)
+    }
+
+    /// The gain and the bias, `[C]` each.
+    pub(super) fn weights(&self) -> (&Tensor, &Tensor) {
+        (&self.gain, &self.bias)
+    }
+
+    /// Groups the channels are normalised in.
+    pub(super) fn groups(&self) -> usize {
+        self.groups
     }
 }
 

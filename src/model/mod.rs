@@ -14,6 +14,7 @@ pub mod network;
 pub mod optim;
 pub mod params;
 pub mod quality;
+mod resblock;
 pub mod shipped;
 pub mod tensor_ops;
 #[cfg(test)]

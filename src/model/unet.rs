@@ -10,51 +10,10 @@ use candle_core::Tensor;
 
 use super::config::UnetConfig;
 use super::error::Result;
-use super::kernels::add_per_image_channel;
-use super::layers::{Conv3x3, GroupNorm, Linear, SelfAttention, downsample, upsample};
+use super::layers::{Conv3x3, GroupNorm, SelfAttention, downsample, upsample};
 use super::params::Scope;
-use super::tensor_ops::{add, concat_channels};
-
-/// GroupNorm → SiLU → conv → + embedding → GroupNorm → SiLU → conv, plus a
-/// (1×1 when the channels change) skip.
-struct ResBlock {
-    norm1: GroupNorm,
-    conv1: Conv3x3,
-    embedding: Linear,
-    norm2: GroupNorm,
-    conv2: Conv3x3,
-    skip: Option<Linear>,
-}
-
-impl ResBlock {
-    fn new(scope: &mut Scope<'_>, inputs: usize, outputs: usize, embedding: usize, groups: usize) -> Result<Self> {
-        Ok(Self {
-            norm1: GroupNorm::new(&mut scope.sub("norm1"), inputs, groups)?,
-            conv1: Conv3x3::new(&mut scope.sub("conv1"), inputs, outputs, false)?,
-            embedding: Linear::new(&mut scope.sub("embedding"), embedding, outputs, false)?,
-            norm2: GroupNorm::new(&mut scope.sub("norm2"), outputs, groups)?,
-            // Zero-initialised so each block starts as the identity (DDPM's choice).
-            conv2: Conv3x3::new(&mut scope.sub("conv2"), outputs, outputs, true)?,
-            skip: if inputs == outputs {
-                None
-            } else {
-                Some(Linear::new(&mut scope.sub("skip"), inputs, outputs, false)?)
-            },
-        })
-    }
-
-    /// `x`: `[B, H, W, C_in]`; `embedding`: `[B, E]`.
-    fn forward(&self, x: &Tensor, embedding: &Tensor) -> Result<Tensor> {
-        let h = self.conv1.forward(&self.norm1.forward(x, true)?)?;
-        let h = add_per_image_channel(&h, &self.embedding.forward(embedding)?)?;
-        let h = self.conv2.forward(&self.norm2.forward(&h, true)?)?;
-        let skip = match &self.skip {
-            Some(skip) => skip.forward(x)?,
-            None => x.clone(),
-        };
-        Ok(add(&skip, &h)?)
-    }
-}
+use super::resblock::ResBlock;
+use super::tensor_ops::concat_channels;
 
 /// The U-Net; input and output are `[B, H, W, C_image]` (channels last).
 pub struct Unet {

@@ -1,0 +1,368 @@
+//! The U-Net's residual block (DDPM's, Ho et al. 2020, Appendix B):
+//! GroupNorm → SiLU → conv → + embedding → GroupNorm → SiLU → conv, plus a
+//! skip (1×1 when the channels change).
+//!
+//! In training the block is one node of candle's graph ([`ResBlockOp`]), whose
+//! backward calls the kernels' backward passes in order. candle's own backward
+//! gives every node's gradient a fresh zeroed tensor and adds into it
+//! (`or_insert`, then `add`, in its `backprop.rs`), on one thread; a block was
+//! about fifteen nodes, most of them image-sized, and perf on `train` (batch
+//! 64) found that zeroing and adding at a quarter of a step's wall time, with
+//! rayon's threads idle. As one node, a block costs candle one gradient: its input's.
+//!
+//! Inference (detached weights, no graph) runs the same composition,
+//! [`forward_block`], directly.
+
+use std::sync::Mutex;
+
+use candle_core::{CpuStorage, CustomOp3, Device, Layout, Shape, Tensor};
+
+use super::conv::{conv3x3, conv3x3_backward};
+use super::error::Result;
+use super::kernels::{add_per_image_channel, contiguous_f32, group_norm, group_norm_backward, sum_per_image_channel};
+use super::layers::{Conv3x3, GroupNorm, Linear, linear};
+use super::params::Scope;
+use super::tensor_ops::add;
+
+/// A residual block's layers, with their parameter names (`norm1.gain`, …).
+pub(super) struct ResBlock {
+    norm1: GroupNorm,
+    conv1: Conv3x3,
+    embedding: Linear,
+    norm2: GroupNorm,
+    conv2: Conv3x3,
+    skip: Option<Linear>,
+}
+
+impl ResBlock {
+    /// A block from `inputs` to `outputs` channels, taking an embedding of width `embedding`.
+    ///
+    /// # Errors
+    /// A loaded file lacks weights or has them in another shape.
+    pub(super) fn new(
+        scope: &mut Scope<'_>,
+        inputs: usize,
+        outputs: usize,
+        embedding: usize,
+        groups: usize,
+    ) -> Result<Self> {
+        Ok(Self {
+            norm1: GroupNorm::new(&mut scope.sub("norm1"), inputs, groups)?,
+            conv1: Conv3x3::new(&mut scope.sub("conv1"), inputs, outputs, false)?,
+            embedding: Linear::new(&mut scope.sub("embedding"), embedding, outputs, false)?,
+            norm2: GroupNorm::new(&mut scope.sub("norm2"), outputs, groups)?,
+            // Zero-initialised so each block starts as the identity (DDPM's choice).
+            conv2: Conv3x3::new(&mut scope.sub("conv2"), outputs, outputs, true)?,
+            skip: if inputs == outputs {
+                None
+            } else {
+                Some(Linear::new(&mut scope.sub("skip"), inputs, outputs, false)?)
+            },
+        })
+    }
+
+    /// `x`: `[B, H, W, C_in]`; `embedding`: `[B, E]`.
+    ///
+    /// # Errors
+    /// Shapes that do not fit the block.
+    pub(super) fn forward(&self, x: &Tensor, embedding: &Tensor) -> Result<Tensor> {
+        // Training weights are variables; inference weights are detached and keep no graph.
+        if !self.conv1.weights().0.is_variable() {
+            return Ok(forward_block(&self.weights()?, x, embedding)?.0);
+        }
+        let op = ResBlockOp {
+            shape: BlockShape {
+                inputs: x.dim(3)?,
+                outputs: self.norm2.weights().0.dim(0)?,
+                embedding: embedding.dim(1)?,
+                groups: self.norm1.groups(),
+            },
+            saved: Mutex::new(None),
+        };
+        Ok(x.contiguous()?
+            .apply_op3(&embedding.contiguous()?, &self.packed_parameters()?, op)?)
+    }
+
+    fn weights(&self) -> candle_core::Result<BlockWeights> {
+        let pair = |(a, b): (&Tensor, &Tensor)| (a.clone(), b.clone());
+        let ((gain1, bias1), (gain2, bias2)) = (pair(self.norm1.weights()), pair(self.norm2.weights()));
+        let (embedding_weight, embedding_bias) = pair(self.embedding.weights());
+        Ok(BlockWeights {
+            groups: self.norm1.groups(),
+            gain1,
+            bias1,
+            kernel1: self.conv1.kernel()?,
+            embedding_weight,
+            embedding_bias,
+            gain2,
+            bias2,
+            kernel2: self.conv2.kernel()?,
+            skip: self.skip.as_ref().map(|skip| pair(skip.weights())),
+        })
+    }
+
+    /// Every parameter flattened into one vector, in [`BlockShape::unpack`]'s
+    /// order (a conv's weight then its bias is its kernel, row by row).
+    fn packed_parameters(&self) -> candle_core::Result<Tensor> {
+        let mut parts = vec![self.norm1.weights().0.clone(), self.norm1.weights().1.clone()];
+        for (weight, bias) in [self.conv1.weights(), self.embedding.weights()] {
+            parts.extend([weight.flatten_all()?, bias.clone()]);
+        }
+        parts.extend([self.norm2.weights().0.clone(), self.norm2.weights().1.clone()]);
+        parts.extend([self.conv2.weights().0.flatten_all()?, self.conv2.weights().1.clone()]);
+        if let Some(skip) = &self.skip {
+            parts.extend([skip.weights().0.flatten_all()?, skip.weights().1.clone()]);
+        }
+        Tensor::cat(&parts, 0)
+    }
+}
+
+/// A block's weights as the kernels take them.
+#[derive(Clone)]
+struct BlockWeights {
+    groups: usize,
+    gain1: Tensor,
+    bias1: Tensor,
+    /// `[9·C_in + 1, C_out]`: the weight with the bias as its last row.
+    kernel1: Tensor,
+    /// `[E, C_out]`.
+    embedding_weight: Tensor,
+    embedding_bias: Tensor,
+    gain2: Tensor,
+    bias2: Tensor,
+    /// `[9·C_out + 1, C_out]`.
+    kernel2: Tensor,
+    /// The 1×1 skip's weight `[C_in, C_out]` and bias, when the channels change.
+    skip: Option<(Tensor, Tensor)>,
+}
+
+/// The activations the backward pass needs besides the block's inputs.
+#[derive(Clone)]
+struct Saved {
+    /// GroupNorm₁ + SiLU of x: conv₁'s input.
+    normed1: Tensor,
+    /// conv₁ + embedding: GroupNorm₂'s input.
+    hidden: Tensor,
+    /// GroupNorm₂ + SiLU: conv₂'s input.
+    normed2: Tensor,
+}
+
+/// The block's output and what its backward pass needs.
+fn forward_block(w: &BlockWeights, x: &Tensor, embedding: &Tensor) -> candle_core::Result<(Tensor, Saved)> {
+    let normed1 = group_norm(x, &w.gain1, &w.bias1, w.groups, true)?;
+    let shift = linear(embedding, &w.embedding_weight, &w.embedding_bias)?;
+    let hidden = add_per_image_channel(&conv3x3(&normed1, &w.kernel1)?, &shift)?;
+    let normed2 = group_norm(&hidden, &w.gain2, &w.bias2, w.groups, true)?;
+    let skip = match &w.skip {
+        Some((weight, bias)) => linear(x, weight, bias)?,
+        None => x.clone(),
+    };
+    let out = add(&skip, &conv3x3(&normed2, &w.kernel2)?)?;
+    Ok((
+        out,
+        Saved {
+            normed1,
+            hidden,
+            normed2,
+        },
+    ))
+}
+
+/// The gradients of the block's input, its embedding input, and its packed
+/// parameters, given its output's gradient `grad` (the chain rule through
+/// [`forward_block`], last layer first).
+fn backward_block(
+    w: &BlockWeights,
+    x: &Tensor,
+    embedding: &Tensor,
+    saved: &Saved,
+    grad: &Tensor,
+) -> candle_core::Result<(Tensor, Tensor, Tensor)> {
+    let (batch, outputs) = (embedding.dim(0)?, grad.dim(3)?);
+    let (d_normed2, d_kernel2) = conv3x3_backward(&saved.normed2, &w.kernel2, grad)?;
+    let (d_hidden, d_gain2, d_bias2) =
+        group_norm_backward(&saved.hidden, &w.gain2, &w.bias2, w.groups, true, &d_normed2)?;
+    // The embedding's shift was added to every pixel: its gradient sums them.
+    let d_shift = sum_per_image_channel(&d_hidden, batch, outputs)?;
+    let d_embedding_weight = embedding.t()?.matmul(&d_shift)?;
+    let d_embedding_bias = sum_per_image_channel(&d_shift, 1, outputs)?.reshape(outputs)?;
+    let d_embedding = d_shift.matmul(&w.embedding_weight.t()?)?;
+    let (d_normed1, d_kernel1) = conv3x3_backward(&saved.normed1, &w.kernel1, &d_hidden)?;
+    let (d_x, d_gain1, d_bias1) = group_norm_backward(x, &w.gain1, &w.bias1, w.groups, true, &d_normed1)?;
+    let mut parts = vec![
+        d_gain1,
+        d_bias1,
+        d_kernel1.flatten_all()?,
+        d_embedding_weight.flatten_all()?,
+        d_embedding_bias,
+        d_gain2,
+        d_bias2,
+        d_kernel2.flatten_all()?,
+    ];
+    let d_x = match &w.skip {
+        Some((weight, _)) => {
+            let rows = grad.elem_count() / outputs;
+            let (flat_grad, flat_x) = (grad.reshape((rows, outputs))?, x.reshape((rows, x.dim(3)?))?);
+            parts.push(flat_x.t()?.matmul(&flat_grad)?.flatten_all()?);
+            parts.push(sum_per_image_channel(grad, 1, outputs)?.reshape(outputs)?);
+            add(&d_x, &flat_grad.matmul(&weight.t()?)?.reshape(x.shape())?)?
+        }
+        None => add(&d_x, grad)?,
+    };
+    Ok((d_x, d_embedding, Tensor::cat(&parts, 0)?))
+}
+
+/// What a block's packed parameters hold.
+#[derive(Clone, Copy)]
+struct BlockShape {
+    inputs: usize,
+    outputs: usize,
+    embedding: usize,
+    groups: usize,
+}
+
+impl BlockShape {
+    /// The weights, read out of the packed vector as views.
+    fn unpack(self, packed: &Tensor) -> candle_core::Result<BlockWeights> {
+        let (c_in, c_out) = (self.inputs, self.outputs);
+        let mut at = 0;
+        let mut take = |dims: &[usize]| {
+            let len: usize = dims.iter().product();
+            let part = packed.narrow(0, at, len)?.reshape(dims);
+            at += len;
+            part
+        };
+        let (gain1, bias1, kernel1) = (take(&[c_in])?, take(&[c_in])?, take(&[9 * c_in + 1, c_out])?);
+        let (embedding_weight, embedding_bias) = (take(&[self.embedding, c_out])?, take(&[c_out])?);
+        let (gain2, bias2, kernel2) = (take(&[c_out])?, take(&[c_out])?, take(&[9 * c_out + 1, c_out])?);
+        let skip = if c_in == c_out {
+            None
+        } else {
+            Some((take(&[c_in, c_out])?, take(&[c_out])?))
+        };
+        if at != packed.dim(0)? {
+            candle_core::bail!("res_block: {} packed parameters, the block has {at}", packed.dim(0)?);
+        }
+        Ok(BlockWeights {
+            groups: self.groups,
+            gain1,
+            bias1,
+            kernel1,
+            embedding_weight,
+            embedding_bias,
+            gain2,
+            bias2,
+            kernel2,
+            skip,
+        })
+    }
+}
+
+/// A residual block as one custom op: inputs x, the embedding, and the packed parameters.
+struct ResBlockOp {
+    shape: BlockShape,
+    /// Filled by the forward pass for the backward pass (candle hands a custom
+    /// op only its inputs and output).
+    saved: Mutex<Option<Saved>>,
+}
+
+const NAME: &str = "res_block";
+
+impl CustomOp3 for ResBlockOp {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        let tensor = |s, l: &Layout| Tensor::from_slice(contiguous_f32(s, l, NAME)?, l.shape(), &Device::Cpu);
+        let (x, embedding, packed) = (tensor(s1, l1)?, tensor(s2, l2)?, tensor(s3, l3)?);
+        let (out, saved) = forward_block(&self.shape.unpack(&packed)?, &x, &embedding)?;
+        match self.saved.lock() {
+            Ok(mut slot) => *slot = Some(saved),
+            Err(_) => candle_core::bail!("{NAME}: a backward pass panicked"),
+        }
+        Ok((CpuStorage::F32(out.flatten_all()?.to_vec1()?), out.shape().clone()))
+    }
+
+    fn bwd(
+        &self,
+        x: &Tensor,
+        embedding: &Tensor,
+        packed: &Tensor,
+        _res: &Tensor,
+        grad: &Tensor,
+    ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+        let saved = match self.saved.lock() {
+            Ok(slot) => slot.clone(),
+            Err(_) => candle_core::bail!("{NAME}: a backward pass panicked"),
+        };
+        let Some(saved) = saved else {
+            candle_core::bail!("{NAME}: backward pass before the forward pass")
+        };
+        // Detached: the backward pass must not grow the graph it walks.
+        let weights = self.shape.unpack(&packed.detach())?;
+        let (d_x, d_embedding, d_packed) =
+            backward_block(&weights, &x.detach(), &embedding.detach(), &saved, &grad.detach())?;
+        Ok((Some(d_x), Some(d_embedding), Some(d_packed)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use candle_core::Var;
+
+    use super::*;
+    use crate::model::params::ParamStore;
+    use crate::model::test_support::{max_diff, ramp};
+
+    /// The fused op against the same composition differentiated by candle.
+    fn check_block(inputs: usize, outputs: usize) {
+        let mut store = ParamStore::fresh(0);
+        let block = ResBlock::new(&mut store.root(), inputs, outputs, 6, 2).unwrap();
+        // Non-zero everywhere (conv₂ starts at zero), so no gradient vanishes.
+        for (i, var) in store.vars().values().enumerate() {
+            var.set(&(ramp(var.dims(), i) * 0.3).unwrap()).unwrap();
+        }
+        let x = Var::from_tensor(&ramp(&[2, 5, 6, inputs], 90)).unwrap();
+        let embedding = Var::from_tensor(&ramp(&[2, 6], 91)).unwrap();
+        let weights = ramp(&[2, 5, 6, outputs], 92);
+
+        let fused = block.forward(&x, &embedding).unwrap();
+        let (composed, _) = forward_block(&block.weights().unwrap(), &x, &embedding).unwrap();
+        assert_eq!(max_diff(&fused, &composed), 0.0);
+
+        let loss = |out: Tensor| (out * &weights).unwrap().sum_all().unwrap().backward().unwrap();
+        let (ours, candles) = (loss(fused), loss(composed));
+        let mut checked = 0;
+        for var in store.vars().values().chain([&x, &embedding]) {
+            let (a, b) = (ours.get(var).unwrap(), candles.get(var).unwrap());
+            let scale = f64::from(b.abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap()).max(1.0);
+            assert!(
+                f64::from(max_diff(a, b)) < 1e-5 * scale,
+                "{:?}: {}",
+                var.dims(),
+                max_diff(a, b)
+            );
+            checked += 1;
+        }
+        assert_eq!(checked, store.vars().len() + 2);
+    }
+
+    #[test]
+    fn the_fused_block_matches_candles_backward_with_a_skip_projection() {
+        check_block(4, 6);
+    }
+
+    #[test]
+    fn the_fused_block_matches_candles_backward_with_an_identity_skip() {
+        check_block(6, 6);
+    }
+}
