@@ -7,6 +7,7 @@
 use std::collections::BTreeMap;
 
 use candle_core::{Tensor, Var, backprop::GradStore};
+use rayon::prelude::*;
 
 use super::error::Result;
 
@@ -68,16 +69,34 @@ impl AdamW {
     /// One update of every parameter that has a gradient; `step` counts from 1.
     /// Returns the gradient norm before clipping.
     ///
+    /// Each parameter's update is one pass over its values, the parameters
+    /// spread over rayon's threads: written with candle's element-wise ops it
+    /// was some fifteen passes and allocations per parameter, on one thread
+    /// (perf on `train`, batch 16: 6% of a step's wall time).
+    ///
     /// # Errors
     /// Tensor failures.
     pub fn step(&mut self, vars: &BTreeMap<String, Var>, grads: &GradStore, step: usize) -> Result<f64> {
-        let mut squared = 0.0;
-        for var in vars.values() {
-            if let Some(g) = grads.get(var) {
-                squared += f64::from(g.sqr()?.sum_all()?.to_scalar::<f32>()?);
-            }
+        // Per parameter: its name, variable, gradient, moments and current values.
+        let mut updates = Vec::with_capacity(vars.len());
+        for (name, var) in vars {
+            let (Some(grad), Some(m), Some(v)) = (grads.get(var), self.first.get(name), self.second.get(name)) else {
+                continue;
+            };
+            updates.push((
+                name,
+                var,
+                values(grad)?,
+                values(m)?,
+                values(v)?,
+                values(var.as_tensor())?,
+            ));
         }
-        let norm = squared.sqrt();
+        let norm = updates
+            .iter()
+            .map(|(_, _, g, ..)| g.iter().map(|&x| f64::from(x) * f64::from(x)).sum::<f64>())
+            .sum::<f64>()
+            .sqrt();
         let clip = if norm > self.config.max_grad_norm {
             self.config.max_grad_norm / norm
         } else {
@@ -86,23 +105,61 @@ impl AdamW {
         let warmup = (step as f64 / self.config.warmup_steps.max(1) as f64).min(1.0);
         let lr = self.config.learning_rate * warmup;
         let exponent = i32::try_from(step).unwrap_or(i32::MAX);
-        let (bias1, bias2) = (1.0 - BETA1.powi(exponent), 1.0 - BETA2.powi(exponent));
-        for (name, var) in vars {
-            let Some(grad) = grads.get(var) else { continue };
-            let (Some(m), Some(v)) = (self.first.get_mut(name), self.second.get_mut(name)) else {
-                continue;
-            };
-            // Detached, so the moments never hold on to this step's graph
-            // (otherwise every step's graph would stay alive through m and v).
-            let grad = (grad.detach() * clip)?;
-            *m = ((&*m * BETA1)? + (&grad * (1.0 - BETA1))?)?;
-            *v = ((&*v * BETA2)? + (grad.sqr()? * (1.0 - BETA2))?)?;
-            let update = ((&*m / bias1)? / ((&*v / bias2)?.sqrt()? + EPSILON)?)?;
-            let decayed = (var.as_tensor().detach() * (1.0 - lr * self.config.weight_decay))?;
-            var.set(&(decayed - (update * lr)?)?)?;
+        #[allow(clippy::cast_possible_truncation)]
+        let constants = AdamConstants {
+            clip: clip as f32,
+            bias1: (1.0 - BETA1.powi(exponent)) as f32,
+            bias2: (1.0 - BETA2.powi(exponent)) as f32,
+            lr: lr as f32,
+            decay: (1.0 - lr * self.config.weight_decay) as f32,
+        };
+        updates
+            .par_iter_mut()
+            .for_each(|(_, _, g, m, v, w)| constants.apply(w, g, m, v));
+        for (name, var, _, m, v, w) in updates {
+            let shape = var.shape();
+            var.set(&Tensor::from_vec(w, shape, var.device())?)?;
+            self.first
+                .insert(name.clone(), Tensor::from_vec(m, shape, var.device())?);
+            self.second
+                .insert(name.clone(), Tensor::from_vec(v, shape, var.device())?);
         }
         Ok(norm)
     }
+}
+
+/// One step's constants of AdamW's update.
+#[derive(Clone, Copy)]
+struct AdamConstants {
+    /// The gradients' scale from clipping.
+    clip: f32,
+    /// 1 − β₁ᵗ and 1 − β₂ᵗ, the moments' bias corrections.
+    bias1: f32,
+    bias2: f32,
+    /// The learning rate after warm-up.
+    lr: f32,
+    /// 1 − lr · weight decay.
+    decay: f32,
+}
+
+impl AdamConstants {
+    /// Loshchilov & Hutter 2019, Algorithm 2: m ← β₁m + (1−β₁)g,
+    /// v ← β₂v + (1−β₂)g², w ← (1 − lr·λ)w − lr · m̂/(√v̂ + ε), in place.
+    #[allow(clippy::cast_possible_truncation)]
+    fn apply(self, w: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32]) {
+        let (beta1, beta2, epsilon) = (BETA1 as f32, BETA2 as f32, EPSILON as f32);
+        for (((w, &g), m), v) in w.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut()) {
+            let g = g * self.clip;
+            *m = beta1 * *m + (1.0 - beta1) * g;
+            *v = beta2 * *v + (1.0 - beta2) * g * g;
+            let update = (*m / self.bias1) / ((*v / self.bias2).sqrt() + epsilon);
+            *w = *w * self.decay - self.lr * update;
+        }
+    }
+}
+
+fn values(t: &Tensor) -> Result<Vec<f32>> {
+    Ok(t.flatten_all()?.to_vec1::<f32>()?)
 }
 
 /// An exponential moving average of the weights (the weights that get shipped).
@@ -132,12 +189,68 @@ impl Ema {
     /// # Errors
     /// Tensor failures.
     pub fn update(&mut self, vars: &BTreeMap<String, Var>, step: usize) -> Result<()> {
-        let decay = self.decay.min((1.0 + step as f64) / (10.0 + step as f64));
+        #[allow(clippy::cast_possible_truncation)]
+        let decay = self.decay.min((1.0 + step as f64) / (10.0 + step as f64)) as f32;
         for (name, var) in vars {
             if let Some(avg) = self.weights.get_mut(name) {
-                *avg = ((&*avg * decay)? + (var.as_tensor().detach() * (1.0 - decay))?)?;
+                // One pass per parameter (three of candle's ops were three passes and allocations).
+                let mut averaged = values(avg)?;
+                for (a, w) in averaged.iter_mut().zip(values(var.as_tensor())?) {
+                    *a = *a * decay + w * (1.0 - decay);
+                }
+                *avg = Tensor::from_vec(averaged, var.shape(), var.device())?;
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use candle_core::Device;
+
+    use super::*;
+
+    #[test]
+    fn adamw_follows_the_papers_update_with_clipping_and_decay() {
+        // L = 3·w₀ − 4·w₁: a constant gradient of norm 5, clipped to 1. With a
+        // constant gradient the bias-corrected moments are m̂ = g and v̂ = g², so
+        // each step moves w by −lr·sign(g) after decaying it by 1 − lr·λ.
+        let w = Var::from_tensor(&Tensor::new(&[1.0f32, -2.0], &Device::Cpu).unwrap()).unwrap();
+        let vars = BTreeMap::from([("w".to_owned(), w.clone())]);
+        let config = AdamWConfig {
+            learning_rate: 0.1,
+            weight_decay: 0.01,
+            warmup_steps: 1,
+            max_grad_norm: 1.0,
+        };
+        let mut adam = AdamW::new(config, &vars).unwrap();
+        let c = Tensor::new(&[3.0f32, -4.0], &Device::Cpu).unwrap();
+        let mut expected = [1.0f64, -2.0];
+        for step in 1..=3 {
+            let grads = (w.as_tensor() * &c).unwrap().sum_all().unwrap().backward().unwrap();
+            let norm = adam.step(&vars, &grads, step).unwrap();
+            assert!((norm - 5.0).abs() < 1e-6, "{norm}");
+            expected = [expected[0] * 0.999 - 0.1, expected[1] * 0.999 + 0.1];
+            let got = w.as_tensor().to_vec1::<f32>().unwrap();
+            for (g, e) in got.iter().zip(expected) {
+                assert!((f64::from(*g) - e).abs() < 1e-5, "step {step}: {got:?} vs {expected:?}");
+            }
+        }
+        let first = adam.first["w"].to_vec1::<f32>().unwrap();
+        // m after three steps of the clipped gradient g = (0.6, −0.8): (1 − 0.9³)·g.
+        assert!((f64::from(first[0]) - 0.271 * 0.6).abs() < 1e-6, "{first:?}");
+    }
+
+    #[test]
+    fn the_moving_average_ramps_its_decay() {
+        let w = Var::from_tensor(&Tensor::new(&[0.0f32], &Device::Cpu).unwrap()).unwrap();
+        let vars = BTreeMap::from([("w".to_owned(), w.clone())]);
+        let mut ema = Ema::new(0.999, &vars).unwrap();
+        w.set(&Tensor::new(&[1.0f32], &Device::Cpu).unwrap()).unwrap();
+        ema.update(&vars, 1).unwrap();
+        // decay = min(0.999, 2/11): the average moves 9/11 of the way.
+        let avg = ema.weights["w"].to_vec1::<f32>().unwrap()[0];
+        assert!((f64::from(avg) - 9.0 / 11.0).abs() < 1e-6, "{avg}");
     }
 }

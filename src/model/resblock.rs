@@ -10,19 +10,20 @@
 //! 64) found that zeroing and adding at a quarter of a step's wall time, with
 //! rayon's threads idle. As one node, a block costs candle one gradient: its input's.
 //!
-//! Inference (detached weights, no graph) runs the same composition,
-//! [`forward_block`], directly.
+//! Both run the same composition, [`forward_block`]: inference directly
+//! (detached weights, no graph); training on detached views, before handing
+//! the output and the saved activations to the op.
 
 use std::sync::Mutex;
 
-use candle_core::{CpuStorage, CustomOp3, Device, Layout, Shape, Tensor};
+use candle_core::{CpuStorage, CustomOp3, Layout, Shape, Tensor};
 
 use super::conv::{conv3x3, conv3x3_backward};
 use super::error::Result;
-use super::kernels::{add_per_image_channel, contiguous_f32, group_norm, group_norm_backward, sum_per_image_channel};
+use super::kernels::{add_per_image_channel, group_norm, group_norm_backward, sum_per_image_channel, with_f32};
 use super::layers::{Conv3x3, GroupNorm, Linear, linear};
 use super::params::Scope;
-use super::tensor_ops::add;
+use super::tensor_ops::{add, add_slices};
 
 /// A residual block's layers, with their parameter names (`norm1.gain`, …).
 pub(super) struct ResBlock {
@@ -66,18 +67,21 @@ impl ResBlock {
     /// # Errors
     /// Shapes that do not fit the block.
     pub(super) fn forward(&self, x: &Tensor, embedding: &Tensor) -> Result<Tensor> {
+        let weights = self.weights()?;
         // Training weights are variables; inference weights are detached and keep no graph.
         if !self.conv1.weights().0.is_variable() {
-            return Ok(forward_block(&self.weights()?, x, embedding)?.0);
+            let (skip, residual, _) = forward_block(&weights, x, embedding)?;
+            return Ok(add(&skip, &residual)?);
         }
+        // Computed here, outside candle's graph, and handed to the op, whose
+        // forward only returns it: no copy of the input or the output.
+        let weights = weights.detached();
+        let (skip, residual, saved) = forward_block(&weights, &x.detach(), &embedding.detach())?;
+        let output = with_f32(&skip, NAME, |s| with_f32(&residual, NAME, |r| Ok(add_slices(s, r))))?;
         let op = ResBlockOp {
-            shape: BlockShape {
-                inputs: x.dim(3)?,
-                outputs: self.norm2.weights().0.dim(0)?,
-                embedding: embedding.dim(1)?,
-                groups: self.norm1.groups(),
-            },
-            saved: Mutex::new(None),
+            weights,
+            saved,
+            output: Mutex::new(Some((output, skip.shape().clone()))),
         };
         Ok(x.contiguous()?
             .apply_op3(&embedding.contiguous()?, &self.packed_parameters()?, op)?)
@@ -147,8 +151,26 @@ struct Saved {
     normed2: Tensor,
 }
 
-/// The block's output and what its backward pass needs.
-fn forward_block(w: &BlockWeights, x: &Tensor, embedding: &Tensor) -> candle_core::Result<(Tensor, Saved)> {
+impl BlockWeights {
+    fn detached(&self) -> Self {
+        Self {
+            groups: self.groups,
+            gain1: self.gain1.detach(),
+            bias1: self.bias1.detach(),
+            kernel1: self.kernel1.detach(),
+            embedding_weight: self.embedding_weight.detach(),
+            embedding_bias: self.embedding_bias.detach(),
+            gain2: self.gain2.detach(),
+            bias2: self.bias2.detach(),
+            kernel2: self.kernel2.detach(),
+            skip: self.skip.as_ref().map(|(w, b)| (w.detach(), b.detach())),
+        }
+    }
+}
+
+/// The block's two branches, whose sum is its output: the skip (x, or its
+/// 1×1 projection) and the residual; and what the backward pass needs.
+fn forward_block(w: &BlockWeights, x: &Tensor, embedding: &Tensor) -> candle_core::Result<(Tensor, Tensor, Saved)> {
     let normed1 = group_norm(x, &w.gain1, &w.bias1, w.groups, true)?;
     let shift = linear(embedding, &w.embedding_weight, &w.embedding_bias)?;
     let hidden = add_per_image_channel(&conv3x3(&normed1, &w.kernel1)?, &shift)?;
@@ -157,9 +179,10 @@ fn forward_block(w: &BlockWeights, x: &Tensor, embedding: &Tensor) -> candle_cor
         Some((weight, bias)) => linear(x, weight, bias)?,
         None => x.clone(),
     };
-    let out = add(&skip, &conv3x3(&normed2, &w.kernel2)?)?;
+    let residual = conv3x3(&normed2, &w.kernel2)?;
     Ok((
-        out,
+        skip,
+        residual,
         Saved {
             normed1,
             hidden,
@@ -212,58 +235,14 @@ fn backward_block(
     Ok((d_x, d_embedding, Tensor::cat(&parts, 0)?))
 }
 
-/// What a block's packed parameters hold.
-#[derive(Clone, Copy)]
-struct BlockShape {
-    inputs: usize,
-    outputs: usize,
-    embedding: usize,
-    groups: usize,
-}
-
-impl BlockShape {
-    /// The weights, read out of the packed vector as views.
-    fn unpack(self, packed: &Tensor) -> candle_core::Result<BlockWeights> {
-        let (c_in, c_out) = (self.inputs, self.outputs);
-        let mut at = 0;
-        let mut take = |dims: &[usize]| {
-            let len: usize = dims.iter().product();
-            let part = packed.narrow(0, at, len)?.reshape(dims);
-            at += len;
-            part
-        };
-        let (gain1, bias1, kernel1) = (take(&[c_in])?, take(&[c_in])?, take(&[9 * c_in + 1, c_out])?);
-        let (embedding_weight, embedding_bias) = (take(&[self.embedding, c_out])?, take(&[c_out])?);
-        let (gain2, bias2, kernel2) = (take(&[c_out])?, take(&[c_out])?, take(&[9 * c_out + 1, c_out])?);
-        let skip = if c_in == c_out {
-            None
-        } else {
-            Some((take(&[c_in, c_out])?, take(&[c_out])?))
-        };
-        if at != packed.dim(0)? {
-            candle_core::bail!("res_block: {} packed parameters, the block has {at}", packed.dim(0)?);
-        }
-        Ok(BlockWeights {
-            groups: self.groups,
-            gain1,
-            bias1,
-            kernel1,
-            embedding_weight,
-            embedding_bias,
-            gain2,
-            bias2,
-            kernel2,
-            skip,
-        })
-    }
-}
-
-/// A residual block as one custom op: inputs x, the embedding, and the packed parameters.
+/// A residual block as one custom op of candle's graph: inputs x, the
+/// embedding, and the packed parameters (there so that candle routes their
+/// gradients; the op reads the same values from `weights`).
 struct ResBlockOp {
-    shape: BlockShape,
-    /// Filled by the forward pass for the backward pass (candle hands a custom
-    /// op only its inputs and output).
-    saved: Mutex<Option<Saved>>,
+    weights: BlockWeights,
+    saved: Saved,
+    /// The output, computed before candle applies the op; its forward takes it.
+    output: Mutex<Option<(Vec<f32>, Shape)>>,
 }
 
 const NAME: &str = "res_block";
@@ -275,21 +254,21 @@ impl CustomOp3 for ResBlockOp {
 
     fn cpu_fwd(
         &self,
-        s1: &CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-        s3: &CpuStorage,
-        l3: &Layout,
+        _: &CpuStorage,
+        _: &Layout,
+        _: &CpuStorage,
+        _: &Layout,
+        _: &CpuStorage,
+        _: &Layout,
     ) -> candle_core::Result<(CpuStorage, Shape)> {
-        let tensor = |s, l: &Layout| Tensor::from_slice(contiguous_f32(s, l, NAME)?, l.shape(), &Device::Cpu);
-        let (x, embedding, packed) = (tensor(s1, l1)?, tensor(s2, l2)?, tensor(s3, l3)?);
-        let (out, saved) = forward_block(&self.shape.unpack(&packed)?, &x, &embedding)?;
-        match self.saved.lock() {
-            Ok(mut slot) => *slot = Some(saved),
-            Err(_) => candle_core::bail!("{NAME}: a backward pass panicked"),
-        }
-        Ok((CpuStorage::F32(out.flatten_all()?.to_vec1()?), out.shape().clone()))
+        let taken = match self.output.lock() {
+            Ok(mut slot) => slot.take(),
+            Err(_) => candle_core::bail!("{NAME}: a thread panicked while holding the output"),
+        };
+        let Some((values, shape)) = taken else {
+            candle_core::bail!("{NAME}: the op was applied twice")
+        };
+        Ok((CpuStorage::F32(values), shape))
     }
 
     fn bwd(
@@ -300,17 +279,21 @@ impl CustomOp3 for ResBlockOp {
         _res: &Tensor,
         grad: &Tensor,
     ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
-        let saved = match self.saved.lock() {
-            Ok(slot) => slot.clone(),
-            Err(_) => candle_core::bail!("{NAME}: a backward pass panicked"),
-        };
-        let Some(saved) = saved else {
-            candle_core::bail!("{NAME}: backward pass before the forward pass")
-        };
         // Detached: the backward pass must not grow the graph it walks.
-        let weights = self.shape.unpack(&packed.detach())?;
-        let (d_x, d_embedding, d_packed) =
-            backward_block(&weights, &x.detach(), &embedding.detach(), &saved, &grad.detach())?;
+        let (d_x, d_embedding, d_packed) = backward_block(
+            &self.weights,
+            &x.detach(),
+            &embedding.detach(),
+            &self.saved,
+            &grad.detach(),
+        )?;
+        if d_packed.dims() != packed.dims() {
+            candle_core::bail!(
+                "{NAME}: {:?} parameter gradients for {:?} parameters",
+                d_packed.dims(),
+                packed.dims()
+            );
+        }
         Ok((Some(d_x), Some(d_embedding), Some(d_packed)))
     }
 }
@@ -336,7 +319,8 @@ mod tests {
         let weights = ramp(&[2, 5, 6, outputs], 92);
 
         let fused = block.forward(&x, &embedding).unwrap();
-        let (composed, _) = forward_block(&block.weights().unwrap(), &x, &embedding).unwrap();
+        let (skip, residual, _) = forward_block(&block.weights().unwrap(), &x, &embedding).unwrap();
+        let composed = add(&skip, &residual).unwrap();
         assert_eq!(max_diff(&fused, &composed), 0.0);
 
         let loss = |out: Tensor| (out * &weights).unwrap().sum_all().unwrap().backward().unwrap();

@@ -157,6 +157,27 @@ pub fn add(a: &Tensor, b: &Tensor) -> candle_core::Result<Tensor> {
 
 struct Add;
 
+/// a + b element by element, on rayon's threads (the caller checks that the
+/// lengths agree; a longer one's tail is ignored).
+pub(crate) fn add_slices(a: &[f32], b: &[f32]) -> Vec<f32> {
+    debug_assert_eq!(a.len(), b.len());
+    let len = a.len().min(b.len());
+    // SAFETY: the zipped chunks of a and b (at least `len` long) cover the
+    // output's `len` values, and each is written.
+    unsafe {
+        filled_vec(len, |out| {
+            out.par_chunks_mut(CHUNK)
+                .zip(a.par_chunks(CHUNK))
+                .zip(b.par_chunks(CHUNK))
+                .for_each(|((out, a), b)| {
+                    for ((o, x), y) in out.iter_mut().zip(a).zip(b) {
+                        o.write(x + y);
+                    }
+                });
+        })
+    }
+}
+
 impl CustomOp2 for Add {
     fn name(&self) -> &'static str {
         "add"
@@ -176,21 +197,7 @@ impl CustomOp2 for Add {
         if a.len() != b.len() {
             candle_core::bail!("add: {:?} and {:?}", l1.shape(), l2.shape());
         }
-        // SAFETY: a and b have the output's length (checked above), so the
-        // zipped chunks cover it, and each value is written.
-        let out = unsafe {
-            filled_vec(a.len(), |out| {
-                out.par_chunks_mut(CHUNK)
-                    .zip(a.par_chunks(CHUNK))
-                    .zip(b.par_chunks(CHUNK))
-                    .for_each(|((out, a), b)| {
-                        for ((o, x), y) in out.iter_mut().zip(a).zip(b) {
-                            o.write(x + y);
-                        }
-                    });
-            })
-        };
-        Ok((CpuStorage::F32(out), l1.shape().clone()))
+        Ok((CpuStorage::F32(add_slices(a, b)), l1.shape().clone()))
     }
 
     fn bwd(
