@@ -148,10 +148,11 @@ impl AdamConstants {
     #[allow(clippy::cast_possible_truncation)]
     fn apply(self, w: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32]) {
         let (beta1, beta2, epsilon) = (BETA1 as f32, BETA2 as f32, EPSILON as f32);
+        let (rest1, rest2) = ((1.0 - BETA1) as f32, (1.0 - BETA2) as f32);
         for (((w, &g), m), v) in w.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut()) {
             let g = g * self.clip;
-            *m = beta1 * *m + (1.0 - beta1) * g;
-            *v = beta2 * *v + (1.0 - beta2) * g * g;
+            *m = beta1 * *m + rest1 * g;
+            *v = beta2 * *v + rest2 * (g * g);
             let update = (*m / self.bias1) / ((*v / self.bias2).sqrt() + epsilon);
             *w = *w * self.decay - self.lr * update;
         }
