@@ -104,8 +104,12 @@ impl Geometry {
     /// width (two junk columns per row, dropped at the end), which costs
     /// (W + 2)/W more multiplications but saves the 9·C-float gather per pixel.
     fn forward(self, x: &[f32], kernel: &[f32], batch: usize, outputs: usize) -> Vec<f32> {
+        self.forward_padded(&self.pad_batch(x, batch), kernel, batch, outputs)
+    }
+
+    /// [`Self::forward`] from the already padded images.
+    fn forward_padded(self, padded: &[f32], kernel: &[f32], batch: usize, outputs: usize) -> Vec<f32> {
         let (c, wide) = (self.channels, self.width + 2);
-        let padded = self.pad_batch(x, batch);
         let bias = &kernel[9 * c * outputs..];
         // Each task: a band of whole image rows, about BLOCK_PIXELS wide pixels,
         // computed in a reused buffer and copied out without the junk columns.
@@ -348,8 +352,69 @@ impl CustomOp2 for Conv3x3 {
     }
 }
 
+/// A convolution's input in the zero-padded layout its forward pass reads,
+/// kept for the kernel gradient so that the backward pass need not pad it again.
+pub(crate) struct PaddedInput {
+    values: Vec<f32>,
+    batch: usize,
+    geometry: Geometry,
+}
+
+impl PaddedInput {
+    fn of(x: &Tensor) -> candle_core::Result<Self> {
+        let (batch, height, width, channels) = x.dims4()?;
+        let geometry = Geometry {
+            height,
+            width,
+            channels,
+        };
+        let values = with_f32(x, NAME, |xs| Ok(geometry.pad_batch(xs, batch)))?;
+        Ok(Self {
+            values,
+            batch,
+            geometry,
+        })
+    }
+
+    fn check_kernel(&self, kernel: &Tensor) -> candle_core::Result<usize> {
+        let (k, outputs) = kernel.dims2()?;
+        if k != 9 * self.geometry.channels + 1 {
+            candle_core::bail!(
+                "{NAME}: {} input channels need a kernel of {} rows, not {k}",
+                self.geometry.channels,
+                9 * self.geometry.channels + 1
+            );
+        }
+        Ok(outputs)
+    }
+}
+
+/// [`conv3x3`] outside candle's graph, also returning the padded input for
+/// [`conv3x3_backward_padded`].
+///
+/// # Errors
+/// Shapes that do not agree, or non-f32 data.
+pub(crate) fn conv3x3_keeping_input(x: &Tensor, kernel: &Tensor) -> candle_core::Result<(Tensor, PaddedInput)> {
+    let input = PaddedInput::of(x)?;
+    let outputs = input.check_kernel(kernel)?;
+    let Geometry { height, width, .. } = input.geometry;
+    let out = with_f32(kernel, NAME, |ks| {
+        Ok(input.geometry.forward_padded(&input.values, ks, input.batch, outputs))
+    })?;
+    let out = Tensor::from_vec(out, (input.batch, height, width, outputs), x.device())?;
+    Ok((out, input))
+}
+
 /// The gradients of [`conv3x3`] with respect to its input and its kernel,
 /// given the gradient of its output (`[B, H, W, C_out]`).
+///
+/// # Errors
+/// Shapes that do not agree, or non-f32 data.
+pub(crate) fn conv3x3_backward(x: &Tensor, kernel: &Tensor, grad: &Tensor) -> candle_core::Result<(Tensor, Tensor)> {
+    conv3x3_backward_padded(&PaddedInput::of(x)?, kernel, grad)
+}
+
+/// [`conv3x3_backward`] from the padded input.
 ///
 /// The input's gradient is itself a 3×3 convolution, of the output gradient
 /// with the kernel turned half a turn and its channels swapped
@@ -359,38 +424,39 @@ impl CustomOp2 for Conv3x3 {
 ///
 /// # Errors
 /// Shapes that do not agree, or non-f32 data.
-pub(crate) fn conv3x3_backward(x: &Tensor, kernel: &Tensor, grad: &Tensor) -> candle_core::Result<(Tensor, Tensor)> {
-    let (batch, height, width, channels) = x.dims4()?;
-    let (k, outputs) = kernel.dims2()?;
-    if grad.dims() != [batch, height, width, outputs] || k != 9 * channels + 1 {
-        candle_core::bail!(
-            "{NAME}: input {:?}, kernel {:?}, gradient {:?}",
-            x.dims(),
-            kernel.dims(),
-            grad.dims()
-        );
-    }
-    let geometry = Geometry {
+pub(crate) fn conv3x3_backward_padded(
+    input: &PaddedInput,
+    kernel: &Tensor,
+    grad: &Tensor,
+) -> candle_core::Result<(Tensor, Tensor)> {
+    let outputs = input.check_kernel(kernel)?;
+    let (batch, geometry) = (input.batch, input.geometry);
+    let Geometry {
         height,
         width,
         channels,
-    };
+    } = geometry;
+    if grad.dims() != [batch, height, width, outputs] {
+        candle_core::bail!(
+            "{NAME}: gradient {:?} for an output of {:?}",
+            grad.dims(),
+            [batch, height, width, outputs]
+        );
+    }
     let of_grad = Geometry {
         channels: outputs,
         ..geometry
     };
-    let (grad_x, grad_kernel) = with_f32(x, NAME, |xs| {
-        with_f32(grad, NAME, |gs| {
-            let flipped = with_f32(kernel, NAME, |ks| Ok(flipped_kernel(ks, channels, outputs)))?;
-            let grad_x = of_grad.forward(gs, &flipped, batch, channels);
-            let grad_kernel = geometry.kernel_gradient(&geometry.pad_batch(xs, batch), gs, batch, outputs);
-            Ok((grad_x, grad_kernel))
-        })
+    let (grad_x, grad_kernel) = with_f32(grad, NAME, |gs| {
+        let flipped = with_f32(kernel, NAME, |ks| Ok(flipped_kernel(ks, channels, outputs)))?;
+        let grad_x = of_grad.forward(gs, &flipped, batch, channels);
+        let grad_kernel = geometry.kernel_gradient(&input.values, gs, batch, outputs);
+        Ok((grad_x, grad_kernel))
     })?;
-    let device = x.device();
+    let device = grad.device();
     Ok((
-        Tensor::from_vec(grad_x, x.shape(), device)?,
-        Tensor::from_vec(grad_kernel, (k, outputs), device)?,
+        Tensor::from_vec(grad_x, (batch, height, width, channels), device)?,
+        Tensor::from_vec(grad_kernel, (9 * channels + 1, outputs), device)?,
     ))
 }
 

@@ -200,64 +200,78 @@ pub(crate) fn group_norm_backward(
         with_f32(grad, GROUP_NORM, |gs| {
             let per_group = channels / groups;
             let count = (height * width * per_group) as f32;
-            let mut dx = parallel_zeros(xs.len());
+            if gs.len() != xs.len() {
+                candle_core::bail!("{GROUP_NORM}: gradient {:?} for input {:?}", grad.dims(), x.dims());
+            }
             // Per image: dx, and that image's share of dγ and dβ.
-            let partials: Vec<(Vec<f32>, Vec<f32>)> = dx
-                .par_chunks_mut(image_len)
-                .zip(xs.par_chunks(image_len))
-                .zip(gs.par_chunks(image_len))
-                .map(|((dx, image), g)| {
-                    let (mean, inv_std) = group_stats(image, channels, groups);
-                    let scale: Vec<f32> = (0..channels).map(|c| inv_std[c / per_group]).collect();
-                    let shift: Vec<f32> = (0..channels).map(|c| -mean[c / per_group] * scale[c]).collect();
-                    // x̂ = (x − μ)/σ per value, and dL/dy (through SiLU if present), in `dx` for now.
-                    let mut x_hat = vec![0f32; image.len()];
-                    for ((h_pixel, x_pixel), d_pixel) in x_hat
-                        .chunks_exact_mut(channels)
-                        .zip(image.chunks_exact(channels))
-                        .zip(dx.chunks_exact_mut(channels))
-                    {
-                        for c in 0..channels {
-                            h_pixel[c] = x_pixel[c] * scale[c] + shift[c];
-                            d_pixel[c] = h_pixel[c] * gain_v[c] + bias_v[c];
+            let mut partials: Vec<(Vec<f32>, Vec<f32>)> = Vec::new();
+            let per_image = |dx: &mut [MaybeUninit<f32>]| {
+                partials = dx
+                    .par_chunks_mut(image_len)
+                    .zip(xs.par_chunks(image_len))
+                    .zip(gs.par_chunks(image_len))
+                    .map(|((dx, image), g)| {
+                        let (mean, inv_std) = group_stats(image, channels, groups);
+                        let scale: Vec<f32> = (0..channels).map(|c| inv_std[c / per_group]).collect();
+                        let shift: Vec<f32> = (0..channels).map(|c| -mean[c / per_group] * scale[c]).collect();
+                        // x̂ = (x − μ)/σ per value, and y (before SiLU) in `dx` for now.
+                        let standardise = |x_hat: &mut [MaybeUninit<f32>]| {
+                            for (h_pixel, x_pixel) in x_hat.chunks_exact_mut(channels).zip(image.chunks_exact(channels))
+                            {
+                                for (((h, x), a), b) in h_pixel.iter_mut().zip(x_pixel).zip(&scale).zip(&shift) {
+                                    h.write(x * a + b);
+                                }
+                            }
+                        };
+                        // SAFETY: the image is whole pixels, so every value is written.
+                        let x_hat = unsafe { filled_vec(image.len(), standardise) };
+                        for (d_pixel, h_pixel) in dx.chunks_exact_mut(channels).zip(x_hat.chunks_exact(channels)) {
+                            for c in 0..channels {
+                                d_pixel[c].write(h_pixel[c] * gain_v[c] + bias_v[c]);
+                            }
                         }
-                    }
-                    if silu {
-                        silu_backward_in_place(dx, g);
-                    } else {
-                        dx.copy_from_slice(g);
-                    }
-                    let mut d_bias = vec![0f32; channels];
-                    let mut d_gain = vec![0f32; channels];
-                    for (gy_pixel, h_pixel) in dx.chunks_exact(channels).zip(x_hat.chunks_exact(channels)) {
-                        for c in 0..channels {
-                            d_bias[c] += gy_pixel[c];
-                            d_gain[c] += gy_pixel[c] * h_pixel[c];
+                        // SAFETY: the loop above wrote every value of this image's dx.
+                        let dx = unsafe { assume_init_mut(dx) };
+                        if silu {
+                            silu_backward_in_place(dx, g);
+                        } else {
+                            dx.copy_from_slice(g);
                         }
-                    }
-                    // Σ over the group of dL/dx̂ and of dL/dx̂ · x̂ (dL/dx̂ = γ dL/dy).
-                    let mut sum_gx = vec![0f32; groups];
-                    let mut sum_gx_xhat = vec![0f32; groups];
-                    for c in 0..channels {
-                        sum_gx[c / per_group] += gain_v[c] * d_bias[c];
-                        sum_gx_xhat[c / per_group] += gain_v[c] * d_gain[c];
-                    }
-                    // dx = (γ dL/dy − mean(dL/dx̂) − x̂ mean(dL/dx̂ · x̂)) / σ, per channel constants first.
-                    let dy_scale: Vec<f32> = (0..channels).map(|c| gain_v[c] * inv_std[c / per_group]).collect();
-                    let offset: Vec<f32> = (0..channels)
-                        .map(|c| -inv_std[c / per_group] * sum_gx[c / per_group] / count)
-                        .collect();
-                    let x_hat_scale: Vec<f32> = (0..channels)
-                        .map(|c| -inv_std[c / per_group] * sum_gx_xhat[c / per_group] / count)
-                        .collect();
-                    for (d_pixel, h_pixel) in dx.chunks_exact_mut(channels).zip(x_hat.chunks_exact(channels)) {
-                        for c in 0..channels {
-                            d_pixel[c] = d_pixel[c] * dy_scale[c] + offset[c] + h_pixel[c] * x_hat_scale[c];
+                        let mut d_bias = vec![0f32; channels];
+                        let mut d_gain = vec![0f32; channels];
+                        for (gy_pixel, h_pixel) in dx.chunks_exact(channels).zip(x_hat.chunks_exact(channels)) {
+                            for c in 0..channels {
+                                d_bias[c] += gy_pixel[c];
+                                d_gain[c] += gy_pixel[c] * h_pixel[c];
+                            }
                         }
-                    }
-                    (d_gain, d_bias)
-                })
-                .collect();
+                        // Σ over the group of dL/dx̂ and of dL/dx̂ · x̂ (dL/dx̂ = γ dL/dy).
+                        let mut sum_gx = vec![0f32; groups];
+                        let mut sum_gx_xhat = vec![0f32; groups];
+                        for c in 0..channels {
+                            sum_gx[c / per_group] += gain_v[c] * d_bias[c];
+                            sum_gx_xhat[c / per_group] += gain_v[c] * d_gain[c];
+                        }
+                        // dx = (γ dL/dy − mean(dL/dx̂) − x̂ mean(dL/dx̂ · x̂)) / σ, per channel constants first.
+                        let dy_scale: Vec<f32> = (0..channels).map(|c| gain_v[c] * inv_std[c / per_group]).collect();
+                        let offset: Vec<f32> = (0..channels)
+                            .map(|c| -inv_std[c / per_group] * sum_gx[c / per_group] / count)
+                            .collect();
+                        let x_hat_scale: Vec<f32> = (0..channels)
+                            .map(|c| -inv_std[c / per_group] * sum_gx_xhat[c / per_group] / count)
+                            .collect();
+                        for (d_pixel, h_pixel) in dx.chunks_exact_mut(channels).zip(x_hat.chunks_exact(channels)) {
+                            for c in 0..channels {
+                                d_pixel[c] = d_pixel[c] * dy_scale[c] + offset[c] + h_pixel[c] * x_hat_scale[c];
+                            }
+                        }
+                        (d_gain, d_bias)
+                    })
+                    .collect();
+            };
+            // SAFETY: x is whole images, so the zipped chunks cover dx, and each
+            // image's values are all written before they are read.
+            let dx = unsafe { filled_vec(xs.len(), per_image) };
             let mut d_gain = vec![0f32; channels];
             let mut d_bias = vec![0f32; channels];
             for (g, b) in &partials {
