@@ -307,6 +307,23 @@ pub fn spread2x(x: &Tensor) -> candle_core::Result<Tensor> {
     x.contiguous()?.apply_op1(Spread2x { scale: 1.0 })
 }
 
+/// The gradient of [`pool2x`]'s input given its output's: each output's
+/// gradient spread over its four pixels, a quarter each.
+///
+/// # Errors
+/// `grad` is not 4-D f32.
+pub(crate) fn pool2x_backward(grad: &Tensor) -> candle_core::Result<Tensor> {
+    grad.contiguous()?.apply_op1_no_bwd(&Spread2x { scale: 0.25 })
+}
+
+/// The gradient of [`spread2x`]'s input given its output's: the sum over each 2×2 square.
+///
+/// # Errors
+/// `grad` is not 4-D f32 with even sides.
+pub(crate) fn spread2x_backward(grad: &Tensor) -> candle_core::Result<Tensor> {
+    grad.contiguous()?.apply_op1_no_bwd(&Pool2x)? * 4.0
+}
+
 struct Pool2x;
 
 /// Nearest upsampling times `scale` (scale ¼ is pooling's adjoint).
@@ -346,7 +363,7 @@ impl CustomOp1 for Pool2x {
     }
 
     fn bwd(&self, _arg: &Tensor, _res: &Tensor, grad: &Tensor) -> candle_core::Result<Option<Tensor>> {
-        Ok(Some(grad.contiguous()?.apply_op1_no_bwd(&Spread2x { scale: 0.25 })?))
+        Ok(Some(pool2x_backward(grad)?))
     }
 }
 

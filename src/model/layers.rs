@@ -204,19 +204,151 @@ impl SelfAttention {
     /// # Errors
     /// `x` is not 4-D with the block's channels.
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let (batch, height, width, channels) = x.dims4()?;
-        let tokens = self
-            .norm
-            .forward(x, false)?
-            .reshape((batch, height * width, channels))?;
-        let qkv = self.qkv.forward(&tokens)?;
-        let q = qkv.narrow(D::Minus1, 0, channels)?.contiguous()?;
-        let k = qkv.narrow(D::Minus1, channels, channels)?.contiguous()?;
-        let v = qkv.narrow(D::Minus1, 2 * channels, channels)?.contiguous()?;
-        let scale = 1.0 / (channels as f64).sqrt();
-        let scores = (q.matmul(&k.t()?.contiguous()?)? * scale)?;
-        let weights = candle_nn::ops::softmax(&scores, D::Minus1)?;
-        let attended = self.out.forward(&weights.matmul(&v)?)?;
-        Ok((x + attended.reshape((batch, height, width, channels))?)?)
+        Ok(attention_forward(&self.weights(), x)?.0)
     }
+
+    /// The block's weights (tracked if the block's are).
+    pub(super) fn weights(&self) -> AttentionWeights {
+        let (gain, bias) = self.norm.weights();
+        let (qkv_weight, qkv_bias) = self.qkv.weights();
+        let (out_weight, out_bias) = self.out.weights();
+        AttentionWeights {
+            groups: self.norm.groups(),
+            gain: gain.clone(),
+            bias: bias.clone(),
+            qkv_weight: qkv_weight.clone(),
+            qkv_bias: qkv_bias.clone(),
+            out_weight: out_weight.clone(),
+            out_bias: out_bias.clone(),
+        }
+    }
+}
+
+/// A self-attention block's weights.
+#[derive(Clone)]
+pub(super) struct AttentionWeights {
+    pub(super) groups: usize,
+    pub(super) gain: Tensor,
+    pub(super) bias: Tensor,
+    /// `[C, 3C]`: queries, keys and values side by side.
+    pub(super) qkv_weight: Tensor,
+    pub(super) qkv_bias: Tensor,
+    /// `[C, C]`.
+    pub(super) out_weight: Tensor,
+    pub(super) out_bias: Tensor,
+}
+
+impl AttentionWeights {
+    /// The same weights outside any graph.
+    pub(super) fn detached(&self) -> Self {
+        Self {
+            groups: self.groups,
+            gain: self.gain.detach(),
+            bias: self.bias.detach(),
+            qkv_weight: self.qkv_weight.detach(),
+            qkv_bias: self.qkv_bias.detach(),
+            out_weight: self.out_weight.detach(),
+            out_bias: self.out_bias.detach(),
+        }
+    }
+
+    /// The weights flattened, in [`attention_backward`]'s order of gradients.
+    pub(super) fn parameters(&self) -> candle_core::Result<Vec<Tensor>> {
+        Ok(vec![
+            self.gain.clone(),
+            self.bias.clone(),
+            self.qkv_weight.flatten_all()?,
+            self.qkv_bias.clone(),
+            self.out_weight.flatten_all()?,
+            self.out_bias.clone(),
+        ])
+    }
+}
+
+/// What attention's backward pass needs besides its input.
+pub(super) struct AttentionSaved {
+    /// GroupNorm(x) as `[B, N, C]` tokens.
+    tokens: Tensor,
+    q: Tensor,
+    k: Tensor,
+    v: Tensor,
+    /// softmax(q kᵀ / √C), `[B, N, N]`.
+    weights: Tensor,
+    /// weights · v, `[B, N, C]`.
+    attended: Tensor,
+}
+
+/// x + Attention(GroupNorm(x)) (Vaswani et al. 2017, single head), and what
+/// the backward pass needs. Differentiable by candle when the weights are tracked.
+///
+/// # Errors
+/// `x` is not 4-D with the block's channels.
+pub(super) fn attention_forward(w: &AttentionWeights, x: &Tensor) -> candle_core::Result<(Tensor, AttentionSaved)> {
+    let (batch, height, width, channels) = x.dims4()?;
+    let tokens =
+        kernels::group_norm(x, &w.gain, &w.bias, w.groups, false)?.reshape((batch, height * width, channels))?;
+    let qkv = linear(&tokens, &w.qkv_weight, &w.qkv_bias)?;
+    let q = qkv.narrow(D::Minus1, 0, channels)?.contiguous()?;
+    let k = qkv.narrow(D::Minus1, channels, channels)?.contiguous()?;
+    let v = qkv.narrow(D::Minus1, 2 * channels, channels)?.contiguous()?;
+    let scale = 1.0 / (channels as f64).sqrt();
+    let scores = (q.matmul(&k.t()?.contiguous()?)? * scale)?;
+    let weights = candle_nn::ops::softmax(&scores, D::Minus1)?;
+    let attended = weights.matmul(&v)?;
+    let out = linear(&attended, &w.out_weight, &w.out_bias)?;
+    let saved = AttentionSaved {
+        tokens,
+        q,
+        k,
+        v,
+        weights,
+        attended,
+    };
+    Ok(((x + out.reshape((batch, height, width, channels))?)?, saved))
+}
+
+/// The gradients of attention's input and of its parameters (in
+/// [`AttentionWeights::parameters`]' order), given its output's gradient.
+///
+/// # Errors
+/// Shapes that do not agree.
+pub(super) fn attention_backward(
+    w: &AttentionWeights,
+    x: &Tensor,
+    saved: &AttentionSaved,
+    grad: &Tensor,
+) -> candle_core::Result<(Tensor, Vec<Tensor>)> {
+    let (batch, height, width, channels) = x.dims4()?;
+    let rows = batch * height * width;
+    let flat = |t: &Tensor, columns: usize| t.reshape((rows, columns));
+    let column_sums = |t: &Tensor, columns: usize| kernels::sum_per_image_channel(t, 1, columns)?.reshape(columns);
+    // out = x + attended W_o + b_o
+    let d_out = flat(grad, channels)?;
+    let d_out_weight = flat(&saved.attended, channels)?.t()?.matmul(&d_out)?;
+    let d_out_bias = column_sums(&d_out, channels)?;
+    let d_attended = d_out
+        .matmul(&w.out_weight.t()?)?
+        .reshape((batch, height * width, channels))?;
+    // attended = weights · v; weights = softmax(scores); scores = q kᵀ / √C
+    let d_weights = d_attended.matmul(&saved.v.t()?.contiguous()?)?;
+    let d_v = saved.weights.t()?.contiguous()?.matmul(&d_attended)?;
+    let inner = (&d_weights * &saved.weights)?.sum_keepdim(D::Minus1)?;
+    let scale = 1.0 / (channels as f64).sqrt();
+    let d_scores = ((saved.weights.clone() * d_weights.broadcast_sub(&inner)?)? * scale)?;
+    let d_q = d_scores.matmul(&saved.k)?;
+    let d_k = d_scores.t()?.contiguous()?.matmul(&saved.q)?;
+    let d_qkv = flat(&Tensor::cat(&[&d_q, &d_k, &d_v], D::Minus1)?, 3 * channels)?;
+    let d_qkv_weight = flat(&saved.tokens, channels)?.t()?.matmul(&d_qkv)?;
+    let d_qkv_bias = column_sums(&d_qkv, 3 * channels)?;
+    let d_tokens = d_qkv.matmul(&w.qkv_weight.t()?)?.reshape(x.shape())?;
+    let (d_x, d_gain, d_bias) = kernels::group_norm_backward(x, &w.gain, &w.bias, w.groups, false, &d_tokens)?;
+    let parameters = vec![
+        d_gain,
+        d_bias,
+        d_qkv_weight.flatten_all()?,
+        d_qkv_bias,
+        d_out_weight.flatten_all()?,
+        d_out_bias,
+    ];
+    Ok(((d_x + grad)?, parameters))
 }

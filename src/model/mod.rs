@@ -7,6 +7,7 @@ pub mod config;
 pub mod conv;
 pub mod distill;
 pub mod error;
+mod fused;
 pub mod kernels;
 pub mod layers;
 pub mod mlp;
@@ -21,6 +22,7 @@ pub mod tensor_ops;
 mod test_support;
 pub mod train;
 pub mod unet;
+mod unet_training;
 pub mod vdm;
 
 pub use config::{Architecture, MlpConfig, ModelConfig, UnetConfig};

@@ -2,28 +2,19 @@
 //! GroupNorm → SiLU → conv → + embedding → GroupNorm → SiLU → conv, plus a
 //! skip (1×1 when the channels change).
 //!
-//! In training the block is one node of candle's graph ([`ResBlockOp`]), whose
-//! backward calls the kernels' backward passes in order. candle's own backward
-//! gives every node's gradient a fresh zeroed tensor and adds into it
-//! (`or_insert`, then `add`, in its `backprop.rs`), on one thread; a block was
-//! about fifteen nodes, most of them image-sized, and perf on `train` (batch
-//! 64) found that zeroing and adding at a quarter of a step's wall time, with
-//! rayon's threads idle. As one node, a block costs candle one gradient: its input's.
-//!
-//! Both run the same composition, [`forward_block`]: inference directly
-//! (detached weights, no graph); training on detached views, before handing
-//! the output and the saved activations to the op.
+//! [`forward_block`] and [`backward_block`] are the block's two passes on
+//! detached tensors; inference runs the first alone, and training (the U-Net's
+//! [`super::fused::Fused`] node, or a block's own) chains the second.
 
-use std::sync::Mutex;
-
-use candle_core::{CpuStorage, CustomOp3, Layout, Shape, Tensor};
+use candle_core::Tensor;
 
 use super::conv::{PaddedInput, conv3x3_backward_padded, conv3x3_keeping_input};
 use super::error::Result;
-use super::kernels::{add_per_image_channel, group_norm, group_norm_backward, sum_per_image_channel, with_f32};
+use super::fused::Fused;
+use super::kernels::{add_per_image_channel, group_norm, group_norm_backward, sum_per_image_channel};
 use super::layers::{Conv3x3, GroupNorm, Linear, linear};
 use super::params::Scope;
-use super::tensor_ops::{add, add_slices};
+use super::tensor_ops::add;
 
 /// A residual block's layers, with their parameter names (`norm1.gain`, …).
 pub(super) struct ResBlock {
@@ -67,48 +58,32 @@ impl ResBlock {
     /// # Errors
     /// Shapes that do not fit the block.
     pub(super) fn forward(&self, x: &Tensor, embedding: &Tensor) -> Result<Tensor> {
-        let weights = self.weights()?;
+        let weights = BlockWeights::of(self)?;
         // Training weights are variables; inference weights are detached and keep no graph.
         if !self.conv1.weights().0.is_variable() {
             let (skip, residual, _) = forward_block(&weights, x, embedding, false)?;
             return Ok(add(&skip, &residual)?);
         }
-        // Computed here, outside candle's graph, and handed to the op, whose
-        // forward only returns it: no copy of the input or the output.
         let weights = weights.detached();
-        let (skip, residual, saved) = forward_block(&weights, &x.detach(), &embedding.detach(), true)?;
-        let saved = saved.ok_or_else(|| candle_core::Error::Msg(format!("{NAME}: activations not kept")))?;
-        let output = with_f32(&skip, NAME, |s| with_f32(&residual, NAME, |r| Ok(add_slices(s, r))))?;
-        let op = ResBlockOp {
-            weights,
-            saved,
-            output: Mutex::new(Some((output, skip.shape().clone()))),
-        };
-        Ok(x.contiguous()?
-            .apply_op3(&embedding.contiguous()?, &self.packed_parameters()?, op)?)
+        let (x_value, embedding_value) = (x.detach(), embedding.detach());
+        let (skip, residual, saved) = forward_block(&weights, &x_value, &embedding_value, true)?;
+        let saved = saved.ok_or_else(|| candle_core::Error::Msg("res_block: activations not kept".into()))?;
+        let backward = move |grad: &Tensor| backward_block(&weights, &x_value, &embedding_value, &saved, grad);
+        let packed = Tensor::cat(&self.parameters()?, 0)?;
+        Ok(Fused::apply(
+            "res_block",
+            [&x.contiguous()?, &embedding.contiguous()?, &packed],
+            &add(&skip, &residual)?,
+            Box::new(backward),
+        )?)
     }
 
-    fn weights(&self) -> candle_core::Result<BlockWeights> {
-        let pair = |(a, b): (&Tensor, &Tensor)| (a.clone(), b.clone());
-        let ((gain1, bias1), (gain2, bias2)) = (pair(self.norm1.weights()), pair(self.norm2.weights()));
-        let (embedding_weight, embedding_bias) = pair(self.embedding.weights());
-        Ok(BlockWeights {
-            groups: self.norm1.groups(),
-            gain1,
-            bias1,
-            kernel1: self.conv1.kernel()?,
-            embedding_weight,
-            embedding_bias,
-            gain2,
-            bias2,
-            kernel2: self.conv2.kernel()?,
-            skip: self.skip.as_ref().map(|skip| pair(skip.weights())),
-        })
-    }
-
-    /// Every parameter flattened into one vector, in [`BlockShape::unpack`]'s
-    /// order (a conv's weight then its bias is its kernel, row by row).
-    fn packed_parameters(&self) -> candle_core::Result<Tensor> {
+    /// Every parameter flattened, in [`backward_block`]'s order of gradients
+    /// (a conv's weight then its bias is its kernel, row by row).
+    ///
+    /// # Errors
+    /// Only candle's own.
+    pub(super) fn parameters(&self) -> candle_core::Result<Vec<Tensor>> {
         let mut parts = vec![self.norm1.weights().0.clone(), self.norm1.weights().1.clone()];
         for (weight, bias) in [self.conv1.weights(), self.embedding.weights()] {
             parts.extend([weight.flatten_all()?, bias.clone()]);
@@ -118,13 +93,13 @@ impl ResBlock {
         if let Some(skip) = &self.skip {
             parts.extend([skip.weights().0.flatten_all()?, skip.weights().1.clone()]);
         }
-        Tensor::cat(&parts, 0)
+        Ok(parts)
     }
 }
 
 /// A block's weights as the kernels take them.
 #[derive(Clone)]
-struct BlockWeights {
+pub(super) struct BlockWeights {
     groups: usize,
     gain1: Tensor,
     bias1: Tensor,
@@ -142,7 +117,7 @@ struct BlockWeights {
 }
 
 /// The activations the backward pass needs besides the block's inputs.
-struct Saved {
+pub(super) struct Saved {
     /// GroupNorm₁ + SiLU of x: conv₁'s input, padded as conv₁ read it.
     normed1: PaddedInput,
     /// conv₁ + embedding: GroupNorm₂'s input.
@@ -152,7 +127,30 @@ struct Saved {
 }
 
 impl BlockWeights {
-    fn detached(&self) -> Self {
+    /// The block's weights (tracked if the block's are).
+    ///
+    /// # Errors
+    /// Only candle's own.
+    pub(super) fn of(block: &ResBlock) -> candle_core::Result<Self> {
+        let pair = |(a, b): (&Tensor, &Tensor)| (a.clone(), b.clone());
+        let ((gain1, bias1), (gain2, bias2)) = (pair(block.norm1.weights()), pair(block.norm2.weights()));
+        let (embedding_weight, embedding_bias) = pair(block.embedding.weights());
+        Ok(Self {
+            groups: block.norm1.groups(),
+            gain1,
+            bias1,
+            kernel1: block.conv1.kernel()?,
+            embedding_weight,
+            embedding_bias,
+            gain2,
+            bias2,
+            kernel2: block.conv2.kernel()?,
+            skip: block.skip.as_ref().map(|skip| pair(skip.weights())),
+        })
+    }
+
+    /// The same weights outside any graph.
+    pub(super) fn detached(&self) -> Self {
         Self {
             groups: self.groups,
             gain1: self.gain1.detach(),
@@ -172,7 +170,7 @@ impl BlockWeights {
 /// 1×1 projection) and the residual; and, if `keep`, what the backward pass
 /// needs. (Inference drops each padded conv input at once: kept to the block's
 /// end, they cost batch-64 sampling a fifth of its speed in fresh memory.)
-fn forward_block(
+pub(super) fn forward_block(
     w: &BlockWeights,
     x: &Tensor,
     embedding: &Tensor,
@@ -201,7 +199,7 @@ fn forward_block(
 /// The gradients of the block's input, its embedding input, and its packed
 /// parameters, given its output's gradient `grad` (the chain rule through
 /// [`forward_block`], last layer first).
-fn backward_block(
+pub(super) fn backward_block(
     w: &BlockWeights,
     x: &Tensor,
     embedding: &Tensor,
@@ -242,76 +240,13 @@ fn backward_block(
     Ok((d_x, d_embedding, Tensor::cat(&parts, 0)?))
 }
 
-/// A residual block as one custom op of candle's graph: inputs x, the
-/// embedding, and the packed parameters (there so that candle routes their
-/// gradients; the op reads the same values from `weights`).
-struct ResBlockOp {
-    weights: BlockWeights,
-    saved: Saved,
-    /// The output, computed before candle applies the op; its forward takes it.
-    output: Mutex<Option<(Vec<f32>, Shape)>>,
-}
-
-const NAME: &str = "res_block";
-
-impl CustomOp3 for ResBlockOp {
-    fn name(&self) -> &'static str {
-        NAME
-    }
-
-    fn cpu_fwd(
-        &self,
-        _: &CpuStorage,
-        _: &Layout,
-        _: &CpuStorage,
-        _: &Layout,
-        _: &CpuStorage,
-        _: &Layout,
-    ) -> candle_core::Result<(CpuStorage, Shape)> {
-        let taken = match self.output.lock() {
-            Ok(mut slot) => slot.take(),
-            Err(_) => candle_core::bail!("{NAME}: a thread panicked while holding the output"),
-        };
-        let Some((values, shape)) = taken else {
-            candle_core::bail!("{NAME}: the op was applied twice")
-        };
-        Ok((CpuStorage::F32(values), shape))
-    }
-
-    fn bwd(
-        &self,
-        x: &Tensor,
-        embedding: &Tensor,
-        packed: &Tensor,
-        _res: &Tensor,
-        grad: &Tensor,
-    ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
-        // Detached: the backward pass must not grow the graph it walks.
-        let (d_x, d_embedding, d_packed) = backward_block(
-            &self.weights,
-            &x.detach(),
-            &embedding.detach(),
-            &self.saved,
-            &grad.detach(),
-        )?;
-        if d_packed.dims() != packed.dims() {
-            candle_core::bail!(
-                "{NAME}: {:?} parameter gradients for {:?} parameters",
-                d_packed.dims(),
-                packed.dims()
-            );
-        }
-        Ok((Some(d_x), Some(d_embedding), Some(d_packed)))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use candle_core::Var;
 
     use super::*;
     use crate::model::params::ParamStore;
-    use crate::model::test_support::{max_diff, ramp};
+    use crate::model::test_support::{assert_same_gradients, max_diff, ramp};
 
     /// The fused op against the same composition differentiated by candle.
     fn check_block(inputs: usize, outputs: usize) {
@@ -342,19 +277,8 @@ mod tests {
 
         let loss = |out: Tensor| (out * &weights).unwrap().sum_all().unwrap().backward().unwrap();
         let (ours, candles) = (loss(fused), loss(composed));
-        let mut checked = 0;
-        for var in store.vars().values().chain([&x, &embedding]) {
-            let (a, b) = (ours.get(var).unwrap(), candles.get(var).unwrap());
-            let scale = f64::from(b.abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap()).max(1.0);
-            assert!(
-                f64::from(max_diff(a, b)) < 1e-5 * scale,
-                "{:?}: {}",
-                var.dims(),
-                max_diff(a, b)
-            );
-            checked += 1;
-        }
-        assert_eq!(checked, store.vars().len() + 2);
+        let compared = assert_same_gradients(&ours, &candles, store.vars().values().chain([&x, &embedding]));
+        assert_eq!(compared, store.vars().len() + 2);
     }
 
     #[test]

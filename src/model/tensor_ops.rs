@@ -19,7 +19,7 @@ use std::mem::MaybeUninit;
 use candle_core::{CpuStorage, CustomOp2, Layout, Shape, Tensor};
 use rayon::prelude::*;
 
-use super::kernels::contiguous_f32;
+use super::kernels::{contiguous_f32, with_f32};
 
 /// Values per rayon task in the element-wise loops (a few L1 caches' worth).
 const CHUNK: usize = 1 << 14;
@@ -135,13 +135,59 @@ impl CustomOp2 for ConcatChannels {
         _res: &Tensor,
         grad: &Tensor,
     ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>)> {
-        let last = a.rank() - 1;
-        let ca = a.dim(last)?;
-        Ok((
-            Some(grad.narrow(last, 0, ca)?.contiguous()?),
-            Some(grad.narrow(last, ca, b.dim(last)?)?.contiguous()?),
-        ))
+        let (da, db) = split_channels(grad, a.dim(a.rank() - 1)?)?;
+        if db.dims() != b.dims() {
+            candle_core::bail!(
+                "concat_channels: gradient {:?} for {:?} and {:?}",
+                grad.dims(),
+                a.dims(),
+                b.dims()
+            );
+        }
+        Ok((Some(da), Some(db)))
     }
+}
+
+/// Splits `[…, C]` into its first `first` channels and the rest, on rayon's
+/// threads (the adjoint of [`concat_channels`]; candle's narrow-then-copy ran
+/// pixel by pixel on one thread).
+///
+/// # Errors
+/// `first` exceeds the channels, or the data is not f32.
+pub(crate) fn split_channels(t: &Tensor, first: usize) -> candle_core::Result<(Tensor, Tensor)> {
+    let dims = t.dims();
+    let Some((&channels, leading)) = dims.split_last() else {
+        candle_core::bail!("split_channels: a scalar has no channels")
+    };
+    if first > channels || first == 0 || first == channels {
+        candle_core::bail!("split_channels: {first} of {channels} channels");
+    }
+    let rest = channels - first;
+    let pixels: usize = leading.iter().product();
+    // Pixels per task, so that each task copies about CHUNK values.
+    let per_task = (CHUNK / channels).max(1);
+    let (a, b) = with_f32(t, "split_channels", |values| {
+        let copy = |out: &mut [MaybeUninit<f32>], width: usize, offset: usize| {
+            out.par_chunks_mut(per_task * width)
+                .zip(values.par_chunks(per_task * channels))
+                .for_each(|(out, source)| {
+                    for (o, pixel) in out.chunks_exact_mut(width).zip(source.chunks_exact(channels)) {
+                        write_copy(o, &pixel[offset..offset + width]);
+                    }
+                });
+        };
+        // SAFETY: `values` holds `pixels` whole pixels of `channels` values, so
+        // the zipped chunks cover each output and every value is written.
+        let a = unsafe { filled_vec(pixels * first, |out| copy(out, first, 0)) };
+        // SAFETY: as above, for the remaining channels.
+        let b = unsafe { filled_vec(pixels * rest, |out| copy(out, rest, first)) };
+        Ok((a, b))
+    })?;
+    let shape = |width: usize| [leading, &[width]].concat();
+    Ok((
+        Tensor::from_vec(a, shape(first), t.device())?,
+        Tensor::from_vec(b, shape(rest), t.device())?,
+    ))
 }
 
 /// a + b for two tensors of the same shape.

@@ -14,16 +14,17 @@ use super::layers::{Conv3x3, GroupNorm, SelfAttention, downsample, upsample};
 use super::params::Scope;
 use super::resblock::ResBlock;
 use super::tensor_ops::concat_channels;
+use super::unet_training::forward_fused;
 
 /// The U-Net; input and output are `[B, H, W, C_image]` (channels last).
 pub struct Unet {
-    input: Conv3x3,
-    down: [ResBlock; 3],
-    middle: ResBlock,
-    attention: Option<[SelfAttention; 2]>,
-    up: [ResBlock; 3],
-    out_norm: GroupNorm,
-    output: Conv3x3,
+    pub(super) input: Conv3x3,
+    pub(super) down: [ResBlock; 3],
+    pub(super) middle: ResBlock,
+    pub(super) attention: Option<[SelfAttention; 2]>,
+    pub(super) up: [ResBlock; 3],
+    pub(super) out_norm: GroupNorm,
+    pub(super) output: Conv3x3,
 }
 
 impl Unet {
@@ -71,6 +72,20 @@ impl Unet {
     /// # Errors
     /// Shapes that do not fit the network.
     pub fn forward(&self, x: &Tensor, embedding: &Tensor) -> Result<Tensor> {
+        // Training weights are variables: the body becomes one node of candle's
+        // graph with its own backward pass (`unet_training`).
+        if self.input.weights().0.is_variable() {
+            return forward_fused(self, x, embedding);
+        }
+        self.forward_composed(x, embedding)
+    }
+
+    /// The network as a composition of its layers (differentiable by candle
+    /// when the weights are tracked).
+    ///
+    /// # Errors
+    /// Shapes that do not fit the network.
+    pub(super) fn forward_composed(&self, x: &Tensor, embedding: &Tensor) -> Result<Tensor> {
         let mut h = self.input.forward(x)?;
         let mut skips = Vec::with_capacity(3);
         for (level, block) in self.down.iter().enumerate() {
