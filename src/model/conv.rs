@@ -43,6 +43,9 @@ const BLOCK_PIXELS: usize = 256;
 /// the thread count).
 const PARTIAL_SUMS: usize = 8;
 
+/// Kernel-gradient values per task when the runs' partial sums are added.
+const CHUNK_VALUES: usize = 1 << 12;
+
 thread_local! {
     /// Each rayon worker's buffer (gathered rows, or a band of outputs), reused across blocks and calls.
     static SCRATCH: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
@@ -243,10 +246,14 @@ impl Geometry {
                 partial
             })
             .collect();
+        // Each value sums the runs in order, whichever thread adds its chunk.
         let mut total = vec![0f32; kernel_len];
-        for partial in &partials {
-            total.iter_mut().zip(partial).for_each(|(x, y)| *x += y);
-        }
+        total.par_chunks_mut(CHUNK_VALUES).enumerate().for_each(|(i, chunk)| {
+            for partial in &partials {
+                let part = &partial[i * CHUNK_VALUES..i * CHUNK_VALUES + chunk.len()];
+                chunk.iter_mut().zip(part).for_each(|(x, y)| *x += y);
+            }
+        });
         total
     }
 
