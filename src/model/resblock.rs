@@ -59,8 +59,10 @@ impl ResBlock {
     /// Shapes that do not fit the block.
     pub(super) fn forward(&self, x: &Tensor, embedding: &Tensor) -> Result<Tensor> {
         let weights = BlockWeights::of(self)?;
-        // Training weights are variables; inference weights are detached and keep no graph.
-        if !self.conv1.weights().0.is_variable() {
+        // Inference (detached weights and inputs) keeps no graph; anything that
+        // needs a gradient (training weights are variables) takes the fused node.
+        let tracked = self.conv1.weights().0.is_variable() || x.track_op() || embedding.track_op();
+        if !tracked {
             let (skip, residual, _) = forward_block(&weights, x, embedding, false)?;
             return Ok(add(&skip, &residual)?);
         }
@@ -72,7 +74,7 @@ impl ResBlock {
         let packed = Tensor::cat(&self.parameters()?, 0)?;
         Ok(Fused::apply(
             "res_block",
-            [&x.contiguous()?, &embedding.contiguous()?, &packed],
+            [x, embedding, &packed],
             &add(&skip, &residual)?,
             Box::new(backward),
         )?)

@@ -72,9 +72,10 @@ impl Unet {
     /// # Errors
     /// Shapes that do not fit the network.
     pub fn forward(&self, x: &Tensor, embedding: &Tensor) -> Result<Tensor> {
-        // Training weights are variables: the body becomes one node of candle's
-        // graph with its own backward pass (`unet_training`).
-        if self.input.weights().0.is_variable() {
+        // Anything that needs a gradient (training weights are variables) makes
+        // the body one node of candle's graph with its own backward pass
+        // (`unet_training`); inference keeps no graph.
+        if self.input.weights().0.is_variable() || x.track_op() || embedding.track_op() {
             return forward_fused(self, x, embedding);
         }
         self.forward_composed(x, embedding)

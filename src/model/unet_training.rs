@@ -299,5 +299,13 @@ mod tests {
         let (ours, candles) = (loss(fused), loss(composed));
         let compared = assert_same_gradients(&ours, &candles, store.vars().values().chain([&x, &embedding]));
         assert_eq!(compared, store.vars().len() + 2);
+
+        // The same weights, detached (as inference loads them): the input's
+        // gradient still flows, through the fused node, and is the same.
+        let tensors = store.tensors().into_iter().collect();
+        let mut frozen_store = ParamStore::loaded(tensors, std::path::Path::new("test"), false);
+        let frozen = Unet::new(&mut frozen_store.root(), &config, 6, 2).unwrap();
+        let frozen_grads = loss(frozen.forward(&x, &embedding).unwrap());
+        assert_eq!(assert_same_gradients(&frozen_grads, &ours, [&x, &embedding]), 2);
     }
 }
