@@ -22,40 +22,27 @@ pub(super) type Backward = Box<dyn Fn(&Tensor) -> candle_core::Result<(Tensor, T
 /// A node whose output is already known and whose backward pass is a closure.
 pub(super) struct Fused {
     name: &'static str,
-    /// Taken by candle's forward call (so the output is never copied).
+    /// Taken by candle's forward call, which hands it over without a copy.
     output: Mutex<Option<(Vec<f32>, Shape)>>,
     backward: Backward,
 }
 
 impl Fused {
-    /// Applies the node to `inputs` (the tensors whose gradients `backward`
+    /// Applies the node to its three inputs (the tensors whose gradients `backward`
     /// returns, in order), with `output` computed by the caller from their values.
     ///
     /// # Errors
     /// The output is not f32 on the CPU.
     pub(super) fn apply(
         name: &'static str,
-        inputs: [&Tensor; 3],
+        [a, b, c]: [&Tensor; 3],
         output: &Tensor,
         backward: Backward,
     ) -> candle_core::Result<Tensor> {
         let values = with_f32(output, name, |v| Ok(v.to_vec()))?;
-        Self::apply_values(name, inputs, (values, output.shape().clone()), backward)
-    }
-
-    /// [`Self::apply`] with the output's values already in a vector.
-    ///
-    /// # Errors
-    /// Only candle's own.
-    pub(super) fn apply_values(
-        name: &'static str,
-        [a, b, c]: [&Tensor; 3],
-        output: (Vec<f32>, Shape),
-        backward: Backward,
-    ) -> candle_core::Result<Tensor> {
         let op = Self {
             name,
-            output: Mutex::new(Some(output)),
+            output: Mutex::new(Some((values, output.shape().clone()))),
             backward,
         };
         a.apply_op3(b, c, op)
