@@ -93,7 +93,7 @@ pub struct TrainArgs {
 /// Fashion-MNIST's `train` or `t10k` split from Debian's package.
 pub(crate) fn fashion_mnist(split: &str) -> Result<Dataset> {
     // The reader's error names the file and, when it is missing, the package.
-    let images = crate::data::idx::fashion_mnist(split == "train")?;
+    let images = idx::fashion_mnist(split == "train")?;
     Ok(Dataset::from_images(&format!("fashion-mnist {split}"), &images))
 }
 

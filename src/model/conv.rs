@@ -47,7 +47,8 @@ const PARTIAL_SUMS: usize = 8;
 const CHUNK_VALUES: usize = 1 << 12;
 
 thread_local! {
-    /// Each rayon worker's buffer (gathered rows, or a band of outputs), reused across blocks and calls.
+    /// Each rayon worker's buffer (a band of outputs, or of the output gradient on the
+    /// padded width), reused across bands and calls.
     static SCRATCH: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
 }
 
@@ -417,7 +418,7 @@ pub(crate) fn conv3x3_keeping_input(x: &Tensor, kernel: &Tensor) -> candle_core:
 ///
 /// # Errors
 /// Shapes that do not agree, or non-f32 data.
-pub(crate) fn conv3x3_backward(x: &Tensor, kernel: &Tensor, grad: &Tensor) -> candle_core::Result<(Tensor, Tensor)> {
+fn conv3x3_backward(x: &Tensor, kernel: &Tensor, grad: &Tensor) -> candle_core::Result<(Tensor, Tensor)> {
     conv3x3_backward_padded(&PaddedInput::of(x)?, kernel, grad)
 }
 
@@ -520,10 +521,10 @@ mod tests {
 
     #[test]
     fn the_kernel_gradient_is_bitwise_the_same_on_any_number_of_threads() {
-        // 4 images of 20×20: 1600 pixels, 7 blocks, summed in runs.
-        let x = Var::from_tensor(&ramp(&[4, 20, 20, 3], 4)).unwrap();
+        // 8 images of 20×20 in bands of 11 and 9 rows: 16 bands, two to each of the 8 runs.
+        let x = Var::from_tensor(&ramp(&[8, 20, 20, 3], 4)).unwrap();
         let kernel = Var::from_tensor(&(ramp(&[28, 5], 5) * 0.1).unwrap()).unwrap();
-        let weights = ramp(&[4, 20, 20, 5], 6);
+        let weights = ramp(&[8, 20, 20, 5], 6);
         let kernel_grad = |threads: usize| -> Vec<f32> {
             let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
             pool.install(|| {

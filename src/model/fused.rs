@@ -22,7 +22,8 @@ pub(super) type Backward = Box<dyn Fn(&Tensor) -> candle_core::Result<(Tensor, T
 /// A node whose output is already known and whose backward pass is a closure.
 pub(super) struct Fused {
     name: &'static str,
-    /// Taken by candle's forward call, which hands it over without a copy.
+    /// Taken by candle's forward call (`apply` copies the output in once; the
+    /// U-Net's is a single channel).
     output: Mutex<Option<(Vec<f32>, Shape)>>,
     backward: Backward,
 }

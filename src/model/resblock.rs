@@ -2,15 +2,15 @@
 //! GroupNorm → SiLU → conv → + embedding → GroupNorm → SiLU → conv, plus a
 //! skip (1×1 when the channels change).
 //!
-//! [`forward_block`] and [`backward_block`] are the block's two passes on
-//! detached tensors; inference runs the first alone, and training (the U-Net's
-//! [`super::fused::Fused`] node, or a block's own) chains the second.
+//! [`ResBlock::forward`] composes the layers (inference, and candle's own
+//! backward pass where anything is tracked). [`forward_block`] and
+//! [`backward_block`] are the same block's two passes on detached tensors,
+//! which the U-Net's fused training node chains (`unet_training`).
 
 use candle_core::Tensor;
 
 use super::conv::{PaddedInput, conv3x3_backward_padded, conv3x3_keeping_input};
 use super::error::Result;
-use super::fused::Fused;
 use super::kernels::{add_per_image_channel, group_norm, group_norm_backward, sum_per_image_channel};
 use super::layers::{Conv3x3, GroupNorm, Linear, linear};
 use super::params::Scope;
@@ -58,26 +58,14 @@ impl ResBlock {
     /// # Errors
     /// Shapes that do not fit the block.
     pub(super) fn forward(&self, x: &Tensor, embedding: &Tensor) -> Result<Tensor> {
-        let weights = BlockWeights::of(self)?;
-        // Inference (detached weights and inputs) keeps no graph; anything that
-        // needs a gradient (training weights are variables) takes the fused node.
-        let tracked = self.conv1.weights().0.is_variable() || x.track_op() || embedding.track_op();
-        if !tracked {
-            let (skip, residual, _) = forward_block(&weights, x, embedding, false)?;
-            return Ok(add(&skip, &residual)?);
-        }
-        let weights = weights.detached();
-        let (x_value, embedding_value) = (x.detach(), embedding.detach());
-        let (skip, residual, saved) = forward_block(&weights, &x_value, &embedding_value, true)?;
-        let saved = saved.ok_or_else(|| candle_core::Error::Msg("res_block: activations not kept".into()))?;
-        let backward = move |grad: &Tensor| backward_block(&weights, &x_value, &embedding_value, &saved, grad);
-        let packed = Tensor::cat(&self.parameters()?, 0)?;
-        Ok(Fused::apply(
-            "res_block",
-            [x, embedding, &packed],
-            &add(&skip, &residual)?,
-            Box::new(backward),
-        )?)
+        let hidden = self.conv1.forward(&self.norm1.forward(x, true)?)?;
+        let hidden = add_per_image_channel(&hidden, &self.embedding.forward(embedding)?)?;
+        let residual = self.conv2.forward(&self.norm2.forward(&hidden, true)?)?;
+        let skip = match &self.skip {
+            Some(skip) => skip.forward(x)?,
+            None => x.clone(),
+        };
+        Ok(add(&skip, &residual)?)
     }
 
     /// Every parameter flattened, in [`backward_block`]'s order of gradients
@@ -168,33 +156,28 @@ impl BlockWeights {
     }
 }
 
-/// The block's two branches, whose sum is its output: the skip (x, or its
-/// 1×1 projection) and the residual; and, if `keep`, what the backward pass
-/// needs. (Inference drops each padded conv input at once: kept to the block's
-/// end, they cost batch-64 sampling a fifth of its speed in fresh memory.)
+/// The block's two branches, whose sum is its output (the skip: x, or its
+/// 1×1 projection; and the residual), and what [`backward_block`] needs: the
+/// same composition as [`ResBlock::forward`], on detached tensors.
 pub(super) fn forward_block(
     w: &BlockWeights,
     x: &Tensor,
     embedding: &Tensor,
-    keep: bool,
-) -> candle_core::Result<(Tensor, Tensor, Option<Saved>)> {
-    let conv = |input: &Tensor, kernel: &Tensor| {
-        let (out, padded) = conv3x3_keeping_input(input, kernel)?;
-        candle_core::Result::Ok((out, keep.then_some(padded)))
-    };
-    let (conv1, normed1) = conv(&group_norm(x, &w.gain1, &w.bias1, w.groups, true)?, &w.kernel1)?;
+) -> candle_core::Result<(Tensor, Tensor, Saved)> {
+    let (conv1, normed1) = conv3x3_keeping_input(&group_norm(x, &w.gain1, &w.bias1, w.groups, true)?, &w.kernel1)?;
     let shift = linear(embedding, &w.embedding_weight, &w.embedding_bias)?;
     let hidden = add_per_image_channel(&conv1, &shift)?;
     let skip = match &w.skip {
         Some((weight, bias)) => linear(x, weight, bias)?,
         None => x.clone(),
     };
-    let (residual, normed2) = conv(&group_norm(&hidden, &w.gain2, &w.bias2, w.groups, true)?, &w.kernel2)?;
-    let saved = normed1.zip(normed2).map(|(normed1, normed2)| Saved {
+    let (residual, normed2) =
+        conv3x3_keeping_input(&group_norm(&hidden, &w.gain2, &w.bias2, w.groups, true)?, &w.kernel2)?;
+    let saved = Saved {
         normed1,
         hidden,
         normed2,
-    });
+    };
     Ok((skip, residual, saved))
 }
 
@@ -247,10 +230,12 @@ mod tests {
     use candle_core::Var;
 
     use super::*;
+    use crate::model::fused::Fused;
     use crate::model::params::ParamStore;
     use crate::model::test_support::{assert_same_gradients, max_diff, ramp};
 
-    /// The fused op against the same composition differentiated by candle.
+    /// The block's two passes, as the U-Net's fused node chains them, against
+    /// its layers' composition differentiated by candle.
     fn check_block(inputs: usize, outputs: usize) {
         let mut store = ParamStore::fresh(0);
         let block = ResBlock::new(&mut store.root(), inputs, outputs, 6, 2).unwrap();
@@ -262,19 +247,19 @@ mod tests {
         let embedding = Var::from_tensor(&ramp(&[2, 6], 91)).unwrap();
         let weights = ramp(&[2, 5, 6, outputs], 92);
 
-        let fused = block.forward(&x, &embedding).unwrap();
-        // The block written with its layers' own differentiable forward passes.
-        let hidden = block.conv1.forward(&block.norm1.forward(&x, true).unwrap()).unwrap();
-        let hidden = add_per_image_channel(&hidden, &block.embedding.forward(&embedding).unwrap()).unwrap();
-        let residual = block
-            .conv2
-            .forward(&block.norm2.forward(&hidden, true).unwrap())
-            .unwrap();
-        let skip = block
-            .skip
-            .as_ref()
-            .map_or_else(|| x.as_tensor().clone(), |s| s.forward(&x).unwrap());
-        let composed = add(&skip, &residual).unwrap();
+        let block_weights = BlockWeights::of(&block).unwrap().detached();
+        let (x_value, embedding_value) = (x.detach(), embedding.detach());
+        let (skip, residual, saved) = forward_block(&block_weights, &x_value, &embedding_value).unwrap();
+        let backward = move |grad: &Tensor| backward_block(&block_weights, &x_value, &embedding_value, &saved, grad);
+        let packed = Tensor::cat(&block.parameters().unwrap(), 0).unwrap();
+        let fused = Fused::apply(
+            "res_block",
+            [&x, &embedding, &packed],
+            &add(&skip, &residual).unwrap(),
+            Box::new(backward),
+        )
+        .unwrap();
+        let composed = block.forward(&x, &embedding).unwrap();
         assert_eq!(max_diff(&fused, &composed), 0.0);
 
         let loss = |out: Tensor| (out * &weights).unwrap().sum_all().unwrap().backward().unwrap();

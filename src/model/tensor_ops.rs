@@ -205,7 +205,7 @@ struct Add;
 
 /// a + b element by element, on rayon's threads (the caller checks that the
 /// lengths agree; a longer one's tail is ignored).
-pub(crate) fn add_slices(a: &[f32], b: &[f32]) -> Vec<f32> {
+fn add_slices(a: &[f32], b: &[f32]) -> Vec<f32> {
     debug_assert_eq!(a.len(), b.len());
     let len = a.len().min(b.len());
     // SAFETY: the zipped chunks of a and b (at least `len` long) cover the

@@ -127,9 +127,22 @@ struct Saved {
 }
 
 fn block_pass(w: &BlockWeights, input: Tensor, embedding: &Tensor) -> candle_core::Result<(Tensor, BlockPass)> {
-    let (skip, residual, saved) = forward_block(w, &input, embedding, true)?;
-    let saved = saved.ok_or_else(|| candle_core::Error::Msg("unet: activations not kept".into()))?;
+    let (skip, residual, saved) = forward_block(w, &input, embedding)?;
     Ok((add(&skip, &residual)?, BlockPass { input, saved }))
+}
+
+/// Applies an attention block, if there is one, keeping its input and activations.
+fn attend(
+    attention: Option<&AttentionWeights>,
+    h: Tensor,
+) -> candle_core::Result<(Tensor, Option<(Tensor, AttentionSaved)>)> {
+    match attention {
+        Some(attention) => {
+            let (out, saved) = attention_forward(attention, &h)?;
+            Ok((out, Some((h, saved))))
+        }
+        None => Ok((h, None)),
+    }
 }
 
 /// [`Unet::forward`] on detached tensors, keeping every layer's activations.
@@ -140,12 +153,8 @@ fn forward_saving(w: &UnetWeights, x: &Tensor, embedding: &Tensor) -> candle_cor
         let (out, pass) = block_pass(block, h, embedding)?;
         down.push(pass);
         h = out;
-        if level == 2
-            && let Some([attention, _]) = &w.attention
-        {
-            let (out, saved) = attention_forward(attention, &h)?;
-            attention_down = Some((h, saved));
-            h = out;
+        if level == 2 {
+            (h, attention_down) = attend(w.attention.as_ref().map(|[down, _]| down), h)?;
         }
         skips.push(h.clone());
         if level < 2 {
@@ -160,12 +169,8 @@ fn forward_saving(w: &UnetWeights, x: &Tensor, embedding: &Tensor) -> candle_cor
         let (out, pass) = block_pass(block, concat_channels(&h, &skip)?, embedding)?;
         up.push((pass, from_below));
         h = out;
-        if i == 0
-            && let Some([_, attention]) = &w.attention
-        {
-            let (out, saved) = attention_forward(attention, &h)?;
-            attention_up = Some((h, saved));
-            h = out;
+        if i == 0 {
+            (h, attention_up) = attend(w.attention.as_ref().map(|[_, up]| up), h)?;
         }
         if i < 2 {
             h = spread2x(&h)?;
