@@ -145,7 +145,24 @@ pub fn image_grid(values: &[f32], width: u32, height: u32, cols: u32, count: u32
 
 /// The file cannot be written.
 pub fn write_text(path: &Path, text: &str) -> Result<(), String> {
-    std::fs::write(path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))
+    write_atomically(path, text.as_bytes()).map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
+/// Writes `bytes` to a temporary file beside `path`, then renames it over
+/// `path`: a full disk or a kill during the write leaves the old file whole.
+///
+/// # Errors
+/// The temporary file cannot be written or renamed.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(format!(".tmp-{}", std::process::id()));
+    let temporary = path.with_file_name(name);
+    let written = std::fs::write(&temporary, bytes).and_then(|()| std::fs::rename(&temporary, path));
+    if written.is_err() {
+        // Best effort: the error that matters is the write's.
+        let _ = std::fs::remove_file(&temporary);
+    }
+    written
 }
 
 /// Writes a PNG, naming the path in the error.
@@ -177,6 +194,28 @@ pub fn write_gif(path: &Path, frames: Vec<RgbaImage>, frame_millis: u32) -> Resu
 mod tests {
     use super::*;
     use crate::diffusion::ScheduleConfig;
+
+    #[test]
+    fn an_atomic_write_replaces_the_file_and_a_failed_one_keeps_it() {
+        let dir = std::env::temp_dir().join(format!("noisescope-atomic-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("lesson.lesson");
+        write_atomically(&path, b"old").unwrap();
+        write_atomically(&path, b"new").unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"new");
+        // A directory where the file should go: the rename fails, nothing is left behind.
+        let blocked = dir.join("blocked");
+        std::fs::create_dir_all(blocked.join("inside")).unwrap();
+        assert!(write_atomically(&blocked, b"x").is_err());
+        assert!(blocked.join("inside").is_dir());
+        let leftovers = std::fs::read_dir(&dir).unwrap().filter_map(Result::ok);
+        assert!(
+            leftovers
+                .map(|e| e.file_name())
+                .all(|n| !n.to_string_lossy().contains(".tmp-"))
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn points_csv_has_a_header_and_a_row_per_point() {

@@ -6,6 +6,7 @@
 //! - [`data`]: data sets on disk (IDX: Fashion-MNIST, MNIST).
 //! - [`worker`]: the job thread that runs the engine and streams each step.
 //! - [`render`]: wgpu pipelines and paint callbacks (no panels).
+//! - [`scenes`]: the registry of scenes: stable ids, chapters, titles.
 //! - [`app`]: the eframe window and its panels.
 //! - [`export`]: CSV, PNG and GIF writers shared by the window and the command line.
 //! - [`cli`]: the command line over the same library functions.
@@ -21,4 +22,5 @@ pub mod export;
 pub mod live_training;
 pub mod model;
 pub mod render;
+pub mod scenes;
 pub mod worker;

@@ -7,10 +7,10 @@ mod common;
 use common::window::{explorer, run_until};
 use egui::{Key, Modifiers, TextStyle};
 use egui_kittest::Harness;
-use egui_kittest::kittest::Queryable;
-use noisescope::app::ExplorerApp;
+use egui_kittest::kittest::{NodeT, Queryable};
 use noisescope::app::controls::Scene;
-use noisescope::app::lesson;
+use noisescope::app::{ExplorerApp, LaunchOptions, lesson};
+use noisescope::scenes::{Chapter, SceneId};
 
 fn finished(app: &ExplorerApp) -> bool {
     let run = app.run();
@@ -92,7 +92,9 @@ fn presentation_mode_enlarges_the_type_and_shows_the_step() {
     // The caption strip: the sampler's equation and the step's numbers.
     harness.get_by_label_contains("x_s = √ᾱ_s x_θ");
     harness.get_by_label_contains("SNR = ∞");
-    // The controls keep only what a lesson changes.
+    // The controls fold; brought back, they keep only what a lesson changes.
+    assert!(harness.query_by_label("Sample").is_none());
+    press(&mut harness, Key::C);
     assert!(harness.query_by_label_contains("Seed").is_none());
     harness.get_by_label("Sample");
     harness.snapshot("classroom_presentation");
@@ -237,4 +239,187 @@ fn a_saved_session_restores_and_a_broken_one_is_ignored() {
     assert_eq!(harness.state().settings().sampler.kind.name(), "ddim");
     harness.get_by_label_contains("session ignored: ");
     harness.get_by_label_contains("line 3: unknown key 'colour'");
+}
+
+/// The explorer at `size`, presenting or not, settled on its first run.
+fn explorer_at(size: [f32; 2], present: bool) -> Harness<'static, ExplorerApp> {
+    let mut harness = Harness::builder().with_size(size).wgpu().build_eframe(move |cc| {
+        let mut app = ExplorerApp::new(cc).expect("the explorer starts");
+        let options = LaunchOptions {
+            present,
+            ..LaunchOptions::default()
+        };
+        app.apply_launch_options(options, &cc.egui_ctx)
+            .expect("the options apply");
+        app
+    });
+    run_until(&mut harness, "the first run", finished);
+    harness
+}
+
+/// The figure's share of the window, once the scene has drawn it.
+fn figure_share(harness: &mut Harness<'static, ExplorerApp>, scene: SceneId, size: [f32; 2]) -> f32 {
+    harness.state_mut().show_scene(scene);
+    harness.run_steps(3);
+    run_until(harness, &format!("{}'s figure", scene.id()), |app| {
+        app.scene().id() == scene && app.figure_rect().is_some()
+    });
+    let rect = harness.state().figure_rect().unwrap();
+    // To look at what was measured: NOISESCOPE_SHARE_SHOTS=DIR saves each frame.
+    if let Ok(dir) = std::env::var("NOISESCOPE_SHARE_SHOTS") {
+        let image = harness.render().unwrap();
+        image
+            .save(format!("{dir}/{}-{}x{}.png", scene.id(), size[0], size[1]))
+            .unwrap();
+    }
+    rect.area() / (size[0] * size[1])
+}
+
+/// Every text node's rectangle lies inside the window, and one that starts in
+/// a side panel ends in it: nothing runs off an edge and is cut.
+fn assert_no_text_is_clipped(harness: &Harness<'static, ExplorerApp>, size: [f32; 2], what: &str) {
+    let window = egui::Rect::from_min_size(egui::Pos2::ZERO, size.into()).expand(1.0);
+    let panels = harness.state().panel_rects().to_vec();
+    for node in harness.query_all_by_label_contains("") {
+        let rect = node.rect();
+        let label = node.accesskit_node().label().unwrap_or_default();
+        if label == "Resize panel" {
+            // The panel's edge handle, not text.
+            continue;
+        }
+        // Nodes inside a scroll area may sit below the fold; only the width matters.
+        assert!(
+            rect.min.x >= window.min.x && rect.max.x <= window.max.x,
+            "{what}: '{label}' runs off the window: {rect:?}"
+        );
+        for panel in &panels {
+            let starts_inside = panel.x_range().contains(rect.min.x) && panel.y_range().contains(rect.center().y);
+            assert!(
+                !starts_inside || rect.max.x <= panel.max.x + 1.0,
+                "{what}: '{label}' runs out of its panel {panel:?}: {rect:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn the_figure_fills_the_window_in_every_chapter_at_projector_sizes() {
+    // Each chapter's main scene: the forward process, sampling, the four
+    // parameterizations, DDPM vs DDIM, guidance, the U-Net's batch.
+    let scenes = [
+        SceneId::ImageForward,
+        SceneId::Mixture2D,
+        SceneId::FourWays,
+        SceneId::DdpmVsDdim,
+        SceneId::Guidance,
+        SceneId::ImageBatch,
+    ];
+    for size in [[1280.0, 720.0], [1920.0, 1080.0]] {
+        for present in [false, true] {
+            let mut harness = explorer_at(size, present);
+            for scene in scenes {
+                let share = figure_share(&mut harness, scene, size);
+                // The batch's 4×4 grid of 28 px images is 112 px square: 6×
+                // (672 px) at 720 px high and 9× (1008 px) at 1080, each 49%
+                // of the window, as the next whole number would not fit.
+                // Whole-number magnification wins over the last percent.
+                let least = match (present, scene) {
+                    (true, SceneId::ImageBatch) => 0.49,
+                    (true, _) => 0.5,
+                    (false, _) => 0.4,
+                };
+                println!(
+                    "{size:?} presenting {present}: {} figure {:.0}%",
+                    scene.id(),
+                    share * 100.0
+                );
+                assert!(
+                    share >= least,
+                    "{:?} presenting {present}: {} covers {share:.2}",
+                    size,
+                    scene.id()
+                );
+                assert_no_text_is_clipped(&harness, size, scene.id());
+            }
+        }
+    }
+}
+
+#[test]
+fn the_navigator_lists_every_scene_and_ctrl_page_keys_walk_them() {
+    let mut harness = explorer();
+    harness.run_steps(2);
+    harness.get_by_label(noisescope::app::navigator::MENU_LABEL).click();
+    harness.run_steps(2);
+    for chapter in Chapter::ALL {
+        harness.get_by_label(chapter.title());
+    }
+    for scene in SceneId::ALL {
+        // Exactly one entry each (get_by_label fails on none and on two).
+        harness.get_by_label(scene.title());
+    }
+    press(&mut harness, Key::Escape);
+    let start = harness.state().scene().id();
+    harness.key_press_modifiers(Modifiers::COMMAND, Key::PageDown);
+    harness.run_steps(2);
+    assert_eq!(harness.state().scene().id(), start.step(1));
+    harness.key_press_modifiers(Modifiers::COMMAND, Key::PageUp);
+    harness.run_steps(2);
+    harness.key_press_modifiers(Modifiers::COMMAND, Key::PageUp);
+    harness.run_steps(2);
+    assert_eq!(harness.state().scene().id(), start.step(-1));
+}
+
+#[test]
+fn a_lesson_opened_from_the_command_line_presents_its_first_stop() {
+    let stops = lesson::parse(lesson::DEFAULT_LESSON, lesson::DEFAULT_LESSON_NAME).unwrap();
+    let mut harness = Harness::builder().with_size([1280.0, 720.0]).wgpu().build_eframe(|cc| {
+        let mut app = ExplorerApp::new(cc).expect("the explorer starts");
+        let options = LaunchOptions {
+            lesson: Some(("class.lesson".into(), lesson::DEFAULT_LESSON.into())),
+            present: true,
+            light: true,
+            ..LaunchOptions::default()
+        };
+        app.apply_launch_options(options, &cc.egui_ctx)
+            .expect("the options apply");
+        app
+    });
+    harness.run_steps(3);
+    let app = harness.state();
+    assert_eq!(app.lesson_position(), Some((0, stops[0].title.clone())));
+    assert_eq!(app.scene(), stops[0].scene);
+    assert!(app.is_presenting());
+    assert!(app.is_light());
+    assert!(!harness.ctx.global_style().visuals.dark_mode);
+}
+
+#[test]
+fn the_controls_fold_and_come_back_by_key_and_by_button_and_the_theme_switches() {
+    let mut harness = explorer();
+    run_until(&mut harness, "the first run", finished);
+    let before = harness.state().figure_rect().unwrap();
+    press(&mut harness, Key::C);
+    assert!(!harness.state().controls_open());
+    harness.run_steps(2);
+    let wider = harness.state().figure_rect().unwrap();
+    assert!(wider.width() >= before.width(), "{wider:?} vs {before:?}");
+    harness.get_by_label("▶").click();
+    harness.run_steps(2);
+    assert!(harness.state().controls_open());
+    press(&mut harness, Key::L);
+    assert!(harness.state().is_light());
+    harness.get_by_label("Dark (L)").click();
+    harness.run_steps(2);
+    assert!(!harness.state().is_light());
+    // A plot becomes the figure by its title, and gives it back the same way.
+    harness.get_by_label("KL terms").click();
+    harness.run_steps(2);
+    let big = harness.state().figure_rect().unwrap();
+    assert!(big.height() > 500.0, "{big:?}");
+    harness.get_by_label("KL terms").click();
+    harness.run_steps(2);
+    // F12 shows the frame times.
+    press(&mut harness, Key::F12);
+    harness.get_by_label_contains("UI pass: median");
 }

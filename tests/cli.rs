@@ -337,3 +337,37 @@ fn bad_input_is_one_line_and_a_failure() {
         assert!(!stderr.contains("panicked"), "{args:?} panicked: {stderr}");
     }
 }
+
+#[test]
+fn explore_refuses_bad_flags_with_one_line_before_any_window_opens() {
+    let broken = common::scratch("cli", "broken-explore.lesson");
+    std::fs::write(&broken, "[stop]\nscene = ddim\n").unwrap();
+    let broken = broken.to_str().unwrap().to_owned();
+    let cases: [(&[&str], &str); 6] = [
+        (&["explore", "--scene", "nope"], "--scene: no scene is called 'nope'"),
+        (&["explore", "--size", "12x5"], "'--size <WxH>'"),
+        (&["explore", "--size", "wide"], "expected WIDTHxHEIGHT"),
+        (
+            &["explore", "--lesson", "/nonexistent/class.lesson"],
+            "--lesson /nonexistent/class.lesson: cannot read",
+        ),
+        (&["explore", "--lesson", &broken], "line 2: no scene is called 'ddim'"),
+        (
+            &["explore", "--frame-stats", "/nonexistent/dir/frames.csv"],
+            "--frame-stats /nonexistent/dir/frames.csv: cannot create",
+        ),
+    ];
+    for (args, expected) in cases {
+        // No DISPLAY: had the flags passed, the window would have failed instead.
+        let output = Command::new(env!("CARGO_BIN_EXE_noisescope"))
+            .args(args)
+            .env_remove("DISPLAY")
+            .env_remove("WAYLAND_DISPLAY")
+            .output()
+            .expect("the binary runs");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{args:?} succeeded");
+        assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
+        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+    }
+}

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::window::{explorer, run_until};
+use common::window::{explorer, open_scene, run_until};
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use noisescope::app::ExplorerApp;
@@ -68,11 +68,11 @@ fn changing_the_schedule_changes_the_plotted_alpha_bar_t() {
 
     // The image batch's U-Net samples on its own (linear) schedule; the cosine
     // chosen here comes back in the other scenes.
-    harness.get_by_label("Image batch").click();
+    open_scene(&mut harness, "Image batch");
     run_until(&mut harness, "a U-Net run", |app| settled(app) && app.run().dims == 784);
     harness.get_by_label_contains("ᾱ_T = 4.036e-5");
     for scene in ["Images", "2D mixture"] {
-        harness.get_by_label(scene).click();
+        open_scene(&mut harness, scene);
         harness.run_steps(2);
         harness.get_by_label_contains("ᾱ_T = 2.429e-9");
     }
@@ -133,7 +133,7 @@ fn a_finished_run_plots_its_kl_terms() {
 fn the_image_scene_noises_a_fashion_mnist_image_on_the_gpu() {
     let mut harness = explorer();
     run_until(&mut harness, "the mixture run behind", settled);
-    harness.get_by_label("Images").click();
+    open_scene(&mut harness, "Images");
     harness.run_steps(2);
     harness.get_by_label_contains("T-shirt: 28×28 px");
     harness.get_by_label("Sneaker").click();
@@ -155,7 +155,7 @@ fn the_image_scene_browses_the_fashion_mnist_test_set() {
     let mut harness = explorer();
     // The mixture run behind finishes first, so its KL plot is settled in the snapshot.
     run_until(&mut harness, "the mixture run behind", settled);
-    harness.get_by_label("Images").click();
+    open_scene(&mut harness, "Images");
     harness.run_steps(2);
     harness.get_by_label("Fashion-MNIST test set").click();
     // The file is read on its own thread; the window keeps drawing meanwhile.
@@ -185,7 +185,7 @@ fn the_image_scene_browses_the_fashion_mnist_test_set() {
 #[test]
 fn a_bad_image_file_is_a_message_not_a_crash() {
     let mut harness = explorer();
-    harness.get_by_label("Images").click();
+    open_scene(&mut harness, "Images");
     harness.run_steps(2);
     let path = std::env::temp_dir().join(format!("noisescope-kittest-bad-{}.png", std::process::id()));
     std::fs::write(&path, b"not a png").unwrap();
@@ -203,7 +203,7 @@ fn a_bad_image_file_is_a_message_not_a_crash() {
 fn schedules_compare_side_by_side_on_the_same_image_and_noise() {
     let mut harness = explorer();
     run_until(&mut harness, "the mixture run behind", settled);
-    harness.get_by_label("Images").click();
+    open_scene(&mut harness, "Images");
     harness.run_steps(2);
     harness.get_by_label("cosine").click();
     harness.run_steps(2);
@@ -295,7 +295,7 @@ fn the_2d_scene_exports_curves_points_frame_and_run() {
 #[test]
 fn the_image_scene_exports_png_and_gif() {
     let mut harness = explorer();
-    harness.get_by_label("Images").click();
+    open_scene(&mut harness, "Images");
     harness.run_steps(2);
     let stem = export_stem("images");
     set_stem(&mut harness, &stem);
@@ -314,7 +314,7 @@ fn the_image_scene_exports_png_and_gif() {
 
 /// Opens the image batch scene and switches it to the memorizing empirical denoiser.
 fn choose_empirical_denoiser(harness: &mut Harness<'static, ExplorerApp>) {
-    harness.get_by_label("Image batch").click();
+    open_scene(harness, "Image batch");
     run_until(harness, "the image models", |app| app.run().dims == 784);
     let before = harness.state().run().run_id;
     harness.get_by_label("Empirical denoiser").click();
@@ -327,7 +327,7 @@ fn choose_empirical_denoiser(harness: &mut Harness<'static, ExplorerApp>) {
 fn the_image_batch_scene_samples_with_the_trained_unet() {
     let mut harness = explorer();
     run_until(&mut harness, "the mixture run behind", settled);
-    harness.get_by_label("Image batch").click();
+    open_scene(&mut harness, "Image batch");
     run_until(&mut harness, "a U-Net run", |app| settled(app) && app.run().dims == 784);
     harness.get_by_label_contains("U-Net trained by noisescope");
     let run = harness.state().run();
@@ -415,7 +415,7 @@ fn the_image_batch_exports_its_grid_and_its_run() {
 #[test]
 fn the_markov_chain_noises_the_image_with_fresh_noise() {
     let mut harness = explorer();
-    harness.get_by_label("Images").click();
+    open_scene(&mut harness, "Images");
     harness.run_steps(2);
     harness.get_by_label("cosine").click();
     harness.run_steps(2);
@@ -434,7 +434,7 @@ fn the_markov_chain_noises_the_image_with_fresh_noise() {
 fn the_train_scene_fits_two_moons_live() {
     let mut harness = explorer();
     run_until(&mut harness, "the mixture run behind", settled);
-    harness.get_by_label("Train 2D").click();
+    open_scene(&mut harness, "Train 2D");
     harness.run_steps(2);
     harness.get_by_label("two-moons").click();
     harness.get_by_label("Train").click();

@@ -18,8 +18,7 @@ fn open(title: &str) -> Harness<'static, ExplorerApp> {
         .wgpu()
         .build_eframe(|cc| ExplorerApp::new(cc).expect("the explorer starts"));
     harness.run_steps(2);
-    harness.get_by_label(title).click();
-    harness.run_steps(2);
+    common::window::open_scene(&mut harness, title);
     harness
 }
 

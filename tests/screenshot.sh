@@ -1,19 +1,26 @@
 #!/usr/bin/env bash
 # Opens the explorer under Xvfb (lavapipe, Mesa's software Vulkan) and saves a
-# screenshot of the whole 1280x720 screen: what a projector shows.
+# screenshot of the whole screen: what a projector shows.
 #
-#   bash tests/screenshot.sh [out.png] [path/to/noisescope]
+#   bash tests/screenshot.sh [out.png] [WIDTHxHEIGHT] [explore flags...]
 #
+# for example, presentation mode at a 1280x720 projector:
+#
+#   bash tests/screenshot.sh assets/screenshots/present-1280x720.png 1280x720 --present
+#
+# The binary is $NOISESCOPE_BIN, else target/release/noisescope (built if missing).
 # Needs: xvfb mesa-vulkan-drivers libvulkan1 imagemagick (see ../shared/STACK.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out="${1:-assets/screenshots/explorer.png}"
-bin="${2:-target/release/noisescope}"
+size="${2:-1280x720}"
+shift $(($# > 2 ? 2 : $#))
+bin="${NOISESCOPE_BIN:-target/release/noisescope}"
 if [ ! -x "$bin" ]; then
     cargo build --release
 fi
 display=":${SCREENSHOT_DISPLAY:-97}"
-Xvfb "$display" -screen 0 1280x720x24 >/dev/null 2>&1 &
+Xvfb "$display" -screen 0 "${size}x24" >/dev/null 2>&1 &
 xvfb_pid=$!
 app_pid=""
 cleanup() {
@@ -29,7 +36,9 @@ export XDG_RUNTIME_DIR
 NOISESCOPE_SESSION="$XDG_RUNTIME_DIR/session.lesson"
 export NOISESCOPE_SESSION
 sleep 1
-"$bin" &
+# Without a window manager there is no full screen: the window is made the
+# screen's size instead, as presentation mode does where it cannot go full screen.
+"$bin" explore --size "$size" "$@" &
 app_pid=$!
 # The first run streams in well under a second; the software rasteriser needs a few more.
 sleep "${SCREENSHOT_WAIT_SECS:-10}"

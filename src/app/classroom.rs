@@ -12,6 +12,7 @@ impl ExplorerApp {
         }
         if keys.toggle_presentation || (keys.escape && self.presentation.is_on() && !self.show_help) {
             self.presentation.toggle(ctx);
+            self.fold_for_presentation();
         }
         if keys.escape {
             self.show_help = false;
@@ -115,6 +116,6 @@ impl ExplorerApp {
             alpha_bar: self.schedule.alpha_bar(t.min(self.schedule.train_steps())),
             sigma,
         };
-        egui::Panel::top("caption").show(ui, |ui| presentation::caption_ui(ui, equation, numbers));
+        presentation::caption_ui(ui, equation, numbers);
     }
 }

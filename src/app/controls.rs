@@ -9,6 +9,7 @@ use crate::diffusion::forward::ForwardMode;
 use crate::diffusion::guidance::GuidanceKind;
 use crate::diffusion::sampler::SamplerKind;
 use crate::diffusion::{ScheduleKind, TimestepSpacing};
+use crate::scenes::SceneId;
 use crate::worker::Direction;
 
 /// Everything the controls set: the worker's run settings.
@@ -30,6 +31,49 @@ pub enum Scene {
     Theory(Topic),
 }
 
+impl Scene {
+    /// The scene's entry in the registry.
+    #[must_use]
+    pub fn id(self) -> SceneId {
+        match self {
+            Self::Mixture2D => SceneId::Mixture2D,
+            Self::ImageForward => SceneId::ImageForward,
+            Self::ImageBatch => SceneId::ImageBatch,
+            Self::Train2D => SceneId::Train2D,
+            Self::Theory(topic) => topic.id(),
+        }
+    }
+
+    /// The window's scene for registry entry `id` (exhaustive: a new entry
+    /// that the window cannot show does not compile).
+    #[must_use]
+    pub fn from_id(id: SceneId) -> Self {
+        match id {
+            SceneId::Mixture2D => Self::Mixture2D,
+            SceneId::ImageForward => Self::ImageForward,
+            SceneId::ImageBatch => Self::ImageBatch,
+            SceneId::Train2D => Self::Train2D,
+            SceneId::DdpmVsDdim => Self::Theory(Topic::Eta),
+            SceneId::DdimInversion => Self::Theory(Topic::Inversion),
+            SceneId::Branching => Self::Theory(Topic::Branching),
+            SceneId::FourWays => Self::Theory(Topic::FourWays),
+            SceneId::CosineVsLinear => Self::Theory(Topic::Cosine),
+            SceneId::LearnedVariance => Self::Theory(Topic::Improved),
+            SceneId::VdmSchedule => Self::Theory(Topic::Vdm),
+            SceneId::Langevin => Self::Theory(Topic::Langevin),
+            SceneId::SdeVsOde => Self::Theory(Topic::SdeOde),
+            SceneId::DpmSolver => Self::Theory(Topic::DpmSolver),
+            SceneId::Distillation => Self::Theory(Topic::Distillation),
+            SceneId::Guidance => Self::Theory(Topic::Guidance),
+            SceneId::Inpainting => Self::Theory(Topic::Inpaint),
+            SceneId::Memorization => Self::Theory(Topic::Memorization),
+            SceneId::LearnedVsExact => Self::Theory(Topic::LearnedVsExact),
+            SceneId::Elbo => Self::Theory(Topic::Elbo),
+            SceneId::Spacing => Self::Theory(Topic::Spacing),
+        }
+    }
+}
+
 /// What the user asked for this frame.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct ControlRequests {
@@ -45,15 +89,6 @@ pub struct ControlRequests {
     pub copy_command: bool,
     /// "Back to the exact mixture" was pressed.
     pub exact_model: bool,
-}
-
-/// What the scene bar's buttons asked for.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct BarRequests {
-    /// Toggle the shortcut list.
-    pub help: bool,
-    /// Toggle presentation mode.
-    pub present: bool,
 }
 
 /// The left panel.
@@ -110,36 +145,9 @@ impl ControlsPanel {
         std::mem::take(&mut self.requests)
     }
 
-    /// The scene picker: the four scenes and every theory scene, one click
-    /// each, and the buttons for presentation mode and the shortcut list.
-    pub fn scene_ui(&mut self, ui: &mut egui::Ui) -> BarRequests {
-        let mut requests = BarRequests::default();
-        ui.horizontal_wrapped(|ui| {
-            requests.help = ui.button("Keys (?)").on_hover_text("every keyboard shortcut").clicked();
-            requests.present = ui
-                .button("Present (F5)")
-                .on_hover_text("full screen, large type, a caption with the step's numbers")
-                .clicked();
-            ui.label("Scene");
-            ui.selectable_value(&mut self.scene, Scene::Mixture2D, "2D mixture");
-            ui.selectable_value(&mut self.scene, Scene::ImageForward, "Images");
-            ui.selectable_value(&mut self.scene, Scene::ImageBatch, "Image batch");
-            ui.selectable_value(&mut self.scene, Scene::Train2D, "Train 2D");
-            ui.separator();
-            ui.label("Theory");
-            for topic in Topic::ALL {
-                ui.selectable_value(&mut self.scene, Scene::Theory(topic), topic.title());
-            }
-        });
-        requests
-    }
-
     /// Draws the panel.
     pub fn ui(&mut self, ui: &mut egui::Ui) {
         let before = self.settings;
-        if !self.essentials_only {
-            ui.heading("noisescope");
-        }
         // Each scene shows the sections that act on it, in one fixed order.
         let sampling = matches!(self.scene, Scene::Mixture2D | Scene::ImageBatch);
         // While presenting, only what a lesson changes: the sampler and guidance.
@@ -272,13 +280,21 @@ impl ControlsPanel {
             TimestepSpacing::ALL,
             TimestepSpacing::name,
         );
+        // Presenting, the panel is narrow for its type: the symbol stays, the words go to the hover text.
+        let eta_label = if self.essentials_only {
+            "η"
+        } else {
+            "η (0 = DDIM, 1 = DDPM)"
+        };
         ui.add_enabled(
             sampler.kind == SamplerKind::Ddim,
-            Slider::new(&mut sampler.eta, 0.0..=1.0).text("η (0 = DDIM, 1 = DDPM)"),
-        );
+            Slider::new(&mut sampler.eta, 0.0..=1.0).text(eta_label),
+        )
+        .on_hover_text("η = 0 is DDIM (deterministic), η = 1 is DDPM");
     }
 
     fn guidance_ui(&mut self, ui: &mut egui::Ui) {
+        let essentials_only = self.essentials_only;
         let settings = &mut self.settings;
         let names = &self.class_names;
         let name = |c: u32| match names.get(c as usize) {
@@ -297,7 +313,9 @@ impl ControlsPanel {
                 });
         });
         ui.add_enabled_ui(settings.class.is_some(), |ui| {
-            ui.add(Slider::new(&mut settings.guidance.scale, 0.0..=10.0).text("γ (guidance)"));
+            let gamma_label = if essentials_only { "γ" } else { "γ (guidance)" };
+            ui.add(Slider::new(&mut settings.guidance.scale, 0.0..=10.0).text(gamma_label))
+                .on_hover_text("γ: the guidance scale (1 = the conditional model itself)");
             enum_combo_ui(
                 ui,
                 "Guidance",
@@ -326,7 +344,7 @@ impl ControlsPanel {
     }
 
     fn sample_stop_ui(&mut self, ui: &mut egui::Ui) {
-        ui.horizontal(|ui| {
+        ui.horizontal_wrapped(|ui| {
             if ui.button("Sample").clicked() {
                 self.requests.sample = true;
             }

@@ -406,7 +406,7 @@ impl ImageScene {
     /// The batch model picker and what the chosen model is.
     fn batch_model_ui(&mut self, ui: &mut egui::Ui) {
         let Some(model) = &self.model else { return };
-        ui.horizontal(|ui| {
+        ui.horizontal_wrapped(|ui| {
             ui.label("Model");
             let before = self.use_network;
             ui.add_enabled_ui(model.network.is_ok(), |ui| {
@@ -436,7 +436,7 @@ impl ImageScene {
 
     /// The quantity toggle: x_t, x̂0, ε̂, score or v̂.
     pub fn quantity_ui(&mut self, ui: &mut egui::Ui) {
-        ui.horizontal(|ui| {
+        ui.horizontal_wrapped(|ui| {
             ui.label("Show");
             for (quantity, label) in Quantity::ALL {
                 ui.selectable_value(&mut self.quantity, quantity, label);
@@ -444,20 +444,27 @@ impl ImageScene {
         });
     }
 
-    /// The batch grid at one frame of a run.
-    pub fn batch_ui(&mut self, ui: &mut egui::Ui, frame: u32, alpha_bar: f64) {
+    /// The image batch's own controls (in the controls panel): what the grid
+    /// shows, and which model samples.
+    pub fn batch_controls_ui(&mut self, ui: &mut egui::Ui) {
         self.quantity_ui(ui);
         self.batch_model_ui(ui);
+    }
+
+    /// The batch grid at one frame of a run, magnified by a whole number; the
+    /// grid's rectangle.
+    pub fn batch_ui(&mut self, ui: &mut egui::Ui, frame: u32, alpha_bar: f64) -> Option<egui::Rect> {
         let Some(model) = &self.model else {
             ui.label("loading the images…");
-            return;
+            return None;
         };
         let shape = model.shape;
         #[allow(clippy::cast_precision_loss)]
-        let aspect = (shape.cols * shape.width) as f32 / (shape.rows() * shape.height).max(1) as f32;
-        let available = ui.available_size();
-        let height = available.y.min(available.x / aspect).max(16.0);
-        let (rect, _) = ui.allocate_exact_size(Vec2::new(height * aspect, height), egui::Sense::hover());
+        let pixels = Vec2::new((shape.cols * shape.width) as f32, (shape.rows() * shape.height) as f32);
+        let size = super::layout::whole_number_fit(ui.available_size(), pixels, ui.ctx().pixels_per_point());
+        let rect = ui
+            .vertical_centered(|ui| ui.allocate_exact_size(size, egui::Sense::hover()).0)
+            .inner;
         #[allow(clippy::cast_possible_truncation)]
         let callback = GridCallback {
             frame,
@@ -466,6 +473,7 @@ impl ImageScene {
         };
         ui.painter()
             .add(egui_wgpu::Callback::new_paint_callback(rect, callback));
+        Some(rect)
     }
 
     /// The image shown.
@@ -642,59 +650,89 @@ impl ImageScene {
         });
     }
 
-    /// The view: one row per schedule (the first is the main one), each showing
-    /// the same x0 and ε noised to that row's ᾱ, with the t slider and the
-    /// quantity toggle above.
-    pub fn ui(&mut self, ui: &mut egui::Ui, rows: &[ViewRow], seed: u64, schedule: &Schedule) {
-        self.upload_if_changed(seed);
-        self.update_markov_noise(seed, schedule);
-        ui.horizontal(|ui| {
-            self.quantity_ui(ui);
-            ui.separator();
+    /// The forward process's own timeline (in the side strip): what the rows
+    /// show, the t slider, and which image.
+    pub fn forward_controls_ui(&mut self, ui: &mut egui::Ui) {
+        self.quantity_ui(ui);
+        ui.horizontal_wrapped(|ui| {
+            let label = ui.label("t (forward)");
+            ui.add(egui::DragValue::new(&mut self.t).range(0..=self.train_steps))
+                .labelled_by(label.id);
             if ui.button("−1").clicked() {
                 self.t = self.t.saturating_sub(1);
             }
-            ui.add(Slider::new(&mut self.t, 0..=self.train_steps).text("t (forward)"));
             if ui.button("+1").clicked() {
                 self.t = (self.t + 1).min(self.train_steps);
             }
         });
+        super::timeline::full_width_slider_ui(ui, &mut self.t, self.train_steps, "t (forward)");
+        if let Some(image) = self.current() {
+            let text = format!(
+                "{}: {}×{} px   x_t = √ᾱ_t x0 + √(1−ᾱ_t) ε, computed per pixel on the GPU, same x0 and ε in every row",
+                image.name, image.width, image.height
+            );
+            ui.add(egui::Label::new(text).wrap());
+        }
+    }
+
+    /// The view: one row per schedule (the first is the main one), each showing
+    /// the same x0 and ε noised to that row's ᾱ, magnified by a whole number;
+    /// the rows' rectangle (the figure). `presenting`: the caption strip gives
+    /// a single row's numbers, so its label goes and the image takes the room.
+    pub fn ui(
+        &mut self,
+        ui: &mut egui::Ui,
+        rows: &[ViewRow],
+        (seed, presenting): (u64, bool),
+        schedule: &Schedule,
+    ) -> Option<egui::Rect> {
+        self.upload_if_changed(seed);
+        self.update_markov_noise(seed, schedule);
         let Some(image) = self.current() else {
             ui.label("no image");
-            return;
+            return None;
         };
-        ui.label(format!(
-            "{}: {}×{} px   x_t = √ᾱ_t x0 + √(1−ᾱ_t) ε, computed per pixel on the GPU, same x0 and ε in every row",
-            image.name, image.width, image.height
-        ));
         #[allow(clippy::cast_precision_loss)]
-        let aspect = image.width as f32 / image.height.max(1) as f32;
+        let pixels = Vec2::new(image.width as f32, image.height as f32);
         let count = rows.len().clamp(1, MAX_VIEWS);
+        let mut figure = None;
+        if count == 1 {
+            if let (Some(row), false) = (rows.first(), presenting) {
+                ui.colored_label(row.color, &row.label);
+            }
+            let size = super::layout::whole_number_fit(ui.available_size(), pixels, ui.ctx().pixels_per_point());
+            let rect = ui
+                .vertical_centered(|ui| ui.allocate_exact_size(size, egui::Sense::hover()).0)
+                .inner;
+            self.paint_row(ui, rect, 0, rows.first().map_or(1.0, |r| r.alpha_bar));
+            return Some(rect);
+        }
         #[allow(clippy::cast_precision_loss)]
         let row_height = (ui.available_height() / count as f32 - ui.spacing().item_spacing.y).max(16.0);
-        let label_width = if count > 1 { 230.0 } else { 0.0 };
         for (slot, row) in rows.iter().take(MAX_VIEWS).enumerate() {
             ui.horizontal(|ui| {
-                if count > 1 {
-                    ui.allocate_ui(Vec2::new(label_width, row_height), |ui| {
-                        ui.colored_label(row.color, &row.label);
-                    });
-                } else {
+                ui.allocate_ui(Vec2::new(230.0, row_height), |ui| {
                     ui.colored_label(row.color, &row.label);
-                }
-                let available_width = ui.available_width();
-                let height = row_height.min(available_width / aspect);
-                let (rect, _) = ui.allocate_exact_size(Vec2::new(height * aspect, height), egui::Sense::hover());
-                #[allow(clippy::cast_possible_truncation)]
-                let callback = ImageCallback {
-                    slot,
-                    alpha_bar: row.alpha_bar as f32,
-                    quantity: self.quantity,
-                };
-                ui.painter()
-                    .add(egui_wgpu::Callback::new_paint_callback(rect, callback));
+                });
+                let available = Vec2::new(ui.available_width(), row_height);
+                let size = super::layout::whole_number_fit(available, pixels, ui.ctx().pixels_per_point());
+                let (rect, _) = ui.allocate_exact_size(size, egui::Sense::hover());
+                figure = Some(figure.map_or(rect, |f: egui::Rect| f.union(rect)));
+                self.paint_row(ui, rect, slot, row.alpha_bar);
             });
         }
+        figure
+    }
+
+    fn paint_row(&self, ui: &egui::Ui, rect: egui::Rect, slot: usize, alpha_bar: f64) {
+        #[allow(clippy::cast_possible_truncation)]
+        let callback = ImageCallback {
+            slot,
+            alpha_bar: alpha_bar as f32,
+            quantity: self.quantity,
+        };
+        ui.painter()
+            .add(egui_wgpu::Callback::new_paint_callback(rect, callback));
     }
 
     /// In Markov-chain mode, replaces the noise texture with the chain's

@@ -2,7 +2,7 @@
 //! does is read here once per frame, and applied by the app.
 
 /// Every shortcut, in the order the help overlay lists them.
-pub const SHORTCUTS: [(&str, &str); 10] = [
+pub const SHORTCUTS: [(&str, &str); 15] = [
     ("Space", "play / pause"),
     ("← / →", "one step back / forward"),
     ("Shift + ← / →", "ten steps back / forward"),
@@ -13,7 +13,12 @@ pub const SHORTCUTS: [(&str, &str); 10] = [
         "PageDown / PageUp",
         "next / previous lesson stop (starts the default lesson)",
     ),
+    ("Ctrl + PageDown / PageUp", "next / previous scene"),
     ("F5", "presentation mode on / off"),
+    ("C", "controls: fold / unfold"),
+    ("P", "plots and timeline: fold / unfold"),
+    ("L", "light / dark theme"),
+    ("F12", "frame times: median and p99 of the last 120 frames"),
     ("Ctrl + / Ctrl −", "zoom the whole window in / out"),
     ("?", "show / hide this list"),
 ];
@@ -41,6 +46,16 @@ pub struct KeyActions {
     pub escape: bool,
     /// Lesson stops to move (PageDown +1, PageUp −1).
     pub lesson_step: i64,
+    /// Scenes to move in teaching order (Ctrl + PageDown +1, Ctrl + PageUp −1).
+    pub scene_step: i64,
+    /// Fold or unfold the controls.
+    pub toggle_controls: bool,
+    /// Fold or unfold the side strip (plots and timeline).
+    pub toggle_strip: bool,
+    /// Switch between the light and dark themes.
+    pub toggle_theme: bool,
+    /// Show or hide the frame times.
+    pub toggle_frame_stats: bool,
 }
 
 const DIGITS: [egui::Key; 10] = [
@@ -72,6 +87,10 @@ pub fn read(ctx: &egui::Context) -> KeyActions {
             toggle_help: pressed(egui::Key::Questionmark),
             toggle_presentation: pressed(egui::Key::F5),
             escape: pressed(egui::Key::Escape),
+            toggle_controls: pressed(egui::Key::C),
+            toggle_strip: pressed(egui::Key::P),
+            toggle_theme: pressed(egui::Key::L),
+            toggle_frame_stats: pressed(egui::Key::F12),
             ..KeyActions::default()
         };
         if pressed(egui::Key::ArrowRight) {
@@ -80,11 +99,17 @@ pub fn read(ctx: &egui::Context) -> KeyActions {
         if pressed(egui::Key::ArrowLeft) {
             actions.step -= stride;
         }
+        // With Ctrl the page keys move between scenes, without it between lesson stops.
+        let pages = if input.modifiers.command {
+            &mut actions.scene_step
+        } else {
+            &mut actions.lesson_step
+        };
         if pressed(egui::Key::PageDown) {
-            actions.lesson_step += 1;
+            *pages += 1;
         }
         if pressed(egui::Key::PageUp) {
-            actions.lesson_step -= 1;
+            *pages -= 1;
         }
         if pressed(egui::Key::OpenBracket) {
             actions.gamma_delta -= 0.5;

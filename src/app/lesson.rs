@@ -19,8 +19,9 @@
 //! steps = 1000
 //! ```
 //!
-//! Keys left out keep their defaults. Scenes are `2d-mixture`, `images`,
-//! `image-batch`, `train-2d` or `theory:` and a theory scene's button label;
+//! Keys left out keep their defaults. Scenes are named by their stable id in
+//! [`crate::scenes`] (`2d-mixture`, `ddim-inversion`, …); the older
+//! `theory:` and a scene's title still load;
 //! `model` is `unet` or `empirical` for the image batch, and a mixture JSON
 //! path or `three-blobs` for the 2D scene.
 //! A mistake is reported with its line number and the file is not used.
@@ -29,8 +30,8 @@ use std::fmt::Write as _;
 use std::str::FromStr;
 
 use super::controls::{Scene, Settings};
-use super::theory::Topic;
 use crate::diffusion::forward::ForwardMode;
+use crate::scenes::SceneId;
 use crate::worker::Direction;
 
 /// The lesson that ships with noisescope.
@@ -56,36 +57,23 @@ pub struct View {
     pub caption: String,
 }
 
-/// A scene's name in files.
+/// A scene's name in files: its stable id in the registry.
 #[must_use]
 pub fn scene_name(scene: Scene) -> String {
-    match scene {
-        Scene::Mixture2D => "2d-mixture".into(),
-        Scene::ImageForward => "images".into(),
-        Scene::ImageBatch => "image-batch".into(),
-        Scene::Train2D => "train-2d".into(),
-        Scene::Theory(topic) => format!("theory:{}", topic.title()),
-    }
+    scene.id().id().to_owned()
 }
 
+/// A scene named by its stable id (`ddim-inversion`), or as lessons before
+/// the registry named theory scenes: `theory:` and the scene's title.
 fn parse_scene(value: &str) -> Result<Scene, String> {
-    let scene = match value {
-        "2d-mixture" => Scene::Mixture2D,
-        "images" => Scene::ImageForward,
-        "image-batch" => Scene::ImageBatch,
-        "train-2d" => Scene::Train2D,
-        other => {
-            let title = other.strip_prefix("theory:").ok_or_else(|| {
-                format!("unknown scene '{other}' (expected 2d-mixture, images, image-batch, train-2d or theory:NAME)")
-            })?;
-            let topic = Topic::ALL
-                .into_iter()
-                .find(|t| t.title().eq_ignore_ascii_case(title.trim()))
-                .ok_or_else(|| format!("no theory scene is called '{title}'"))?;
-            Scene::Theory(topic)
-        }
-    };
-    Ok(scene)
+    if let Some(title) = value.strip_prefix("theory:") {
+        return SceneId::ALL
+            .iter()
+            .find(|s| s.title().eq_ignore_ascii_case(title.trim()))
+            .map(|id| Scene::from_id(*id))
+            .ok_or_else(|| format!("no theory scene is called '{title}'"));
+    }
+    SceneId::from_id(value).map(Scene::from_id).map_err(|e| e.to_string())
 }
 
 fn parse_number<T: FromStr>(key: &str, value: &str) -> Result<T, String> {
@@ -220,6 +208,8 @@ pub struct Session {
     pub window: Option<[f32; 2]>,
     /// The window's outer position on the desktop in points, if known.
     pub position: Option<[f32; 2]>,
+    /// The light theme (for a projector in a lit room) rather than the dark one.
+    pub light: bool,
 }
 
 /// A session file: `zoom = …` and `window = W x H`, then one `[stop]`.
@@ -232,6 +222,7 @@ pub fn write_session(session: &Session) -> String {
     if let Some([x, y]) = session.position {
         let _ = writeln!(text, "position = {x}, {y}");
     }
+    let _ = writeln!(text, "theme = {}", if session.light { "light" } else { "dark" });
     text + &write(std::slice::from_ref(&session.view))
 }
 
@@ -255,6 +246,7 @@ pub fn parse_session(text: &str, source: &str) -> Result<Session, String> {
     let mut zoom = 1.0;
     let mut window = None;
     let mut position = None;
+    let mut light = false;
     let mut rest = Vec::new();
     let mut in_stop = false;
     for (index, line) in text.lines().enumerate() {
@@ -278,6 +270,19 @@ pub fn parse_session(text: &str, source: &str) -> Result<Session, String> {
                 );
                 rest.push("");
             }
+            Some((key, value)) if !in_stop && key.trim() == "theme" => {
+                light = match value.trim() {
+                    "light" => true,
+                    "dark" => false,
+                    other => {
+                        return Err(format!(
+                            "{source} line {}: theme must be light or dark, got '{other}'",
+                            index + 1
+                        ));
+                    }
+                };
+                rest.push("");
+            }
             Some((key, value)) if !in_stop && key.trim() == "window" => {
                 window =
                     Some(parse_window(value).ok_or_else(|| {
@@ -294,6 +299,7 @@ pub fn parse_session(text: &str, source: &str) -> Result<Session, String> {
         zoom,
         window,
         position,
+        light,
     })
 }
 
@@ -368,9 +374,23 @@ mod tests {
     }
 
     #[test]
+    fn scenes_load_by_stable_id_and_by_their_old_labels() {
+        for id in SceneId::ALL {
+            assert_eq!(parse_scene(id.id()).unwrap().id(), *id);
+            let old = format!("theory:{}", id.title());
+            assert_eq!(parse_scene(&old).unwrap().id(), *id);
+        }
+        assert_eq!(
+            parse_scene("theory:DDPM vs DDIM").unwrap(),
+            Scene::Theory(super::super::theory::Topic::Eta)
+        );
+        assert!(parse_scene("ddim").unwrap_err().contains("no scene is called 'ddim'"));
+    }
+
+    #[test]
     fn a_session_round_trips_and_a_broken_one_is_refused() {
         let view = View {
-            scene: Scene::Theory(Topic::Langevin),
+            scene: Scene::Theory(super::super::theory::Topic::Langevin),
             t: Some(120),
             ..View::default()
         };
@@ -379,11 +399,18 @@ mod tests {
             zoom: 1.25,
             window: Some([1600.0, 900.0]),
             position: Some([40.0, 30.0]),
+            light: true,
         });
         let session = parse_session(&text, "session").unwrap();
         assert_eq!(session.zoom, 1.25);
         assert_eq!(session.window, Some([1600.0, 900.0]));
         assert_eq!(session.position, Some([40.0, 30.0]));
+        assert!(session.light);
+        assert!(
+            parse_session("theme = grey\n[stop]\n", "s")
+                .unwrap_err()
+                .contains("line 1: theme")
+        );
         assert_eq!(session.view.scene, view.scene);
         assert_eq!(session.view.t, Some(120));
         assert!(parse_session("zoom = 9\n[stop]\n", "s").unwrap_err().contains("line 1"));

@@ -7,10 +7,14 @@ pub mod command;
 pub mod controls;
 pub mod export_panel;
 mod exporting;
+pub mod frame_stats;
 pub mod image_scene;
 pub mod image_set;
 pub mod keys;
+pub mod launch;
+pub mod layout;
 pub mod lesson;
+pub mod navigator;
 pub mod plots;
 pub mod presentation;
 pub mod run;
@@ -38,6 +42,8 @@ use crate::diffusion::{Denoiser, Schedule, ScheduleConfig, ScheduleKind};
 use crate::render::grid::GridResources;
 use crate::render::plane::PlaneResources;
 use crate::worker::{Direction, Event, RunModel, RunSpec, Worker};
+
+pub use launch::{LaunchOptions, launch, session_path};
 
 /// The built-in mixture the explorer opens with.
 pub const DEFAULT_MIXTURE_NAME: &str = "three blobs (weights 0.7 / 0.2 / 0.1)";
@@ -83,6 +89,8 @@ pub struct ExplorerApp {
     /// The chosen schedule, kept while a network's own stands in for it.
     schedule_before_network: Option<crate::diffusion::ScheduleConfig>,
     status: String,
+    /// The rail, the folded panels, the theme, frame times.
+    layout: layout::LayoutState,
 }
 
 impl ExplorerApp {
@@ -92,6 +100,10 @@ impl ExplorerApp {
     /// The worker thread could not start, or the shipped assets are broken.
     pub fn new(cc: &eframe::CreationContext<'_>) -> anyhow::Result<Self> {
         install_fonts(&cc.egui_ctx);
+        // Text fields as wide as their panel allows, not egui's fixed 280 points,
+        // which held the controls panel wider than it needs.
+        cc.egui_ctx
+            .all_styles_mut(|style| style.spacing.text_edit_width = 140.0);
         let render_state = cc.wgpu_render_state.clone();
         if let Some(state) = &render_state {
             crate::render::install(state);
@@ -132,6 +144,7 @@ impl ExplorerApp {
             mixture_name: DEFAULT_MIXTURE_NAME.into(),
             schedule_before_network: None,
             status: String::new(),
+            layout: layout::LayoutState::default(),
         };
         app.upload_mixture();
         app.start_run();
@@ -389,6 +402,19 @@ impl ExplorerApp {
         }
     }
 
+    /// Takes in what the background threads sent since the last frame.
+    fn poll_background(&mut self) {
+        self.receive_events();
+        self.poll_export();
+        self.train_scene.poll();
+        if let Some(plane) = self.train_scene.take_handover() {
+            self.use_plane_network(Some(plane));
+        }
+        if self.image_scene.poll_model() && self.controls.scene == Scene::ImageBatch {
+            self.start_run();
+        }
+    }
+
     /// Drains the worker and uploads each new frame once.
     fn receive_events(&mut self) {
         let Some(worker) = &self.worker else {
@@ -595,7 +621,7 @@ impl ExplorerApp {
 }
 
 impl ExplorerApp {
-    fn image_scene_ui(&mut self, ui: &mut egui::Ui) {
+    fn image_scene_ui(&mut self, ui: &mut egui::Ui) -> Option<egui::Rect> {
         let t = self.image_scene.t.min(self.schedule.train_steps());
         self.plots.cursor_t = t;
         let main_kind = self.controls.settings.schedule.kind;
@@ -622,7 +648,8 @@ impl ExplorerApp {
             rows.truncate(1);
         }
         let schedule = Arc::clone(&self.schedule);
-        egui::CentralPanel::default().show(ui, |ui| self.image_scene.ui(ui, &rows, seed, &schedule));
+        let presenting = self.presentation.is_on();
+        self.image_scene.ui(ui, &rows, (seed, presenting), &schedule)
     }
 
     /// The schedules picked for comparison, other than the main one, with the main T.
@@ -674,133 +701,6 @@ pub fn schedule_color(kind: ScheduleKind) -> egui::Color32 {
         ScheduleKind::ScaledLinear => egui::Color32::from_rgb(120, 200, 110),
         ScheduleKind::Cosine => egui::Color32::from_rgb(100, 180, 250),
         ScheduleKind::Sigmoid => egui::Color32::from_rgb(230, 120, 200),
-    }
-}
-
-impl eframe::App for ExplorerApp {
-    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
-        self.receive_events();
-        self.poll_export();
-        self.train_scene.poll();
-        if let Some(plane) = self.train_scene.take_handover() {
-            self.use_plane_network(Some(plane));
-        }
-        if self.image_scene.poll_model() && self.controls.scene == Scene::ImageBatch {
-            self.start_run();
-        }
-        let keys = keys::read(ui.ctx());
-        self.apply_keys(keys, ui.ctx());
-        self.handle_lesson(teaching::LessonRequests {
-            step: keys.lesson_step,
-            ..teaching::LessonRequests::default()
-        });
-        self.apply_pending_t();
-        if self.show_help {
-            keys::help_ui(ui.ctx(), &mut self.show_help);
-        }
-        self.notice_ui(ui.ctx());
-        let dt_secs = ui.input(|i| i.stable_dt);
-        if self.timeline.advance(dt_secs) {
-            ui.ctx().request_repaint();
-        }
-        let bar = egui::Panel::top("scenes")
-            .show(ui, |ui| self.controls.scene_ui(ui))
-            .inner;
-        self.show_help ^= bar.help;
-        if bar.present {
-            self.presentation.toggle(ui.ctx());
-        }
-        self.controls.essentials_only = self.presentation.is_on();
-        self.lesson_strip_ui(ui);
-        self.plots.line_width = if self.presentation.is_on() {
-            presentation::LINE_WIDTH
-        } else {
-            2.0
-        };
-        if let Scene::Theory(topic) = self.controls.scene {
-            egui::CentralPanel::default().show(ui, |ui| self.theory.ui(ui, topic));
-            self.handle_requests();
-            return;
-        }
-        let mut lesson_requests = teaching::LessonRequests::default();
-        egui::Panel::left("controls").resizable(true).show(ui, |ui| {
-            egui::ScrollArea::vertical().show(ui, |ui| {
-                self.controls.ui(ui);
-                let images = self.controls.scene == Scene::ImageForward;
-                if images {
-                    ui.separator();
-                    self.image_scene.controls_ui(ui);
-                }
-                if self.controls.scene == Scene::Train2D {
-                    ui.separator();
-                    if self.train_scene.controls_ui(ui) {
-                        self.train_scene.start(&self.mixture, self.controls.settings.schedule);
-                    }
-                }
-                ui.separator();
-                let position = self.lesson.as_ref().map(lesson::Lesson::position_text);
-                lesson_requests = self.lesson_panel.ui(ui, position);
-                if !self.presentation.is_on() {
-                    ui.separator();
-                    self.export.ui(ui, self.controls.scene);
-                }
-            });
-        });
-        self.handle_lesson(lesson_requests);
-        // Presenting, the plots start lower so the larger type leaves the viewer room.
-        let (plots_id, plots_height) = if self.presentation.is_on() {
-            ("plots-presenting", 170.0)
-        } else {
-            ("plots", 220.0)
-        };
-        egui::Panel::bottom(plots_id)
-            .resizable(true)
-            .default_size(plots_height)
-            .show(ui, |ui| self.plots.ui(ui));
-        if self.controls.scene == Scene::ImageForward {
-            let t = self.image_scene.t.min(self.schedule.train_steps());
-            self.caption_ui(ui, "x_t = √ᾱ_t x_0 + √(1 − ᾱ_t) ε", t, 0.0);
-            self.image_scene_ui(ui);
-            self.handle_requests();
-            return;
-        }
-        if self.controls.scene == Scene::Train2D {
-            egui::CentralPanel::default().show(ui, |ui| self.train_scene.ui(ui));
-            self.handle_requests();
-            return;
-        }
-        let batch = self.controls.scene == Scene::ImageBatch;
-        egui::Panel::bottom("timeline").show(ui, |ui| {
-            self.timeline.ui(ui);
-            if !self.status.is_empty() {
-                let status = ui.label(&self.status);
-                if let Some(secs) = self.run.elapsed_secs {
-                    status.on_hover_text(format!("the whole run took {secs:.3} s on the worker thread"));
-                }
-            }
-        });
-        self.plots.set_comparison(Vec::new());
-        let shown_t = self.timeline.current_t;
-        let plane = self.plane_frame();
-        if self.timeline.current_t != shown_t {
-            // The timeline drew the old t before this frame's scrub: draw again.
-            ui.ctx().request_repaint();
-        }
-        let sigma = self
-            .run
-            .frames
-            .get(self.timeline.current + 1)
-            .map_or(0.0, |f| f.noise_std);
-        let equation = presentation::equation(&self.controls.settings);
-        self.caption_ui(ui, equation, self.timeline.current_t, sigma);
-        egui::CentralPanel::default().show(ui, |ui| {
-            if batch {
-                self.image_scene.batch_ui(ui, plane.step, plane.alpha_bar);
-            } else {
-                ui.vertical_centered(|ui| self.viewer.ui(ui, plane));
-            }
-        });
-        self.handle_requests();
     }
 }
 
@@ -858,44 +758,4 @@ fn install_fonts(ctx: &egui::Context) {
 
 fn class_count(mixture: &GaussianMixture) -> u32 {
     u32::try_from(mixture.num_classes()).unwrap_or(0)
-}
-
-/// Where the window's session is kept: `$NOISESCOPE_SESSION`, else
-/// `$XDG_CONFIG_HOME/noisescope/session.lesson`, else `~/.config/noisescope/session.lesson`.
-#[must_use]
-pub fn session_path() -> Option<std::path::PathBuf> {
-    if let Some(path) = std::env::var_os("NOISESCOPE_SESSION") {
-        return Some(path.into());
-    }
-    let config = std::env::var_os("XDG_CONFIG_HOME")
-        .map(std::path::PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|home| std::path::Path::new(&home).join(".config")))?;
-    Some(config.join("noisescope").join("session.lesson"))
-}
-
-/// Opens the explorer window and runs until it closes.
-///
-/// # Errors
-/// No display or no usable graphics adapter, with eframe's reason.
-pub fn launch() -> anyhow::Result<()> {
-    let options = eframe::NativeOptions {
-        viewport: egui::ViewportBuilder::default()
-            .with_inner_size([1280.0, 720.0])
-            .with_min_inner_size([800.0, 500.0])
-            .with_title("noisescope"),
-        renderer: eframe::Renderer::Wgpu,
-        ..eframe::NativeOptions::default()
-    };
-    eframe::run_native(
-        "noisescope",
-        options,
-        Box::new(|cc| {
-            let app = match session_path() {
-                Some(path) => ExplorerApp::with_session(cc, path),
-                None => ExplorerApp::new(cc),
-            };
-            Ok(Box::new(app.map_err(Box::<dyn std::error::Error + Send + Sync>::from)?))
-        }),
-    )
-    .map_err(|e| anyhow::anyhow!("could not open the explorer window: {e}"))
 }

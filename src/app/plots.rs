@@ -1,8 +1,9 @@
-//! Schedule plots with a cursor at the current t; dragging a plot scrubs.
+//! Schedule plots with a cursor at the current t; dragging a plot scrubs, and
+//! clicking a plot's title makes it the big figure.
 
 use std::sync::Arc;
 
-use egui_plot::{Legend, Line, Plot, PlotPoints, VLine};
+use egui_plot::{Line, Plot, PlotPoints, VLine};
 
 use crate::diffusion::Schedule;
 
@@ -20,6 +21,8 @@ pub struct PlotsPanel {
     comparison: Vec<(String, egui::Color32, Arc<Schedule>)>,
     /// Width of every curve in points (thicker in presentation mode).
     pub line_width: f32,
+    /// The plot shown large in the figure's place (a click on its title).
+    big: Option<PlotKind>,
 }
 
 impl PlotsPanel {
@@ -33,6 +36,7 @@ impl PlotsPanel {
             kl: None,
             comparison: Vec::new(),
             line_width: 2.0,
+            big: None,
         }
     }
 
@@ -73,101 +77,97 @@ impl PlotsPanel {
         self.requested_t.take()
     }
 
-    /// Draws the plots side by side.
-    pub fn ui(&mut self, ui: &mut egui::Ui) {
-        let big_t = self.schedule.train_steps();
-        ui.horizontal(|ui| {
-            ui.label(format!(
-                "ᾱ_T = {:.3e} (signal left at t = T)   √ᾱ_T = {:.3e}   log SNR(T) = {:.2}",
-                self.schedule.alpha_bar(big_t),
-                self.schedule.alpha_bar(big_t).sqrt(),
-                self.schedule.log_snr(big_t)
-            ));
-            match &self.kl {
-                Some((_, bits)) => ui.label(format!("ELBO of the first sample: {bits:.3} bits/dim")),
-                None => ui.label("ELBO: computed when the run finishes"),
-            };
-        });
-        let height = ui.available_height().max(80.0);
-        let width = (ui.available_width() / 4.0 - 8.0).max(100.0);
-        ui.horizontal(|ui| {
-            self.plot_ui(ui, "signal", width, height, |s, t| {
-                let a = s.alpha_bar(t);
-                vec![("ᾱ_t", a), ("√ᾱ_t", a.sqrt()), ("√(1−ᾱ_t)", (1.0 - a).sqrt())]
-            });
-            self.plot_ui(ui, "log SNR(t)", width, height, |s, t| {
-                vec![("log SNR(t)", s.log_snr(t))]
-            });
-            // β spans orders of magnitude (1e-4 to 0.999 for cosine): plot it on a log scale.
-            self.plot_ui(ui, "β_t", width, height, |s, t| {
-                vec![
-                    ("log₁₀ β_t (forward)", s.beta(t).log10()),
-                    ("log₁₀ β_post (posterior variance)", s.posterior_variance(t).log10()),
-                ]
-            });
-            let kl = self.kl.as_ref().map(|(nats, _)| nats.clone()).unwrap_or_default();
-            self.plot_ui(ui, "KL terms", width, height, move |_, t| {
-                // Missing terms are NaN, which the plot leaves out; 1e-12 floors exact zeros.
-                let log_nats = t
-                    .checked_sub(2)
-                    .and_then(|i| kl.get(i))
-                    .map_or(f64::NAN, |n| n.max(1e-12).log10());
-                vec![("log₁₀ L_{t−1} (nats)", log_nats)]
-            });
-        });
+    /// The plot shown as the big figure, if one is.
+    #[must_use]
+    pub fn big_plot(&self) -> Option<PlotKind> {
+        self.big
     }
 
-    fn plot_ui(
-        &mut self,
-        ui: &mut egui::Ui,
-        id: &str,
-        width: f32,
-        height: f32,
-        curves: impl Fn(&Schedule, usize) -> Vec<(&'static str, f64)>,
-    ) {
-        let schedule = Arc::clone(&self.schedule);
-        let big_t = schedule.train_steps();
-        let names: Vec<&'static str> = curves(&schedule, 1).into_iter().map(|(n, _)| n).collect();
+    /// Makes `kind` the big figure (or, with `None`, gives the figure back).
+    pub fn set_big_plot(&mut self, kind: Option<PlotKind>) {
+        self.big = kind;
+    }
+
+    /// Draws the plots stacked in the side strip; the big one keeps a title line.
+    pub fn ui(&mut self, ui: &mut egui::Ui) {
+        let big_t = self.schedule.train_steps();
+        ui.add(
+            egui::Label::new(format!(
+                "ᾱ_T = {:.3e} (signal left at t = T)   log SNR(T) = {:.2}",
+                self.schedule.alpha_bar(big_t),
+                self.schedule.log_snr(big_t)
+            ))
+            .wrap(),
+        );
+        match &self.kl {
+            Some((_, bits)) => ui.label(format!("ELBO of the first sample: {bits:.3} bits/dim")),
+            None => ui.label("ELBO: computed when the run finishes"),
+        };
+        let small: Vec<PlotKind> = PlotKind::ALL.into_iter().filter(|k| Some(*k) != self.big).collect();
         #[allow(clippy::cast_precision_loss)]
-        let series: Vec<Vec<[f64; 2]>> = (0..names.len())
-            .map(|k| {
-                (1..=big_t)
-                    .map(|t| [t as f64, curves(&schedule, t)[k].1])
-                    .filter(|p| p[1].is_finite())
-                    .collect()
-            })
-            .collect();
+        let height = (ui.available_height() / small.len() as f32 - 48.0).clamp(90.0, 260.0);
+        for kind in small {
+            self.plot_ui(ui, kind, height);
+        }
+    }
+
+    /// Draws the big plot filling `ui` (the figure's place).
+    pub fn big_ui(&mut self, ui: &mut egui::Ui) {
+        if let Some(kind) = self.big {
+            let height = ui.available_height() - 48.0;
+            self.plot_ui(ui, kind, height.max(100.0));
+        }
+    }
+
+    /// One plot under its title line: the title (a click makes it the big
+    /// figure, or gives the figure back) and each curve's name in its colour,
+    /// so no legend sits on the data.
+    fn plot_ui(&mut self, ui: &mut egui::Ui, kind: PlotKind, height: f32) {
+        let schedule = Arc::clone(&self.schedule);
+        let width = ui.available_width();
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        let columns = (width * ui.ctx().pixels_per_point()).max(1.0) as usize;
+        let mut lines = self.series(kind, &schedule, columns);
+        if kind != PlotKind::Kl {
+            for (name, color, other) in &self.comparison {
+                let curve = self.series(kind, other, columns).swap_remove(0);
+                lines.push((format!("{} {name}", curve.0), *color, curve.2));
+            }
+        }
+        ui.horizontal_wrapped(|ui| {
+            let big = self.big == Some(kind);
+            let hint = if big {
+                "give the figure back"
+            } else {
+                "show this plot as the figure"
+            };
+            if ui
+                .selectable_label(big, egui::RichText::new(kind.title()).strong())
+                .on_hover_text(hint)
+                .clicked()
+            {
+                self.big = if big { None } else { Some(kind) };
+            }
+            for (name, color, _) in &lines {
+                ui.colored_label(*color, format!("━ {name}"));
+            }
+        });
         #[allow(clippy::cast_precision_loss)]
         let cursor = self.cursor_t as f64;
-        // Overlays: each compared schedule's first curve, in the schedule's colour.
-        let overlays: Vec<(String, egui::Color32, Vec<[f64; 2]>)> = if id == "KL terms" {
-            Vec::new()
+        let cursor_color = if ui.visuals().dark_mode {
+            egui::Color32::from_rgb(250, 220, 90)
         } else {
-            self.comparison
-                .iter()
-                .map(|(name, color, other)| {
-                    #[allow(clippy::cast_precision_loss)]
-                    let points = (1..=other.train_steps())
-                        .map(|t| [t as f64, curves(other, t)[0].1])
-                        .filter(|p| p[1].is_finite())
-                        .collect();
-                    (format!("{} {name}", names[0]), *color, points)
-                })
-                .collect()
+            egui::Color32::from_rgb(150, 110, 0)
         };
-        let response = Plot::new(id)
+        let response = Plot::new(kind.title())
             .width(width)
             .height(height)
-            .legend(Legend::default())
             .allow_drag(false)
             .allow_zoom(false)
             .allow_scroll(false)
             .x_axis_label("t")
             .show(ui, |plot_ui| {
-                for (name, points) in names.iter().zip(series) {
-                    plot_ui.line(Line::new(*name, PlotPoints::from(points)).width(self.line_width));
-                }
-                for (name, color, points) in overlays {
+                for (name, color, points) in lines {
                     plot_ui.line(
                         Line::new(name, PlotPoints::from(points))
                             .width(self.line_width)
@@ -177,7 +177,7 @@ impl PlotsPanel {
                 plot_ui.vline(
                     VLine::new("current t", cursor)
                         .width(self.line_width)
-                        .color(egui::Color32::from_rgb(250, 220, 90)),
+                        .color(cursor_color),
                 );
             });
         let pointer = response.response.interact_pointer_pos();
@@ -186,5 +186,171 @@ impl PlotsPanel {
         {
             self.requested_t = Some(response.transform.value_from_position(pos).x);
         }
+    }
+
+    /// `kind`'s curves over t = 1..=T of `schedule`, each thinned to `columns`.
+    fn series(
+        &self,
+        kind: PlotKind,
+        schedule: &Schedule,
+        columns: usize,
+    ) -> Vec<(String, egui::Color32, Vec<[f64; 2]>)> {
+        let names = kind.curve_names();
+        let kl = self.kl.as_ref().map(|(nats, _)| nats.as_slice()).unwrap_or_default();
+        names
+            .iter()
+            .enumerate()
+            .map(|(k, name)| {
+                #[allow(clippy::cast_precision_loss)]
+                let points: Vec<[f64; 2]> = (1..=schedule.train_steps())
+                    .map(|t| [t as f64, kind.value(schedule, kl, t, k)])
+                    .filter(|p| p[1].is_finite())
+                    .collect();
+                (
+                    (*name).to_owned(),
+                    CURVE_COLORS[k % CURVE_COLORS.len()],
+                    thin_min_max(&points, columns),
+                )
+            })
+            .collect()
+    }
+}
+
+/// Curve colours, by the curve's place in its plot (readable on dark and light).
+const CURVE_COLORS: [egui::Color32; 3] = [
+    egui::Color32::from_rgb(60, 150, 230),
+    egui::Color32::from_rgb(230, 120, 40),
+    egui::Color32::from_rgb(60, 170, 80),
+];
+
+/// One of the strip's plots.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PlotKind {
+    /// ᾱ_t, √ᾱ_t and √(1−ᾱ_t).
+    Signal,
+    /// log SNR(t).
+    LogSnr,
+    /// β_t and the posterior variance, log₁₀.
+    Beta,
+    /// The per-step KL terms of the ELBO, log₁₀ nats.
+    Kl,
+}
+
+impl PlotKind {
+    /// Every plot, in the strip's order.
+    pub const ALL: [Self; 4] = [Self::Signal, Self::LogSnr, Self::Beta, Self::Kl];
+
+    /// The plot's title.
+    #[must_use]
+    pub fn title(self) -> &'static str {
+        match self {
+            Self::Signal => "signal",
+            Self::LogSnr => "log SNR(t)",
+            Self::Beta => "β_t",
+            Self::Kl => "KL terms",
+        }
+    }
+
+    fn curve_names(self) -> &'static [&'static str] {
+        match self {
+            Self::Signal => &["ᾱ_t", "√ᾱ_t", "√(1−ᾱ_t)"],
+            Self::LogSnr => &["log SNR(t)"],
+            // β spans orders of magnitude (1e-4 to 0.999 for cosine): a log scale.
+            Self::Beta => &["log₁₀ β_t (forward)", "log₁₀ β_post (posterior variance)"],
+            Self::Kl => &["log₁₀ L_{t−1} (nats)"],
+        }
+    }
+
+    /// Curve `k` at `t` (NaN where there is none, which the plot leaves out).
+    fn value(self, schedule: &Schedule, kl_nats: &[f64], t: usize, k: usize) -> f64 {
+        let a = schedule.alpha_bar(t);
+        match (self, k) {
+            (Self::Signal, 0) => a,
+            (Self::Signal, 1) => a.sqrt(),
+            (Self::Signal, _) => (1.0 - a).sqrt(),
+            (Self::LogSnr, _) => schedule.log_snr(t),
+            (Self::Beta, 0) => schedule.beta(t).log10(),
+            (Self::Beta, _) => schedule.posterior_variance(t).log10(),
+            // 1e-12 floors exact zeros; missing terms (t = 1) are NaN.
+            (Self::Kl, _) => t
+                .checked_sub(2)
+                .and_then(|i| kl_nats.get(i))
+                .map_or(f64::NAN, |n| n.max(1e-12).log10()),
+        }
+    }
+}
+
+/// Keeps, per screen column, a curve's first point and its lowest and highest,
+/// in order: a 1000-point curve on a 240-pixel plot looks the same (its jags
+/// included) and costs a quarter of the triangles.
+#[must_use]
+pub fn thin_min_max(points: &[[f64; 2]], columns: usize) -> Vec<[f64; 2]> {
+    if points.len() <= 3 * columns.max(1) {
+        return points.to_vec();
+    }
+    let (first, last) = (points[0][0], points[points.len() - 1][0]);
+    let span = (last - first).max(f64::MIN_POSITIVE);
+    #[allow(clippy::cast_precision_loss)]
+    let columns_f = columns as f64;
+    let mut thinned = Vec::with_capacity(3 * columns + 1);
+    let mut start = 0;
+    while start < points.len() {
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        let column = (((points[start][0] - first) / span * columns_f) as usize).min(columns - 1);
+        let mut end = start + 1;
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        while end < points.len() && (((points[end][0] - first) / span * columns_f) as usize).min(columns - 1) == column
+        {
+            end += 1;
+        }
+        let bucket = &points[start..end];
+        let low = bucket
+            .iter()
+            .enumerate()
+            .min_by(|a, b| a.1[1].total_cmp(&b.1[1]))
+            .map_or(0, |(i, _)| i);
+        let high = bucket
+            .iter()
+            .enumerate()
+            .max_by(|a, b| a.1[1].total_cmp(&b.1[1]))
+            .map_or(0, |(i, _)| i);
+        let mut keep = [0, low, high, bucket.len() - 1];
+        keep.sort_unstable();
+        let mut previous = None;
+        for i in keep {
+            if previous != Some(i) {
+                thinned.push(bucket[i]);
+                previous = Some(i);
+            }
+        }
+        start = end;
+    }
+    thinned
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thinning_keeps_each_columns_extremes_and_the_ends() {
+        // A saw tooth: every other point is a peak.
+        let points: Vec<[f64; 2]> = (0..1000).map(|t| [f64::from(t), f64::from(t % 2)]).collect();
+        let thinned = thin_min_max(&points, 100);
+        assert!(thinned.len() <= 400, "{}", thinned.len());
+        assert_eq!(thinned.first(), points.first());
+        assert_eq!(thinned.last(), points.last());
+        // Each column of ten points keeps a 0 and a 1.
+        for column in 0..100 {
+            let kept: Vec<f64> = thinned
+                .iter()
+                .filter(|p| (p[0] / 10.0).floor() == f64::from(column))
+                .map(|p| p[1])
+                .collect();
+            assert!(kept.contains(&0.0) && kept.contains(&1.0), "column {column}: {kept:?}");
+        }
+        assert!(thinned.windows(2).all(|w| w[0][0] < w[1][0]), "out of order");
+        // Few points: untouched.
+        assert_eq!(thin_min_max(&points[..20], 100), points[..20].to_vec());
     }
 }

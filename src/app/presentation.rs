@@ -12,35 +12,42 @@ pub const TEXT_SCALE: f32 = 1.6;
 /// Curve width while presenting, in points (2 otherwise).
 pub const LINE_WIDTH: f32 = 4.0;
 
-/// Whether the window presents, and the style to return to.
+/// Whether the window presents, and the styles (dark, light) to return to.
 #[derive(Default)]
 pub struct Presentation {
-    normal_style: Option<Arc<egui::Style>>,
+    normal_styles: Option<(Arc<egui::Style>, Arc<egui::Style>)>,
 }
 
 impl Presentation {
     /// Whether presentation mode is on.
     #[must_use]
     pub fn is_on(&self) -> bool {
-        self.normal_style.is_some()
+        self.normal_styles.is_some()
     }
 
-    /// Switches presentation mode on or off.
+    /// Switches presentation mode on or off. Both themes' styles scale, so
+    /// switching the theme while presenting keeps the large type.
     pub fn toggle(&mut self, ctx: &egui::Context) {
-        if let Some(style) = self.normal_style.take() {
-            ctx.set_global_style(style);
+        if let Some((dark, light)) = self.normal_styles.take() {
+            ctx.all_styles_mut(|style| {
+                *style = if style.visuals.dark_mode {
+                    (*dark).clone()
+                } else {
+                    (*light).clone()
+                };
+            });
             ctx.send_viewport_cmd(egui::ViewportCommand::Fullscreen(false));
             return;
         }
-        let normal = ctx.global_style();
-        let mut large = (*normal).clone();
-        for font in large.text_styles.values_mut() {
-            font.size *= TEXT_SCALE;
-        }
-        large.spacing.interact_size *= TEXT_SCALE;
-        ctx.set_global_style(large);
+        let normal = (ctx.style_of(egui::Theme::Dark), ctx.style_of(egui::Theme::Light));
+        ctx.all_styles_mut(|style| {
+            for font in style.text_styles.values_mut() {
+                font.size *= TEXT_SCALE;
+            }
+            style.spacing.interact_size *= TEXT_SCALE;
+        });
         ctx.send_viewport_cmd(egui::ViewportCommand::Fullscreen(true));
-        self.normal_style = Some(normal);
+        self.normal_styles = Some(normal);
     }
 }
 

@@ -105,7 +105,7 @@ impl ExplorerApp {
         }
         if let Some(path) = &requests.save {
             self.status = match &self.lesson {
-                Some(lesson) => match std::fs::write(path, lesson::write(&lesson.views)) {
+                Some(lesson) => match crate::export::write_atomically(path, lesson::write(&lesson.views).as_bytes()) {
                     Ok(()) => format!("saved {} stops to {}", lesson.views.len(), path.display()),
                     Err(e) => format!("cannot write {}: {e}", path.display()),
                 },
@@ -117,6 +117,24 @@ impl ExplorerApp {
         {
             self.apply_view(view);
         }
+    }
+
+    /// Opens the lesson `text` (called `source` in messages) at its first stop.
+    ///
+    /// # Errors
+    /// The lesson does not parse: the message names the line.
+    pub fn open_lesson(&mut self, text: &str, source: &str) -> Result<(), String> {
+        let views = lesson::parse(text, source)?;
+        self.lesson = Some(Lesson {
+            views,
+            current: None,
+            source: source.to_owned(),
+        });
+        self.handle_lesson(LessonRequests {
+            step: 1,
+            ..LessonRequests::default()
+        });
+        Ok(())
     }
 
     fn load_lesson(&mut self, text: &str, source: &str) {
@@ -234,14 +252,10 @@ impl ExplorerApp {
         if lesson.current.is_none() {
             return;
         }
-        egui::Panel::top("lesson").show(ui, |ui| {
-            ui.horizontal_wrapped(|ui| {
-                ui.strong(format!("Lesson — {}", lesson.position_text()));
-                if let Some(caption) = &self.lesson_caption {
-                    ui.label(caption);
-                }
-            });
-        });
+        ui.strong(format!("Lesson — {}", lesson.position_text()));
+        if let Some(caption) = &self.lesson_caption {
+            ui.label(caption);
+        }
     }
 
     /// The stop shown, if a lesson is running: its index and title.
@@ -269,6 +283,7 @@ impl ExplorerApp {
                     self.repaint
                         .send_viewport_cmd(egui::ViewportCommand::OuterPosition(egui::pos2(x, y)));
                 }
+                self.set_light_theme(session.light);
                 self.apply_view(session.view);
                 self.lesson_caption = None;
             }
@@ -291,11 +306,12 @@ impl ExplorerApp {
             zoom: self.repaint.zoom_factor(),
             window,
             position,
+            light: self.layout.light,
         });
         let written = path
             .parent()
             .map_or(Ok(()), std::fs::create_dir_all)
-            .and_then(|()| std::fs::write(path, text));
+            .and_then(|()| crate::export::write_atomically(path, text.as_bytes()));
         if let Err(e) = written {
             eprintln!("noisescope: could not save the session to {}: {e}", path.display());
         }

@@ -108,7 +108,7 @@ impl TimelinePanel {
     /// Draws the panel.
     pub fn ui(&mut self, ui: &mut egui::Ui) {
         let last = self.available.saturating_sub(1);
-        ui.horizontal(|ui| {
+        ui.horizontal_wrapped(|ui| {
             if ui.button("First").on_hover_text("First frame of the run").clicked() {
                 self.scrub_to(0);
             }
@@ -125,26 +125,42 @@ impl TimelinePanel {
             if ui.button("Last").on_hover_text("Last frame of the run").clicked() {
                 self.scrub_to(last);
             }
+            // A number, not a slider: it fits however narrow the strip is.
+            let label = ui.label("frames/s");
             ui.add(
-                Slider::new(&mut self.frames_per_sec, 1.0..=120.0)
-                    .text("frames/s")
-                    .logarithmic(true),
-            );
-            ui.separator();
-            ui.strong(format!(
-                "t = {} / {}   ᾱ_t = {:.4} (signal kept)   {}",
-                self.current_t, self.train_steps, self.alpha_bar, self.direction
-            ));
-            if self.available < self.expected {
-                ui.label(format!("streaming {}/{} frames", self.available, self.expected));
-            }
+                egui::DragValue::new(&mut self.frames_per_sec)
+                    .range(1.0..=120.0)
+                    .speed(0.5),
+            )
+            .labelled_by(label.id);
         });
+        // Its own line, wrapped: in a narrow strip the words wrap, nothing is cut.
+        ui.add(
+            egui::Label::new(
+                egui::RichText::new(format!(
+                    "t = {} / {}   ᾱ_t = {:.4} (signal kept)   {}",
+                    self.current_t, self.train_steps, self.alpha_bar, self.direction
+                ))
+                .strong(),
+            )
+            .wrap(),
+        );
+        if self.available < self.expected {
+            ui.label(format!("streaming {}/{} frames", self.available, self.expected));
+        }
         let mut frame = self.current;
-        let width = ui.available_width();
-        ui.spacing_mut().slider_width = (width - 120.0).max(100.0);
-        let response = ui.add(Slider::new(&mut frame, 0..=last).text("frame"));
-        if response.changed() {
+        ui.label(format!("frame {frame} of {last}"));
+        if full_width_slider_ui(ui, &mut frame, last, "frame") {
             self.scrub_to(frame);
         }
     }
+}
+
+/// A slider across the whole width with no number or name beside it (they
+/// sit on the line above): a slider with them would overflow a narrow strip,
+/// and widen its panel frame after frame. True if the value changed.
+pub fn full_width_slider_ui(ui: &mut egui::Ui, value: &mut usize, max: usize, name: &str) -> bool {
+    ui.spacing_mut().slider_width = (ui.available_width() - 4.0).max(40.0);
+    let response = ui.add(Slider::new(value, 0..=max).show_value(false));
+    response.on_hover_text(name.to_owned()).changed()
 }

@@ -62,7 +62,8 @@ impl PlaneViewer {
     }
 
     /// Draws the view into the remaining space.
-    pub fn ui(&mut self, ui: &mut egui::Ui, frame: PlaneFrame) {
+    /// Draws the view, square and as large as fits; its rectangle.
+    pub fn ui(&mut self, ui: &mut egui::Ui, frame: PlaneFrame) -> Rect {
         let size = ui.available_size();
         let side = size.x.min(size.y).max(50.0);
         let (rect, _response) = ui.allocate_exact_size(Vec2::splat(side), egui::Sense::hover());
@@ -99,6 +100,7 @@ impl PlaneViewer {
             self.arrows_ui(ui, rect, frame.alpha_bar);
         }
         self.axes_ui(ui, rect);
+        rect
     }
 
     fn to_screen(&self, rect: Rect, p: [f32; 2]) -> Pos2 {

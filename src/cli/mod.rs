@@ -38,7 +38,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Open the explorer window (also what no command does).
-    Explore,
+    Explore(ExploreArgs),
     /// Print a noise schedule as CSV: t,beta,alpha,alpha_bar,snr,log_snr,posterior_variance.
     Schedule(ScheduleArgs),
     /// Print the training timesteps an N-step sampler visits, in sampling order.
@@ -53,6 +53,85 @@ pub enum Command {
     TrainClassifier(evaluate::ClassifierArgs),
     /// Sample every class and report classifier accuracy and Fréchet distance.
     Evaluate(Box<evaluate::EvaluateArgs>),
+}
+
+/// How the explorer opens.
+#[derive(Debug, Args, Default)]
+pub struct ExploreArgs {
+    /// Open this lesson file at its first stop.
+    #[arg(long, value_name = "FILE", conflicts_with = "scene")]
+    pub lesson: Option<PathBuf>,
+    /// Open this scene, by its stable id (a wrong id gets the list of them).
+    #[arg(long, value_name = "ID")]
+    pub scene: Option<String>,
+    /// Open in presentation mode.
+    #[arg(long)]
+    pub present: bool,
+    /// Open in the light theme (for a projector in a lit room).
+    #[arg(long)]
+    pub light: bool,
+    /// The window's size in points, WIDTHxHEIGHT (for example 1280x720).
+    #[arg(long, value_name = "WxH", value_parser = parse_window_size)]
+    pub size: Option<[f32; 2]>,
+    /// Write one CSV line per rendered frame here: frame,unix_ms,ui_ms,interval_ms.
+    #[arg(long, value_name = "PATH")]
+    pub frame_stats: Option<PathBuf>,
+}
+
+impl ExploreArgs {
+    /// Checks every flag before a window opens.
+    ///
+    /// # Errors
+    /// One line naming the flag: an unreadable or broken lesson, an unknown
+    /// scene, a frame-stats file that cannot be created.
+    pub fn into_options(self) -> Result<crate::app::LaunchOptions> {
+        let scene = self
+            .scene
+            .as_deref()
+            .map(crate::scenes::SceneId::from_id)
+            .transpose()
+            .map_err(|e| anyhow::anyhow!("--scene: {e}"))?;
+        let lesson = match &self.lesson {
+            Some(path) => {
+                let source = path.display().to_string();
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| anyhow::anyhow!("--lesson {source}: cannot read: {e}"))?;
+                crate::app::lesson::parse(&text, &source).map_err(|e| anyhow::anyhow!("--lesson: {e}"))?;
+                Some((source, text))
+            }
+            None => None,
+        };
+        let frame_stats = match &self.frame_stats {
+            Some(path) => Some(
+                std::fs::File::create(path)
+                    .map_err(|e| anyhow::anyhow!("--frame-stats {}: cannot create: {e}", path.display()))?,
+            ),
+            None => None,
+        };
+        Ok(crate::app::LaunchOptions {
+            lesson,
+            scene,
+            present: self.present,
+            light: self.light,
+            size: self.size,
+            frame_stats,
+        })
+    }
+}
+
+/// `WIDTHxHEIGHT` in points, each 320 … 16384.
+fn parse_window_size(s: &str) -> Result<[f32; 2], String> {
+    let bad = || format!("expected WIDTHxHEIGHT with each in 320 … 16384, for example 1280x720, got '{s}'");
+    let (width, height) = s.split_once(['x', 'X']).ok_or_else(bad)?;
+    let size: [u32; 2] = [
+        width.trim().parse().map_err(|_| bad())?,
+        height.trim().parse().map_err(|_| bad())?,
+    ];
+    if size.iter().any(|v| !(320..=16384).contains(v)) {
+        return Err(bad());
+    }
+    #[allow(clippy::cast_precision_loss)]
+    Ok(size.map(|v| v as f32))
 }
 
 /// The schedule options shared by several commands.
@@ -214,8 +293,8 @@ where
             bail!("{}", first.trim_start_matches("error: "));
         }
     };
-    match cli.command.unwrap_or(Command::Explore) {
-        Command::Explore => crate::app::launch(),
+    match cli.command.unwrap_or(Command::Explore(ExploreArgs::default())) {
+        Command::Explore(args) => crate::app::launch(args.into_options()?),
         Command::Schedule(args) => write_schedule(args, stdout),
         Command::Timesteps(args) => {
             let ts = inference_timesteps(args.train_steps, args.steps, args.spacing)?;

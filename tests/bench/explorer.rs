@@ -163,7 +163,7 @@ fn main() {
         .wgpu()
         .build_eframe(|cc| ExplorerApp::new(cc).expect("the explorer starts"));
     measure(&mut harness, "2D mixture");
-    harness.get_by_label("Image batch").click();
+    harness.state_mut().show_scene(noisescope::scenes::SceneId::ImageBatch);
     harness.run_steps(2);
     measure(&mut harness, "image batch");
 }

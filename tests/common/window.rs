@@ -3,6 +3,7 @@
 use std::time::{Duration, Instant};
 
 use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
 use noisescope::app::ExplorerApp;
 
 /// The explorer at a projector's 1280×720.
@@ -11,6 +12,14 @@ pub fn explorer() -> Harness<'static, ExplorerApp> {
         .with_size([1280.0, 720.0])
         .wgpu()
         .build_eframe(|cc| ExplorerApp::new(cc).expect("the explorer starts"))
+}
+
+/// Opens the scene called `title` through the navigator's menu, as a user does.
+pub fn open_scene(harness: &mut Harness<'static, ExplorerApp>, title: &str) {
+    harness.get_by_label(noisescope::app::navigator::MENU_LABEL).click();
+    harness.run_steps(2);
+    harness.get_by_label(title).click();
+    harness.run_steps(2);
 }
 
 /// Steps frames until `done` holds (the worker streams on its own thread).

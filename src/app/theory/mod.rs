@@ -51,6 +51,7 @@ use std::sync::Arc;
 
 use crate::diffusion::mixture::GaussianMixture;
 use crate::diffusion::{Schedule, ScheduleConfig};
+use crate::scenes::SceneId;
 
 /// Which theory scene.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -92,49 +93,35 @@ pub enum Topic {
 }
 
 impl Topic {
-    /// Every scene, in the order the theory builds up.
-    pub const ALL: [Self; 17] = [
-        Self::Eta,
-        Self::Inversion,
-        Self::Branching,
-        Self::FourWays,
-        Self::Cosine,
-        Self::Improved,
-        Self::Vdm,
-        Self::Langevin,
-        Self::SdeOde,
-        Self::DpmSolver,
-        Self::Distillation,
-        Self::Guidance,
-        Self::Inpaint,
-        Self::Memorization,
-        Self::LearnedVsExact,
-        Self::Elbo,
-        Self::Spacing,
-    ];
+    /// The scene's entry in the registry ([`crate::scenes`]), which holds its
+    /// id, chapter and title.
+    #[must_use]
+    pub fn id(self) -> SceneId {
+        match self {
+            Self::Eta => SceneId::DdpmVsDdim,
+            Self::Inversion => SceneId::DdimInversion,
+            Self::Branching => SceneId::Branching,
+            Self::FourWays => SceneId::FourWays,
+            Self::Cosine => SceneId::CosineVsLinear,
+            Self::Improved => SceneId::LearnedVariance,
+            Self::Vdm => SceneId::VdmSchedule,
+            Self::Langevin => SceneId::Langevin,
+            Self::SdeOde => SceneId::SdeVsOde,
+            Self::DpmSolver => SceneId::DpmSolver,
+            Self::Distillation => SceneId::Distillation,
+            Self::Guidance => SceneId::Guidance,
+            Self::Inpaint => SceneId::Inpainting,
+            Self::Memorization => SceneId::Memorization,
+            Self::LearnedVsExact => SceneId::LearnedVsExact,
+            Self::Elbo => SceneId::Elbo,
+            Self::Spacing => SceneId::Spacing,
+        }
+    }
 
-    /// The scene's button label.
+    /// The scene's title (the registry's).
     #[must_use]
     pub fn title(self) -> &'static str {
-        match self {
-            Self::Eta => "DDPM vs DDIM",
-            Self::Inversion => "DDIM inversion",
-            Self::Branching => "Branching",
-            Self::FourWays => "Four parameterizations",
-            Self::Cosine => "Cosine vs linear",
-            Self::Improved => "Learned variance",
-            Self::Vdm => "VDM schedule",
-            Self::Langevin => "Langevin",
-            Self::SdeOde => "SDE vs ODE",
-            Self::DpmSolver => "DPM-Solver++",
-            Self::Distillation => "Distillation",
-            Self::Guidance => "Guidance (γ)",
-            Self::Inpaint => "Inpainting",
-            Self::Memorization => "Memorization",
-            Self::LearnedVsExact => "Learned vs exact",
-            Self::Elbo => "ELBO",
-            Self::Spacing => "Timestep spacing",
-        }
+        self.id().title()
     }
 
     fn build(self, context: &SceneContext) -> Box<dyn TheoryScene> {

@@ -1,0 +1,405 @@
+//! The window's layout, figure first. From left to right: the controls, with
+//! the scene menu at their top (they fold to a thin strip), the figure, and
+//! the side strip (the caption, the timeline and the plots, stacked; it folds
+//! too). A 16:9 projector is
+//! wider than a square figure, so what the figure cannot use goes to the strip
+//! beside it, never below it: the figure keeps the window's whole height.
+
+use std::time::Instant;
+
+use egui::Vec2;
+
+use super::controls::Scene;
+use super::frame_stats::FrameStats;
+use super::navigator::{self, NavigatorRequests};
+use super::{ExplorerApp, keys, presentation, teaching};
+
+/// The side strip's narrowest width, in points.
+const STRIP_MIN_WIDTH: f32 = 240.0;
+/// The folded controls' and strip's width, in points.
+const FOLDED_WIDTH: f32 = 36.0;
+
+/// What is shown around the figure.
+pub struct LayoutState {
+    /// Whether the controls panel is open (folded: a thin strip).
+    pub controls_open: bool,
+    /// Whether the side strip (caption, timeline, plots) is open.
+    pub strip_open: bool,
+    /// The strip's width once its edge is dragged (`None`: what the figure leaves).
+    pub strip_width: Option<f32>,
+    /// The light theme.
+    pub light: bool,
+    /// Frame times (F12, `--frame-stats`).
+    pub frame_stats: FrameStats,
+    /// Where the figure was drawn in the last frame, in points.
+    pub figure_rect: Option<egui::Rect>,
+    /// The side panels drawn in the last frame (controls, strip), in points.
+    pub panel_rects: Vec<egui::Rect>,
+}
+
+impl Default for LayoutState {
+    fn default() -> Self {
+        Self {
+            controls_open: true,
+            strip_open: true,
+            strip_width: None,
+            light: false,
+            frame_stats: FrameStats::default(),
+            figure_rect: None,
+            panel_rects: Vec::new(),
+        }
+    }
+}
+
+/// The largest size of an image of `pixels` that fits `available` (points)
+/// magnified by a whole number of screen pixels per image pixel, so nearest-
+/// neighbour sampling keeps every pixel square; an image larger than the space
+/// is shrunk to fit instead.
+#[must_use]
+pub fn whole_number_fit(available: Vec2, pixels: Vec2, pixels_per_point: f32) -> Vec2 {
+    let pixels = pixels.max(Vec2::splat(1.0));
+    let fit = (available.x * pixels_per_point / pixels.x).min(available.y * pixels_per_point / pixels.y);
+    let scale = if fit >= 1.0 { fit.floor() } else { fit.max(0.01) };
+    pixels * scale / pixels_per_point
+}
+
+impl ExplorerApp {
+    /// Where the figure was drawn in the last frame (points).
+    #[must_use]
+    pub fn figure_rect(&self) -> Option<egui::Rect> {
+        self.layout.figure_rect
+    }
+
+    /// The side panels drawn in the last frame: the controls and the strip.
+    #[must_use]
+    pub fn panel_rects(&self) -> &[egui::Rect] {
+        &self.layout.panel_rects
+    }
+
+    /// Whether the light theme is on.
+    #[must_use]
+    pub fn is_light(&self) -> bool {
+        self.layout.light
+    }
+
+    /// Whether the controls panel is open.
+    #[must_use]
+    pub fn controls_open(&self) -> bool {
+        self.layout.controls_open
+    }
+
+    /// Shows the scene `id` (from the next frame on, as a click in the navigator does).
+    pub fn show_scene(&mut self, id: crate::scenes::SceneId) {
+        self.controls.scene = Scene::from_id(id);
+    }
+
+    /// Switches to the light theme (or back to the dark one).
+    pub fn set_light_theme(&mut self, light: bool) {
+        self.layout.light = light;
+        self.sync_theme(&self.repaint.clone());
+    }
+
+    /// Makes egui's theme the one chosen. Checked every frame, because the
+    /// shell may set its own after the app is built (egui_kittest does).
+    fn sync_theme(&self, ctx: &egui::Context) {
+        let theme = if self.layout.light {
+            egui::Theme::Light
+        } else {
+            egui::Theme::Dark
+        };
+        if ctx.theme() != theme {
+            ctx.set_theme(theme);
+        }
+    }
+
+    /// Acts on the rail's buttons and the layout keys.
+    fn apply_layout_requests(&mut self, rail: NavigatorRequests, keys: keys::KeyActions, ctx: &egui::Context) {
+        self.show_help ^= rail.help;
+        if rail.present {
+            self.presentation.toggle(ctx);
+            self.fold_for_presentation();
+        }
+        if rail.theme || keys.toggle_theme {
+            self.set_light_theme(!self.layout.light);
+        }
+        self.layout.controls_open ^= rail.fold ^ keys.toggle_controls;
+        self.layout.strip_open ^= keys.toggle_strip;
+        self.layout.frame_stats.shown ^= keys.toggle_frame_stats;
+        let next = rail
+            .scene
+            .or_else(|| (keys.scene_step != 0).then(|| Scene::from_id(self.controls.scene.id().step(keys.scene_step))));
+        if let Some(scene) = next {
+            self.controls.scene = scene;
+        }
+    }
+
+    /// Presenting leaves the figure, the caption and the timeline: the strip
+    /// that holds the last two opens, and the controls fold (C brings them
+    /// back, cut to what a lesson changes); leaving, the controls come back.
+    pub(super) fn fold_for_presentation(&mut self) {
+        let presenting = self.presentation.is_on();
+        self.layout.controls_open = !presenting;
+        if presenting {
+            self.layout.strip_open = true;
+        }
+    }
+
+    /// The controls at the left, headed by the scene menu, or the thin strip
+    /// they fold to; what the header and the lesson section asked for.
+    fn controls_panel_ui(&mut self, ui: &mut egui::Ui) -> (NavigatorRequests, teaching::LessonRequests) {
+        let mut lesson_requests = teaching::LessonRequests::default();
+        let scene = self.controls.scene;
+        if !self.layout.controls_open {
+            let header = egui::Panel::left("controls-folded")
+                .resizable(false)
+                .exact_size(FOLDED_WIDTH)
+                .show(ui, |ui| navigator::folded_ui(ui, scene))
+                .inner;
+            return (header, lesson_requests);
+        }
+        let light = self.layout.light;
+        // Presenting, the type is larger: its own panel width, remembered apart.
+        let (id, width) = if self.presentation.is_on() {
+            ("controls-present", 300.0)
+        } else {
+            ("controls", 230.0)
+        };
+        let panel = egui::Panel::left(id)
+            .resizable(true)
+            .default_size(width)
+            .size_range(180.0..=420.0)
+            .show(ui, |ui| {
+                egui::ScrollArea::vertical()
+                    .show(ui, |ui| {
+                        let header = navigator::header_ui(ui, scene, light);
+                        ui.separator();
+                        lesson_requests = self.scene_controls_ui(ui);
+                        header
+                    })
+                    .inner
+            });
+        self.layout.panel_rects.push(panel.response.rect);
+        (panel.inner, lesson_requests)
+    }
+
+    /// The controls of the scene shown, and the lesson and export sections.
+    fn scene_controls_ui(&mut self, ui: &mut egui::Ui) -> teaching::LessonRequests {
+        if !matches!(self.controls.scene, Scene::Theory(_)) {
+            self.controls.ui(ui);
+        }
+        if self.controls.scene == Scene::ImageBatch {
+            ui.separator();
+            self.image_scene.batch_controls_ui(ui);
+        }
+        if self.controls.scene == Scene::ImageForward {
+            ui.separator();
+            self.image_scene.controls_ui(ui);
+        }
+        if self.controls.scene == Scene::Train2D {
+            ui.separator();
+            if self.train_scene.controls_ui(ui) {
+                self.train_scene.start(&self.mixture, self.controls.settings.schedule);
+            }
+        }
+        ui.separator();
+        let position = self.lesson.as_ref().map(super::lesson::Lesson::position_text);
+        let requests = self.lesson_panel.ui(ui, position);
+        // A theory scene's figures are rebuilt from its own controls; the export
+        // panel's files (curves, points, frames) belong to the other scenes.
+        if !self.presentation.is_on() && !matches!(self.controls.scene, Scene::Theory(_)) {
+            ui.separator();
+            self.export.ui(ui, self.controls.scene);
+        }
+        requests
+    }
+
+    /// The strip at the right: the caption, the timeline, the status and the
+    /// plots, stacked; what the figure leaves of the window's width.
+    fn side_strip_ui(&mut self, ui: &mut egui::Ui) {
+        if !self.layout.strip_open {
+            egui::Panel::right("strip-folded")
+                .resizable(false)
+                .exact_size(FOLDED_WIDTH)
+                .show(ui, |ui| {
+                    if ui
+                        .button("◀")
+                        .on_hover_text("show the plots and the timeline (P)")
+                        .clicked()
+                    {
+                        self.layout.strip_open = true;
+                    }
+                });
+            return;
+        }
+        let available = ui.available_size();
+        // The figure is square (or nearly) and takes the whole height: the
+        // strip gets the width it leaves, unless the user dragged its edge.
+        let auto_width = available.x - available.y;
+        let width = self
+            .layout
+            .strip_width
+            .unwrap_or(auto_width)
+            .clamp(STRIP_MIN_WIDTH, (available.x * 0.7).max(STRIP_MIN_WIDTH));
+        let before = ui.available_rect_before_wrap();
+        egui::Panel::right("strip")
+            .resizable(false)
+            .exact_size(width)
+            .show(ui, |ui| {
+                egui::ScrollArea::vertical().show(ui, |ui| self.strip_contents_ui(ui));
+            });
+        // The panel's own response rect is shifted while egui animates it: take
+        // what it used of the space instead.
+        let rect = egui::Rect::from_min_max(
+            egui::pos2(ui.available_rect_before_wrap().max.x, before.min.y),
+            before.max,
+        );
+        self.layout.panel_rects.push(rect);
+        // Our own resize handle: egui's resizable panel keeps one width for every
+        // window size, where the strip should follow the window until dragged.
+        let handle = egui::Rect::from_x_y_ranges(rect.left() - 3.0..=rect.left() + 3.0, rect.y_range());
+        let response = ui.interact(handle, ui.id().with("strip-resize"), egui::Sense::drag());
+        if response.hovered() || response.dragged() {
+            ui.ctx().set_cursor_icon(egui::CursorIcon::ResizeHorizontal);
+        }
+        if response.dragged() {
+            self.layout.strip_width = Some(width - response.drag_delta().x);
+        }
+        if response.double_clicked() {
+            self.layout.strip_width = None;
+        }
+    }
+
+    fn strip_contents_ui(&mut self, ui: &mut egui::Ui) {
+        ui.horizontal_wrapped(|ui| {
+            if ui.button("Hide ▶").on_hover_text("fold this strip (P)").clicked() {
+                self.layout.strip_open = false;
+            }
+            self.lesson_strip_ui(ui);
+        });
+        let scene = self.controls.scene;
+        if scene == Scene::ImageForward {
+            let t = self.image_scene.t.min(self.schedule.train_steps());
+            self.caption_ui(ui, "x_t = √ᾱ_t x_0 + √(1 − ᾱ_t) ε", t, 0.0);
+            ui.separator();
+            self.image_scene.forward_controls_ui(ui);
+        } else if matches!(scene, Scene::Mixture2D | Scene::ImageBatch) {
+            let sigma = self
+                .run
+                .frames
+                .get(self.timeline.current + 1)
+                .map_or(0.0, |f| f.noise_std);
+            let equation = presentation::equation(&self.controls.settings);
+            self.caption_ui(ui, equation, self.timeline.current_t, sigma);
+            ui.separator();
+            self.timeline.ui(ui);
+            if !self.status.is_empty() {
+                let status = ui.label(&self.status);
+                if let Some(secs) = self.run.elapsed_secs {
+                    status.on_hover_text(format!("the whole run took {secs:.3} s on the worker thread"));
+                }
+            }
+        }
+        ui.separator();
+        self.plots.ui(ui);
+    }
+
+    /// The figure: the scene's own view, or a plot made big by its title.
+    fn figure_ui(&mut self, ui: &mut egui::Ui) {
+        let scene = self.controls.scene;
+        if scene != Scene::ImageForward {
+            self.plots.set_comparison(Vec::new());
+        }
+        let plane = self.plane_frame();
+        egui::CentralPanel::default().show(ui, |ui| {
+            if self.plots.big_plot().is_some() {
+                self.layout.figure_rect = Some(ui.max_rect());
+                self.plots.big_ui(ui);
+                return;
+            }
+            self.layout.figure_rect = match scene {
+                Scene::ImageForward => self.image_scene_ui(ui),
+                Scene::Train2D => {
+                    self.train_scene.ui(ui);
+                    Some(ui.min_rect())
+                }
+                Scene::ImageBatch => self.image_scene.batch_ui(ui, plane.step, plane.alpha_bar),
+                Scene::Mixture2D | Scene::Theory(_) => Some(ui.vertical_centered(|ui| self.viewer.ui(ui, plane)).inner),
+            };
+        });
+    }
+
+    /// A theory scene fills the window beside the controls: its plots are the figure.
+    fn theory_ui(&mut self, ui: &mut egui::Ui, topic: super::theory::Topic) {
+        if self.lesson.as_ref().is_some_and(|l| l.current.is_some()) {
+            egui::Panel::top("lesson").show(ui, |ui| ui.horizontal_wrapped(|ui| self.lesson_strip_ui(ui)));
+        }
+        egui::CentralPanel::default().show(ui, |ui| {
+            self.layout.figure_rect = Some(ui.max_rect());
+            self.theory.ui(ui, topic);
+        });
+    }
+}
+
+impl eframe::App for ExplorerApp {
+    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+        let started = Instant::now();
+        self.sync_theme(ui.ctx());
+        self.poll_background();
+        let keys = keys::read(ui.ctx());
+        self.apply_keys(keys, ui.ctx());
+        self.handle_lesson(teaching::LessonRequests {
+            step: keys.lesson_step,
+            ..teaching::LessonRequests::default()
+        });
+        self.apply_pending_t();
+        if self.show_help {
+            keys::help_ui(ui.ctx(), &mut self.show_help);
+        }
+        self.notice_ui(ui.ctx());
+        let dt_secs = ui.input(|i| i.stable_dt);
+        if self.timeline.advance(dt_secs) {
+            ui.ctx().request_repaint();
+        }
+        self.controls.essentials_only = self.presentation.is_on();
+        self.plots.line_width = if self.presentation.is_on() {
+            presentation::LINE_WIDTH
+        } else {
+            2.0
+        };
+        self.layout.panel_rects.clear();
+        let (header, lesson_requests) = self.controls_panel_ui(ui);
+        self.handle_lesson(lesson_requests);
+        if let Scene::Theory(topic) = self.controls.scene {
+            self.theory_ui(ui, topic);
+        } else {
+            let shown_t = self.timeline.current_t;
+            self.side_strip_ui(ui);
+            self.figure_ui(ui);
+            if self.timeline.current_t != shown_t {
+                // The strip drew the old t before this frame's scrub: draw again.
+                ui.ctx().request_repaint();
+            }
+        }
+        // After drawing: a scene change takes effect next frame, in handle_requests.
+        self.apply_layout_requests(header, keys, ui.ctx());
+        self.handle_requests();
+        self.layout.frame_stats.overlay_ui(ui.ctx());
+        self.layout.frame_stats.record(started);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn images_magnify_by_whole_numbers_and_shrink_when_too_large() {
+        let fit = whole_number_fit(Vec2::new(700.0, 500.0), Vec2::new(28.0, 28.0), 1.0);
+        assert_eq!(fit, Vec2::splat(17.0 * 28.0));
+        // At 2 pixels per point a whole number of screen pixels: 35 per image pixel.
+        let fit = whole_number_fit(Vec2::new(700.0, 500.0), Vec2::new(28.0, 28.0), 2.0);
+        assert_eq!(fit, Vec2::splat(35.0 * 28.0 / 2.0));
+        let fit = whole_number_fit(Vec2::new(100.0, 100.0), Vec2::new(400.0, 200.0), 1.0);
+        assert_eq!(fit, Vec2::new(100.0, 50.0));
+    }
+}

@@ -1,0 +1,87 @@
+//! The navigator: one compact menu of every registered scene under its
+//! chapter's heading, the current one highlighted, beside the window's
+//! toggles (shortcuts, presentation, theme). It sits at the top of the
+//! controls panel, so it costs the figure no height. It reads
+//! [`crate::scenes`] alone: a new registry entry appears here with no change.
+
+use super::controls::Scene;
+use crate::scenes::{Chapter, SceneId};
+
+/// The menu button's label.
+pub const MENU_LABEL: &str = "Scenes ☰";
+
+/// What the header asked for this frame.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NavigatorRequests {
+    /// Show this scene.
+    pub scene: Option<Scene>,
+    /// Toggle the shortcut list.
+    pub help: bool,
+    /// Toggle presentation mode.
+    pub present: bool,
+    /// Toggle the light theme.
+    pub theme: bool,
+    /// Fold the controls panel.
+    pub fold: bool,
+}
+
+/// The header of the open controls panel: the scene menu, where the scene
+/// sits in the course, and the window's toggles.
+pub fn header_ui(ui: &mut egui::Ui, current: Scene, light: bool) -> NavigatorRequests {
+    let mut requests = NavigatorRequests::default();
+    ui.horizontal_wrapped(|ui| {
+        requests.scene = scene_menu_ui(ui, current);
+        if ui.button("‹").on_hover_text("previous scene (Ctrl + PageUp)").clicked() {
+            requests.scene = Some(Scene::from_id(current.id().step(-1)));
+        }
+        if ui.button("›").on_hover_text("next scene (Ctrl + PageDown)").clicked() {
+            requests.scene = Some(Scene::from_id(current.id().step(1)));
+        }
+        requests.fold = ui.button("◀ Hide").on_hover_text("fold the controls (C)").clicked();
+    });
+    let id = current.id();
+    ui.add(egui::Label::new(egui::RichText::new(format!("{} › {}", id.chapter().title(), id.title())).strong()).wrap());
+    ui.horizontal_wrapped(|ui| {
+        requests.help = ui.button("Keys (?)").on_hover_text("every keyboard shortcut").clicked();
+        requests.present = ui
+            .button("Present (F5)")
+            .on_hover_text("full screen, large type, a caption with the step's numbers")
+            .clicked();
+        let theme = if light { "Dark (L)" } else { "Light (L)" };
+        requests.theme = ui
+            .button(theme)
+            .on_hover_text("a light theme for a projector in a lit room")
+            .clicked();
+    });
+    requests
+}
+
+/// The folded controls: a thin strip with the scene menu and the way back.
+pub fn folded_ui(ui: &mut egui::Ui, current: Scene) -> NavigatorRequests {
+    let mut requests = NavigatorRequests::default();
+    requests.fold = ui.button("▶").on_hover_text("show the controls (C)").clicked();
+    requests.scene = scene_menu_ui(ui, current);
+    requests
+}
+
+/// The menu of every scene under its chapter; the one picked, if any.
+fn scene_menu_ui(ui: &mut egui::Ui, current: Scene) -> Option<Scene> {
+    let mut picked = None;
+    ui.menu_button(MENU_LABEL, |ui| {
+        egui::ScrollArea::vertical().show(ui, |ui| {
+            for chapter in Chapter::ALL {
+                ui.label(egui::RichText::new(chapter.title()).strong());
+                ui.indent(chapter, |ui| {
+                    for id in SceneId::in_chapter(chapter) {
+                        if ui.selectable_label(current.id() == id, id.title()).clicked() {
+                            picked = Some(Scene::from_id(id));
+                        }
+                    }
+                });
+            }
+        });
+    })
+    .response
+    .on_hover_text("every scene, chapter by chapter");
+    picked
+}
