@@ -354,9 +354,16 @@ fn the_navigator_lists_every_scene_and_ctrl_page_keys_walk_them() {
     for chapter in Chapter::ALL {
         harness.get_by_label(chapter.title());
     }
+    let screen = egui::Rect::from_min_size(egui::Pos2::ZERO, egui::vec2(1280.0, 720.0));
     for scene in SceneId::ALL {
-        // Exactly one entry each (get_by_label fails on none and on two).
-        harness.get_by_label(scene.title());
+        // Exactly one entry each (get_by_label fails on none and on two), on screen.
+        let entry = harness.get_by_label(scene.title());
+        assert!(
+            screen.contains_rect(entry.rect()),
+            "{} is off screen: {:?}",
+            scene.id(),
+            entry.rect()
+        );
     }
     press(&mut harness, Key::Escape);
     let start = harness.state().scene().id();
@@ -422,4 +429,66 @@ fn the_controls_fold_and_come_back_by_key_and_by_button_and_the_theme_switches()
     // F12 shows the frame times.
     press(&mut harness, Key::F12);
     harness.get_by_label_contains("UI pass: median");
+}
+
+/// Steps until no theory scene computes any more (its "computing…" is gone).
+fn settle_scene(harness: &mut Harness<'static, ExplorerApp>) {
+    harness.run_steps(3);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(400);
+    while harness.query_all_by_label("computing…").next().is_some() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the scene never finished computing"
+        );
+        harness.step();
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    harness.run_steps(2);
+}
+
+/// Presentation mode at 1280×720 in one theme: the 2D scene, the image batch,
+/// the forward-process comparison and three theory scenes.
+fn presentation_snapshots(light: bool) {
+    let scenes = [
+        SceneId::Mixture2D,
+        SceneId::ImageBatch,
+        SceneId::ImageForward,
+        SceneId::DdpmVsDdim,
+        SceneId::FourWays,
+        SceneId::SdeVsOde,
+    ];
+    let mut harness = explorer();
+    run_until(&mut harness, "the first run", finished);
+    if light {
+        press(&mut harness, Key::L);
+    }
+    for scene in scenes {
+        harness.state_mut().show_scene(scene);
+        harness.run_steps(3);
+        if scene == SceneId::ImageForward {
+            // The comparison: cosine's row under linear's, same x0 and ε.
+            harness.get_by_label("cosine").click();
+            harness.run_steps(2);
+        }
+        if scene == SceneId::ImageBatch {
+            run_until(&mut harness, "a U-Net run", |app| {
+                finished(app) && app.run().dims == 784
+            });
+        }
+        press(&mut harness, Key::F5);
+        settle_scene(&mut harness);
+        let theme = if light { "light" } else { "dark" };
+        harness.snapshot(format!("present_{theme}_{}", scene.id()));
+        press(&mut harness, Key::F5);
+    }
+}
+
+#[test]
+fn presentation_snapshots_in_the_dark_theme() {
+    presentation_snapshots(false);
+}
+
+#[test]
+fn presentation_snapshots_in_the_light_theme() {
+    presentation_snapshots(true);
 }

@@ -126,7 +126,8 @@ fn a_finished_run_plots_its_kl_terms() {
     let bits = harness.state().elbo_bits_per_dim().unwrap();
     assert!(bits.is_finite());
     harness.get_by_label_contains(&format!("ELBO of the first sample: {bits:.3} bits/dim"));
-    harness.get_by_label("log₁₀ L_{t−1} (nats)");
+    // The KL plot's legend, in its title line.
+    harness.get_by_label_contains("log₁₀ L_{t−1} (nats)");
 }
 
 #[test]

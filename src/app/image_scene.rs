@@ -4,7 +4,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::sync::mpsc::Receiver;
 
-use egui::{Slider, Vec2};
+use egui::Vec2;
 
 use super::image_set::{ImageSet, looks_like_idx};
 use crate::data::idx;

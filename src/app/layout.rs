@@ -257,7 +257,7 @@ impl ExplorerApp {
         // Our own resize handle: egui's resizable panel keeps one width for every
         // window size, where the strip should follow the window until dragged.
         let handle = egui::Rect::from_x_y_ranges(rect.left() - 3.0..=rect.left() + 3.0, rect.y_range());
-        let response = ui.interact(handle, ui.id().with("strip-resize"), egui::Sense::drag());
+        let response = ui.interact(handle, ui.scope_id().with("strip-resize"), egui::Sense::drag());
         if response.hovered() || response.dragged() {
             ui.ctx().set_cursor_icon(egui::CursorIcon::ResizeHorizontal);
         }

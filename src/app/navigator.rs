@@ -30,7 +30,7 @@ pub struct NavigatorRequests {
 pub fn header_ui(ui: &mut egui::Ui, current: Scene, light: bool) -> NavigatorRequests {
     let mut requests = NavigatorRequests::default();
     ui.horizontal_wrapped(|ui| {
-        requests.scene = scene_menu_ui(ui, current);
+        requests.scene = scene_menu_ui(ui, current, MENU_LABEL);
         if ui.button("‹").on_hover_text("previous scene (Ctrl + PageUp)").clicked() {
             requests.scene = Some(Scene::from_id(current.id().step(-1)));
         }
@@ -58,30 +58,49 @@ pub fn header_ui(ui: &mut egui::Ui, current: Scene, light: bool) -> NavigatorReq
 
 /// The folded controls: a thin strip with the scene menu and the way back.
 pub fn folded_ui(ui: &mut egui::Ui, current: Scene) -> NavigatorRequests {
-    let mut requests = NavigatorRequests::default();
-    requests.fold = ui.button("▶").on_hover_text("show the controls (C)").clicked();
-    requests.scene = scene_menu_ui(ui, current);
-    requests
+    let fold = ui.button("▶").on_hover_text("show the controls (C)").clicked();
+    NavigatorRequests {
+        fold,
+        scene: scene_menu_ui(ui, current, "☰"),
+        ..NavigatorRequests::default()
+    }
 }
 
-/// The menu of every scene under its chapter; the one picked, if any.
-fn scene_menu_ui(ui: &mut egui::Ui, current: Scene) -> Option<Scene> {
+/// The menu of every scene under its chapter, behind a button called
+/// `label`; the one picked, if any.
+fn scene_menu_ui(ui: &mut egui::Ui, current: Scene, label: &str) -> Option<Scene> {
     let mut picked = None;
-    ui.menu_button(MENU_LABEL, |ui| {
-        egui::ScrollArea::vertical().show(ui, |ui| {
-            for chapter in Chapter::ALL {
-                ui.label(egui::RichText::new(chapter.title()).strong());
-                ui.indent(chapter, |ui| {
-                    for id in SceneId::in_chapter(chapter) {
-                        if ui.selectable_label(current.id() == id, id.title()).clicked() {
-                            picked = Some(Scene::from_id(id));
-                        }
+    ui.menu_button(label, |ui| {
+        // Two columns of three chapters: half the height, so every scene shows
+        // at once at 720 px, even in presentation mode's larger type.
+        let screen_height = ui.ctx().content_rect().height();
+        egui::ScrollArea::vertical()
+            .max_height(screen_height - 48.0)
+            .show(ui, |ui| {
+                ui.horizontal_top(|ui| {
+                    for column in Chapter::ALL.chunks(3) {
+                        ui.vertical(|ui| {
+                            for chapter in column {
+                                chapter_ui(ui, *chapter, current, &mut picked);
+                            }
+                        });
                     }
                 });
-            }
-        });
+            });
     })
     .response
     .on_hover_text("every scene, chapter by chapter");
     picked
+}
+
+/// One chapter's heading and its scenes; a click sets `picked`.
+fn chapter_ui(ui: &mut egui::Ui, chapter: Chapter, current: Scene, picked: &mut Option<Scene>) {
+    ui.label(egui::RichText::new(chapter.title()).strong());
+    ui.indent(chapter, |ui| {
+        for id in SceneId::in_chapter(chapter) {
+            if ui.selectable_label(current.id() == id, id.title()).clicked() {
+                *picked = Some(Scene::from_id(id));
+            }
+        }
+    });
 }

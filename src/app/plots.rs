@@ -104,8 +104,10 @@ impl PlotsPanel {
             None => ui.label("ELBO: computed when the run finishes"),
         };
         let small: Vec<PlotKind> = PlotKind::ALL.into_iter().filter(|k| Some(*k) != self.big).collect();
-        #[allow(clippy::cast_precision_loss)]
-        let height = (ui.available_height() / small.len() as f32 - 48.0).clamp(90.0, 260.0);
+        // Three plots share what is left of the strip's height; the fourth
+        // scrolls into view. The axes' labels take about four lines of type.
+        let line = ui.text_style_height(&egui::TextStyle::Body);
+        let height = (ui.available_height() / 3.0 - 2.0 * line).clamp(90.0 + 4.0 * line, 300.0);
         for kind in small {
             self.plot_ui(ui, kind, height);
         }

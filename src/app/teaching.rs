@@ -93,7 +93,7 @@ impl ExplorerApp {
         if let Some(path) = &requests.open {
             match std::fs::read_to_string(path) {
                 Ok(text) => self.load_lesson(&text, &path.display().to_string()),
-                Err(e) => self.status = format!("{}: {e}", path.display()),
+                Err(e) => self.notice = Some(format!("{}: {e}", path.display())),
             }
         }
         if requests.append_view {
@@ -147,7 +147,8 @@ impl ExplorerApp {
                     source: source.to_owned(),
                 });
             }
-            Err(message) => self.status = message,
+            // A notice, not the status line: the run's "finished" would overwrite it.
+            Err(message) => self.notice = Some(message),
         }
     }
 
