@@ -461,10 +461,7 @@ impl ImageScene {
         let shape = model.shape;
         #[allow(clippy::cast_precision_loss)]
         let pixels = Vec2::new((shape.cols * shape.width) as f32, (shape.rows() * shape.height) as f32);
-        let size = super::layout::whole_number_fit(ui.available_size(), pixels, ui.ctx().pixels_per_point());
-        let rect = ui
-            .vertical_centered(|ui| ui.allocate_exact_size(size, egui::Sense::hover()).0)
-            .inner;
+        let rect = super::layout::allocate_whole_number_ui(ui, pixels);
         #[allow(clippy::cast_possible_truncation)]
         let callback = GridCallback {
             frame,
@@ -700,10 +697,7 @@ impl ImageScene {
             if let (Some(row), false) = (rows.first(), presenting) {
                 ui.colored_label(row.color, &row.label);
             }
-            let size = super::layout::whole_number_fit(ui.available_size(), pixels, ui.ctx().pixels_per_point());
-            let rect = ui
-                .vertical_centered(|ui| ui.allocate_exact_size(size, egui::Sense::hover()).0)
-                .inner;
+            let rect = super::layout::allocate_whole_number_ui(ui, pixels);
             self.paint_row(ui, rect, 0, rows.first().map_or(1.0, |r| r.alpha_bar));
             return Some(rect);
         }

@@ -63,6 +63,14 @@ pub fn whole_number_fit(available: Vec2, pixels: Vec2, pixels_per_point: f32) ->
     pixels * scale / pixels_per_point
 }
 
+/// Allocates, centred in `ui`, the largest whole-number magnification of an
+/// image of `pixels` ([`whole_number_fit`]); its rectangle.
+pub fn allocate_whole_number_ui(ui: &mut egui::Ui, pixels: Vec2) -> egui::Rect {
+    let size = whole_number_fit(ui.available_size(), pixels, ui.ctx().pixels_per_point());
+    ui.vertical_centered(|ui| ui.allocate_exact_size(size, egui::Sense::hover()).0)
+        .inner
+}
+
 impl ExplorerApp {
     /// Where the figure was drawn in the last frame (points).
     #[must_use]
