@@ -80,6 +80,7 @@ pub fn read(ctx: &egui::Context) -> KeyActions {
     ctx.input(|input| {
         let pressed = |key| input.key_pressed(key);
         let stride = if input.modifiers.shift { 10 } else { 1 };
+        let plain = input.modifiers.is_none();
         let mut actions = KeyActions {
             toggle_play: pressed(egui::Key::Space),
             to_data: pressed(egui::Key::Home),
@@ -87,9 +88,10 @@ pub fn read(ctx: &egui::Context) -> KeyActions {
             toggle_help: pressed(egui::Key::Questionmark),
             toggle_presentation: pressed(egui::Key::F5),
             escape: pressed(egui::Key::Escape),
-            toggle_controls: pressed(egui::Key::C),
-            toggle_strip: pressed(egui::Key::P),
-            toggle_theme: pressed(egui::Key::L),
+            // Letters alone: Ctrl + C and the like keep their usual meaning.
+            toggle_controls: plain && pressed(egui::Key::C),
+            toggle_strip: plain && pressed(egui::Key::P),
+            toggle_theme: plain && pressed(egui::Key::L),
             toggle_frame_stats: pressed(egui::Key::F12),
             ..KeyActions::default()
         };

@@ -120,20 +120,20 @@ impl ExplorerApp {
         }
     }
 
-    /// Acts on the rail's buttons and the layout keys.
-    fn apply_layout_requests(&mut self, rail: NavigatorRequests, keys: keys::KeyActions, ctx: &egui::Context) {
-        self.show_help ^= rail.help;
-        if rail.present {
+    /// Acts on the navigator header's buttons and the layout keys.
+    fn apply_layout_requests(&mut self, header: NavigatorRequests, keys: keys::KeyActions, ctx: &egui::Context) {
+        self.show_help ^= header.help;
+        if header.present {
             self.presentation.toggle(ctx);
             self.fold_for_presentation();
         }
-        if rail.theme || keys.toggle_theme {
+        if header.theme || keys.toggle_theme {
             self.set_light_theme(!self.layout.light);
         }
-        self.layout.controls_open ^= rail.fold ^ keys.toggle_controls;
+        self.layout.controls_open ^= header.fold ^ keys.toggle_controls;
         self.layout.strip_open ^= keys.toggle_strip;
         self.layout.frame_stats.shown ^= keys.toggle_frame_stats;
-        let next = rail
+        let next = header
             .scene
             .or_else(|| (keys.scene_step != 0).then(|| Scene::from_id(self.controls.scene.id().step(keys.scene_step))));
         if let Some(scene) = next {

@@ -89,7 +89,7 @@ pub struct ExplorerApp {
     /// The chosen schedule, kept while a network's own stands in for it.
     schedule_before_network: Option<crate::diffusion::ScheduleConfig>,
     status: String,
-    /// The rail, the folded panels, the theme, frame times.
+    /// What surrounds the figure: folded panels, the theme, frame times.
     layout: layout::LayoutState,
 }
 
