@@ -172,6 +172,7 @@ impl ExplorerApp {
         } else {
             ("controls", 230.0)
         };
+        let before = ui.available_rect_before_wrap();
         let panel = egui::Panel::left(id)
             .resizable(true)
             .default_size(width)
@@ -186,7 +187,12 @@ impl ExplorerApp {
                     })
                     .inner
             });
-        self.layout.panel_rects.push(panel.response.rect);
+        // As for the strip: the space the panel used, not its response rect.
+        let used = egui::Rect::from_min_max(
+            before.min,
+            egui::pos2(ui.available_rect_before_wrap().min.x, before.max.y),
+        );
+        self.layout.panel_rects.push(used);
         (panel.inner, lesson_requests)
     }
 
@@ -255,8 +261,8 @@ impl ExplorerApp {
             .show(ui, |ui| {
                 egui::ScrollArea::vertical().show(ui, |ui| self.strip_contents_ui(ui));
             });
-        // The panel's own response rect is shifted while egui animates it: take
-        // what it used of the space instead.
+        // The panel's response rect grows with any content wider than the
+        // panel (and, at the right, moves with it): take the space it used.
         let rect = egui::Rect::from_min_max(
             egui::pos2(ui.available_rect_before_wrap().max.x, before.min.y),
             before.max,
