@@ -11,8 +11,7 @@ impl ExplorerApp {
             self.show_help = !self.show_help;
         }
         if keys.toggle_presentation || (keys.escape && self.presentation.is_on() && !self.show_help) {
-            self.presentation.toggle(ctx);
-            self.fold_for_presentation();
+            self.toggle_presentation(ctx);
         }
         if keys.escape {
             self.show_help = false;

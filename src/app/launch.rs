@@ -33,10 +33,8 @@ impl ExplorerApp {
     /// The frame-stats file cannot be written, or the lesson does not parse.
     pub fn apply_launch_options(&mut self, options: LaunchOptions, ctx: &egui::Context) -> anyhow::Result<()> {
         if let Some(file) = options.frame_stats {
-            let shown = self.layout.frame_stats.shown;
             self.layout.frame_stats = super::frame_stats::FrameStats::with_csv(file)
                 .map_err(|e| anyhow::anyhow!("--frame-stats: cannot write: {e}"))?;
-            self.layout.frame_stats.shown = shown;
         }
         if options.light {
             self.set_light_theme(true);
@@ -49,9 +47,10 @@ impl ExplorerApp {
                 .map_err(|e| anyhow::anyhow!("--lesson: {e}"))?;
         }
         if options.present && !self.presentation.is_on() {
-            self.presentation.toggle(ctx);
-            self.fold_for_presentation();
+            self.toggle_presentation(ctx);
         }
+        // The window opens at this size already; said again because a restored
+        // session asks for its own size, and the flag wins.
         if let Some([width, height]) = options.size {
             ctx.send_viewport_cmd(egui::ViewportCommand::InnerSize(egui::vec2(width, height)));
         }

@@ -124,8 +124,7 @@ impl ExplorerApp {
     fn apply_layout_requests(&mut self, header: NavigatorRequests, keys: keys::KeyActions, ctx: &egui::Context) {
         self.show_help ^= header.help;
         if header.present {
-            self.presentation.toggle(ctx);
-            self.fold_for_presentation();
+            self.toggle_presentation(ctx);
         }
         if header.theme || keys.toggle_theme {
             self.set_light_theme(!self.layout.light);
@@ -141,10 +140,13 @@ impl ExplorerApp {
         }
     }
 
-    /// Presenting leaves the figure, the caption and the timeline: the strip
-    /// that holds the last two opens, and the controls fold (C brings them
-    /// back, cut to what a lesson changes); leaving, the controls come back.
-    pub(super) fn fold_for_presentation(&mut self) {
+    /// Switches presentation mode (its type and full screen) and what goes
+    /// with it here: presenting leaves the figure, the caption and the
+    /// timeline, so the strip that holds the last two opens and the controls
+    /// fold (C brings them back, cut to what a lesson changes); leaving, the
+    /// controls come back.
+    pub(super) fn toggle_presentation(&mut self, ctx: &egui::Context) {
+        self.presentation.toggle(ctx);
         let presenting = self.presentation.is_on();
         self.layout.controls_open = !presenting;
         if presenting {

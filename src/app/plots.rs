@@ -131,9 +131,10 @@ impl PlotsPanel {
         let columns = (width * ui.ctx().pixels_per_point()).max(1.0) as usize;
         let mut lines = self.series(kind, &schedule, columns);
         if kind != PlotKind::Kl {
+            // Each compared schedule's first curve only, in the schedule's colour.
             for (name, color, other) in &self.comparison {
-                let curve = self.series(kind, other, columns).swap_remove(0);
-                lines.push((format!("{} {name}", curve.0), *color, curve.2));
+                let first = kind.curve_names()[0];
+                lines.push((format!("{first} {name}"), *color, self.curve(kind, other, 0, columns)));
             }
         }
         ui.horizontal_wrapped(|ui| {
@@ -197,24 +198,28 @@ impl PlotsPanel {
         schedule: &Schedule,
         columns: usize,
     ) -> Vec<(String, egui::Color32, Vec<[f64; 2]>)> {
-        let names = kind.curve_names();
-        let kl = self.kl.as_ref().map(|(nats, _)| nats.as_slice()).unwrap_or_default();
-        names
+        kind.curve_names()
             .iter()
             .enumerate()
             .map(|(k, name)| {
-                #[allow(clippy::cast_precision_loss)]
-                let points: Vec<[f64; 2]> = (1..=schedule.train_steps())
-                    .map(|t| [t as f64, kind.value(schedule, kl, t, k)])
-                    .filter(|p| p[1].is_finite())
-                    .collect();
                 (
                     (*name).to_owned(),
                     CURVE_COLORS[k % CURVE_COLORS.len()],
-                    thin_min_max(&points, columns),
+                    self.curve(kind, schedule, k, columns),
                 )
             })
             .collect()
+    }
+
+    /// Curve `k` of `kind` over t = 1..=T of `schedule`, thinned to `columns`.
+    fn curve(&self, kind: PlotKind, schedule: &Schedule, k: usize, columns: usize) -> Vec<[f64; 2]> {
+        let kl = self.kl.as_ref().map(|(nats, _)| nats.as_slice()).unwrap_or_default();
+        #[allow(clippy::cast_precision_loss)]
+        let points: Vec<[f64; 2]> = (1..=schedule.train_steps())
+            .map(|t| [t as f64, kind.value(schedule, kl, t, k)])
+            .filter(|p| p[1].is_finite())
+            .collect();
+        thin_min_max(&points, columns)
     }
 }
 
