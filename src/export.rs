@@ -56,7 +56,6 @@ pub fn curves_csv(schedule: &Schedule, kl_nats: Option<&[f64]>) -> String {
 /// x_t = √ᾱ x0 + √(1 − ᾱ) ε for an RGBA image in [0, 1] (alpha kept), as 8-bit.
 #[must_use]
 pub fn noised_image(width: u32, height: u32, rgba: &[f32], noise: &[f32], alpha_bar: f64) -> RgbaImage {
-    #[allow(clippy::cast_possible_truncation)]
     let (signal, spread) = (alpha_bar.sqrt() as f32, (1.0 - alpha_bar).max(0.0).sqrt() as f32);
     let bytes = rgba
         .iter()
@@ -68,9 +67,7 @@ pub fn noised_image(width: u32, height: u32, rgba: &[f32], noise: &[f32], alpha_
             } else {
                 (signal * (2.0 * x - 1.0) + spread * e + 1.0) / 2.0
             };
-            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-            let byte = (value.clamp(0.0, 1.0) * 255.0).round() as u8;
-            byte
+            (value.clamp(0.0, 1.0) * 255.0).round() as u8
         })
         .collect();
     RgbaImage::from_raw(width, height, bytes).unwrap_or_else(|| RgbaImage::new(width, height))
@@ -85,22 +82,17 @@ pub fn plane_image(points: &[f32], half_extent: f32, density: &[f64], grid: u32,
     let high = [250.0, 158.0, 46.0];
     let mut image = RgbaImage::from_fn(size, size, |x, y| {
         let cell = ((y * grid / size) * grid + x * grid / size) as usize;
-        #[allow(clippy::cast_possible_truncation)]
         let level = density.get(cell).copied().unwrap_or(0.0).clamp(0.0, 1.0) as f32;
-        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
         let channel = |k: usize| (low[k] + (high[k] - low[k]) * level).round() as u8;
         image::Rgba([channel(0), channel(1), channel(2), 255])
     });
-    #[allow(clippy::cast_precision_loss)]
     let scale = size as f32 / (2.0 * half_extent);
     for point in points.chunks_exact(2) {
         let px = (point[0] + half_extent) * scale;
         let py = (half_extent - point[1]) * scale;
         for (dx, dy) in [(0.0, 0.0), (1.0, 0.0), (0.0, 1.0), (1.0, 1.0)] {
-            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
             let (x, y) = ((px + dx) as i64, (py + dy) as i64);
             if (0..i64::from(size)).contains(&x) && (0..i64::from(size)).contains(&y) {
-                #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
                 image.put_pixel(x as u32, y as u32, image::Rgba([140, 217, 255, 255]));
             }
         }
@@ -135,7 +127,6 @@ pub fn image_grid(values: &[f32], width: u32, height: u32, cols: u32, count: u32
         let (x0, y0) = ((sample % cols) * width, (sample / cols) * height);
         for (i, v) in image.iter().enumerate() {
             let i = u32::try_from(i).unwrap_or(0);
-            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
             let level = (((v + 1.0) / 2.0).clamp(0.0, 1.0) * 255.0).round() as u8;
             grid.put_pixel(x0 + i % width, y0 + i / width, image::Rgba([level, level, level, 255]));
         }

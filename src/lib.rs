@@ -19,6 +19,7 @@ pub mod app;
 pub mod cli;
 pub mod data;
 pub mod export;
+pub mod jobs;
 pub mod live_training;
 pub mod model;
 pub mod render;

@@ -8,7 +8,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{Receiver, sync_channel};
+use std::sync::mpsc::Receiver;
 use std::time::Instant;
 
 use crate::data::Dataset;
@@ -68,19 +68,17 @@ impl LiveTraining {
         data: Dataset,
         steps: usize,
         wake: impl Fn() + Send + 'static,
-    ) -> std::io::Result<Self> {
-        let (sender, events) = sync_channel(64);
+    ) -> Result<Self, crate::jobs::SpawnError> {
+        let (sender, events) = crate::jobs::bounded(64);
         let cancel = Arc::new(AtomicBool::new(false));
         let stop = Arc::clone(&cancel);
-        std::thread::Builder::new()
-            .name("noisescope-trainer".into())
-            .spawn(move || {
-                let report = |event| sender.send(event).is_ok();
-                if let Err(message) = run(model, config, data, steps, &stop, &report, &wake) {
-                    let _ = sender.send(TrainingEvent::Failed(message));
-                    wake();
-                }
-            })?;
+        crate::jobs::spawn_named("noisescope-trainer", move || {
+            let report = |event| sender.send(event).is_ok();
+            if let Err(message) = run(model, config, data, steps, &stop, &report, &wake) {
+                let _ = sender.send(TrainingEvent::Failed(message));
+                wake();
+            }
+        })?;
         Ok(Self { events, cancel })
     }
 

@@ -9,7 +9,7 @@
 use std::ops::ControlFlow;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, sync_channel};
+use std::sync::mpsc::{Receiver, SyncSender, TryRecvError};
 use std::thread::JoinHandle;
 use std::time::Instant;
 
@@ -228,23 +228,21 @@ impl Worker {
     ///
     /// # Errors
     /// The OS refused to spawn a thread.
-    pub fn spawn(notify: impl Fn() + Send + 'static) -> std::io::Result<Self> {
-        let (command_tx, command_rx) = sync_channel::<Job>(COMMAND_CAPACITY);
-        let (event_tx, event_rx) = sync_channel::<Event>(EVENT_CAPACITY);
+    pub fn spawn(notify: impl Fn() + Send + 'static) -> Result<Self, crate::jobs::SpawnError> {
+        let (command_tx, command_rx) = crate::jobs::bounded::<Job>(COMMAND_CAPACITY);
+        let (event_tx, event_rx) = crate::jobs::bounded::<Event>(EVENT_CAPACITY);
         let latest = Arc::new(AtomicU64::new(0));
         let shared = Arc::clone(&latest);
-        let thread = std::thread::Builder::new()
-            .name("noisescope-worker".into())
-            .spawn(move || {
-                for job in command_rx {
-                    if shared.load(Ordering::SeqCst) != job.run_id {
-                        continue;
-                    }
-                    if run_job(&job, &shared, &event_tx, &notify).is_err() {
-                        break;
-                    }
+        let thread = crate::jobs::spawn_named("noisescope-worker", move || {
+            for job in command_rx {
+                if shared.load(Ordering::SeqCst) != job.run_id {
+                    continue;
                 }
-            })?;
+                if run_job(&job, &shared, &event_tx, &notify).is_err() {
+                    break;
+                }
+            }
+        })?;
         Ok(Self {
             commands: Some(command_tx),
             events: Some(event_rx),

@@ -132,195 +132,60 @@ fn bad_input_is_one_line_and_a_failure() {
     std::fs::write(folder.join("broken.png"), "not a png").unwrap();
     let empty = dir.join("empty");
     std::fs::create_dir_all(&empty).unwrap();
+    let argv = |line: &str| -> Vec<String> { line.split_whitespace().map(str::to_owned).collect() };
+    let neg = write("neg.json", r#"{"components": [{"mean": [0], "std": -1}]}"#);
+    let weight = write("w.json", r#"{"components": [{"mean": [0], "std": 1, "weight": -1}]}"#);
+    let blank = write("empty.json", "");
+    let cut = write("cut.json", r#"{"components": [{"mean": [0,"#);
+    let text = write("text.json", "hello");
+    let junk = write("junk.safetensors", "not weights").replacen("gmm:", "net:", 1);
+    let good_data = good.trim_start_matches("gmm:");
+    let (folder, empty) = (folder.display(), empty.display());
     let cases: Vec<(Vec<String>, &str)> = vec![
+        (argv("schedule --schedule quadratic"), "unknown schedule"),
+        (argv("schedule --train-steps 0"), "at least 1"),
+        (argv("schedule --beta-end 1.5"), "beta-end"),
+        (argv("schedule --schedule cosine --beta-start 0.1"), "cosine"),
+        (argv("timesteps --steps 2000"), "steps"),
         (
-            vec!["schedule".into(), "--schedule".into(), "quadratic".into()],
-            "unknown schedule",
-        ),
-        (
-            vec!["schedule".into(), "--train-steps".into(), "0".into()],
-            "at least 1",
-        ),
-        (vec!["schedule".into(), "--beta-end".into(), "1.5".into()], "beta-end"),
-        (
-            vec![
-                "schedule".into(),
-                "--schedule".into(),
-                "cosine".into(),
-                "--beta-start".into(),
-                "0.1".into(),
-            ],
-            "cosine",
-        ),
-        (vec!["timesteps".into(), "--steps".into(), "2000".into()], "steps"),
-        (
-            vec![
-                "sample".into(),
-                "--model".into(),
-                good.clone(),
-                "--sampler".into(),
-                "magic".into(),
-            ],
+            argv(&format!("sample --model {good} --sampler magic")),
             "unknown sampler",
         ),
+        (argv(&format!("sample --model {good} --eta 1.5")), "eta"),
+        (argv(&format!("sample --model {good} --steps 1001")), "steps"),
+        (argv(&format!("sample --model {neg}")), "std"),
+        (argv(&format!("sample --model {weight}")), "weight"),
+        (argv(&format!("sample --model {blank}")), "empty"),
+        (argv(&format!("sample --model {cut}")), "not a valid mixture JSON"),
+        (argv(&format!("sample --model {text}")), "not a valid mixture JSON"),
+        (argv("sample --model gmm:/no/such/file.json"), "/no/such/file.json"),
+        (argv("sample --model unet:x"), "unknown model"),
+        (argv(&format!("sample --model {good} --class 3")), "label 3"),
         (
-            vec![
-                "sample".into(),
-                "--model".into(),
-                good.clone(),
-                "--eta".into(),
-                "1.5".into(),
-            ],
-            "eta",
-        ),
-        (
-            vec![
-                "sample".into(),
-                "--model".into(),
-                good.clone(),
-                "--steps".into(),
-                "1001".into(),
-            ],
-            "steps",
-        ),
-        (
-            vec![
-                "sample".into(),
-                "--model".into(),
-                write("neg.json", r#"{"components": [{"mean": [0], "std": -1}]}"#),
-            ],
-            "std",
-        ),
-        (
-            vec![
-                "sample".into(),
-                "--model".into(),
-                write("w.json", r#"{"components": [{"mean": [0], "std": 1, "weight": -1}]}"#),
-            ],
-            "weight",
-        ),
-        (
-            vec!["sample".into(), "--model".into(), write("empty.json", "")],
-            "empty",
-        ),
-        (
-            vec![
-                "sample".into(),
-                "--model".into(),
-                write("cut.json", r#"{"components": [{"mean": [0,"#),
-            ],
-            "not a valid mixture JSON",
-        ),
-        (
-            vec!["sample".into(), "--model".into(), write("text.json", "hello")],
-            "not a valid mixture JSON",
-        ),
-        (
-            vec!["sample".into(), "--model".into(), "gmm:/no/such/file.json".into()],
-            "/no/such/file.json",
-        ),
-        (
-            vec!["sample".into(), "--model".into(), "unet:x".into()],
-            "unknown model",
-        ),
-        (
-            vec![
-                "sample".into(),
-                "--model".into(),
-                good.clone(),
-                "--class".into(),
-                "3".into(),
-            ],
-            "label 3",
-        ),
-        (
-            vec![
-                "sample".into(),
-                "--model".into(),
-                good.clone(),
-                "--out".into(),
-                "/no/such/dir/p.csv".into(),
-            ],
+            argv(&format!("sample --model {good} --out /no/such/dir/p.csv")),
             "cannot write /no/such/dir/p.csv",
         ),
         (
-            vec![
-                "sample".into(),
-                "--model".into(),
-                "net:/no/such/weights.safetensors".into(),
-            ],
+            argv("sample --model net:/no/such/weights.safetensors"),
             "/no/such/weights.safetensors",
         ),
+        (argv(&format!("sample --model {junk}")), "not a safetensors file"),
         (
-            vec![
-                "sample".into(),
-                "--model".into(),
-                write("junk.safetensors", "not weights").replacen("gmm:", "net:", 1),
-            ],
-            "not a safetensors file",
-        ),
-        (
-            vec![
-                "train".into(),
-                "--data".into(),
-                "/no/such/images".into(),
-                "--out".into(),
-                "x".into(),
-            ],
+            argv("train --data /no/such/images --out x"),
             "unknown data '/no/such/images'",
         ),
         (
-            vec![
-                "train".into(),
-                "--data".into(),
-                "two-moons".into(),
-                "--out".into(),
-                "x".into(),
-                "--label-dropout".into(),
-                "2".into(),
-            ],
+            argv("train --data two-moons --out x --label-dropout 2"),
             "--label-dropout must be in [0, 1]",
         ),
         (
-            vec![
-                "train".into(),
-                "--data".into(),
-                good.trim_start_matches("gmm:").into(),
-                "--out".into(),
-                "x".into(),
-                "--channels".into(),
-                "0".into(),
-            ],
+            argv(&format!("train --data {good_data} --out x --channels 0")),
             "must be positive",
         ),
+        (argv(&format!("train --data {folder} --out x")), "broken.png"),
+        (argv(&format!("train --data {empty} --out x")), "no PNG or JPEG images"),
         (
-            vec![
-                "train".into(),
-                "--data".into(),
-                folder.display().to_string(),
-                "--out".into(),
-                "x".into(),
-            ],
-            "broken.png",
-        ),
-        (
-            vec![
-                "train".into(),
-                "--data".into(),
-                empty.display().to_string(),
-                "--out".into(),
-                "x".into(),
-            ],
-            "no PNG or JPEG images",
-        ),
-        (
-            vec![
-                "evaluate".into(),
-                "--model".into(),
-                "/no/such/model.safetensors".into(),
-                "--classifier".into(),
-                "c".into(),
-            ],
+            argv("evaluate --model /no/such/model.safetensors --classifier c"),
             "/no/such/model.safetensors",
         ),
     ];

@@ -119,7 +119,6 @@ impl ExplorerApp {
             let draw = |(x, t): &(Vec<f32>, usize)| {
                 let alpha_bar = schedule.alpha_bar((*t).min(schedule.train_steps()));
                 let density = viewer::density_levels(&mixture, half_extent, alpha_bar, GRID);
-                #[allow(clippy::cast_possible_truncation)]
                 crate::export::plane_image(x, half_extent, &density, GRID as u32, SIZE)
             };
             if gif {
@@ -135,21 +134,13 @@ impl ExplorerApp {
     /// Encoding can take a while (a large photo, a 1000-step GIF): it runs on its
     /// own thread and reports back through `export_done`.
     fn start_background_export(&mut self, job: Result<ExportJob, String>) {
-        let spawned = job.and_then(|job| {
-            let (done, receiver) = std::sync::mpsc::sync_channel(1);
-            let ctx = self.repaint.clone();
-            std::thread::Builder::new()
-                .name("noisescope-export".into())
-                .spawn(move || {
-                    let _ = done.send(job());
-                    ctx.request_repaint();
-                })
-                .map_err(|e| format!("could not start the export thread: {e}"))?;
-            Ok(receiver)
+        let waker = super::theory::job::repaint_waker(&self.repaint);
+        let started = job.and_then(|job| {
+            crate::jobs::Job::start("noisescope-export", Some(waker), move |_| job()).map_err(|e| e.to_string())
         });
-        match spawned {
-            Ok(receiver) => {
-                self.export_done = Some(receiver);
+        match started {
+            Ok(job) => {
+                self.export_done = Some(job);
                 self.export.set_message("saving…".into());
             }
             Err(message) => self.export.set_message(message),
@@ -157,15 +148,19 @@ impl ExplorerApp {
     }
 
     pub(super) fn poll_export(&mut self) {
-        if let Some(receiver) = &self.export_done
-            && let Ok(result) = receiver.try_recv()
-        {
-            self.export.set_message(match result {
-                Ok(path) => format!("saved {path}"),
-                Err(message) => message,
-            });
-            self.export_done = None;
-        }
+        let Some(job) = &self.export_done else {
+            return;
+        };
+        let saved = match job.poll() {
+            crate::jobs::Poll::Pending => return,
+            crate::jobs::Poll::Done(saved) => saved,
+            crate::jobs::Poll::Lost => Err("the export stopped before it finished".into()),
+        };
+        self.export.set_message(match saved {
+            Ok(path) => format!("saved {path}"),
+            Err(message) => message,
+        });
+        self.export_done = None;
     }
 }
 

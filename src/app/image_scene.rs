@@ -2,7 +2,6 @@
 
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::mpsc::Receiver;
 
 use egui::Vec2;
 
@@ -11,6 +10,7 @@ use crate::data::idx;
 use crate::diffusion::forward::{ForwardMode, run_forward};
 use crate::diffusion::mixture::GaussianMixture;
 use crate::diffusion::{NoiseRng, Schedule, ScheduleKind};
+use crate::jobs::{Job, Poll};
 use crate::model::TrainedModel;
 use crate::render::grid::{GridCallback, GridShape};
 use crate::render::image::{ImageCallback, ImageData, ImageResources, MAX_VIEWS, Quantity};
@@ -290,7 +290,7 @@ pub struct ImageScene {
     built_in: Vec<LoadedImage>,
     source: Source,
     /// An IDX file being read on its own thread (10 000 images take a while).
-    set_loading: Option<Receiver<Result<ImageSet, String>>>,
+    set_loading: Option<Job<Result<ImageSet, String>>>,
     /// The level shown.
     pub t: usize,
     /// T of the schedule.
@@ -307,7 +307,7 @@ pub struct ImageScene {
     pub forward_mode: ForwardMode,
     markov_key: Option<String>,
     model: Option<ImageModel>,
-    model_loading: Option<Receiver<Result<ImageModel, String>>>,
+    model_loading: Option<Job<Result<ImageModel, String>>>,
     /// Sample with the trained U-Net (else the empirical denoiser).
     pub use_network: bool,
     model_changed: bool,
@@ -349,41 +349,42 @@ impl ImageScene {
         self.model.as_ref()
     }
 
-    /// Starts loading the model on its own thread, once.
-    pub fn request_model(&mut self) {
+    /// Starts loading the model on its own thread, once; `ctx` is repainted
+    /// when it is in.
+    pub fn request_model(&mut self, ctx: &egui::Context) {
         if self.model.is_some() || self.model_loading.is_some() {
             return;
         }
         let built_in = self.built_in.clone();
-        let (done, receiver) = std::sync::mpsc::sync_channel(1);
-        let spawned = std::thread::Builder::new()
-            .name("noisescope-load-images".into())
-            .spawn(move || {
-                let _ = done.send(load_image_model(&built_in));
-            });
-        match spawned {
-            Ok(_) => self.model_loading = Some(receiver),
-            Err(e) => self.message = format!("could not start loading the images: {e}"),
+        let waker = super::theory::job::repaint_waker(ctx);
+        match Job::start("noisescope-load-model", Some(waker), move |_| {
+            load_image_model(&built_in)
+        }) {
+            Ok(job) => self.model_loading = Some(job),
+            Err(e) => self.message = e.to_string(),
         }
     }
 
     /// True once, when the model has just arrived.
     pub fn poll_model(&mut self) -> bool {
-        let Some(receiver) = &self.model_loading else {
+        let Some(job) = &self.model_loading else {
             return false;
         };
-        match receiver.try_recv() {
-            Ok(Ok(model)) => {
+        let loaded = match job.poll() {
+            Poll::Pending => return false,
+            Poll::Done(loaded) => loaded,
+            Poll::Lost => Err("loading the model stopped before it finished".into()),
+        };
+        self.model_loading = None;
+        match loaded {
+            Ok(model) => {
                 self.model = Some(model);
-                self.model_loading = None;
                 true
             }
-            Ok(Err(message)) => {
+            Err(message) => {
                 self.message = message;
-                self.model_loading = None;
                 false
             }
-            Err(_) => false,
         }
     }
 
@@ -459,10 +460,8 @@ impl ImageScene {
             return None;
         };
         let shape = model.shape;
-        #[allow(clippy::cast_precision_loss)]
         let pixels = Vec2::new((shape.cols * shape.width) as f32, (shape.rows() * shape.height) as f32);
         let rect = super::layout::allocate_whole_number_ui(ui, pixels);
-        #[allow(clippy::cast_possible_truncation)]
         let callback = GridCallback {
             frame,
             alpha_bar: alpha_bar as f32,
@@ -505,37 +504,25 @@ impl ImageScene {
         ctx: &egui::Context,
         read: impl FnOnce() -> Result<ImageSet, String> + Send + 'static,
     ) {
-        let (done, receiver) = std::sync::mpsc::sync_channel(1);
-        let ctx = ctx.clone();
-        let spawned = std::thread::Builder::new()
-            .name("noisescope-read-idx".into())
-            .spawn(move || {
-                // The window may have closed meanwhile; then nobody waits for it.
-                let _ = done.send(read());
-                ctx.request_repaint();
-            });
-        match spawned {
-            Ok(_) => self.set_loading = Some(receiver),
-            Err(e) => self.message = format!("could not start reading the images: {e}"),
+        let waker = super::theory::job::repaint_waker(ctx);
+        match Job::start("noisescope-read-idx", Some(waker), move |_| read()) {
+            Ok(job) => self.set_loading = Some(job),
+            Err(e) => self.message = e.to_string(),
         }
     }
 
     /// Takes the IDX set once its thread has read it.
     fn poll_set(&mut self) {
-        let Some(receiver) = &self.set_loading else {
+        let Some(job) = &self.set_loading else {
             return;
         };
-        match receiver.try_recv() {
-            Ok(result) => {
-                self.set_loading = None;
-                self.use_source(result.map(Self::set_source));
-            }
-            Err(std::sync::mpsc::TryRecvError::Empty) => {}
-            Err(std::sync::mpsc::TryRecvError::Disconnected) => {
-                self.set_loading = None;
-                self.message = "reading the images stopped before it finished".into();
-            }
-        }
+        let read = match job.poll() {
+            Poll::Pending => return,
+            Poll::Done(read) => read,
+            Poll::Lost => Err("reading the images stopped before it finished".into()),
+        };
+        self.set_loading = None;
+        self.use_source(read.map(Self::set_source));
     }
 
     /// The first image of a set.
@@ -689,7 +676,6 @@ impl ImageScene {
             ui.label("no image");
             return None;
         };
-        #[allow(clippy::cast_precision_loss)]
         let pixels = Vec2::new(image.width as f32, image.height as f32);
         let count = rows.len().clamp(1, MAX_VIEWS);
         let mut figure = None;
@@ -701,7 +687,6 @@ impl ImageScene {
             self.paint_row(ui, rect, 0, rows.first().map_or(1.0, |r| r.alpha_bar));
             return Some(rect);
         }
-        #[allow(clippy::cast_precision_loss)]
         let row_height = (ui.available_height() / count as f32 - ui.spacing().item_spacing.y).max(16.0);
         for (slot, row) in rows.iter().take(MAX_VIEWS).enumerate() {
             ui.horizontal(|ui| {
@@ -719,7 +704,6 @@ impl ImageScene {
     }
 
     fn paint_row(&self, ui: &egui::Ui, rect: egui::Rect, slot: usize, alpha_bar: f64) {
-        #[allow(clippy::cast_possible_truncation)]
         let callback = ImageCallback {
             slot,
             alpha_bar: alpha_bar as f32,

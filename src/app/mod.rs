@@ -75,7 +75,7 @@ pub struct ExplorerApp {
     last_scene: Scene,
     mixture_classes: u32,
     export: ExportPanel,
-    export_done: Option<std::sync::mpsc::Receiver<Result<String, String>>>,
+    export_done: Option<crate::jobs::Job<Result<String, String>>>,
     repaint: egui::Context,
     run: RunStore,
     worker: Option<Worker>,
@@ -308,7 +308,7 @@ impl ExplorerApp {
         let (model, settings, kind) = match self.controls.scene {
             Scene::ImageBatch => {
                 let Some(image_model) = self.image_scene.model() else {
-                    self.image_scene.request_model();
+                    self.image_scene.request_model(&self.repaint);
                     self.status = "loading the images…".into();
                     return;
                 };
@@ -390,7 +390,6 @@ impl ExplorerApp {
         let Some(state) = &self.render_state else {
             return;
         };
-        #[allow(clippy::cast_possible_truncation)]
         let components: Vec<[f32; 4]> = self
             .mixture
             .components()
@@ -567,7 +566,6 @@ impl ExplorerApp {
         }
         if let Some(t) = self.plots.take_requested_t() {
             if self.controls.scene == Scene::ImageForward {
-                #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
                 let t = t.round().clamp(0.0, self.schedule.train_steps() as f64) as usize;
                 self.image_scene.t = t;
             } else if let Some(frame) = self.run.frame_at_t(t) {

@@ -127,7 +127,6 @@ impl PlotsPanel {
     fn plot_ui(&mut self, ui: &mut egui::Ui, kind: PlotKind, height: f32) {
         let schedule = Arc::clone(&self.schedule);
         let width = ui.available_width();
-        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
         let columns = (width * ui.ctx().pixels_per_point()).max(1.0) as usize;
         let mut lines = self.series(kind, &schedule, columns);
         if kind != PlotKind::Kl {
@@ -155,7 +154,6 @@ impl PlotsPanel {
                 ui.colored_label(*color, format!("━ {name}"));
             }
         });
-        #[allow(clippy::cast_precision_loss)]
         let cursor = self.cursor_t as f64;
         let cursor_color = if ui.visuals().dark_mode {
             egui::Color32::from_rgb(250, 220, 90)
@@ -214,7 +212,6 @@ impl PlotsPanel {
     /// Curve `k` of `kind` over t = 1..=T of `schedule`, thinned to `columns`.
     fn curve(&self, kind: PlotKind, schedule: &Schedule, k: usize, columns: usize) -> Vec<[f64; 2]> {
         let kl = self.kl.as_ref().map(|(nats, _)| nats.as_slice()).unwrap_or_default();
-        #[allow(clippy::cast_precision_loss)]
         let points: Vec<[f64; 2]> = (1..=schedule.train_steps())
             .map(|t| [t as f64, kind.value(schedule, kl, t, k)])
             .filter(|p| p[1].is_finite())
@@ -297,15 +294,12 @@ pub fn thin_min_max(points: &[[f64; 2]], columns: usize) -> Vec<[f64; 2]> {
     }
     let (first, last) = (points[0][0], points[points.len() - 1][0]);
     let span = (last - first).max(f64::MIN_POSITIVE);
-    #[allow(clippy::cast_precision_loss)]
     let columns_f = columns as f64;
     let mut thinned = Vec::with_capacity(2 * columns + 2);
     let mut start = 0;
     while start < points.len() {
-        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
         let column = (((points[start][0] - first) / span * columns_f) as usize).min(columns - 1);
         let mut end = start + 1;
-        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
         while end < points.len() && (((points[end][0] - first) / span * columns_f) as usize).min(columns - 1) == column
         {
             end += 1;

@@ -84,7 +84,6 @@ impl RunStore {
             .iter()
             .enumerate()
             .min_by(|(_, a), (_, b)| {
-                #[allow(clippy::cast_precision_loss)]
                 let (da, db) = ((a.t as f64 - t).abs(), (b.t as f64 - t).abs());
                 da.total_cmp(&db)
             })

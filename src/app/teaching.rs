@@ -189,7 +189,6 @@ impl ExplorerApp {
             return;
         };
         let complete = self.run.run_id > stale_run && self.run.frames.len() == self.run.expected_frames();
-        #[allow(clippy::cast_precision_loss)]
         if complete && let Some(frame) = self.run.frame_at_t(t as f64) {
             self.timeline.scrub_to(frame);
             self.pending_t = None;

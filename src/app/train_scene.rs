@@ -217,7 +217,6 @@ impl TrainScene {
         while let Some(event) = self.job.as_ref().and_then(LiveTraining::poll) {
             match event {
                 TrainingEvent::Progress { losses, timesteps } => {
-                    #[allow(clippy::cast_precision_loss)]
                     self.losses
                         .extend(losses.iter().map(|&(step, loss)| [step as f64, loss]));
                     for t in timesteps {
@@ -321,16 +320,12 @@ impl TrainScene {
     }
 
     fn histogram_ui(&self, ui: &mut egui::Ui, width: f32, height: f32) {
-        #[allow(clippy::cast_precision_loss)]
         let bin_width = self.train_steps as f64 / T_BINS as f64;
         let bars: Vec<Bar> = self
             .t_counts
             .iter()
             .enumerate()
-            .map(|(i, &n)| {
-                #[allow(clippy::cast_precision_loss)]
-                Bar::new((i as f64 + 0.5) * bin_width, f64::from(n)).width(bin_width * 0.9)
-            })
+            .map(|(i, &n)| Bar::new((i as f64 + 0.5) * bin_width, f64::from(n)).width(bin_width * 0.9))
             .collect();
         Plot::new("sampled t")
             .width(width)

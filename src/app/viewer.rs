@@ -75,7 +75,6 @@ impl PlaneViewer {
             center: [0.0, 0.0],
             scale: [scale, scale],
             point_radius: [2.0 * radius_points / side, 2.0 * radius_points / side],
-            #[allow(clippy::cast_possible_truncation)]
             alpha_bar: frame.alpha_bar as f32,
             density_gain: 1.0,
             particle_color: [0.55, 0.85, 1.0, 0.85],
@@ -147,7 +146,6 @@ pub fn density_levels(mixture: &GaussianMixture, half_extent: f32, alpha_bar: f6
     let mut points = Vec::with_capacity(grid * grid * 2);
     for row in 0..grid {
         for col in 0..grid {
-            #[allow(clippy::cast_precision_loss)]
             let (u, v) = ((col as f32 + 0.5) / grid as f32, (row as f32 + 0.5) / grid as f32);
             points.extend([(2.0 * u - 1.0) * half_extent, (1.0 - 2.0 * v) * half_extent]);
         }
@@ -167,7 +165,6 @@ fn frame_extent(mixture: &GaussianMixture) -> f32 {
         .iter()
         .map(|c| c.mean.iter().take(2).map(|m| m.abs()).fold(0.0, f64::max) + 3.0 * c.std)
         .fold(3.0, f64::max);
-    #[allow(clippy::cast_possible_truncation)]
     let reach = reach as f32;
     reach * 1.1
 }

@@ -60,7 +60,6 @@ pub fn bench_model(path: &Path, python: &str, out: &mut dyn std::io::Write) -> R
     for &batch in &batches {
         let mut rng = NoiseRng::seed_from(1);
         let x = rng.randn((batch, dims), &Device::Cpu)?;
-        #[allow(clippy::cast_precision_loss)]
         let t: Vec<f64> = (0..batch)
             .map(|i| 1.0 + 999.0 * i as f64 / batch.max(2) as f64)
             .collect();

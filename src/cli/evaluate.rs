@@ -85,6 +85,42 @@ pub fn train_classifier(args: &ClassifierArgs, out: &mut dyn std::io::Write) -> 
 }
 
 /// Samples every class, then prints per-class accuracy and the Fréchet distance.
+/// The Fréchet distance of `samples` (`total` rows of `dims`) to the test set
+/// in the classifier's features, and the same statistic for as many real
+/// training images: the floor this sample size allows (the estimate is biased
+/// upward for small sets). Returns (distance, real images used, floor).
+fn frechet_with_floor(
+    classifier: &Classifier,
+    samples: &[f32],
+    total: usize,
+    dims: usize,
+    test: &crate::data::Dataset,
+) -> Result<(f64, usize, f64)> {
+    let generated = Tensor::from_vec(samples.to_vec(), (total, dims), &Device::Cpu)?;
+    let (fake, _) = classifier.forward(&generated)?;
+    let real = Tensor::from_vec(test.rows.clone(), (test.len(), test.dims), &Device::Cpu)?;
+    let (real, _) = classifier.forward(&real)?;
+    let fd = frechet_distance(
+        &fake.flatten_all()?.to_vec1()?,
+        &real.flatten_all()?.to_vec1()?,
+        FEATURES,
+    )?;
+    let train = fashion_mnist("train")?;
+    let real_count = total.min(train.len());
+    let reference = Tensor::from_vec(
+        train.rows[..real_count * dims].to_vec(),
+        (real_count, dims),
+        &Device::Cpu,
+    )?;
+    let (reference, _) = classifier.forward(&reference)?;
+    let floor = frechet_distance(
+        &reference.flatten_all()?.to_vec1()?,
+        &real.flatten_all()?.to_vec1()?,
+        FEATURES,
+    )?;
+    Ok((fd, real_count, floor))
+}
+
 pub fn evaluate(args: &EvaluateArgs, out: &mut dyn std::io::Write) -> Result<()> {
     if args.per_class < 2 {
         bail!("--per-class must be at least 2 (the Fréchet distance needs a covariance)");
@@ -144,37 +180,12 @@ pub fn evaluate(args: &EvaluateArgs, out: &mut dyn std::io::Write) -> Result<()>
         let right = rows.filter(|&i| predicted[i] == labels[i]).count();
         right_total += right;
         let name = FASHION_MNIST_CLASSES.get(class).copied().unwrap_or("?");
-        #[allow(clippy::cast_precision_loss)]
         let accuracy = right as f64 / args.per_class as f64;
         writeln!(out, "{class},{name},{:.1}%", 100.0 * accuracy)?;
     }
     let samples = x.flatten_all()?.to_vec1::<f32>()?;
-    #[allow(clippy::cast_precision_loss)]
     let accuracy = right_total as f64 / total as f64;
-    let generated = Tensor::from_vec(samples.clone(), (total, dims), &Device::Cpu)?;
-    let (fake, _) = classifier.forward(&generated)?;
-    let real = Tensor::from_vec(test.rows.clone(), (test.len(), test.dims), &Device::Cpu)?;
-    let (real, _) = classifier.forward(&real)?;
-    let fd = frechet_distance(
-        &fake.flatten_all()?.to_vec1()?,
-        &real.flatten_all()?.to_vec1()?,
-        FEATURES,
-    )?;
-    // The same statistic for as many real training images: the floor that
-    // this sample size allows (the estimate is biased upward for small sets).
-    let train = fashion_mnist("train")?;
-    let real_count = total.min(train.len());
-    let reference = Tensor::from_vec(
-        train.rows[..real_count * dims].to_vec(),
-        (real_count, dims),
-        &Device::Cpu,
-    )?;
-    let (reference, _) = classifier.forward(&reference)?;
-    let floor = frechet_distance(
-        &reference.flatten_all()?.to_vec1()?,
-        &real.flatten_all()?.to_vec1()?,
-        FEATURES,
-    )?;
+    let (fd, real_count, floor) = frechet_with_floor(&classifier, &samples, total, dims, &test)?;
     writeln!(out, "all,,{:.1}%", 100.0 * accuracy)?;
     writeln!(
         out,

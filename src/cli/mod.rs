@@ -130,7 +130,6 @@ fn parse_window_size(s: &str) -> Result<[f32; 2], String> {
     if size.iter().any(|v| !(320..=16384).contains(v)) {
         return Err(bad());
     }
-    #[allow(clippy::cast_precision_loss)]
     Ok(size.map(|v| v as f32))
 }
 
@@ -455,7 +454,6 @@ fn bench(args: &BenchArgs, out: &mut dyn std::io::Write) -> Result<()> {
         let started = Instant::now();
         sample_from_noise(sampler.as_mut(), &counting, None, &[args.n, mixture.dims()], &mut rng)?;
         let elapsed_secs = started.elapsed().as_secs_f64();
-        #[allow(clippy::cast_precision_loss)]
         let steps = args.steps as f64;
         writeln!(
             out,
@@ -483,7 +481,6 @@ impl<'a> CountingDenoiser<'a> {
         }
     }
 
-    #[allow(clippy::cast_precision_loss)]
     fn calls(&self) -> usize {
         self.calls.load(std::sync::atomic::Ordering::Relaxed)
     }

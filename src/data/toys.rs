@@ -33,7 +33,6 @@ impl Toy {
         let mut labels = Vec::with_capacity(n);
         for _ in 0..n {
             let (x, y, label) = self.point(&mut rng);
-            #[allow(clippy::cast_possible_truncation)]
             rows.extend_from_slice(&[x as f32, y as f32]);
             labels.push(label);
         }
@@ -75,13 +74,11 @@ impl Toy {
             }
             Self::Checkerboard => loop {
                 let (x, y) = (rng.uniform() * 4.0, rng.uniform() * 4.0);
-                #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
                 if (x.floor() as u32 + y.floor() as u32).is_multiple_of(2) {
                     break ((x - 2.0) * 0.8, (y - 2.0) * 0.8, 0);
                 }
             },
             Self::Rings => {
-                #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
                 let ring = ((rng.uniform() * 3.0) as u32).min(2);
                 let radius = 0.5 + 0.75 * f64::from(ring);
                 let angle = rng.uniform() * 2.0 * PI;

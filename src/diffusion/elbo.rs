@@ -69,7 +69,6 @@ impl ElboTerms {
     /// The whole bound in bits per dimension.
     #[must_use]
     pub fn bits_per_dim(&self) -> f64 {
-        #[allow(clippy::cast_precision_loss)]
         let dims = self.dims as f64;
         self.total_nats() / (dims * std::f64::consts::LN_2)
     }
@@ -146,7 +145,6 @@ pub fn elbo_terms(
         if !keep_going() {
             return Err(super::Error::Cancelled);
         }
-        #[allow(clippy::cast_precision_loss)]
         let levels: Vec<NoiseLevel> = chunk
             .iter()
             .map(|&t| NoiseLevel {

@@ -38,7 +38,6 @@ pub fn ddim_invert(
     let mut path = Vec::with_capacity(timesteps.len());
     for &t in timesteps.iter().rev() {
         let (ab_s, ab_t) = (schedule.alpha_bar(s), schedule.alpha_bar(t));
-        #[allow(clippy::cast_precision_loss)]
         let level = NoiseLevel {
             t: t as f64,
             alpha_bar: ab_t,
@@ -91,7 +90,6 @@ pub fn slerp_between_rows(latents: &Tensor, count: usize) -> Result<Tensor> {
     let (a, b) = (latents.narrow(0, 0, 1)?, latents.narrow(0, 1, 1)?);
     let mut rows = Vec::with_capacity(count);
     for i in 0..count {
-        #[allow(clippy::cast_precision_loss)]
         let lambda = i as f64 / (count - 1) as f64;
         rows.push(slerp(&a, &b, lambda)?);
     }

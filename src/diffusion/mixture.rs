@@ -220,7 +220,6 @@ impl GaussianMixture {
         for _ in 0..n {
             let k = rng.categorical(&weights);
             let c = &self.components[k];
-            #[allow(clippy::cast_possible_truncation)]
             values.extend(c.mean.iter().map(|m| (m + c.std * rng.normal()) as f32));
             origins.push(k);
         }
@@ -325,7 +324,6 @@ impl GaussianMixture {
     /// log w_k + log N(x; √ᾱ μ_k, v_k I) for every row and component, `[rows, K]`.
     fn log_joint(&self, x: &Tensor, alpha_bar: f64) -> Result<Tensor> {
         let a = alpha_bar.sqrt();
-        #[allow(clippy::cast_precision_loss)]
         let half_dims = self.dims() as f64 / 2.0;
         let inv_two_var = self.per_component(|c| 0.5 / noised_variance(c.std, alpha_bar))?;
         let normaliser = self.per_component(|c| {

@@ -45,7 +45,6 @@ impl AlphaBar<'_> {
         match self {
             Self::Shared(a) => Ok((x * f(a))?),
             Self::PerRow(rows) => {
-                #[allow(clippy::cast_possible_truncation)]
                 let column: Vec<f32> = rows.iter().map(|&a| f(a) as f32).collect();
                 let mut shape = vec![1; x.rank()];
                 shape[0] = rows.len();

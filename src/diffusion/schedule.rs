@@ -291,7 +291,6 @@ impl Schedule {
         let below = position.floor();
         let weight = position - below;
         // `below` is in 0..=T after the clamp, so the cast is exact.
-        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
         let below = below as usize;
         let low = self.alpha_bar(below);
         if weight == 0.0 {

@@ -105,7 +105,6 @@ pub fn log_snr_timesteps(schedule: &Schedule, steps: usize) -> Result<Vec<usize>
 /// Rounds a 0-based diffusers timestep half to even (numpy) and shifts it to our t.
 fn to_one_based(k: f64) -> usize {
     // Every k above lies in 0..T, so the cast is exact.
-    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
     let k = k.round_ties_even().max(0.0) as usize;
     k + 1
 }

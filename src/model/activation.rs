@@ -119,7 +119,6 @@ mod tests {
         let mut worst = 0f64;
         for i in -8700..=8700 {
             // The f32 input itself, so rounding x to f32 is not counted as error.
-            #[allow(clippy::cast_possible_truncation)]
             let x = (f64::from(i) * 0.01) as f32;
             let (ours, exact) = (f64::from(exp(x)), f64::from(x).exp());
             worst = worst.max((ours - exact).abs() / exact);

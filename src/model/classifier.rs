@@ -103,7 +103,6 @@ impl Classifier {
         let mut rng = NoiseRng::seed_from(seed);
         let n = data.len();
         for step in 1..=steps {
-            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
             let picks: Vec<usize> = (0..batch)
                 .map(|_| ((rng.uniform() * n as f64) as usize).min(n - 1))
                 .collect();
@@ -133,7 +132,6 @@ impl Classifier {
         let x = Tensor::from_vec(data.rows.clone(), (data.len(), data.dims), &Device::Cpu)?;
         let predicted = self.predict(&x)?;
         let right = predicted.iter().zip(labels).filter(|(p, l)| p == l).count();
-        #[allow(clippy::cast_precision_loss)]
         Ok(right as f64 / data.len().max(1) as f64)
     }
 

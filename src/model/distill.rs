@@ -103,13 +103,11 @@ impl<'a> Distiller<'a> {
             let z_a = crate::diffusion::sampler::add_noise(&self.schedule, &x0, &noise, a)?;
             targets.push(self.target(&z_a, a, b, c, &mut rng)?);
             inputs.push(z_a);
-            #[allow(clippy::cast_precision_loss)]
             levels.extend(std::iter::repeat_n(a as f64, per_pair));
             weights.extend(std::iter::repeat_n(self.schedule.snr(a).clamp(1.0, 1e4), per_pair));
         }
         let (z, target) = (Tensor::cat(&inputs, 0)?, Tensor::cat(&targets, 0)?);
         let out = self.student.network().forward(&z, &levels, None)?;
-        #[allow(clippy::cast_possible_truncation)]
         let weights = Tensor::from_vec(
             weights.iter().map(|w| *w as f32).collect::<Vec<_>>(),
             levels.len(),
@@ -142,11 +140,6 @@ impl<'a> Distiller<'a> {
         let n = self.data.len();
         let mut values = Vec::with_capacity(rows * self.data.dims);
         for _ in 0..rows {
-            #[allow(
-                clippy::cast_possible_truncation,
-                clippy::cast_sign_loss,
-                clippy::cast_precision_loss
-            )]
             let i = ((rng.uniform() * n as f64) as usize).min(n - 1);
             values.extend_from_slice(self.data.row(i));
         }

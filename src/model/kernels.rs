@@ -108,7 +108,6 @@ fn group_stats(image: &[f32], channels: usize, groups: usize) -> (Vec<f32>, Vec<
         let range = g * per_group..(g + 1) * per_group;
         let m = sum[range.clone()].iter().sum::<f64>() / count;
         let var = (sum_sq[range].iter().sum::<f64>() / count - m * m).max(0.0);
-        #[allow(clippy::cast_possible_truncation)]
         {
             mean.push(m as f32);
             inv_std.push(1.0 / (var as f32 + EPSILON).sqrt());

@@ -105,7 +105,6 @@ impl AdamW {
         let warmup = (step as f64 / self.config.warmup_steps.max(1) as f64).min(1.0);
         let lr = self.config.learning_rate * warmup;
         let exponent = i32::try_from(step).unwrap_or(i32::MAX);
-        #[allow(clippy::cast_possible_truncation)]
         let constants = AdamConstants {
             clip: clip as f32,
             bias1: (1.0 - BETA1.powi(exponent)) as f32,
@@ -145,7 +144,6 @@ struct AdamConstants {
 impl AdamConstants {
     /// Loshchilov & Hutter 2019, Algorithm 2: m ← β₁m + (1−β₁)g,
     /// v ← β₂v + (1−β₂)g², w ← (1 − lr·λ)w − lr · m̂/(√v̂ + ε), in place.
-    #[allow(clippy::cast_possible_truncation)]
     fn apply(self, w: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32]) {
         let (beta1, beta2, epsilon) = (BETA1 as f32, BETA2 as f32, EPSILON as f32);
         let (rest1, rest2) = ((1.0 - BETA1) as f32, (1.0 - BETA2) as f32);
@@ -190,7 +188,6 @@ impl Ema {
     /// # Errors
     /// Tensor failures.
     pub fn update(&mut self, vars: &BTreeMap<String, Var>, step: usize) -> Result<()> {
-        #[allow(clippy::cast_possible_truncation)]
         let decay = self.decay.min((1.0 + step as f64) / (10.0 + step as f64)) as f32;
         for (name, var) in vars {
             if let Some(avg) = self.weights.get_mut(name) {

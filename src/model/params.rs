@@ -146,11 +146,9 @@ fn initial(rng: &mut NoiseRng, shape: &[usize], init: Init) -> Result<Tensor> {
     let values: Vec<f32> = match init {
         Init::Zeros => vec![0.0; count],
         Init::Ones => vec![1.0; count],
-        #[allow(clippy::cast_possible_truncation)]
         Init::Uniform(bound) => (0..count)
             .map(|_| ((rng.uniform() * 2.0 - 1.0) * bound) as f32)
             .collect(),
-        #[allow(clippy::cast_possible_truncation)]
         Init::Normal(std) => (0..count).map(|_| (rng.normal() * std) as f32).collect(),
     };
     Ok(Tensor::from_vec(values, shape, &Device::Cpu)?)

@@ -17,7 +17,6 @@ fn moments(rows: &[f32], dims: usize) -> (Vec<f64>, Vec<f64>) {
             *m += f64::from(v);
         }
     }
-    #[allow(clippy::cast_precision_loss)]
     mean.iter_mut().for_each(|m| *m /= n as f64);
     let mut cov = vec![0.0; dims * dims];
     for row in rows.chunks_exact(dims) {
@@ -28,7 +27,6 @@ fn moments(rows: &[f32], dims: usize) -> (Vec<f64>, Vec<f64>) {
             }
         }
     }
-    #[allow(clippy::cast_precision_loss)]
     let scale = 1.0 / (n.max(2) - 1) as f64;
     for i in 0..dims {
         for j in i..dims {

@@ -292,7 +292,6 @@ impl Trainer {
     /// Rows drawn with replacement, labels with dropout to the null class.
     fn draw_batch(&self, rng: &mut NoiseRng) -> Result<(Tensor, Option<Vec<u32>>)> {
         let n = self.data.len();
-        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
         let indices: Vec<usize> = (0..self.config.batch)
             .map(|_| ((rng.uniform() * n as f64) as usize).min(n - 1))
             .collect();
@@ -487,7 +486,6 @@ impl Trainer {
 
 /// One value per row as a `[rows, 1]` f32 column, to broadcast over a batch.
 fn column(values: impl Iterator<Item = f64>) -> Result<Tensor> {
-    #[allow(clippy::cast_possible_truncation)]
     let values: Vec<f32> = values.map(|v| v as f32).collect();
     let rows = values.len();
     Ok(Tensor::from_vec(values, (rows, 1), &Device::Cpu)?)

@@ -67,19 +67,15 @@ impl LearnedSchedule {
         let mut one_hot = vec![0.0_f32; t.len() * KNOTS];
         let mut within = Vec::with_capacity(t.len());
         for (row, &u) in t.iter().enumerate() {
-            #[allow(clippy::cast_precision_loss)]
             let position = u.clamp(0.0, 1.0) * KNOTS as f64;
-            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
             let piece = (position.floor() as usize).min(KNOTS - 1);
             one_hot[row * KNOTS + piece] = 1.0;
-            #[allow(clippy::cast_possible_truncation, clippy::cast_precision_loss)]
             within.push((position - piece as f64) as f32);
         }
         let one_hot = Tensor::from_vec(one_hot, (t.len(), KNOTS), &Device::Cpu)?;
         let within = Tensor::from_vec(within, t.len(), &Device::Cpu)?;
         let piece_start = one_hot.matmul(&starts.unsqueeze(1)?)?.squeeze(1)?;
         let piece_rise = one_hot.matmul(&rises.unsqueeze(1)?)?.squeeze(1)?;
-        #[allow(clippy::cast_precision_loss)]
         let slope = (&piece_rise * KNOTS as f64)?;
         Ok(((piece_start + (piece_rise * within)?)?, slope))
     }
@@ -89,7 +85,6 @@ impl LearnedSchedule {
     /// # Errors
     /// Tensor failures.
     pub fn curve(&self, n: usize) -> Result<Vec<(f64, f64)>> {
-        #[allow(clippy::cast_precision_loss)]
         let t: Vec<f64> = (0..=n).map(|i| i as f64 / n.max(1) as f64).collect();
         let (gamma, _) = self.gamma(&t)?;
         let gamma: Vec<f32> = gamma.to_vec1()?;
@@ -194,11 +189,6 @@ impl<'a> VdmTrainer<'a> {
         let n = self.data.len();
         let mut rows = Vec::with_capacity(self.batch * self.data.dims);
         for _ in 0..self.batch {
-            #[allow(
-                clippy::cast_possible_truncation,
-                clippy::cast_sign_loss,
-                clippy::cast_precision_loss
-            )]
             let i = ((rng.uniform() * n as f64) as usize).min(n - 1);
             rows.extend_from_slice(self.data.row(i));
         }
@@ -206,7 +196,6 @@ impl<'a> VdmTrainer<'a> {
         let noise = rng.randn_like(&x0)?;
         // Low-discrepancy t (VDM App. I.1): one uniform offset, evenly spread.
         let offset = rng.uniform();
-        #[allow(clippy::cast_precision_loss)]
         let t: Vec<f64> = (0..self.batch)
             .map(|i| (offset + i as f64 / self.batch as f64).fract())
             .collect();

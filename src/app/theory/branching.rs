@@ -10,11 +10,12 @@ use egui::Color32;
 use egui_plot::{Legend, Line, Plot, PlotPoints, VLine};
 
 use super::figure::{self, Frames, Point};
-use super::job::{Cancel, Computation};
+use super::job::Computation;
 use super::{SceneContext, TheoryScene};
 use crate::diffusion::mixture::GaussianMixture;
 use crate::diffusion::sampler::{Sampler, SamplerConfig, SamplerKind, build_sampler};
 use crate::diffusion::{NoiseRng, Schedule};
+use crate::jobs::JobContext as Cancel;
 
 /// DDPM steps of the run.
 const STEPS: usize = 100;
@@ -95,7 +96,6 @@ fn compute(mixture: &GaussianMixture, schedule: Arc<Schedule>, cancel: &Cancel) 
         let ends = frames.last().cloned().unwrap_or_default();
         let modes = mixture.assign(&figure::tensor(&ends)?).map_err(figure::message)?;
         let same = modes.iter().filter(|m| Some(*m) == original_mode.first()).count();
-        #[allow(clippy::cast_precision_loss)]
         let same_mode = same as f64 / BRANCHES as f64;
         branches.push(Branch {
             t: sampler.timesteps()[step],
@@ -122,9 +122,7 @@ impl BranchingScene {
     }
 
     fn share_plot_ui(&self, ui: &mut egui::Ui, result: &Branching, size: egui::Vec2) {
-        #[allow(clippy::cast_precision_loss)]
         let points: Vec<[f64; 2]> = result.branches.iter().map(|b| [b.t as f64, b.same_mode]).collect();
-        #[allow(clippy::cast_precision_loss)]
         let cursor = result.branches.get(self.shown).map_or(0.0, |b| b.t as f64);
         Plot::new("same mode share")
             .width(size.x)

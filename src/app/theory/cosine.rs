@@ -50,7 +50,6 @@ impl CosineScene {
         let Some((_, x0)) = images.get(self.image) else {
             return;
         };
-        #[allow(clippy::cast_possible_truncation)]
         let noise = NoiseRng::seed_from(1).normal_vec(x0.len());
         self.textures = self
             .schedules
@@ -60,7 +59,6 @@ impl CosineScene {
                     .iter()
                     .map(|&t| {
                         let ab = schedule.alpha_bar(t);
-                        #[allow(clippy::cast_possible_truncation)]
                         let (a, s) = (ab.sqrt() as f32, (1.0 - ab).sqrt() as f32);
                         let x_t: Vec<f32> = x0.iter().zip(&noise).map(|(x, e)| a * x + s * e).collect();
                         ctx.load_texture(
@@ -79,9 +77,7 @@ impl CosineScene {
 fn share_gone(schedule: &Schedule) -> f64 {
     let big_t = schedule.train_steps();
     let gone = (1..=big_t).filter(|&t| schedule.alpha_bar(t).sqrt() < GONE).count();
-    #[allow(clippy::cast_precision_loss)]
-    let share = gone as f64 / big_t as f64;
-    share
+    gone as f64 / big_t as f64
 }
 
 fn color(kind: ScheduleKind) -> Color32 {
@@ -135,7 +131,6 @@ impl TheoryScene for CosineScene {
             .include_y(1.0)
             .show(ui, |plot_ui| {
                 for (kind, schedule) in &self.schedules {
-                    #[allow(clippy::cast_precision_loss)]
                     let points: Vec<[f64; 2]> = (0..=schedule.train_steps())
                         .map(|t| [t as f64, schedule.alpha_bar(t).sqrt()])
                         .collect();

@@ -12,13 +12,14 @@ use egui::Color32;
 use egui_plot::{Legend, Line, Plot, PlotPoints};
 
 use super::figure::{self, Frames};
-use super::job::{Cancel, Computation};
+use super::job::Computation;
 use super::{SceneContext, TheoryScene};
 use crate::data::Dataset;
 use crate::diffusion::mixture::GaussianMixture;
 use crate::diffusion::sampler::{SamplerConfig, build_sampler_on};
 use crate::diffusion::timesteps::inference_timesteps;
 use crate::diffusion::{Denoiser, NoiseRng, PredictionType, Schedule, ScheduleConfig, TimestepSpacing};
+use crate::jobs::JobContext as Cancel;
 use crate::model::distill::Distiller;
 use crate::model::{Architecture, MlpConfig, ModelConfig, TrainedModel};
 
@@ -225,7 +226,6 @@ impl TheoryScene for DistillScene {
                 .y_axis_label("median distance from the 16-step teacher")
                 .include_y(0.0)
                 .show(ui, |plot_ui| {
-                    #[allow(clippy::cast_precision_loss)]
                     let series = |f: &dyn Fn(&Round) -> f64| -> Vec<[f64; 2]> {
                         result.rounds.iter().map(|r| [(r.steps as f64).log2(), f(r)]).collect()
                     };

@@ -12,12 +12,13 @@ use egui::Color32;
 use egui_plot::{Legend, Line, Plot, PlotPoints};
 
 use super::figure::{self, Frames};
-use super::job::{Cancel, Computation};
+use super::job::Computation;
 use super::{SceneContext, TheoryScene};
 use crate::diffusion::mixture::GaussianMixture;
 use crate::diffusion::sampler::{SamplerConfig, SamplerKind, build_sampler_on};
 use crate::diffusion::timesteps::log_snr_timesteps;
 use crate::diffusion::{NoiseRng, Schedule};
+use crate::jobs::JobContext as Cancel;
 
 /// Particles whose end points are compared.
 const PARTICLES: usize = 200;
@@ -122,7 +123,6 @@ impl DpmSolverScene {
             .y_axis_label("log₁₀ median error")
             .show(ui, |plot_ui| {
                 for ((_, name, color), errors) in SOLVERS.iter().zip(&comparison.errors) {
-                    #[allow(clippy::cast_precision_loss)]
                     let points: Vec<[f64; 2]> = STEP_COUNTS
                         .iter()
                         .zip(errors)

@@ -133,7 +133,6 @@ fn rate_distortion(
             .map(|_| [a * x0[0] + s * rng.normal(), a * x0[1] + s * rng.normal()])
             .collect();
         let x_t = figure::tensor(&x_t)?;
-        #[allow(clippy::cast_precision_loss)]
         let level = NoiseLevel { t: t as f64, alpha_bar };
         let out = mixture.predict(&x_t, level, None).map_err(figure::message)?;
         let x0_hat = figure::points(&out.prediction.x0(&x_t, alpha_bar).map_err(figure::message)?)?;
@@ -141,7 +140,6 @@ fn rate_distortion(
             .iter()
             .map(|e| (e[0] - x0[0]).powi(2) + (e[1] - x0[1]).powi(2))
             .sum();
-        #[allow(clippy::cast_precision_loss)]
         let distortion = (squared / (2.0 * RD_DRAWS as f64)).sqrt();
         curve.push([rate_nats / std::f64::consts::LN_2, distortion]);
     }
@@ -149,7 +147,6 @@ fn rate_distortion(
 }
 
 /// Nats of the whole bound for `dims` dimensions → bits per dimension.
-#[allow(clippy::cast_precision_loss)]
 fn bits_per_dim(nats: f64, dims: usize) -> f64 {
     nats / (dims as f64 * std::f64::consts::LN_2)
 }
@@ -161,13 +158,11 @@ fn bars(terms: &ElboTerms) -> Vec<Bar> {
     for (i, chunk) in terms.step_nats.chunks(per_bin).enumerate() {
         let first_t = i * per_bin + 2;
         let last_t = first_t + chunk.len() - 1;
-        #[allow(clippy::cast_precision_loss)]
         bars.push(
             Bar::new((i + 1) as f64, bits_per_dim(chunk.iter().sum(), dims))
                 .name(format!("L_(t−1), t = {first_t}..{last_t}")),
         );
     }
-    #[allow(clippy::cast_precision_loss)]
     bars.push(Bar::new((BINS + 1) as f64, bits_per_dim(terms.prior_nats, dims)).name("L_T"));
     bars
 }

@@ -83,7 +83,6 @@ impl EtaScene {
             .map(|(i, &t)| {
                 let s = timesteps.get(i + 1).copied().unwrap_or(0);
                 let variance = posterior_variance_between(schedule.alpha_bar(t), schedule.alpha_bar(s));
-                #[allow(clippy::cast_precision_loss)]
                 [t as f64, eta * variance.sqrt()]
             })
             .collect()
@@ -144,9 +143,7 @@ fn mean_path_length(frames: &Frames) -> f64 {
                 .sum::<f64>()
         })
         .sum();
-    #[allow(clippy::cast_precision_loss)]
-    let mean = total / particles.max(1) as f64;
-    mean
+    total / particles.max(1) as f64
 }
 
 impl TheoryScene for EtaScene {

@@ -8,10 +8,10 @@ use candle_core::{Device, Tensor};
 use egui::{Color32, ColorImage};
 use egui_plot::{Line, PlotImage, PlotPoint, PlotPoints, PlotUi};
 
-use super::job::Cancel;
 use crate::diffusion::mixture::GaussianMixture;
 use crate::diffusion::sampler::{Sampler, run_sampler};
 use crate::diffusion::{Denoiser, NoiseRng};
+use crate::jobs::JobContext as Cancel;
 
 /// A point of the plane.
 pub type Point = [f64; 2];
@@ -51,7 +51,6 @@ pub fn points(x: &Tensor) -> Result<Vec<Point>, String> {
 /// # Errors
 /// Only if candle cannot allocate it.
 pub fn tensor(points: &[Point]) -> Result<Tensor, String> {
-    #[allow(clippy::cast_possible_truncation)]
     let values: Vec<f32> = points.iter().flat_map(|p| [p[0] as f32, p[1] as f32]).collect();
     Tensor::from_vec(values, (points.len(), 2), &Device::Cpu).map_err(message)
 }
@@ -129,9 +128,7 @@ pub fn mode_fractions(mixture: &GaussianMixture, points: &[Point]) -> Result<Vec
     for k in mixture.assign(&tensor(points)?).map_err(message)? {
         counts[k] += 1;
     }
-    #[allow(clippy::cast_precision_loss)]
     let total = points.len().max(1) as f64;
-    #[allow(clippy::cast_precision_loss)]
     Ok(counts.iter().map(|&n| n as f64 / total).collect())
 }
 
@@ -158,7 +155,6 @@ pub fn weights_text(mixture: &GaussianMixture) -> String {
 /// Tensor failures.
 pub fn density_image(mixture: &GaussianMixture, alpha_bar: f64) -> Result<ColorImage, String> {
     let n = DENSITY_PIXELS;
-    #[allow(clippy::cast_precision_loss)]
     let at = |i: usize, lo: f64, hi: f64| lo + (hi - lo) * (i as f64 + 0.5) / n as f64;
     let mut grid = Vec::with_capacity(n * n);
     for row in 0..n {
@@ -172,7 +168,6 @@ pub fn density_image(mixture: &GaussianMixture, alpha_bar: f64) -> Result<ColorI
         .iter()
         .map(|l| {
             // √ of the relative density: the tails stay visible.
-            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
             let v = (20.0 + 120.0 * ((l - max) / 2.0).exp()) as u8;
             Color32::from_gray(v)
         })
@@ -186,7 +181,6 @@ pub fn density_ui(plot_ui: &mut PlotUi<'_>, texture: &egui::TextureHandle) {
         f64::midpoint(VIEW_MIN[0], VIEW_MAX[0]),
         f64::midpoint(VIEW_MIN[1], VIEW_MAX[1]),
     );
-    #[allow(clippy::cast_possible_truncation)]
     let size = egui::vec2((VIEW_MAX[0] - VIEW_MIN[0]) as f32, (VIEW_MAX[1] - VIEW_MIN[1]) as f32);
     plot_ui.image(PlotImage::new("p_t", texture, center, size));
 }
@@ -242,13 +236,11 @@ pub fn upload(ctx: &egui::Context, name: &str, image: &ColorImage) -> egui::Text
 /// A regular grid of arrow origins over the view, `per_side` along x.
 #[must_use]
 pub fn arrow_grid(per_side: usize) -> Vec<Point> {
-    #[allow(clippy::cast_precision_loss)]
     let step = (VIEW_MAX[0] - VIEW_MIN[0]) / per_side as f64;
     let mut grid = Vec::new();
     let mut y = VIEW_MIN[1] + step / 2.0;
     while y < VIEW_MAX[1] {
         grid.extend((0..per_side).map(|i| {
-            #[allow(clippy::cast_precision_loss)]
             let x = VIEW_MIN[0] + step * (i as f64 + 0.5);
             [x, y]
         }));
@@ -337,11 +329,6 @@ impl Backdrop {
 /// marks a hidden pixel, drawn in a muted blue.
 #[must_use]
 pub fn gray_image(values: &[f32]) -> ColorImage {
-    #[allow(
-        clippy::cast_possible_truncation,
-        clippy::cast_sign_loss,
-        clippy::cast_precision_loss
-    )]
     let side = (values.len() as f64).sqrt() as usize;
     let pixels = values
         .iter()
@@ -349,7 +336,6 @@ pub fn gray_image(values: &[f32]) -> ColorImage {
             if v.is_nan() {
                 Color32::from_rgb(40, 70, 120)
             } else {
-                #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
                 let level = ((v.clamp(-1.0, 1.0) + 1.0) * 127.5).round() as u8;
                 Color32::from_gray(level)
             }

@@ -72,7 +72,6 @@ impl FourWaysScene {
             let noise = rng.randn((1, 2), &candle_core::Device::Cpu).map_err(figure::message)?;
             let x_t = add_noise(&schedule, &x0, &noise, setup.t).map_err(figure::message)?;
             let alpha_bar = schedule.alpha_bar(setup.t);
-            #[allow(clippy::cast_precision_loss)]
             let level = NoiseLevel {
                 t: setup.t as f64,
                 alpha_bar,

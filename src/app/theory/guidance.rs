@@ -156,7 +156,6 @@ fn class_statistics(mixture: &GaussianMixture, class: u32, samples: &[Point]) ->
         .filter(|(_, a)| **a == k)
         .map(|(p, _)| *p)
         .collect();
-    #[allow(clippy::cast_precision_loss)]
     let (count, total) = (inside.len().max(1) as f64, samples.len().max(1) as f64);
     let mean = inside
         .iter()
@@ -182,7 +181,6 @@ fn fields(
     grid: &[Point],
 ) -> Result<(Vec<Point>, Vec<Point>), String> {
     let alpha_bar = schedule.alpha_bar(setup.t);
-    #[allow(clippy::cast_precision_loss)]
     let level = NoiseLevel {
         t: setup.t as f64,
         alpha_bar,

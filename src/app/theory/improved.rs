@@ -12,13 +12,14 @@ use egui::Color32;
 use egui_plot::{Legend, Line, Plot, PlotPoints};
 
 use super::figure;
-use super::job::{Cancel, Computation};
+use super::job::Computation;
 use super::{SceneContext, TheoryScene};
 use crate::data::Dataset;
 use crate::diffusion::elbo::{Decoder, ElboConfig, elbo_terms};
 use crate::diffusion::mixture::GaussianMixture;
 use crate::diffusion::sampler::{DdpmVariance, add_noise};
 use crate::diffusion::{Denoiser, NoiseLevel, NoiseRng, Schedule, ScheduleConfig};
+use crate::jobs::JobContext as Cancel;
 use crate::model::train::{Loss, TimestepSampling, TrainConfig, Trainer};
 use crate::model::{Architecture, MlpConfig, ModelConfig, TrainedModel};
 
@@ -84,7 +85,6 @@ fn train(mixture: &GaussianMixture, schedule: &Schedule, cancel: &Cancel) -> Res
             ));
         }
     }
-    #[allow(clippy::cast_precision_loss)]
     let probabilities = trainer
         .timestep_sampler()
         .probabilities()
@@ -93,7 +93,7 @@ fn train(mixture: &GaussianMixture, schedule: &Schedule, cancel: &Cancel) -> Res
         .map(|(i, p)| [(i + 1) as f64, *p])
         .collect();
     let trained = trainer.ema_model().map_err(figure::message)?;
-    cancel.report("reading the variance head and the bound…".into());
+    cancel.report("reading the variance head and the bound…");
     Ok(Improved {
         interpolation: interpolation(&trained, mixture, schedule)?,
         probabilities,
@@ -113,7 +113,6 @@ fn interpolation(
         let (x0, _) = mixture.sample(POINTS, None, &mut rng).map_err(figure::message)?;
         let noise = rng.randn_like(&x0).map_err(figure::message)?;
         let x_t = add_noise(schedule, &x0, &noise, t).map_err(figure::message)?;
-        #[allow(clippy::cast_precision_loss)]
         let level = NoiseLevel {
             t: t as f64,
             alpha_bar: schedule.alpha_bar(t),
@@ -124,7 +123,6 @@ fn interpolation(
             .mean_all()
             .and_then(|m| m.to_scalar::<f32>())
             .map_err(figure::message)?;
-        #[allow(clippy::cast_precision_loss)]
         points.push([t as f64, (f64::from(mean) + 1.0) / 2.0]);
     }
     Ok(points)
@@ -154,7 +152,6 @@ fn bounds(
             let x = x0.get(row).map_err(figure::message)?;
             let terms =
                 elbo_terms(schedule, model, &x, None, config, &mut rng, &keep_going).map_err(figure::message)?;
-            #[allow(clippy::cast_precision_loss)]
             let share = terms.bits_per_dim() / ELBO_POINTS as f64;
             bits[slot] += share;
         }

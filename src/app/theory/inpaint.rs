@@ -10,12 +10,13 @@ use std::sync::Arc;
 use candle_core::{Device, Tensor};
 
 use super::figure;
-use super::job::{Cancel, Computation};
+use super::job::Computation;
 use super::{SceneContext, TheoryScene};
 use crate::app::image_scene::built_in_gray;
 use crate::diffusion::inpaint::{Known, run_inpainting};
 use crate::diffusion::sampler::{SamplerConfig, SamplerKind, build_sampler};
 use crate::diffusion::{NoiseRng, Schedule};
+use crate::jobs::JobContext as Cancel;
 
 /// Inpainted samples, and as many free ones.
 const SAMPLES: usize = 4;
@@ -181,7 +182,6 @@ fn inpaint(setup: Setup, cancel: &Cancel) -> Result<Inpainted, String> {
         x0: Tensor::from_vec(original.repeat(rows), (rows, mask.len()), &Device::Cpu).map_err(figure::message)?,
         mask: Tensor::from_vec(masks, (rows, mask.len()), &Device::Cpu).map_err(figure::message)?,
     };
-    #[allow(clippy::cast_possible_truncation)]
     let labels = vec![setup.image as u32; rows];
     let mut rng = NoiseRng::seed_from(setup.seed);
     let start = rng.randn((rows, mask.len()), &Device::Cpu).map_err(figure::message)?;
@@ -250,7 +250,6 @@ fn hidden_rms(samples: &[Vec<f32>], original: &[f32], mask: &[f32]) -> f64 {
         .filter(|(_, m)| **m < 0.5)
         .map(|((x, o), _)| f64::from(x - o).powi(2))
         .collect();
-    #[allow(clippy::cast_precision_loss)]
     let mean = errors.iter().sum::<f64>() / errors.len().max(1) as f64;
     mean.sqrt()
 }

@@ -10,12 +10,13 @@ use candle_core::Tensor;
 use egui::Color32;
 
 use super::figure::{self, Frames, Point};
-use super::job::{Cancel, Computation};
+use super::job::Computation;
 use super::{SceneContext, TheoryScene};
 use crate::diffusion::inversion::{ddim_invert, slerp_between_rows};
 use crate::diffusion::mixture::GaussianMixture;
 use crate::diffusion::sampler::{SamplerConfig, build_sampler};
 use crate::diffusion::{NoiseRng, Schedule};
+use crate::jobs::JobContext as Cancel;
 
 /// The DDIM step counts offered (each way).
 const STEP_CHOICES: [usize; 3] = [10, 50, 200];

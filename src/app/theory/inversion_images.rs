@@ -7,11 +7,12 @@ use std::sync::Arc;
 use candle_core::{Device, Tensor};
 
 use super::figure;
-use super::job::{Cancel, Computation};
+use super::job::Computation;
 use crate::app::image_scene::built_in_gray;
 use crate::diffusion::inversion::{ddim_invert, slerp_between_rows};
 use crate::diffusion::sampler::{SamplerConfig, build_sampler};
 use crate::diffusion::{NoiseRng, Schedule};
+use crate::jobs::JobContext as Cancel;
 
 /// DDIM steps each way.
 const STEPS: usize = 50;
@@ -102,7 +103,6 @@ impl ImageInversion {
 
 fn rms(a: &[f32], b: &[f32]) -> f64 {
     let sum: f64 = a.iter().zip(b).map(|(x, y)| f64::from(x - y).powi(2)).sum();
-    #[allow(clippy::cast_precision_loss)]
     let mean = sum / a.len().max(1) as f64;
     mean.sqrt()
 }
@@ -124,12 +124,12 @@ fn invert(pair: (usize, usize), cancel: &Cancel) -> Result<Inverted, String> {
     };
     let mut sampler = build_sampler(&config, schedule).map_err(figure::message)?;
     let x0 = Tensor::from_vec([a.clone(), b.clone()].concat(), (2, a.len()), &Device::Cpu).map_err(figure::message)?;
-    cancel.report("inverting A and B…".into());
+    cancel.report("inverting A and B…");
     // Unconditional (the null class): the latents carry everything.
     let levels = ddim_invert(&net, sampler.schedule(), None, &x0, sampler.timesteps()).map_err(figure::message)?;
     let latent = levels.last().ok_or("no levels")?;
     let start = slerp_between_rows(latent, INTERPOLANTS).map_err(figure::message)?;
-    cancel.report("decoding the interpolated latents…".into());
+    cancel.report("decoding the interpolated latents…");
     let mut rng = NoiseRng::seed_from(0);
     let decoded = figure::run_to_end(sampler.as_mut(), &net, &start, &mut rng, cancel)?;
     let decoded: Vec<Vec<f32>> = decoded.to_vec2().map_err(figure::message)?;
@@ -139,7 +139,6 @@ fn invert(pair: (usize, usize), cancel: &Cancel) -> Result<Inverted, String> {
         let name = match i {
             0 => "A back".to_owned(),
             i if i == INTERPOLANTS - 1 => "B back".to_owned(),
-            #[allow(clippy::cast_precision_loss)]
             i => format!("λ = {:.2}", i as f64 / (INTERPOLANTS - 1) as f64),
         };
         row.push((name, image));

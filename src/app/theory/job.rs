@@ -1,48 +1,14 @@
-//! Background computations for the theory scenes.
+//! A theory scene's latest figure, computed by a [`crate::jobs::Job`].
 //!
 //! A scene's figure can take longer than a frame (hundreds of sampler steps),
-//! so it runs on a named thread and arrives over a bounded channel. Restarting
-//! a [`Computation`] cancels the old job: its flag is raised, its receiver is
-//! dropped, and whatever it would have sent is never shown.
+//! so it is computed off the UI thread. Restarting a [`Computation`] drops the
+//! old job, which cancels it: whatever it would have sent is never shown.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{Receiver, TryRecvError, sync_channel};
-use std::sync::{Arc, Mutex};
-
-/// Handed to a job: asked between pieces of work whether to stop, and told
-/// how far the job has got.
-#[derive(Clone, Debug, Default)]
-pub struct Cancel {
-    cancelled: Arc<AtomicBool>,
-    progress: Arc<Mutex<String>>,
-    repaint: Option<egui::Context>,
-}
-
-impl Cancel {
-    /// Whether the job's result is no longer wanted.
-    #[must_use]
-    pub fn is_cancelled(&self) -> bool {
-        self.cancelled.load(Ordering::Relaxed)
-    }
-
-    /// Shows `text` beside the spinner while the job runs.
-    pub fn report(&self, text: String) {
-        if let Ok(mut progress) = self.progress.lock() {
-            *progress = text;
-        }
-        if let Some(repaint) = &self.repaint {
-            repaint.request_repaint();
-        }
-    }
-
-    fn progress(&self) -> String {
-        self.progress.lock().map(|p| p.clone()).unwrap_or_default()
-    }
-}
+use crate::jobs::{Job, JobContext, Poll, Waker};
 
 /// The latest result of a scene's figure, computed off the UI thread.
 pub struct Computation<T> {
-    running: Option<(Receiver<Result<T, String>>, Cancel)>,
+    running: Option<Job<Result<T, String>>>,
     latest: Option<Result<T, String>>,
 }
 
@@ -55,54 +21,41 @@ impl<T> Default for Computation<T> {
     }
 }
 
+/// A waker that asks `ctx` for a repaint.
+#[must_use]
+pub fn repaint_waker(ctx: &egui::Context) -> Waker {
+    let ctx = ctx.clone();
+    std::sync::Arc::new(move || ctx.request_repaint())
+}
+
 impl<T: Send + 'static> Computation<T> {
     /// Cancels any running job and starts `work` on a new thread; `repaint`
     /// wakes the UI when the result is in.
     pub fn restart(
         &mut self,
         repaint: &egui::Context,
-        work: impl FnOnce(&Cancel) -> Result<T, String> + Send + 'static,
+        work: impl FnOnce(&JobContext) -> Result<T, String> + Send + 'static,
     ) {
-        self.cancel();
-        let (sender, receiver) = sync_channel(1);
-        let cancel = Cancel {
-            repaint: Some(repaint.clone()),
-            ..Cancel::default()
-        };
-        let job_cancel = cancel.clone();
-        let repaint = repaint.clone();
-        let spawned = std::thread::Builder::new()
-            .name("noisescope-scene".into())
-            .spawn(move || {
-                let result = work(&job_cancel);
-                if !job_cancel.is_cancelled() && sender.send(result).is_ok() {
-                    repaint.request_repaint();
-                }
-            });
-        match spawned {
-            Ok(_) => self.running = Some((receiver, cancel)),
-            Err(e) => self.latest = Some(Err(format!("could not start the scene's thread: {e}"))),
+        self.running = None;
+        match Job::start("noisescope-scene", Some(repaint_waker(repaint)), work) {
+            Ok(job) => self.running = Some(job),
+            Err(e) => self.latest = Some(Err(e.to_string())),
         }
     }
 
     /// Takes a finished result, if one arrived; true when something new arrived.
     pub fn poll(&mut self) -> bool {
-        let Some((receiver, _)) = &self.running else {
+        let Some(job) = &self.running else {
             return false;
         };
-        match receiver.try_recv() {
-            Ok(result) => {
-                self.latest = Some(result);
-                self.running = None;
-                true
-            }
-            Err(TryRecvError::Empty) => false,
-            Err(TryRecvError::Disconnected) => {
-                self.latest = Some(Err("the scene's computation stopped unexpectedly".into()));
-                self.running = None;
-                true
-            }
-        }
+        let finished = match job.poll() {
+            Poll::Pending => return false,
+            Poll::Done(result) => result,
+            Poll::Lost => Err("the scene's computation stopped unexpectedly".into()),
+        };
+        self.latest = Some(finished);
+        self.running = None;
+        true
     }
 
     /// Whether a job is still computing.
@@ -125,11 +78,11 @@ impl<T: Send + 'static> Computation<T> {
 
     /// Shows "computing…" or the failure, in one line.
     pub fn status_ui(&self, ui: &mut egui::Ui) {
-        if let Some((_, cancel)) = &self.running {
+        if let Some(job) = &self.running {
             ui.horizontal(|ui| {
                 ui.spinner();
                 ui.label("computing…");
-                let progress = cancel.progress();
+                let progress = job.progress();
                 if !progress.is_empty() {
                     ui.label(progress);
                 }
@@ -137,19 +90,5 @@ impl<T: Send + 'static> Computation<T> {
         } else if let Some(message) = self.error() {
             ui.colored_label(ui.visuals().error_fg_color, message);
         }
-    }
-}
-
-impl<T> Computation<T> {
-    fn cancel(&mut self) {
-        if let Some((_, cancel)) = self.running.take() {
-            cancel.cancelled.store(true, Ordering::Relaxed);
-        }
-    }
-}
-
-impl<T> Drop for Computation<T> {
-    fn drop(&mut self) {
-        self.cancel();
     }
 }

@@ -8,12 +8,13 @@ use std::sync::Arc;
 use egui_plot::{Legend, Line, Plot, PlotPoints};
 
 use super::figure;
-use super::job::{Cancel, Computation};
+use super::job::Computation;
 use super::{SceneContext, TheoryScene};
 use crate::data::Dataset;
 use crate::diffusion::mixture::GaussianMixture;
 use crate::diffusion::sampler::add_noise;
 use crate::diffusion::{Denoiser, NoiseLevel, NoiseRng, Schedule, ScheduleConfig};
+use crate::jobs::JobContext as Cancel;
 use crate::live_training::{LiveTraining, TrainingEvent};
 use crate::model::train::TrainConfig;
 use crate::model::{Architecture, MlpConfig, ModelConfig, TrainedModel};
@@ -86,7 +87,6 @@ impl LearnedScene {
         while let Some(event) = self.job.as_ref().and_then(LiveTraining::poll) {
             match event {
                 TrainingEvent::Progress { losses, .. } => {
-                    #[allow(clippy::cast_precision_loss)]
                     self.losses
                         .extend(losses.iter().map(|&(step, loss)| [step as f64, loss]));
                     if let Some(&(step, loss)) = losses.last() {
@@ -117,11 +117,6 @@ impl LearnedScene {
 
 /// The log-spaced levels 1 ..= T.
 fn levels(big_t: usize) -> Vec<usize> {
-    #[allow(
-        clippy::cast_precision_loss,
-        clippy::cast_possible_truncation,
-        clippy::cast_sign_loss
-    )]
     let mut levels: Vec<usize> = (0..LEVELS)
         .map(|i| (big_t as f64).powf(i as f64 / (LEVELS - 1) as f64).round() as usize)
         .collect();
@@ -145,7 +140,6 @@ fn compare(
         let noise = rng.randn_like(&x0).map_err(figure::message)?;
         let x_t = add_noise(schedule, &x0, &noise, t).map_err(figure::message)?;
         let alpha_bar = schedule.alpha_bar(t);
-        #[allow(clippy::cast_precision_loss)]
         let level = NoiseLevel { t: t as f64, alpha_bar };
         let epsilon = |model: &dyn Denoiser| -> Result<Vec<figure::Point>, String> {
             let out = model.predict(&x_t, level, None).map_err(figure::message)?;
@@ -158,7 +152,6 @@ fn compare(
             .map(|(l, e)| (l[0] - e[0]).powi(2) + (l[1] - e[1]).powi(2))
             .sum();
         // E‖ε‖² = D = 2 per point: ε ~ N(0, I).
-        #[allow(clippy::cast_precision_loss)]
         let size = 2.0 * learned.len().max(1) as f64;
         by_t.push((t, error / size));
     }
@@ -218,7 +211,6 @@ impl TheoryScene for LearnedScene {
                 .include_y(0.0)
                 .show(ui, |plot_ui| {
                     if let Some(errors) = self.errors.value() {
-                        #[allow(clippy::cast_precision_loss)]
                         let points: Vec<[f64; 2]> =
                             errors.by_t.iter().map(|(t, e)| [(*t as f64).log10(), *e]).collect();
                         plot_ui.line(Line::new("E‖ε_θ − ε*‖² / E‖ε‖²", PlotPoints::from(points)).width(2.0));

@@ -9,13 +9,14 @@ use std::sync::Arc;
 use candle_core::{Device, Tensor};
 
 use super::figure;
-use super::job::{Cancel, Computation};
+use super::job::Computation;
 use super::{SceneContext, TheoryScene};
 use crate::data::idx::{LabelledImages, fashion_mnist};
 use crate::diffusion::guidance::{GuidanceConfig, GuidanceKind, Guided};
 use crate::diffusion::mixture::GaussianMixture;
 use crate::diffusion::sampler::{SamplerConfig, build_sampler, sample_from_noise};
 use crate::diffusion::{Denoiser, NoiseRng, Schedule};
+use crate::jobs::JobContext as Cancel;
 
 /// Samples per model.
 const SAMPLES: usize = 6;
@@ -107,7 +108,6 @@ fn nearest(queries: &[Vec<f32>], train: &Tensor) -> Result<Vec<(usize, f64)>, St
         .and_then(|c| c.broadcast_add(&query_sq))
         .map_err(figure::message)?;
     let rows: Vec<Vec<f32>> = squared.to_vec2().map_err(figure::message)?;
-    #[allow(clippy::cast_precision_loss)]
     let per_pixel = dims as f64;
     Ok(rows
         .iter()
@@ -150,7 +150,6 @@ fn sample(model: &dyn Denoiser, schedule: Arc<Schedule>, class: u32, seed: u64) 
 }
 
 fn to_tensor(rows: &[Vec<f64>]) -> Result<Tensor, String> {
-    #[allow(clippy::cast_possible_truncation)]
     let flat: Vec<f32> = rows.iter().flatten().map(|v| *v as f32).collect();
     Tensor::from_vec(flat, (rows.len(), rows.first().map_or(0, Vec::len)), &Device::Cpu).map_err(figure::message)
 }
@@ -183,7 +182,6 @@ fn compute(class: u32, cancel: &Cancel) -> Result<Vec<Row>, String> {
     let (all_train, _) = signed_rows(&train, |_| true, usize::MAX);
     let all_train = to_tensor(&all_train)?;
     let (held_out, _) = signed_rows(&test, |i| u32::from(test.labels[i]) == class, SAMPLES);
-    #[allow(clippy::cast_possible_truncation)]
     let held_out: Vec<Vec<f32>> = held_out.iter().map(|r| r.iter().map(|v| *v as f32).collect()).collect();
     Ok(vec![
         row_of(
@@ -216,7 +214,6 @@ impl TheoryScene for MemorizationScene {
         let before = self.class;
         ui.horizontal_wrapped(|ui| {
             for (class, name) in crate::data::idx::FASHION_MNIST_CLASSES.iter().enumerate() {
-                #[allow(clippy::cast_possible_truncation)]
                 ui.selectable_value(&mut self.class, class as u32, *name);
             }
         });
@@ -233,7 +230,6 @@ impl TheoryScene for MemorizationScene {
             .min(ui.available_width() / 12.0 - 10.0)
             .clamp(32.0, 90.0);
         for (row, textures) in rows.iter().zip(&self.textures) {
-            #[allow(clippy::cast_precision_loss)]
             let mean = row.distances.iter().sum::<f64>() / row.distances.len().max(1) as f64;
             ui.label(format!(
                 "{}: mean distance to the nearest training image {mean:.3}",

@@ -81,7 +81,6 @@ impl TheoryScene for SpacingScene {
             .show_y(false)
             .show(ui, |plot_ui| {
                 for (row, (spacing, timesteps)) in rows.iter().enumerate() {
-                    #[allow(clippy::cast_precision_loss)]
                     let points: Vec<[f64; 2]> = timesteps.iter().map(|&t| [t as f64, row as f64]).collect();
                     plot_ui.points(
                         Points::new(spacing.to_string(), points)

@@ -11,11 +11,12 @@ use egui::Color32;
 use egui_plot::{Legend, Line, Plot, PlotPoints};
 
 use super::figure;
-use super::job::{Cancel, Computation};
+use super::job::Computation;
 use super::{SceneContext, TheoryScene};
 use crate::data::Dataset;
 use crate::diffusion::mixture::GaussianMixture;
 use crate::diffusion::{NoiseRng, PredictionType, Schedule, ScheduleConfig};
+use crate::jobs::JobContext as Cancel;
 use crate::model::vdm::{LearnedSchedule, VdmTrainer, diffusion_losses};
 use crate::model::{Architecture, MlpConfig, ModelConfig, TrainedModel};
 
@@ -69,20 +70,15 @@ impl VdmScene {
 /// linear between integer t, and its slope.
 fn ddpm_gamma(schedule: &Schedule, u: &[f64]) -> Result<(Tensor, Tensor), String> {
     let big_t = schedule.train_steps();
-    #[allow(clippy::cast_precision_loss)]
     let span = (big_t - 1) as f64;
     let mut gamma = Vec::with_capacity(u.len());
     let mut slope = Vec::with_capacity(u.len());
     for &u in u {
         let position = 1.0 + u.clamp(0.0, 1.0) * span;
-        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
         let t = (position.floor() as usize).clamp(1, big_t - 1);
-        #[allow(clippy::cast_precision_loss)]
         let within = position - t as f64;
         let (g0, g1) = (-schedule.log_snr(t), -schedule.log_snr(t + 1));
-        #[allow(clippy::cast_possible_truncation)]
         gamma.push((g0 + within * (g1 - g0)) as f32);
-        #[allow(clippy::cast_possible_truncation)]
         slope.push(((g1 - g0) * span) as f32);
     }
     let n = u.len();
@@ -115,7 +111,6 @@ fn train(mixture: &Arc<GaussianMixture>, ddpm: &Schedule, cancel: &Cancel) -> Re
             return Err("cancelled".into());
         }
         let report = trainer.step().map_err(figure::message)?;
-        #[allow(clippy::cast_precision_loss)]
         variance.push([step as f64, report.loss_variance]);
         if step % 50 == 0 {
             cancel.report(format!("training step {step} of {STEPS}: loss {:.3}", report.loss));
@@ -126,7 +121,6 @@ fn train(mixture: &Arc<GaussianMixture>, ddpm: &Schedule, cancel: &Cancel) -> Re
     let mut rng = NoiseRng::seed_from(8);
     let (x0, _) = mixture.sample(SAMPLES, None, &mut rng).map_err(figure::message)?;
     let noise = rng.randn_like(&x0).map_err(figure::message)?;
-    #[allow(clippy::cast_precision_loss)]
     let t: Vec<f64> = (0..SAMPLES).map(|i| (i as f64 + 0.5) / SAMPLES as f64).collect();
     let grid: Vec<f64> = (0..=100).map(|i| f64::from(i) / 100.0).collect();
     let judge = |name, color, gamma_at: GammaAt<'_>| {
@@ -152,7 +146,6 @@ fn train(mixture: &Arc<GaussianMixture>, ddpm: &Schedule, cancel: &Cancel) -> Re
 /// Mean, std and per-bin mean of the losses, with the schedule's log-SNR curve.
 fn summarise(name: &'static str, color: Color32, t: &[f64], losses: &[f32], log_snr: Vec<[f64; 2]>) -> Judged {
     let values: Vec<f64> = losses.iter().map(|l| f64::from(*l)).collect();
-    #[allow(clippy::cast_precision_loss)]
     let n = values.len().max(1) as f64;
     let mean = values.iter().sum::<f64>() / n;
     let std = (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n).sqrt();
@@ -161,7 +154,6 @@ fn summarise(name: &'static str, color: Color32, t: &[f64], losses: &[f32], log_
         .chunks(per_bin.max(1))
         .zip(t.chunks(per_bin.max(1)))
         .map(|(v, t)| {
-            #[allow(clippy::cast_precision_loss)]
             let m = v.iter().sum::<f64>() / v.len() as f64;
             [t[t.len() / 2], m]
         })

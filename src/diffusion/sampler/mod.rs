@@ -316,7 +316,6 @@ pub(crate) fn evaluate(
     clip: bool,
 ) -> Result<Evaluation> {
     let alpha_bar = schedule.alpha_bar(t);
-    #[allow(clippy::cast_precision_loss)]
     let level = NoiseLevel { t: t as f64, alpha_bar };
     let out = model.predict(x, level, labels)?;
     let mut x0 = out.prediction.x0(x, alpha_bar)?;
