@@ -16,6 +16,7 @@
 pub mod diffusion;
 
 pub mod app;
+pub mod assets;
 pub mod cli;
 pub mod data;
 pub mod export;

@@ -550,9 +550,7 @@ mod tests {
 
     fn spec(steps: usize) -> RunSpec {
         RunSpec {
-            model: RunModel::Mixture(Arc::new(
-                GaussianMixture::from_json(crate::cli::THREE_BLOBS_JSON, "three-blobs").unwrap(),
-            )),
+            model: RunModel::Mixture(Arc::new(Arc::unwrap_or_clone(crate::assets::three_blobs().unwrap()))),
             settings: RunSettings {
                 sampler: SamplerConfig {
                     kind: SamplerKind::Ddpm,

@@ -148,7 +148,11 @@ fn t_on_screen(app: &ExplorerApp) -> usize {
 
 #[test]
 fn the_default_lesson_runs_on_page_down_alone() {
-    let stops = lesson::parse(lesson::DEFAULT_LESSON, lesson::DEFAULT_LESSON_NAME).unwrap();
+    let stops = lesson::parse(
+        noisescope::assets::DEFAULT_LESSON.text,
+        noisescope::assets::DEFAULT_LESSON.path,
+    )
+    .unwrap();
     let mut harness = explorer();
     harness.run_steps(2);
     for (i, stop) in stops.iter().enumerate() {
@@ -379,11 +383,15 @@ fn the_navigator_lists_every_scene_and_ctrl_page_keys_walk_them() {
 
 #[test]
 fn a_lesson_opened_from_the_command_line_presents_its_first_stop() {
-    let stops = lesson::parse(lesson::DEFAULT_LESSON, lesson::DEFAULT_LESSON_NAME).unwrap();
+    let stops = lesson::parse(
+        noisescope::assets::DEFAULT_LESSON.text,
+        noisescope::assets::DEFAULT_LESSON.path,
+    )
+    .unwrap();
     let mut harness = Harness::builder().with_size([1280.0, 720.0]).wgpu().build_eframe(|cc| {
         let mut app = ExplorerApp::new(cc).expect("the explorer starts");
         let options = LaunchOptions {
-            lesson: Some(("class.lesson".into(), lesson::DEFAULT_LESSON.into())),
+            lesson: Some(("class.lesson".into(), noisescope::assets::DEFAULT_LESSON.text.into())),
             present: true,
             light: true,
             ..LaunchOptions::default()

@@ -23,7 +23,10 @@ fn python() -> String {
 /// Fails the test, saying why, when torch cannot be used here.
 fn require_torch() {
     if let Some(reason) = torch_missing() {
-        panic!("PyTorch is not available to {} ({reason}); set NOISESCOPE_PYTHON", python());
+        panic!(
+            "PyTorch is not available to {} ({reason}); set NOISESCOPE_PYTHON",
+            python()
+        );
     }
 }
 

@@ -2,7 +2,7 @@
 //! caption strip, and "Copy as command".
 
 use super::controls::Scene;
-use super::{DEFAULT_MIXTURE_NAME, DEFAULT_MIXTURE_PATH, ExplorerApp, command, image_scene, keys, presentation};
+use super::{DEFAULT_MIXTURE_NAME, ExplorerApp, command, image_scene, keys, presentation};
 
 impl ExplorerApp {
     /// Applies this frame's shortcuts (see [`super::keys::SHORTCUTS`]).
@@ -73,14 +73,14 @@ impl ExplorerApp {
         let model = if self.controls.scene == Scene::ImageBatch {
             match self.image_scene.chosen_network() {
                 Some(_) => Ok(command::CommandModel::Network(
-                    crate::model::shipped::FASHION_MNIST_PATH.into(),
+                    crate::assets::FASHION_MNIST_MODEL.path.into(),
                 )),
                 None => Err("the empirical denoiser of the image batch has no sample command".to_owned()),
             }
         } else if self.plane_network.is_some() {
             Err("a network trained in the window has no file for the command to load".to_owned())
         } else if self.mixture_name == DEFAULT_MIXTURE_NAME {
-            Ok(command::CommandModel::Mixture(DEFAULT_MIXTURE_PATH.into()))
+            Ok(command::CommandModel::Mixture(crate::assets::THREE_BLOBS.path.into()))
         } else {
             Ok(command::CommandModel::Mixture(self.mixture_name.clone()))
         };

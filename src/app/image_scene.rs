@@ -29,50 +29,6 @@ pub struct ViewRow {
 /// The largest side kept; bigger photos are scaled down to fit.
 const MAX_SIDE: u32 = 2048;
 
-/// Fashion-MNIST test images shipped in `assets/images/` (MIT licence beside them).
-const BUILT_IN: [(&str, &[u8]); 10] = [
-    (
-        "T-shirt",
-        include_bytes!("../../assets/images/fashion-mnist-test-0019-t-shirt.png"),
-    ),
-    (
-        "Trouser",
-        include_bytes!("../../assets/images/fashion-mnist-test-0002-trouser.png"),
-    ),
-    (
-        "Pullover",
-        include_bytes!("../../assets/images/fashion-mnist-test-0001-pullover.png"),
-    ),
-    (
-        "Dress",
-        include_bytes!("../../assets/images/fashion-mnist-test-0013-dress.png"),
-    ),
-    (
-        "Coat",
-        include_bytes!("../../assets/images/fashion-mnist-test-0006-coat.png"),
-    ),
-    (
-        "Sandal",
-        include_bytes!("../../assets/images/fashion-mnist-test-0008-sandal.png"),
-    ),
-    (
-        "Shirt",
-        include_bytes!("../../assets/images/fashion-mnist-test-0004-shirt.png"),
-    ),
-    (
-        "Sneaker",
-        include_bytes!("../../assets/images/fashion-mnist-test-0009-sneaker.png"),
-    ),
-    (
-        "Bag",
-        include_bytes!("../../assets/images/fashion-mnist-test-0018-bag.png"),
-    ),
-    (
-        "Ankle boot",
-        include_bytes!("../../assets/images/fashion-mnist-test-0000-ankle-boot.png"),
-    ),
-];
-
 /// The Markov chain runs on the CPU, step by step: offered up to this many pixels.
 const MARKOV_MAX_PIXELS: u32 = 256 * 256;
 
@@ -141,9 +97,9 @@ fn load_image_model(built_in: &[LoadedImage]) -> Result<ImageModel, String> {
 /// The built-in images as (name, grey values in [−1, 1]); index = Fashion-MNIST label.
 #[must_use]
 pub fn built_in_gray() -> Vec<(String, Vec<f32>)> {
-    BUILT_IN
+    crate::assets::SAMPLE_IMAGES
         .iter()
-        .filter_map(|(name, bytes)| LoadedImage::decode(name, bytes).ok())
+        .filter_map(|(name, asset)| LoadedImage::decode(name, asset.bytes).ok())
         .map(|image| {
             let gray = image.rgba.chunks_exact(4).map(|p| 2.0 * p[0] - 1.0).collect();
             (image.name, gray)
@@ -317,9 +273,9 @@ impl ImageScene {
     /// The scene on the built-in images; uploads go through `render_state`.
     #[must_use]
     pub fn new(render_state: Option<egui_wgpu::RenderState>) -> Self {
-        let built_in = BUILT_IN
+        let built_in = crate::assets::SAMPLE_IMAGES
             .iter()
-            .filter_map(|(name, bytes)| LoadedImage::decode(name, bytes).ok())
+            .filter_map(|(name, asset)| LoadedImage::decode(name, asset.bytes).ok())
             .collect();
         Self {
             render_state,

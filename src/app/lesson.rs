@@ -34,11 +34,6 @@ use crate::diffusion::forward::ForwardMode;
 use crate::scenes::SceneId;
 use crate::worker::Direction;
 
-/// The lesson that ships with noisescope.
-pub const DEFAULT_LESSON: &str = include_str!("../../assets/lessons/default.lesson");
-/// Its name in messages.
-pub const DEFAULT_LESSON_NAME: &str = "assets/lessons/default.lesson";
-
 /// One saved view of the explorer.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct View {
@@ -348,7 +343,7 @@ mod tests {
 
     #[test]
     fn the_default_lesson_parses_and_round_trips() {
-        let views = parse(DEFAULT_LESSON, DEFAULT_LESSON_NAME).unwrap();
+        let views = parse(crate::assets::DEFAULT_LESSON.text, crate::assets::DEFAULT_LESSON.path).unwrap();
         assert!(views.len() >= 8, "{} stops", views.len());
         assert_eq!(parse(&write(&views), "written").unwrap(), views);
     }

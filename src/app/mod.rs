@@ -47,8 +47,6 @@ pub use launch::{LaunchOptions, launch, session_path};
 
 /// The built-in mixture the explorer opens with.
 pub const DEFAULT_MIXTURE_NAME: &str = "three blobs (weights 0.7 / 0.2 / 0.1)";
-/// Where that mixture lives in the repository (for the command line).
-pub const DEFAULT_MIXTURE_PATH: &str = "assets/mixtures/three-blobs.json";
 
 /// The eframe application.
 pub struct ExplorerApp {
@@ -726,8 +724,7 @@ impl Drop for ExplorerApp {
 /// # Errors
 /// Only if the file compiled into the binary is malformed.
 pub fn default_mixture() -> crate::diffusion::Result<Arc<GaussianMixture>> {
-    let mixture = GaussianMixture::from_json(crate::cli::THREE_BLOBS_JSON, "assets/mixtures/three-blobs.json")?;
-    Ok(Arc::new(mixture))
+    crate::assets::three_blobs()
 }
 
 fn direction_text(direction: Direction) -> &'static str {
@@ -744,9 +741,7 @@ fn install_fonts(ctx: &egui::Context) {
     let mut fonts = egui::FontDefinitions::default();
     fonts.font_data.insert(
         "dejavu-sans".into(),
-        Arc::new(egui::FontData::from_static(include_bytes!(
-            "../../assets/fonts/DejaVuSans.ttf"
-        ))),
+        Arc::new(egui::FontData::from_static(crate::assets::FALLBACK_FONT.bytes)),
     );
     for family in [egui::FontFamily::Proportional, egui::FontFamily::Monospace] {
         fonts.families.entry(family).or_default().push("dejavu-sans".into());

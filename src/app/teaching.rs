@@ -88,7 +88,7 @@ impl ExplorerApp {
     /// Acts on the lesson panel's and the keyboard's lesson requests.
     pub(super) fn handle_lesson(&mut self, requests: LessonRequests) {
         if requests.default || (requests.step > 0 && self.lesson.is_none()) {
-            self.load_lesson(lesson::DEFAULT_LESSON, lesson::DEFAULT_LESSON_NAME);
+            self.load_lesson(crate::assets::DEFAULT_LESSON.text, crate::assets::DEFAULT_LESSON.path);
         }
         if let Some(path) = &requests.open {
             match std::fs::read_to_string(path) {

@@ -268,9 +268,6 @@ fn parse_ddpm_variance(s: &str) -> Result<DdpmVariance, String> {
     }
 }
 
-/// The mixture shipped in `assets/`, so `bench` and examples work anywhere.
-pub const THREE_BLOBS_JSON: &str = include_str!("../../assets/mixtures/three-blobs.json");
-
 /// Runs the command line. Help and version print and succeed.
 ///
 /// # Errors
@@ -434,7 +431,7 @@ fn bench(args: &BenchArgs, out: &mut dyn std::io::Write) -> Result<()> {
     }
     let mixture = match &args.mixture {
         Some(path) => GaussianMixture::load(path)?,
-        None => GaussianMixture::from_json(THREE_BLOBS_JSON, "assets/mixtures/three-blobs.json")?,
+        None => Arc::unwrap_or_clone(crate::assets::three_blobs()?),
     };
     let schedule = Arc::new(Schedule::new(&ScheduleConfig::default())?);
     writeln!(

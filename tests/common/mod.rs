@@ -74,7 +74,7 @@ impl Denoiser for AffineEps {
 
 /// The shipped three-blob mixture (weights 0.7 / 0.2 / 0.1).
 pub fn three_blobs() -> GaussianMixture {
-    GaussianMixture::from_json(noisescope::cli::THREE_BLOBS_JSON, "three-blobs.json").unwrap()
+    std::sync::Arc::unwrap_or_clone(noisescope::assets::three_blobs().unwrap())
 }
 
 /// Per component of `mixture`: the fraction of `samples` closest to it (by
