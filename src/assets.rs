@@ -82,6 +82,19 @@ pub fn three_blobs() -> crate::diffusion::Result<Arc<GaussianMixture>> {
     )?))
 }
 
+/// The sample images as (class name, grey values in [−1, 1], row by row);
+/// index = Fashion-MNIST label. One that does not decode is left out.
+#[must_use]
+pub fn sample_images_gray() -> Vec<(String, Vec<f32>)> {
+    SAMPLE_IMAGES
+        .iter()
+        .filter_map(|(name, asset)| {
+            let image = image::load_from_memory(asset.bytes).ok()?.to_rgba32f();
+            Some(((*name).to_owned(), image.pixels().map(|p| 2.0 * p[0] - 1.0).collect()))
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -2,7 +2,7 @@
 //! Pure data in, files out; the window and the command line share them.
 
 use std::fmt::Write as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use image::codecs::gif::{GifEncoder, Repeat};
 use image::{Delay, Frame, RgbaImage};
@@ -134,9 +134,39 @@ pub fn image_grid(values: &[f32], width: u32, height: u32, cols: u32, count: u32
     grid
 }
 
+/// A file that could not be written, named.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot write {}: {reason}", path.display())]
+pub struct ExportError {
+    /// The file (or folder).
+    pub path: PathBuf,
+    /// Why.
+    pub reason: String,
+}
+
+impl ExportError {
+    /// `path` failed with `reason`.
+    pub fn new(path: &Path, reason: &dyn std::fmt::Display) -> Self {
+        Self {
+            path: path.to_path_buf(),
+            reason: reason.to_string(),
+        }
+    }
+}
+
+/// The one-line message the window shows.
+impl From<ExportError> for String {
+    fn from(e: ExportError) -> Self {
+        e.to_string()
+    }
+}
+
+/// Writes a text file atomically ([`write_atomically`]).
+///
+/// # Errors
 /// The file cannot be written.
-pub fn write_text(path: &Path, text: &str) -> Result<(), String> {
-    write_atomically(path, text.as_bytes()).map_err(|e| format!("cannot write {}: {e}", path.display()))
+pub fn write_text(path: &Path, text: &str) -> Result<(), ExportError> {
+    write_atomically_named(path, text.as_bytes())
 }
 
 /// Writes `bytes` to a temporary file beside `path`, then renames it over
@@ -156,29 +186,50 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     written
 }
 
-/// Writes a PNG, naming the path in the error.
+/// [`write_atomically`], its error naming the path.
 ///
 /// # Errors
 /// The file cannot be written.
-pub fn write_png(path: &Path, image: &RgbaImage) -> Result<(), String> {
-    image
-        .save_with_format(path, image::ImageFormat::Png)
-        .map_err(|e| format!("cannot write {}: {e}", path.display()))
+pub fn write_atomically_named(path: &Path, bytes: &[u8]) -> Result<(), ExportError> {
+    write_atomically(path, bytes).map_err(|e| ExportError::new(path, &e))
 }
 
-/// Writes an endlessly looping animated GIF.
+/// `image` encoded as PNG; `path` names it in the error.
 ///
 /// # Errors
-/// The file cannot be created or encoded.
-pub fn write_gif(path: &Path, frames: Vec<RgbaImage>, frame_millis: u32) -> Result<(), String> {
-    let fail = |e: &dyn std::fmt::Display| format!("cannot write {}: {e}", path.display());
-    let file = std::fs::File::create(path).map_err(|e| fail(&e))?;
-    let mut encoder = GifEncoder::new_with_speed(std::io::BufWriter::new(file), 10);
-    encoder.set_repeat(Repeat::Infinite).map_err(|e| fail(&e))?;
-    let delay = Delay::from_numer_denom_ms(frame_millis, 1);
-    encoder
-        .encode_frames(frames.into_iter().map(|f| Frame::from_parts(f, 0, 0, delay)))
-        .map_err(|e| fail(&e))
+/// The encoder failed.
+pub fn encode_png(image: &RgbaImage, path: &Path) -> Result<Vec<u8>, ExportError> {
+    let mut bytes = std::io::Cursor::new(Vec::new());
+    image
+        .write_to(&mut bytes, image::ImageFormat::Png)
+        .map_err(|e| ExportError::new(path, &e))?;
+    Ok(bytes.into_inner())
+}
+
+/// Writes a PNG atomically, naming the path in the error.
+///
+/// # Errors
+/// The file cannot be written.
+pub fn write_png(path: &Path, image: &RgbaImage) -> Result<(), ExportError> {
+    write_atomically_named(path, &encode_png(image, path)?)
+}
+
+/// Writes an endlessly looping animated GIF atomically.
+///
+/// # Errors
+/// The frames cannot be encoded or the file written.
+pub fn write_gif(path: &Path, frames: Vec<RgbaImage>, frame_millis: u32) -> Result<(), ExportError> {
+    let fail = |e: &dyn std::fmt::Display| ExportError::new(path, e);
+    let mut bytes = Vec::new();
+    {
+        let mut encoder = GifEncoder::new_with_speed(&mut bytes, 10);
+        encoder.set_repeat(Repeat::Infinite).map_err(|e| fail(&e))?;
+        let delay = Delay::from_numer_denom_ms(frame_millis, 1);
+        encoder
+            .encode_frames(frames.into_iter().map(|f| Frame::from_parts(f, 0, 0, delay)))
+            .map_err(|e| fail(&e))?;
+    }
+    write_atomically_named(path, &bytes)
 }
 
 #[cfg(test)]

@@ -20,6 +20,7 @@ pub mod assets;
 pub mod cli;
 pub mod data;
 pub mod export;
+pub mod figures;
 pub mod jobs;
 pub mod live_training;
 pub mod model;

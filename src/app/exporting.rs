@@ -25,13 +25,17 @@ impl ExplorerApp {
             ExportRequest::Curves => {
                 let path = format!("{stem}-curves.csv");
                 let text = crate::export::curves_csv(&self.schedule, self.plots.kl_nats());
-                crate::export::write_text(Path::new(&path), &text).map(|()| path)
+                crate::export::write_text(Path::new(&path), &text)
+                    .map(|()| path)
+                    .map_err(String::from)
             }
             ExportRequest::Points => match self.run.frames.get(self.timeline.current) {
                 Some(frame) => {
                     let path = format!("{stem}-points-t{}.csv", frame.t);
                     let text = crate::export::points_csv(&frame.x, self.run.dims);
-                    crate::export::write_text(Path::new(&path), &text).map(|()| path)
+                    crate::export::write_text(Path::new(&path), &text)
+                        .map(|()| path)
+                        .map_err(String::from)
                 }
                 None => Err("no frame to save yet".into()),
             },
@@ -78,7 +82,9 @@ impl ExplorerApp {
                     .map(|x| crate::export::enlarge(&grid_image(x, shape), 2))
                     .collect();
                 let path = format!("{stem}-batch-run.gif");
-                crate::export::write_gif(Path::new(&path), images, 60).map(|()| path)
+                crate::export::write_gif(Path::new(&path), images, 60)
+                    .map(|()| path)
+                    .map_err(String::from)
             }));
         }
         let frame = self
@@ -91,6 +97,7 @@ impl ExplorerApp {
             let path = format!("{stem}-batch-t{t}.png");
             crate::export::write_png(Path::new(&path), &crate::export::enlarge(&grid_image(&x, shape), 4))
                 .map(|()| path)
+                .map_err(String::from)
         }))
     }
 
@@ -123,10 +130,14 @@ impl ExplorerApp {
             };
             if gif {
                 let path = format!("{stem}-2d-run.gif");
-                crate::export::write_gif(Path::new(&path), chosen.iter().map(draw).collect(), 80).map(|()| path)
+                crate::export::write_gif(Path::new(&path), chosen.iter().map(draw).collect(), 80)
+                    .map(|()| path)
+                    .map_err(String::from)
             } else {
                 let path = format!("{stem}-2d-t{}.png", chosen[0].1);
-                crate::export::write_png(Path::new(&path), &draw(&chosen[0])).map(|()| path)
+                crate::export::write_png(Path::new(&path), &draw(&chosen[0]))
+                    .map(|()| path)
+                    .map_err(String::from)
             }
         }))
     }
@@ -167,7 +178,9 @@ impl ExplorerApp {
 fn export_png(stem: &str, image: &LoadedImage, noise: &[f32], alpha_bar: f64, t: usize) -> Result<String, String> {
     let noised = crate::export::noised_image(image.width, image.height, &image.rgba, noise, alpha_bar);
     let path = format!("{stem}-x_t{t}.png");
-    crate::export::write_png(Path::new(&path), &noised).map(|()| path)
+    crate::export::write_png(Path::new(&path), &noised)
+        .map(|()| path)
+        .map_err(String::from)
 }
 
 /// The forward process from t = 0 to T in 51 frames; small images are enlarged
@@ -189,7 +202,9 @@ fn export_gif(stem: &str, image: &LoadedImage, noise: &[f32], schedule: &Schedul
         })
         .collect();
     let path = format!("{stem}-forward.gif");
-    crate::export::write_gif(Path::new(&path), frames, 80).map(|()| path)
+    crate::export::write_gif(Path::new(&path), frames, 80)
+        .map(|()| path)
+        .map_err(String::from)
 }
 
 /// A batch of images in [−1, 1] laid out as the grid view shows it.

@@ -94,19 +94,6 @@ fn load_image_model(built_in: &[LoadedImage]) -> Result<ImageModel, String> {
     })
 }
 
-/// The built-in images as (name, grey values in [−1, 1]); index = Fashion-MNIST label.
-#[must_use]
-pub fn built_in_gray() -> Vec<(String, Vec<f32>)> {
-    crate::assets::SAMPLE_IMAGES
-        .iter()
-        .filter_map(|(name, asset)| LoadedImage::decode(name, asset.bytes).ok())
-        .map(|image| {
-            let gray = image.rgba.chunks_exact(4).map(|p| 2.0 * p[0] - 1.0).collect();
-            (image.name, gray)
-        })
-        .collect()
-}
-
 /// A decoded image: RGBA in [0, 1].
 #[derive(Clone, Debug, PartialEq)]
 pub struct LoadedImage {

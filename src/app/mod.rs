@@ -692,12 +692,8 @@ fn t_at_log_snr(schedule: &Schedule, target: f64) -> usize {
 /// Each schedule's colour, shared by its curves and its image row.
 #[must_use]
 pub fn schedule_color(kind: ScheduleKind) -> egui::Color32 {
-    match kind {
-        ScheduleKind::Linear => egui::Color32::from_rgb(240, 150, 60),
-        ScheduleKind::ScaledLinear => egui::Color32::from_rgb(120, 200, 110),
-        ScheduleKind::Cosine => egui::Color32::from_rgb(100, 180, 250),
-        ScheduleKind::Sigmoid => egui::Color32::from_rgb(230, 120, 200),
-    }
+    let [r, g, b] = crate::figures::common::schedule_color(kind);
+    egui::Color32::from_rgb(r, g, b)
 }
 
 /// Which GPU store the current run streams into.

@@ -13,6 +13,7 @@ use clap::{Args, Parser, Subcommand};
 
 mod bench_model;
 mod evaluate;
+mod figure;
 mod train;
 
 use crate::diffusion::denoiser::NoisyClassifier;
@@ -53,6 +54,8 @@ pub enum Command {
     TrainClassifier(evaluate::ClassifierArgs),
     /// Sample every class and report classifier accuracy and Fréchet distance.
     Evaluate(Box<evaluate::EvaluateArgs>),
+    /// Rebuild a scene's figure without a window: CSV per series, PNG, text (--list: the ids).
+    Figure(figure::FigureArgs),
 }
 
 /// How the explorer opens.
@@ -303,6 +306,7 @@ where
         Command::Train(args) => train::train(&args, stdout),
         Command::TrainClassifier(args) => evaluate::train_classifier(&args, stdout),
         Command::Evaluate(args) => evaluate::evaluate(&args, stdout),
+        Command::Figure(args) => figure::figure(&args, stdout),
     }
 }
 

@@ -128,3 +128,10 @@ pub fn max_abs_diff(a: &Tensor, b: &Tensor) -> f32 {
         .to_scalar::<f32>()
         .unwrap()
 }
+
+/// ᾱ_t of the linear schedule (β from 1e-4 to 0.02 over T = 1000), from Ho et al.'s definition.
+pub fn linear_alpha_bar(t: usize) -> f64 {
+    (1..=t)
+        .map(|i| 1.0 - (1e-4 + (0.02 - 1e-4) * (i - 1) as f64 / 999.0))
+        .product()
+}

@@ -1,31 +1,28 @@
-//! Pieces the theory scenes' figures share: sampler paths, the noised density
-//! as an image, which mode samples landed in, and how each is drawn.
+//! Pieces the theory scenes' views share: how sampler paths, the noised
+//! density, arrows and points are drawn. The computing helpers are
+//! [`crate::figures::common`]'s; the ones here return the one-line message a
+//! scene shows, for the views that still compute in the window.
 
-use std::fmt::Display;
-use std::ops::ControlFlow;
-
-use candle_core::{Device, Tensor};
+use candle_core::Tensor;
 use egui::{Color32, ColorImage};
 use egui_plot::{Line, PlotImage, PlotPoint, PlotPoints, PlotUi};
 
 use crate::diffusion::mixture::GaussianMixture;
-use crate::diffusion::sampler::{Sampler, run_sampler};
+use crate::diffusion::sampler::Sampler;
 use crate::diffusion::{Denoiser, NoiseRng};
+use crate::figures::common;
+use crate::figures::data::Raster;
+use crate::figures::error::FigureError;
 use crate::jobs::JobContext as Cancel;
 
-/// A point of the plane.
-pub type Point = [f64; 2];
-
-/// The plane every 2D scene shows: x from −4.5 to 4.5, y from −4 to 4.
-pub const VIEW_MIN: Point = [-4.5, -4.0];
-/// The view's upper corner.
-pub const VIEW_MAX: Point = [4.5, 4.0];
-
-/// Pixels per side of a density image.
-const DENSITY_PIXELS: usize = 160;
+pub use crate::figures::common::{
+    Frames, VIEW_MAX, VIEW_MIN, arrow_grid, arrow_tips, first_paths, fractions_text, median_distance, path,
+    weights_text,
+};
+pub use crate::figures::data::Point;
 
 /// Any error as the one-line message a scene shows.
-pub fn message(e: impl Display) -> String {
+pub fn message(e: impl std::fmt::Display) -> String {
     e.to_string()
 }
 
@@ -34,16 +31,7 @@ pub fn message(e: impl Display) -> String {
 /// # Errors
 /// A tensor that is not `[n, 2]`.
 pub fn points(x: &Tensor) -> Result<Vec<Point>, String> {
-    let rows = x
-        .to_dtype(candle_core::DType::F64)
-        .and_then(|x| x.to_vec2::<f64>())
-        .map_err(message)?;
-    rows.iter()
-        .map(|r| match r.as_slice() {
-            [a, b] => Ok([*a, *b]),
-            _ => Err(format!("expected 2D points, got rows of {}", r.len())),
-        })
-        .collect()
+    Ok(common::points(x)?)
 }
 
 /// Points as a `[n, 2]` f32 tensor.
@@ -51,13 +39,8 @@ pub fn points(x: &Tensor) -> Result<Vec<Point>, String> {
 /// # Errors
 /// Only if candle cannot allocate it.
 pub fn tensor(points: &[Point]) -> Result<Tensor, String> {
-    let values: Vec<f32> = points.iter().flat_map(|p| [p[0] as f32, p[1] as f32]).collect();
-    Tensor::from_vec(values, (points.len(), 2), &Device::Cpu).map_err(message)
+    Ok(common::tensor(points)?)
 }
-
-/// Every particle's position before the first step and after each step:
-/// `frames[k][i]` is particle i after k steps.
-pub type Frames = Vec<Vec<Point>>;
 
 /// Runs `sampler` from `start`, keeping every step; `None` if cancelled.
 ///
@@ -71,52 +54,25 @@ pub fn trace(
     rng: &mut NoiseRng,
     cancel: &Cancel,
 ) -> Result<Option<Frames>, String> {
-    let mut frames = vec![points(start)?];
-    let mut failure = None;
-    let finished = run_sampler(sampler, model, labels, start, rng, |out| {
-        if cancel.is_cancelled() {
-            return ControlFlow::Break(());
-        }
-        match points(&out.x_next) {
-            Ok(p) => {
-                frames.push(p);
-                ControlFlow::Continue(())
-            }
-            Err(e) => {
-                failure = Some(e);
-                ControlFlow::Break(())
-            }
-        }
-    })
-    .map_err(message)?;
-    if let Some(e) = failure {
-        return Err(e);
+    match common::trace(sampler, model, labels, start, rng, cancel) {
+        Ok(frames) => Ok(Some(frames)),
+        Err(FigureError::Cancelled) => Ok(None),
+        Err(e) => Err(e.into()),
     }
-    Ok(finished.map(|_| frames))
 }
 
-/// Particle `i`'s path through `frames`.
-#[must_use]
-pub fn path(frames: &Frames, i: usize) -> Vec<Point> {
-    frames.iter().filter_map(|f| f.get(i).copied()).collect()
-}
-
-/// The first `count` particles of every frame: the paths a figure draws.
-#[must_use]
-pub fn first_paths(frames: Frames, count: usize) -> Frames {
-    frames
-        .into_iter()
-        .map(|f| f.into_iter().take(count).collect())
-        .collect()
-}
-
-/// The median distance between matching points: a few particles that cross
-/// into another mode would swamp a mean.
-#[must_use]
-pub fn median_distance(a: &[Point], b: &[Point]) -> f64 {
-    let mut distances: Vec<f64> = a.iter().zip(b).map(|(p, q)| (p[0] - q[0]).hypot(p[1] - q[1])).collect();
-    distances.sort_by(f64::total_cmp);
-    distances.get(distances.len() / 2).copied().unwrap_or(0.0)
+/// Runs `sampler` unconditionally from `start` to the end, honouring `cancel`.
+///
+/// # Errors
+/// The sampler's failure, or "cancelled".
+pub fn run_to_end(
+    sampler: &mut dyn Sampler,
+    model: &dyn Denoiser,
+    start: &Tensor,
+    rng: &mut NoiseRng,
+    cancel: &Cancel,
+) -> Result<Tensor, String> {
+    Ok(common::run_to_end(sampler, model, start, rng, cancel)?)
 }
 
 /// The fraction of `points` that landed in each of the mixture's components.
@@ -124,29 +80,7 @@ pub fn median_distance(a: &[Point], b: &[Point]) -> f64 {
 /// # Errors
 /// Tensor failures.
 pub fn mode_fractions(mixture: &GaussianMixture, points: &[Point]) -> Result<Vec<f64>, String> {
-    let mut counts = vec![0_usize; mixture.components().len()];
-    for k in mixture.assign(&tensor(points)?).map_err(message)? {
-        counts[k] += 1;
-    }
-    let total = points.len().max(1) as f64;
-    Ok(counts.iter().map(|&n| n as f64 / total).collect())
-}
-
-/// Fractions as "0.70 / 0.20 / 0.10".
-#[must_use]
-pub fn fractions_text(fractions: &[f64]) -> String {
-    fractions
-        .iter()
-        .map(|f| format!("{f:.2}"))
-        .collect::<Vec<_>>()
-        .join(" / ")
-}
-
-/// The mixture's weights as "0.70 / 0.20 / 0.10".
-#[must_use]
-pub fn weights_text(mixture: &GaussianMixture) -> String {
-    let weights: Vec<f64> = mixture.components().iter().map(|c| c.weight).collect();
-    fractions_text(&weights)
+    Ok(common::mode_fractions(mixture, points)?)
 }
 
 /// p_t over the view as a grey image (white = dense), for a plot's background.
@@ -154,25 +88,35 @@ pub fn weights_text(mixture: &GaussianMixture) -> String {
 /// # Errors
 /// Tensor failures.
 pub fn density_image(mixture: &GaussianMixture, alpha_bar: f64) -> Result<ColorImage, String> {
-    let n = DENSITY_PIXELS;
-    let at = |i: usize, lo: f64, hi: f64| lo + (hi - lo) * (i as f64 + 0.5) / n as f64;
-    let mut grid = Vec::with_capacity(n * n);
-    for row in 0..n {
-        // Row 0 is the top of the image: the largest y.
-        let y = at(n - 1 - row, VIEW_MIN[1], VIEW_MAX[1]);
-        grid.extend((0..n).map(|col| [at(col, VIEW_MIN[0], VIEW_MAX[0]), y]));
-    }
-    let log_p = mixture.log_density(&tensor(&grid)?, alpha_bar).map_err(message)?;
-    let max = log_p.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    let pixels = log_p
-        .iter()
-        .map(|l| {
-            // √ of the relative density: the tails stay visible.
-            let v = (20.0 + 120.0 * ((l - max) / 2.0).exp()) as u8;
-            Color32::from_gray(v)
-        })
-        .collect();
-    Ok(ColorImage::new([n, n], pixels))
+    Ok(super::view::density_image(&common::density_backdrop(
+        mixture, alpha_bar,
+    )?))
+}
+
+/// A component's colour, the same in every scene.
+#[must_use]
+pub fn component_color(k: usize) -> Color32 {
+    super::view::color(common::component_color(k))
+}
+
+/// The colour of deterministic paths (ODE, DDIM) and of stochastic ones (SDE, DDPM).
+pub const DETERMINISTIC: Color32 = Color32::from_rgb(
+    common::DETERMINISTIC[0],
+    common::DETERMINISTIC[1],
+    common::DETERMINISTIC[2],
+);
+/// See [`DETERMINISTIC`].
+pub const STOCHASTIC: Color32 = Color32::from_rgb(common::STOCHASTIC[0], common::STOCHASTIC[1], common::STOCHASTIC[2]);
+
+/// A square grey image of values in [−1, 1] (−1 black, +1 white); `NaN`
+/// marks a hidden pixel, drawn in a muted blue.
+#[must_use]
+pub fn gray_image(values: &[f32]) -> ColorImage {
+    super::view::gray_image(&Raster {
+        name: String::new(),
+        width: values.len().isqrt(),
+        values: values.to_vec(),
+    })
 }
 
 /// Draws a density image under the plot's other items.
@@ -197,23 +141,6 @@ pub fn paths_ui(plot_ui: &mut PlotUi<'_>, name: &str, frames: &Frames, count: us
     }
 }
 
-/// A component's colour, the same in every scene.
-#[must_use]
-pub fn component_color(k: usize) -> Color32 {
-    const COLORS: [Color32; 4] = [
-        Color32::from_rgb(240, 150, 60),
-        Color32::from_rgb(100, 180, 250),
-        Color32::from_rgb(120, 200, 110),
-        Color32::from_rgb(230, 120, 200),
-    ];
-    COLORS[k % COLORS.len()]
-}
-
-/// The colour of deterministic paths (ODE, DDIM) and of stochastic ones (SDE, DDPM).
-pub const DETERMINISTIC: Color32 = Color32::from_rgb(100, 180, 250);
-/// See [`DETERMINISTIC`].
-pub const STOCHASTIC: Color32 = Color32::from_rgb(240, 150, 60);
-
 /// A square plot over the view, sized to `size`.
 #[must_use]
 pub fn plane_plot(id: &str, size: egui::Vec2) -> egui_plot::Plot<'static> {
@@ -231,37 +158,6 @@ pub fn plane_plot(id: &str, size: egui::Vec2) -> egui_plot::Plot<'static> {
 /// Loads a density image as a texture once it arrives.
 pub fn upload(ctx: &egui::Context, name: &str, image: &ColorImage) -> egui::TextureHandle {
     ctx.load_texture(name, image.clone(), egui::TextureOptions::LINEAR)
-}
-
-/// A regular grid of arrow origins over the view, `per_side` along x.
-#[must_use]
-pub fn arrow_grid(per_side: usize) -> Vec<Point> {
-    let step = (VIEW_MAX[0] - VIEW_MIN[0]) / per_side as f64;
-    let mut grid = Vec::new();
-    let mut y = VIEW_MIN[1] + step / 2.0;
-    while y < VIEW_MAX[1] {
-        grid.extend((0..per_side).map(|i| {
-            let x = VIEW_MIN[0] + step * (i as f64 + 0.5);
-            [x, y]
-        }));
-        y += step;
-    }
-    grid
-}
-
-/// Arrows from `origins` along `vectors`, each at most `max_length` long
-/// (direction kept), so that steep fields stay readable.
-#[must_use]
-pub fn arrow_tips(origins: &[Point], vectors: &[Point], max_length: f64) -> Vec<Point> {
-    origins
-        .iter()
-        .zip(vectors)
-        .map(|(o, v)| {
-            let length = v[0].hypot(v[1]);
-            let scale = if length > max_length { max_length / length } else { 1.0 };
-            [o[0] + v[0] * scale, o[1] + v[1] * scale]
-        })
-        .collect()
 }
 
 /// Draws arrows from `origins` to `tips`.
@@ -325,52 +221,10 @@ impl Backdrop {
     }
 }
 
-/// A square grey image of values in [−1, 1] (−1 black, +1 white); `NaN`
-/// marks a hidden pixel, drawn in a muted blue.
-#[must_use]
-pub fn gray_image(values: &[f32]) -> ColorImage {
-    let side = (values.len() as f64).sqrt() as usize;
-    let pixels = values
-        .iter()
-        .map(|v| {
-            if v.is_nan() {
-                Color32::from_rgb(40, 70, 120)
-            } else {
-                let level = ((v.clamp(-1.0, 1.0) + 1.0) * 127.5).round() as u8;
-                Color32::from_gray(level)
-            }
-        })
-        .collect();
-    ColorImage::new([side, side], pixels)
-}
-
 /// Shows `texture` at `side` points square, with a caption under it.
 pub fn image_ui(ui: &mut egui::Ui, texture: &egui::TextureHandle, side: f32, caption: &str) {
     ui.vertical(|ui| {
         ui.add(egui::Image::new((texture.id(), egui::vec2(side, side))));
         ui.label(caption);
     });
-}
-
-/// Runs `sampler` unconditionally from `start` to the end, honouring `cancel`.
-///
-/// # Errors
-/// The sampler's failure, or "cancelled".
-pub fn run_to_end(
-    sampler: &mut dyn Sampler,
-    model: &dyn Denoiser,
-    start: &Tensor,
-    rng: &mut NoiseRng,
-    cancel: &Cancel,
-) -> Result<Tensor, String> {
-    let keep_going = |_: &crate::diffusion::sampler::StepOutput| {
-        if cancel.is_cancelled() {
-            ControlFlow::Break(())
-        } else {
-            ControlFlow::Continue(())
-        }
-    };
-    run_sampler(sampler, model, None, start, rng, keep_going)
-        .map_err(message)?
-        .ok_or_else(|| "cancelled".into())
 }

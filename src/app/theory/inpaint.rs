@@ -12,7 +12,7 @@ use candle_core::{Device, Tensor};
 use super::figure;
 use super::job::Computation;
 use super::{SceneContext, TheoryScene};
-use crate::app::image_scene::built_in_gray;
+use crate::assets::sample_images_gray as built_in_gray;
 use crate::diffusion::inpaint::{Known, run_inpainting};
 use crate::diffusion::sampler::{SamplerConfig, SamplerKind, build_sampler};
 use crate::diffusion::{NoiseRng, Schedule};

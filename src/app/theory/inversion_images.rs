@@ -8,7 +8,7 @@ use candle_core::{Device, Tensor};
 
 use super::figure;
 use super::job::Computation;
-use crate::app::image_scene::built_in_gray;
+use crate::assets::sample_images_gray as built_in_gray;
 use crate::diffusion::inversion::{ddim_invert, slerp_between_rows};
 use crate::diffusion::sampler::{SamplerConfig, build_sampler};
 use crate::diffusion::{NoiseRng, Schedule};

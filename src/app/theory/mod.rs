@@ -45,6 +45,7 @@ pub mod memorization;
 pub mod sde_ode;
 pub mod spacing;
 pub mod vdm;
+pub mod view;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -156,6 +157,8 @@ pub struct SceneContext {
     pub mixture: Arc<GaussianMixture>,
     /// The linear schedule, T = 1000 (Ho et al. 2020).
     pub schedule: Arc<Schedule>,
+    /// The same two, as the figures take them.
+    pub inputs: crate::figures::Inputs,
 }
 
 /// One theory scene.
@@ -181,11 +184,16 @@ impl TheoryScenes {
     /// Never in practice: the default schedule is valid.
     pub fn new(repaint: egui::Context, mixture: Arc<GaussianMixture>) -> crate::diffusion::Result<Self> {
         let schedule = Arc::new(Schedule::new(&ScheduleConfig::default())?);
+        let inputs = crate::figures::Inputs {
+            mixture: Arc::clone(&mixture),
+            schedule: Arc::clone(&schedule),
+        };
         Ok(Self {
             context: SceneContext {
                 repaint,
                 mixture,
                 schedule,
+                inputs,
             },
             built: HashMap::new(),
         })

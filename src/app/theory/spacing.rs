@@ -1,46 +1,28 @@
-//! Timestep spacing (Lin et al. 2024, Table 2): which t an N-step sampler
-//! visits out of T. Pure schedule arithmetic, computed as it is drawn.
+//! The timestep-spacing scene's view; the figure is [`crate::figures::spacing`].
 
-use egui::{Color32, Slider};
-use egui_plot::{Legend, Plot, Points};
+use egui::Slider;
 
+use super::view::{self, Textures};
 use super::{SceneContext, TheoryScene};
-use crate::diffusion::TimestepSpacing;
-use crate::diffusion::timesteps::inference_timesteps;
+use crate::figures::spacing::{self, Setup, Spacings, visited_text};
 
 /// The spacing scene.
 pub struct SpacingScene {
-    steps: usize,
-    train_steps: usize,
+    setup: Setup,
+    /// The figure of `setup` (pure arithmetic: computed as the controls move).
+    spacings: Option<(Setup, Result<Spacings, String>)>,
+    textures: Textures,
 }
 
 impl SpacingScene {
-    /// N = 10 of T = 1000, where leading never reaches t = T.
+    /// N = 10 of T = 1000.
     #[must_use]
     pub fn new(_context: &SceneContext) -> Self {
         Self {
-            steps: 10,
-            train_steps: 1000,
+            setup: Setup::default(),
+            spacings: None,
+            textures: Textures::default(),
         }
-    }
-}
-
-fn color(spacing: TimestepSpacing) -> Color32 {
-    match spacing {
-        TimestepSpacing::Leading => Color32::from_rgb(240, 150, 60),
-        TimestepSpacing::Trailing => Color32::from_rgb(100, 180, 250),
-        TimestepSpacing::Linspace => Color32::from_rgb(120, 200, 110),
-    }
-}
-
-/// "901, 801, …, 1" for at most 12 values, else the ends and the count.
-fn visited_text(timesteps: &[usize]) -> String {
-    if timesteps.len() <= 12 {
-        timesteps.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
-    } else {
-        let first = timesteps.first().copied().unwrap_or(0);
-        let last = timesteps.last().copied().unwrap_or(0);
-        format!("{first}, …, {last} ({} values)", timesteps.len())
     }
 }
 
@@ -53,41 +35,32 @@ impl TheoryScene for SpacingScene {
 
     fn ui(&mut self, ui: &mut egui::Ui) {
         ui.horizontal(|ui| {
-            ui.add(Slider::new(&mut self.steps, 1..=100).text("N (sampling steps)"));
+            ui.add(Slider::new(&mut self.setup.steps, 1..=100).text("N (sampling steps)"));
             ui.add(
-                Slider::new(&mut self.train_steps, 10..=1000)
+                Slider::new(&mut self.setup.train_steps, 10..=1000)
                     .text("T (training steps)")
                     .logarithmic(true),
             );
         });
-        self.steps = self.steps.min(self.train_steps);
-        let rows: Vec<(TimestepSpacing, Vec<usize>)> = TimestepSpacing::ALL
-            .iter()
-            .filter_map(|&s| {
-                inference_timesteps(self.train_steps, self.steps, s)
-                    .ok()
-                    .map(|t| (s, t))
-            })
-            .collect();
-        for (spacing, timesteps) in &rows {
-            ui.colored_label(color(*spacing), format!("{spacing}: t = {}", visited_text(timesteps)));
+        self.setup.steps = self.setup.steps.min(self.setup.train_steps);
+        if self.spacings.as_ref().is_none_or(|(s, _)| *s != self.setup) {
+            self.spacings = Some((self.setup, spacing::compute(&self.setup).map_err(String::from)));
         }
-        Plot::new("visited timesteps")
-            .legend(Legend::default())
-            .x_axis_label("t (training step)")
-            .include_x(0.0)
-            .include_y(-0.5)
-            .include_y(2.5)
-            .show_y(false)
-            .show(ui, |plot_ui| {
-                for (row, (spacing, timesteps)) in rows.iter().enumerate() {
-                    let points: Vec<[f64; 2]> = timesteps.iter().map(|&t| [t as f64, row as f64]).collect();
-                    plot_ui.points(
-                        Points::new(spacing.to_string(), points)
-                            .radius(4.0)
-                            .color(color(*spacing)),
-                    );
+        let Some((_, result)) = &self.spacings else {
+            return;
+        };
+        match result {
+            Ok(spacings) => {
+                for (rule, timesteps) in &spacings.rows {
+                    let text = format!("{rule}: t = {}", visited_text(timesteps));
+                    ui.colored_label(view::color(spacing::color(*rule)), text);
                 }
-            });
+                let figure = spacings.figure();
+                view::panels_ui(ui, "spacing", &figure.panels, &mut self.textures, ui.available_height());
+            }
+            Err(message) => {
+                ui.colored_label(ui.visuals().error_fg_color, message);
+            }
+        }
     }
 }

@@ -1,0 +1,192 @@
+//! A figure's data ([`crate::figures::Figure`]) drawn in the window: each
+//! panel an egui_plot under a title line that carries its legend (each series'
+//! name in its colour), so no legend sits on the data; images in a row.
+
+use egui::{Color32, ColorImage, TextureHandle, TextureOptions};
+use egui_plot::{Arrows, Bar, BarChart, Line, Plot, PlotImage, PlotPoint, PlotPoints, Points};
+
+use crate::figures::data::{Backdrop, Mark, Panel, Raster, Rgb, Series};
+
+/// A figure colour as egui's.
+#[must_use]
+pub fn color(rgb: Rgb) -> Color32 {
+    Color32::from_rgb(rgb[0], rgb[1], rgb[2])
+}
+
+/// Textures of a figure's images and backdrops, uploaded once per result.
+#[derive(Default)]
+pub struct Textures {
+    images: Option<Vec<TextureHandle>>,
+    backdrops: Option<Vec<Option<TextureHandle>>>,
+}
+
+impl Textures {
+    /// Forgets the textures: the next draw uploads the new result's.
+    pub fn clear(&mut self) {
+        *self = Self::default();
+    }
+
+    fn images(&mut self, ctx: &egui::Context, images: &[Raster]) -> &[TextureHandle] {
+        self.images.get_or_insert_with(|| {
+            images
+                .iter()
+                .map(|raster| ctx.load_texture(&raster.name, gray_image(raster), TextureOptions::NEAREST))
+                .collect()
+        })
+    }
+
+    fn backdrops(&mut self, ctx: &egui::Context, panels: &[Panel]) -> &[Option<TextureHandle>] {
+        self.backdrops.get_or_insert_with(|| {
+            panels
+                .iter()
+                .map(|panel| {
+                    let backdrop = panel.backdrop.as_ref()?;
+                    Some(ctx.load_texture("backdrop", density_image(backdrop), TextureOptions::LINEAR))
+                })
+                .collect()
+        })
+    }
+}
+
+/// Draws `panels` side by side, filling `height`; `textures` holds their backdrops.
+pub fn panels_ui(ui: &mut egui::Ui, id: &str, panels: &[Panel], textures: &mut Textures, height: f32) {
+    let backdrops = textures.backdrops(ui.ctx(), panels).to_vec();
+    let count = panels.len().max(1) as f32;
+    let spacing = ui.spacing().item_spacing.x;
+    let width = (ui.available_width() - spacing * (count - 1.0)) / count;
+    ui.horizontal_top(|ui| {
+        for (i, panel) in panels.iter().enumerate() {
+            let backdrop = backdrops.get(i).cloned().flatten();
+            ui.vertical(|ui| {
+                panel_ui(ui, &format!("{id}-{i}"), panel, backdrop.as_ref(), [width, height]);
+            });
+        }
+    });
+}
+
+/// Draws `images` in rows of `per_row`, each `side` points square with its name under it.
+pub fn images_ui(ui: &mut egui::Ui, images: &[Raster], textures: &mut Textures, per_row: usize, side: f32) {
+    let handles = textures.images(ui.ctx(), images);
+    for (row, chunk) in handles.chunks(per_row.max(1)).zip(images.chunks(per_row.max(1))) {
+        ui.horizontal(|ui| {
+            for (texture, raster) in row.iter().zip(chunk) {
+                ui.vertical(|ui| {
+                    // The caption wraps under its image instead of widening the row.
+                    ui.set_max_width(side);
+                    ui.add(egui::Image::new((texture.id(), egui::vec2(side, side))));
+                    ui.add(egui::Label::new(&raster.name).wrap());
+                });
+            }
+        });
+    }
+}
+
+/// One panel: its title line with the legend, then the plot.
+fn panel_ui(ui: &mut egui::Ui, id: &str, panel: &Panel, backdrop: Option<&TextureHandle>, [width, height]: [f32; 2]) {
+    ui.horizontal_wrapped(|ui| {
+        ui.set_max_width(width);
+        ui.label(egui::RichText::new(&panel.title).strong());
+        for series in &panel.series {
+            let mark = match series.mark {
+                Mark::Line => "━",
+                Mark::Points => "●",
+                Mark::Bars => "▮",
+                Mark::Arrows => "→",
+            };
+            ui.colored_label(color(series.color), format!("{mark} {}", series.name));
+        }
+    });
+    let title_height = ui.spacing().interact_size.y + 4.0;
+    let mut plot = Plot::new(id.to_owned())
+        .width(width)
+        .height((height - title_height).max(120.0))
+        .x_axis_label(panel.x_label.clone())
+        .y_axis_label(panel.y_label.clone());
+    if panel.equal_aspect {
+        plot = plot.data_aspect(1.0);
+    }
+    if let Some(b) = &panel.backdrop {
+        plot = plot
+            .include_x(b.min[0])
+            .include_x(b.max[0])
+            .include_y(b.min[1])
+            .include_y(b.max[1]);
+    }
+    plot.show(ui, |plot_ui| {
+        if let (Some(texture), Some(b)) = (backdrop, &panel.backdrop) {
+            let center = PlotPoint::new(f64::midpoint(b.min[0], b.max[0]), f64::midpoint(b.min[1], b.max[1]));
+            let size = egui::vec2((b.max[0] - b.min[0]) as f32, (b.max[1] - b.min[1]) as f32);
+            plot_ui.image(PlotImage::new("p_t", texture, center, size));
+        }
+        for series in &panel.series {
+            series_ui(plot_ui, series);
+        }
+    });
+}
+
+fn series_ui(plot_ui: &mut egui_plot::PlotUi<'_>, series: &Series) {
+    let c = color(series.color);
+    match series.mark {
+        Mark::Line => {
+            // One legend entry per series: egui_plot merges items with the same name.
+            let width = if series.lines.len() > 1 { 1.2 } else { 2.0 };
+            for line in &series.lines {
+                plot_ui.line(
+                    Line::new(&series.name, PlotPoints::from(line.clone()))
+                        .color(c)
+                        .width(width),
+                );
+            }
+        }
+        Mark::Points => {
+            let points: Vec<[f64; 2]> = series.all_points().collect();
+            plot_ui.points(Points::new(&series.name, PlotPoints::from(points)).radius(3.0).color(c));
+        }
+        Mark::Bars => {
+            let bars = series.all_points().map(|p| Bar::new(p[0], p[1])).collect();
+            plot_ui.bar_chart(BarChart::new(&series.name, bars).color(c));
+        }
+        Mark::Arrows => {
+            let (origins, tips): (Vec<[f64; 2]>, Vec<[f64; 2]>) = series
+                .lines
+                .iter()
+                .filter_map(|l| Some((*l.first()?, *l.last()?)))
+                .unzip();
+            plot_ui.arrows(
+                Arrows::new(&series.name, PlotPoints::from(origins), PlotPoints::from(tips))
+                    .color(c)
+                    .tip_length(6.0),
+            );
+        }
+    }
+}
+
+/// A grey image of values in [−1, 1] (−1 black, +1 white); `NaN` marks a
+/// hidden pixel, drawn in a muted blue.
+#[must_use]
+pub fn gray_image(raster: &Raster) -> ColorImage {
+    let pixels = raster
+        .values
+        .iter()
+        .map(|v| {
+            if v.is_nan() {
+                Color32::from_rgb(40, 70, 120)
+            } else {
+                let level = ((v.clamp(-1.0, 1.0) + 1.0) * 127.5).round() as u8;
+                Color32::from_gray(level)
+            }
+        })
+        .collect();
+    ColorImage::new([raster.width, raster.height()], pixels)
+}
+
+/// A density backdrop as a grey image (white = dense) for a plot's background.
+#[must_use]
+pub fn density_image(backdrop: &Backdrop) -> ColorImage {
+    let pixels = backdrop
+        .values
+        .iter()
+        .map(|v| Color32::from_gray((20.0 + 120.0 * v.clamp(0.0, 1.0)) as u8))
+        .collect();
+    ColorImage::new([backdrop.side, backdrop.side], pixels)
+}

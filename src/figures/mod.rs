@@ -1,0 +1,102 @@
+//! Every scene's figure, computed without a window.
+//!
+//! A figure module (`elbo.rs`) holds a plain `Copy`/`Clone` `Setup` (its
+//! fields settable by name, [`setup::FigureSetup`]), a `compute` function of
+//! that setup, the shared [`Inputs`] and a [`JobContext`] (cancel token and
+//! progress), and the plain data it returns, with a `figure()` that lays the
+//! data out as a [`Figure`]: panels of series, images and named numbers. Nothing
+//! here imports egui or wgpu: the window's scene views (`app/theory/`) draw
+//! the data, `noisescope figure` writes it as CSV, PNG and text ([`write`]),
+//! and `tests/figures.rs` checks its numbers against exact answers.
+//!
+//! [`figure`] finds a figure by the scene registry's id ([`crate::scenes`]).
+
+#[macro_use]
+pub mod setup;
+pub mod common;
+pub mod cosine;
+pub mod data;
+pub mod elbo;
+pub mod error;
+pub mod render;
+pub mod spacing;
+pub mod write;
+
+use std::sync::Arc;
+
+pub use data::{Figure, Number, Panel, Raster, Series};
+pub use error::{FigureError, Result};
+pub use setup::{FigureSetup, SetupKey};
+
+use crate::diffusion::mixture::GaussianMixture;
+use crate::diffusion::{Schedule, ScheduleConfig};
+use crate::jobs::JobContext;
+use crate::scenes::SceneId;
+
+/// What the figures share: the exact mixture the 2D figures sample, and
+/// DDPM's linear schedule with T = 1000.
+#[derive(Clone, Debug)]
+pub struct Inputs {
+    /// The three-blob mixture (weights 0.7 / 0.2 / 0.1).
+    pub mixture: Arc<GaussianMixture>,
+    /// The linear schedule, T = 1000 (Ho et al. 2020).
+    pub schedule: Arc<Schedule>,
+}
+
+impl Inputs {
+    /// The shipped mixture and the default schedule.
+    ///
+    /// # Errors
+    /// Only if a file compiled into the binary is malformed.
+    pub fn shipped() -> Result<Self> {
+        Ok(Self {
+            mixture: crate::assets::three_blobs()?,
+            schedule: Arc::new(Schedule::new(&ScheduleConfig::default())?),
+        })
+    }
+}
+
+/// The figures, by scene: `Scene => module, how its data becomes a figure;`.
+macro_rules! figures {
+    ($($scene:ident => $module:ident, $compute:expr;)*) => {
+        /// Computes scene `id`'s figure with `settings` (`key`, `value`) applied
+        /// over its default setup.
+        ///
+        /// # Errors
+        /// An unknown key or bad value; the computation's failure; a scene
+        /// whose figure is not computed outside the window yet.
+        pub fn figure(
+            id: SceneId,
+            settings: &[(String, String)],
+            inputs: &Inputs,
+            job: &JobContext,
+        ) -> Result<Figure> {
+            match id {
+                $(SceneId::$scene => {
+                    let setup = setup::apply::<$module::Setup>(settings)?;
+                    let compute: fn(&$module::Setup, &Inputs, &JobContext) -> Result<Figure> = $compute;
+                    compute(&setup, inputs, job)
+                })*
+                #[allow(unreachable_patterns)]
+                other => Err(FigureError::NotComputed(other.id())),
+            }
+        }
+
+        /// Scene `id`'s settings with their defaults; `None` for a scene whose
+        /// figure is not computed outside the window yet.
+        #[must_use]
+        pub fn setup_keys(id: SceneId) -> Option<Vec<SetupKey>> {
+            match id {
+                $(SceneId::$scene => Some($module::Setup::default().keys()),)*
+                #[allow(unreachable_patterns)]
+                _ => None,
+            }
+        }
+    };
+}
+
+figures! {
+    Spacing => spacing, |setup, _, _| Ok(spacing::compute(setup)?.figure());
+    CosineVsLinear => cosine, |setup, _, _| Ok(cosine::compute(setup)?.figure());
+    Elbo => elbo, |setup, inputs, job| Ok(elbo::compute(setup, inputs, job)?.figure());
+}

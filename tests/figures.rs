@@ -1,0 +1,221 @@
+//! The scenes' figures, computed by the library without a window or a GPU,
+//! their numbers checked against exact or independent answers (the papers'
+//! formulas, diffusers' spacing rules, the mixture's weights); and
+//! `noisescope figure` run for every figure with small settings.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::process::Command;
+
+use noisescope::diffusion::TimestepSpacing;
+use noisescope::figures::{self, Figure, Inputs};
+use noisescope::jobs::JobContext;
+use noisescope::scenes::SceneId;
+
+/// `id`'s figure with `settings` (`key=value`).
+fn figure(id: SceneId, settings: &[&str]) -> Figure {
+    let settings: Vec<(String, String)> = settings
+        .iter()
+        .map(|s| {
+            let (k, v) = s.split_once('=').unwrap();
+            (k.to_owned(), v.to_owned())
+        })
+        .collect();
+    let inputs = Inputs::shipped().unwrap();
+    figures::figure(id, &settings, &inputs, &JobContext::foreground(false)).unwrap()
+}
+
+fn value(figure: &Figure, name: &str) -> f64 {
+    figure
+        .value(name)
+        .unwrap_or_else(|| panic!("no number {name:?} in {:?}", figure.numbers))
+}
+
+#[test]
+fn spacing_visits_the_timesteps_diffusers_does() {
+    // diffusers (0-based k, here t = k + 1) for T = 1000, N = 10.
+    let spacings = figures::spacing::compute(&figures::spacing::Setup::default()).unwrap();
+    let expected = [
+        (
+            TimestepSpacing::Leading,
+            vec![901, 801, 701, 601, 501, 401, 301, 201, 101, 1],
+        ),
+        (
+            TimestepSpacing::Trailing,
+            vec![1000, 900, 800, 700, 600, 500, 400, 300, 200, 100],
+        ),
+        (
+            TimestepSpacing::Linspace,
+            vec![1000, 889, 778, 667, 556, 445, 334, 223, 112, 1],
+        ),
+    ];
+    assert_eq!(spacings.rows, expected);
+    let figure = figure(SceneId::Spacing, &["steps=10"]);
+    assert_eq!(value(&figure, "trailing: first t"), 1000.0);
+    assert_eq!(figure.panels[0].series.len(), 3);
+}
+
+#[test]
+fn the_cosine_schedule_keeps_the_image_longer_than_the_linear_one() {
+    // √ᾱ_t < 0.1 on 1..=1000, from Ho et al.'s linear β and Nichol & Dhariwal's
+    // eq. 17 with β clipped at 0.999.
+    let gone =
+        |alpha_bar: &dyn Fn(usize) -> f64| (1..=1000).filter(|&t| alpha_bar(t).sqrt() < 0.1).count() as f64 / 10.0;
+    let f = |t: usize| {
+        ((t as f64 / 1000.0 + 0.008) / 1.008 * std::f64::consts::FRAC_PI_2)
+            .cos()
+            .powi(2)
+    };
+    let cosine = |t: usize| {
+        (1..=t)
+            .map(|i| 1.0 - (1.0 - f(i) / f(i - 1)).min(0.999))
+            .product::<f64>()
+    };
+    let (linear_share, cosine_share) = (gone(&common::linear_alpha_bar), gone(&cosine));
+    assert!(linear_share > 2.0 * cosine_share, "{linear_share} vs {cosine_share}");
+    let figure = figure(SceneId::CosineVsLinear, &["image=3"]);
+    for (kind, share) in [("linear", linear_share), ("cosine", cosine_share)] {
+        let shown = value(&figure, &format!("{kind}: share of T with the image gone"));
+        assert!((shown - share).abs() < 1e-9, "{kind}: {shown} vs {share}");
+    }
+    // x_t = √ᾱ_t x0 + √(1−ᾱ_t) ε with one ε: at t = 0 the image itself.
+    let dress = &noisescope::assets::sample_images_gray()[3].1;
+    assert_eq!(&figure.images[0].values, dress);
+    assert_eq!(figure.images.len(), 14);
+}
+
+#[test]
+fn the_elbo_adds_up_and_zero_terminal_snr_removes_l_t() {
+    let figure = figure(SceneId::Elbo, &[]);
+    assert!((value(&figure, "√ᾱ_T") - common::linear_alpha_bar(1000).sqrt()).abs() < 1e-9);
+    let (total, prior) = (value(&figure, "total"), value(&figure, "L_T"));
+    let parts = prior + value(&figure, "Σ L_(t−1)") + value(&figure, "L_0");
+    assert!((total - parts).abs() < 1e-9, "{total} vs {parts}");
+    // L_T = KL(N(√ᾱ_T x0, 1 − ᾱ_T) ‖ N(0, 1)) per dimension, in bits.
+    let ab = common::linear_alpha_bar(1000);
+    let (x, y) = (value(&figure, "x0.x"), value(&figure, "x0.y"));
+    let kl = 0.5 * (ab * (x * x + y * y) / 2.0 + (1.0 - ab) - 1.0 - (1.0 - ab).ln());
+    assert!(
+        (prior - kl / std::f64::consts::LN_2).abs() < 1e-6,
+        "L_T {prior} vs {}",
+        kl / std::f64::consts::LN_2
+    );
+    let rescaled = self::figure(SceneId::Elbo, &["zero-terminal-snr=true"]);
+    assert_eq!(value(&rescaled, "√ᾱ_T"), 0.0);
+    assert_eq!(value(&rescaled, "L_T"), 0.0);
+}
+
+#[test]
+fn a_bad_setting_names_the_key() {
+    let inputs = Inputs::shipped().unwrap();
+    let job = JobContext::foreground(false);
+    let unknown = figures::figure(SceneId::Elbo, &[("steps".into(), "3".into())], &inputs, &job).unwrap_err();
+    assert_eq!(
+        unknown.to_string(),
+        "elbo has no setting 'steps' (it has: schedule, zero-terminal-snr, seed)"
+    );
+    let bad = figures::figure(SceneId::Elbo, &[("schedule".into(), "quadratic".into())], &inputs, &job).unwrap_err();
+    assert!(bad.to_string().starts_with("--set schedule=quadratic: "), "{bad}");
+}
+
+/// The number of fields of a CSV line whose fields may be quoted.
+fn csv_fields(line: &str) -> usize {
+    let mut quoted = false;
+    1 + line
+        .chars()
+        .filter(|&c| {
+            if c == '"' {
+                quoted = !quoted;
+            }
+            c == ',' && !quoted
+        })
+        .count()
+}
+
+/// Small settings for each figure's command-line run.
+fn small_settings(id: SceneId) -> Vec<String> {
+    match id {
+        SceneId::Spacing => vec!["--set".into(), "steps=4".into()],
+        _ => Vec::new(),
+    }
+}
+
+#[test]
+fn the_figure_command_writes_csv_png_and_text_for_every_figure() {
+    let binary = env!("CARGO_BIN_EXE_noisescope");
+    for &id in SceneId::ALL {
+        if figures::setup_keys(id).is_none() {
+            continue;
+        }
+        let dir = common::scratch("figures", id.id());
+        let _ = std::fs::remove_dir_all(&dir);
+        let output = Command::new(binary)
+            .args(["figure", id.id(), "--out", dir.to_str().unwrap()])
+            .args(small_settings(id))
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(output.status.success(), "{}: {stderr}", id.id());
+        let listed: Vec<String> = String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .map(str::to_owned)
+            .collect();
+        let png = dir.join(format!("{}.png", id.id()));
+        assert!(listed.contains(&png.display().to_string()), "{}: {listed:?}", id.id());
+        let image = image::open(&png).unwrap();
+        assert!(
+            image.width() >= 640,
+            "{}: {}×{}",
+            id.id(),
+            image.width(),
+            image.height()
+        );
+        let text = std::fs::read_to_string(dir.join(format!("{}.txt", id.id()))).unwrap();
+        assert!(text.starts_with(id.title()), "{}: {text}", id.id());
+        let csvs: Vec<&String> = listed.iter().filter(|p| p.ends_with(".csv")).collect();
+        assert!(!csvs.is_empty(), "{}: no CSV", id.id());
+        for csv in csvs {
+            let body = std::fs::read_to_string(csv).unwrap();
+            let mut lines = body.lines();
+            let header = lines.next().unwrap();
+            let columns = csv_fields(header) - 1;
+            assert!(lines.clone().count() > 0, "{csv}: no rows");
+            for line in lines {
+                assert_eq!(line.matches(',').count(), columns, "{csv}: {line}");
+                for field in line.split(',') {
+                    field
+                        .parse::<f64>()
+                        .unwrap_or_else(|_| panic!("{csv}: {field:?} is not a number"));
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn the_figure_command_refuses_bad_input_in_one_line() {
+    let binary = env!("CARGO_BIN_EXE_noisescope");
+    let blocked = common::scratch("figures", "a-file");
+    std::fs::write(&blocked, "not a folder").unwrap();
+    let blocked = blocked.display().to_string();
+    let cases: [(&[&str], &str); 4] = [
+        (&["figure", "ddim", "--out", "/tmp/x"], "no scene is called 'ddim'"),
+        (
+            &["figure", "elbo", "--set", "steps=3", "--out", "/tmp/x"],
+            "no setting 'steps'",
+        ),
+        (
+            &["figure", "elbo", "--set", "seed=minus", "--out", "/tmp/x"],
+            "--set seed=minus",
+        ),
+        (&["figure", "elbo", "--out", &blocked], &blocked),
+    ];
+    for (args, expected) in cases {
+        let output = Command::new(binary).args(args).output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{args:?} succeeded");
+        assert_eq!(stderr.trim_end().lines().count(), 1, "{args:?}: {stderr}");
+        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+    }
+}
