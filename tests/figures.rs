@@ -107,6 +107,66 @@ fn the_elbo_adds_up_and_zero_terminal_snr_removes_l_t() {
 }
 
 #[test]
+fn the_four_parameterizations_agree_with_the_exact_score() {
+    let f = figures::four_ways::compute(&figures::four_ways::Setup::default(), &Inputs::shipped().unwrap()).unwrap();
+    assert!((f.alpha_bar - common::linear_alpha_bar(300)).abs() < 1e-9);
+    let (a, s) = (f.alpha_bar.sqrt(), (1.0 - f.alpha_bar).sqrt());
+    // x_t = √ᾱ_t x0 + √(1−ᾱ_t) ε.
+    for d in 0..2 {
+        assert!((f.x_t[d] - (a * f.x0[d] + s * f.noise[d])).abs() < 1e-5, "{f:?}");
+    }
+    let [eps, x0, score, v] = f.predictions;
+    for d in 0..2 {
+        assert!((x0[d] - (f.x_t[d] - s * eps[d]) / a).abs() < 1e-4, "x_θ {x0:?}");
+        assert!((score[d] + eps[d] / s).abs() < 1e-4, "s_θ {score:?}");
+        assert!((v[d] - (a * eps[d] - s * x0[d])).abs() < 1e-4, "v_θ {v:?}");
+    }
+    // The score is the mixture's own ∇log p_t at x_t.
+    let exact = common::three_blobs()
+        .score(&common::row(&f.x_t), f.alpha_bar, None)
+        .unwrap();
+    let exact = common::first_row(&exact);
+    for d in 0..2 {
+        assert!(
+            (score[d] - exact[d]).abs() < 1e-3 * (1.0 + exact[d].abs()),
+            "s_θ {score:?} vs exact {exact:?}"
+        );
+    }
+    let figure = figure(SceneId::FourWays, &["t=300"]);
+    assert_eq!(value(&figure, "s_θ.1"), score[0]);
+}
+
+#[test]
+fn eta_turns_smooth_ddim_paths_into_jittery_ddpm_ones() {
+    let smooth = figure(SceneId::DdpmVsDdim, &["eta=0"]);
+    let jittery = figure(SceneId::DdpmVsDdim, &["eta=1"]);
+    let (smooth_length, jittery_length) = (value(&smooth, "mean path length"), value(&jittery, "mean path length"));
+    assert!(
+        jittery_length > 1.3 * smooth_length,
+        "path length {smooth_length} at η = 0, {jittery_length} at η = 1"
+    );
+    assert_eq!(value(&smooth, "σ at the first step"), 0.0);
+    // σ at η = 1 is √β_post between the first two visited levels (981 → 961, leading spacing).
+    assert_eq!(value(&jittery, "first step's t"), 981.0);
+    let (ab_t, ab_s) = (common::linear_alpha_bar(981), common::linear_alpha_bar(961));
+    let expected = ((1.0 - ab_s) / (1.0 - ab_t) * (1.0 - ab_t / ab_s)).sqrt();
+    let sigma = value(&jittery, "σ at the first step");
+    assert!((sigma - expected).abs() < 1e-6, "σ {sigma} vs {expected}");
+}
+
+#[test]
+fn branching_late_in_the_run_no_longer_changes_the_outcome() {
+    let figure = figure(SceneId::Branching, &[]);
+    let late = value(&figure, "same mode from t = 11");
+    assert!(late >= 95.0, "{late} % at t = 11");
+    let early = value(&figure, "same mode from t = 991");
+    assert!(
+        early < 90.0,
+        "{early} % at t = 991: the outcome was decided from pure noise"
+    );
+}
+
+#[test]
 fn a_bad_setting_names_the_key() {
     let inputs = Inputs::shipped().unwrap();
     let job = JobContext::foreground(false);

@@ -129,6 +129,26 @@ pub struct Panel {
     pub equal_aspect: bool,
     /// A density under the series.
     pub backdrop: Option<Backdrop>,
+    /// An area the view always shows (the plane of the 2D scenes), lower-left
+    /// and upper-right corners.
+    pub bounds: Option<[Point; 2]>,
+}
+
+impl Panel {
+    /// A panel of the plane every 2D scene shows: x from −4.5 to 4.5, y from
+    /// −4 to 4, one unit as long on both axes.
+    #[must_use]
+    pub fn plane(title: impl Into<String>, series: Vec<Series>) -> Self {
+        Self {
+            title: title.into(),
+            x_label: "x1 (data units)".into(),
+            y_label: "x2 (data units)".into(),
+            series,
+            equal_aspect: true,
+            backdrop: None,
+            bounds: Some([super::common::VIEW_MIN, super::common::VIEW_MAX]),
+        }
+    }
 }
 
 /// A number a scene prints, by name, with its unit ("" for none).

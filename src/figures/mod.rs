@@ -13,11 +13,14 @@
 
 #[macro_use]
 pub mod setup;
+pub mod branching;
 pub mod common;
 pub mod cosine;
 pub mod data;
 pub mod elbo;
 pub mod error;
+pub mod eta;
+pub mod four_ways;
 pub mod render;
 pub mod spacing;
 pub mod write;
@@ -99,4 +102,7 @@ figures! {
     Spacing => spacing, |setup, _, _| Ok(spacing::compute(setup)?.figure());
     CosineVsLinear => cosine, |setup, _, _| Ok(cosine::compute(setup)?.figure());
     Elbo => elbo, |setup, inputs, job| Ok(elbo::compute(setup, inputs, job)?.figure());
+    DdpmVsDdim => eta, |setup, inputs, job| Ok(eta::compute(setup, inputs, job)?.figure());
+    Branching => branching, |setup, inputs, job| Ok(branching::compute(setup, inputs, job)?.figure());
+    FourWays => four_ways, |setup, inputs, _| Ok(four_ways::compute(setup, inputs)?.figure());
 }

@@ -354,6 +354,10 @@ fn data_range(panel: &Panel, area: [f32; 4]) -> [f64; 4] {
         include(backdrop.min);
         include(backdrop.max);
     }
+    if let Some([min, max]) = panel.bounds {
+        include(min);
+        include(max);
+    }
     if !range[0].is_finite() {
         return [0.0, 1.0, 0.0, 1.0];
     }
