@@ -166,6 +166,39 @@ fn branching_late_in_the_run_no_longer_changes_the_outcome() {
     );
 }
 
+const TRUE_WEIGHTS: [f64; 3] = [0.7, 0.2, 0.1];
+
+/// The three mode weights a figure reports under `prefix` ("annealed").
+fn weights(figure: &Figure, prefix: &str) -> Vec<f64> {
+    (1..=3)
+        .map(|k| value(figure, &format!("{prefix}: weight of mode {k}")))
+        .collect()
+}
+
+fn assert_weights(found: &[f64], tolerance: f64, what: &str) {
+    assert_eq!(found.len(), 3, "{what}: {found:?}");
+    for (w, truth) in found.iter().zip(TRUE_WEIGHTS) {
+        assert!(
+            (w - truth).abs() <= tolerance,
+            "{what}: weights {found:?}, true {TRUE_WEIGHTS:?}"
+        );
+    }
+}
+
+#[test]
+fn annealed_langevin_recovers_the_weights_and_plain_langevin_does_not() {
+    let figure = figure(SceneId::Langevin, &[]);
+    // 1000 particles: 4 standard errors of a 0.7 share is 0.058.
+    assert_weights(&weights(&figure, "annealed"), 0.06, "annealed Langevin");
+    let plain = weights(&figure, "plain");
+    let worst = plain
+        .iter()
+        .zip(TRUE_WEIGHTS)
+        .map(|(w, t)| (w - t).abs())
+        .fold(0.0, f64::max);
+    assert!(worst > 0.15, "plain Langevin matched the weights: {plain:?}");
+}
+
 #[test]
 fn a_bad_setting_names_the_key() {
     let inputs = Inputs::shipped().unwrap();

@@ -129,25 +129,6 @@ fn assert_weights(found: &[f64], tolerance: f64, what: &str) {
 }
 
 #[test]
-fn annealed_langevin_recovers_the_weights_and_plain_langevin_does_not() {
-    let mut harness = open("Langevin");
-    let plain = numbers_after(&label(&mut harness, "plain Langevin, "), "mode weights ");
-    let annealed = numbers_after(
-        &label(&mut harness, "annealed Langevin after level 50"),
-        "mode weights ",
-    );
-    // 1000 particles: 4 standard errors of a 0.7 share is 0.058.
-    assert_weights(&annealed, 0.06, "annealed Langevin");
-    let worst = plain
-        .iter()
-        .zip(TRUE_WEIGHTS)
-        .map(|(w, t)| (w - t).abs())
-        .fold(0.0, f64::max);
-    assert!(worst > 0.15, "plain Langevin matched the weights: {plain:?}");
-    harness.snapshot("scene_langevin");
-}
-
-#[test]
 fn the_sde_and_the_ode_end_with_the_same_weights() {
     let mut harness = open("SDE vs ODE");
     let sde = numbers_after(&label(&mut harness, "reverse SDE: final"), "weights ");

@@ -21,6 +21,7 @@ pub mod elbo;
 pub mod error;
 pub mod eta;
 pub mod four_ways;
+pub mod langevin;
 pub mod render;
 pub mod spacing;
 pub mod write;
@@ -104,5 +105,6 @@ figures! {
     Elbo => elbo, |setup, inputs, job| Ok(elbo::compute(setup, inputs, job)?.figure());
     DdpmVsDdim => eta, |setup, inputs, job| Ok(eta::compute(setup, inputs, job)?.figure());
     Branching => branching, |setup, inputs, job| Ok(branching::compute(setup, inputs, job)?.figure());
+    Langevin => langevin, |setup, inputs, job| Ok(langevin::compute(setup, inputs, job)?.figure());
     FourWays => four_ways, |setup, inputs, _| Ok(four_ways::compute(setup, inputs)?.figure());
 }
