@@ -200,6 +200,13 @@ fn annealed_langevin_recovers_the_weights_and_plain_langevin_does_not() {
 }
 
 #[test]
+fn the_sde_and_the_ode_end_with_the_same_weights() {
+    let figure = figure(SceneId::SdeVsOde, &[]);
+    assert_weights(&weights(&figure, "SDE"), 0.06, "reverse SDE");
+    assert_weights(&weights(&figure, "ODE"), 0.06, "probability-flow ODE");
+}
+
+#[test]
 fn a_bad_setting_names_the_key() {
     let inputs = Inputs::shipped().unwrap();
     let job = JobContext::foreground(false);

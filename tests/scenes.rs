@@ -129,16 +129,6 @@ fn assert_weights(found: &[f64], tolerance: f64, what: &str) {
 }
 
 #[test]
-fn the_sde_and_the_ode_end_with_the_same_weights() {
-    let mut harness = open("SDE vs ODE");
-    let sde = numbers_after(&label(&mut harness, "reverse SDE: final"), "weights ");
-    let ode = numbers_after(&label(&mut harness, "probability-flow ODE: final"), "weights ");
-    assert_weights(&sde, 0.06, "reverse SDE");
-    assert_weights(&ode, 0.06, "probability-flow ODE");
-    harness.snapshot("scene_sde_ode");
-}
-
-#[test]
 fn dpm_solver_converges_at_second_order_and_ddim_at_first() {
     let mut harness = open("DPM-Solver++");
     // "DPM-Solver++(2M) e, DDIM (η = 0) e, Euler ODE e": the 2 and the 0 of the names come too.

@@ -23,6 +23,7 @@ pub mod eta;
 pub mod four_ways;
 pub mod langevin;
 pub mod render;
+pub mod sde_ode;
 pub mod spacing;
 pub mod write;
 
@@ -106,5 +107,6 @@ figures! {
     DdpmVsDdim => eta, |setup, inputs, job| Ok(eta::compute(setup, inputs, job)?.figure());
     Branching => branching, |setup, inputs, job| Ok(branching::compute(setup, inputs, job)?.figure());
     Langevin => langevin, |setup, inputs, job| Ok(langevin::compute(setup, inputs, job)?.figure());
+    SdeVsOde => sde_ode, |setup, inputs, job| Ok(sde_ode::compute(setup, inputs, job)?.figure());
     FourWays => four_ways, |setup, inputs, _| Ok(four_ways::compute(setup, inputs)?.figure());
 }
