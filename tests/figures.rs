@@ -207,6 +207,32 @@ fn the_sde_and_the_ode_end_with_the_same_weights() {
 }
 
 #[test]
+fn dpm_solver_converges_at_second_order_and_ddim_at_first() {
+    let figure = figure(SceneId::DpmSolver, &[]);
+    let errors = |steps: usize| {
+        ["DPM-Solver++(2M)", "DDIM (η = 0)", "Euler ODE"]
+            .map(|name| value(&figure, &format!("{name} error at {steps} steps")))
+    };
+    let (at_twenty, at_fifty) = (errors(20), errors(50));
+    assert!(
+        at_twenty[0] < 0.5 * at_twenty[1] && at_twenty[1] < at_twenty[2],
+        "{at_twenty:?}"
+    );
+    // Observed order p from error ∝ N^−p between 20 and 50 steps.
+    let order = |i: usize| (at_twenty[i] / at_fifty[i]).ln() / (50.0_f64 / 20.0).ln();
+    assert!(
+        order(0) > 1.6,
+        "DPM-Solver++ order {}: {at_twenty:?} → {at_fifty:?}",
+        order(0)
+    );
+    assert!(
+        (0.6..1.4).contains(&order(1)),
+        "DDIM order {}: {at_twenty:?} → {at_fifty:?}",
+        order(1)
+    );
+}
+
+#[test]
 fn a_bad_setting_names_the_key() {
     let inputs = Inputs::shipped().unwrap();
     let job = JobContext::foreground(false);

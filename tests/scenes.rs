@@ -129,42 +129,6 @@ fn assert_weights(found: &[f64], tolerance: f64, what: &str) {
 }
 
 #[test]
-fn dpm_solver_converges_at_second_order_and_ddim_at_first() {
-    let mut harness = open("DPM-Solver++");
-    // "DPM-Solver++(2M) e, DDIM (η = 0) e, Euler ODE e": the 2 and the 0 of the names come too.
-    let errors = |harness: &mut Harness<'static, ExplorerApp>, steps: &str| {
-        let text = label(harness, &format!("median end-point error at {steps} steps"));
-        let found = numbers_after(&text, "steps: ");
-        let [_, dpm, _, ddim, euler] = found[..] else {
-            panic!("{text}")
-        };
-        [dpm, ddim, euler]
-    };
-    let at_twenty = errors(&mut harness, "20");
-    assert!(
-        at_twenty[0] < 0.5 * at_twenty[1] && at_twenty[1] < at_twenty[2],
-        "{at_twenty:?}"
-    );
-    click(&mut harness, "50");
-    let at_fifty = errors(&mut harness, "50");
-    // Observed order p from error ∝ N^−p between 20 and 50 steps.
-    let order = |i: usize| (at_twenty[i] / at_fifty[i]).ln() / (50.0_f64 / 20.0).ln();
-    assert!(
-        order(0) > 1.6,
-        "DPM-Solver++ order {}: {at_twenty:?} → {at_fifty:?}",
-        order(0)
-    );
-    assert!(
-        (0.6..1.4).contains(&order(1)),
-        "DDIM order {}: {at_twenty:?} → {at_fifty:?}",
-        order(1)
-    );
-    click(&mut harness, "20");
-    label(&mut harness, "median end-point error at 20 steps");
-    harness.snapshot("scene_dpm_solver");
-}
-
-#[test]
 fn guidance_at_one_samples_the_class_and_larger_gamma_sharpens_it() {
     let mut harness = open("Guidance (γ)");
     // Class 1: the blob at (2, −1) with std 0.25 and weight 0.2.

@@ -17,6 +17,7 @@ pub mod branching;
 pub mod common;
 pub mod cosine;
 pub mod data;
+pub mod dpm_solver;
 pub mod elbo;
 pub mod error;
 pub mod eta;
@@ -108,5 +109,6 @@ figures! {
     Branching => branching, |setup, inputs, job| Ok(branching::compute(setup, inputs, job)?.figure());
     Langevin => langevin, |setup, inputs, job| Ok(langevin::compute(setup, inputs, job)?.figure());
     SdeVsOde => sde_ode, |setup, inputs, job| Ok(sde_ode::compute(setup, inputs, job)?.figure());
+    DpmSolver => dpm_solver, |setup, inputs, job| Ok(dpm_solver::compute(setup, inputs, job)?.figure());
     FourWays => four_ways, |setup, inputs, _| Ok(four_ways::compute(setup, inputs)?.figure());
 }
