@@ -233,6 +233,45 @@ fn dpm_solver_converges_at_second_order_and_ddim_at_first() {
 }
 
 #[test]
+fn guidance_at_one_samples_the_class_and_larger_gamma_sharpens_it() {
+    // Class 1: the blob at (2, −1) with std 0.25 and weight 0.2.
+    let stats = |settings: &[&str]| {
+        let figure = figure(SceneId::Guidance, settings);
+        [
+            "share in the class",
+            "offset of the mean",
+            "per-axis spread",
+            "the class's own std",
+        ]
+        .map(|n| value(&figure, n))
+    };
+    let [share, offset, spread, alone] = stats(&["gamma=1"]);
+    assert_eq!(alone, 0.25);
+    assert!(share > 97.0 && offset < 0.05, "{share} {offset}");
+    assert!((spread / alone - 1.0).abs() < 0.15, "spread {spread}");
+    // γ = 3 sharpens the class (p(x|y) p(y|x)^(γ−1)) and pushes it from the others;
+    // γ = 8 pushes it much further: the samples leave the data.
+    let three = stats(&["gamma=3"]);
+    assert!(three[2] < 0.75 * spread && three[1] > 0.2, "γ = 3: {three:?}");
+    let sharp = stats(&["gamma=8"]);
+    assert!(
+        sharp[2] < 0.75 * spread && sharp[1] > 1.5 * three[1],
+        "γ = 8: {sharp:?}"
+    );
+    // Exact parts: both rules give the same guided score.
+    let free = stats(&["gamma=8", "kind=cfg"]);
+    assert!(
+        (free[2] - sharp[2]).abs() < 0.02,
+        "classifier {sharp:?} vs classifier-free {free:?}"
+    );
+    let unconditional = stats(&["gamma=0"]);
+    assert!(
+        (unconditional[0] - 20.0).abs() < 6.0,
+        "γ = 0 is unconditional: {unconditional:?}"
+    );
+}
+
+#[test]
 fn a_bad_setting_names_the_key() {
     let inputs = Inputs::shipped().unwrap();
     let job = JobContext::foreground(false);
