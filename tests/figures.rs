@@ -272,6 +272,24 @@ fn guidance_at_one_samples_the_class_and_larger_gamma_sharpens_it() {
 }
 
 #[test]
+fn ddim_inversion_round_trips_and_slerp_stays_on_the_data() {
+    let round_trip = |steps: &str| {
+        let figure = figure(SceneId::DdimInversion, &[steps]);
+        value(&figure, "A's round trip").max(value(&figure, "B's round trip"))
+    };
+    let (coarse, fine) = (round_trip("steps=10"), round_trip("steps=200"));
+    // The inversion is exact only as the steps shrink: ε_θ(x_s, t) stands in for ε_θ(x_t, t).
+    assert!(
+        fine < 0.02 && fine < 0.5 * coarse,
+        "10 steps: {coarse}, 200 steps: {fine}"
+    );
+    let figure = figure(SceneId::DdimInversion, &[]);
+    assert_eq!(value(&figure, "interpolants on the data"), 9.0);
+    // The straight line between the two modes crosses empty space.
+    assert!(value(&figure, "midpoint's distance") > 3.0);
+}
+
+#[test]
 fn a_bad_setting_names_the_key() {
     let inputs = Inputs::shipped().unwrap();
     let job = JobContext::foreground(false);

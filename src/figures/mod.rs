@@ -23,6 +23,7 @@ pub mod error;
 pub mod eta;
 pub mod four_ways;
 pub mod guidance;
+pub mod inversion;
 pub mod langevin;
 pub mod render;
 pub mod sde_ode;
@@ -112,5 +113,6 @@ figures! {
     SdeVsOde => sde_ode, |setup, inputs, job| Ok(sde_ode::compute(setup, inputs, job)?.figure());
     DpmSolver => dpm_solver, |setup, inputs, job| Ok(dpm_solver::compute(setup, inputs, job)?.figure());
     Guidance => guidance, |setup, inputs, job| Ok(guidance::compute(setup, inputs, job)?.figure());
+    DdimInversion => inversion, |setup, inputs, job| Ok(inversion::compute(setup, inputs, job)?.figure());
     FourWays => four_ways, |setup, inputs, _| Ok(four_ways::compute(setup, inputs)?.figure());
 }
