@@ -47,11 +47,14 @@ impl LangevinScene {
             let index = runs.field_index(self.level);
             let t = runs.levels.get(index).copied().unwrap_or(1);
             let sigma = runs.sigmas.get(index).copied().unwrap_or(0.0);
-            ui.label(format!(
-                "annealed Langevin after level {} of {LEVELS} (t = {t}, σ = {sigma:.3}): mode weights {}",
-                self.level,
-                fractions_text(runs.annealed_at(self.level))
-            ));
+            ui.vertical(|ui| {
+                ui.set_width(width);
+                ui.label(format!(
+                    "annealed Langevin after level {} of {LEVELS} (t = {t}, σ = {sigma:.3}): mode weights {}",
+                    self.level,
+                    fractions_text(runs.annealed_at(self.level))
+                ));
+            });
         });
     }
 }

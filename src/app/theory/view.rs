@@ -83,7 +83,7 @@ pub fn images_ui(ui: &mut egui::Ui, images: &[Raster], textures: &mut Textures, 
 
 /// One panel: its title line with the legend, then the plot.
 fn panel_ui(ui: &mut egui::Ui, id: &str, panel: &Panel, backdrop: Option<&TextureHandle>, [width, height]: [f32; 2]) {
-    ui.horizontal_wrapped(|ui| {
+    let title_line = ui.horizontal_wrapped(|ui| {
         ui.set_max_width(width);
         ui.label(egui::RichText::new(&panel.title).strong());
         for series in &panel.series {
@@ -96,7 +96,8 @@ fn panel_ui(ui: &mut egui::Ui, id: &str, panel: &Panel, backdrop: Option<&Textur
             ui.colored_label(color(series.color), format!("{mark} {}", series.name));
         }
     });
-    let title_height = ui.spacing().interact_size.y + 4.0;
+    // The legend may wrap: the plot gets what the title line left.
+    let title_height = title_line.response.rect.height() + ui.spacing().item_spacing.y;
     let mut plot = Plot::new(id.to_owned())
         .width(width)
         .height((height - title_height).max(120.0))
