@@ -290,6 +290,20 @@ fn ddim_inversion_round_trips_and_slerp_stays_on_the_data() {
 }
 
 #[test]
+fn improved_ddpm_learns_a_variance_and_samples_t_by_importance() {
+    let figure = figure(SceneId::LearnedVariance, &[]);
+    let learned = value(&figure, "bound with learned variance");
+    let (small, large) = (value(&figure, "bound with β_post"), value(&figure, "bound with β_t"));
+    // The learned variance does at least as well as the better fixed choice
+    // (here β_t: the mixture's modes are wide next to the noise at small t).
+    assert!(
+        learned < small.min(large) * 1.01,
+        "learned {learned}, β_post {small}, β_t {large}"
+    );
+    assert!(value(&figure, "p(t ≤ 100)") > 0.1);
+}
+
+#[test]
 fn a_bad_setting_names_the_key() {
     let inputs = Inputs::shipped().unwrap();
     let job = JobContext::foreground(false);
@@ -320,6 +334,7 @@ fn csv_fields(line: &str) -> usize {
 fn small_settings(id: SceneId) -> Vec<String> {
     match id {
         SceneId::Spacing => vec!["--set".into(), "steps=4".into()],
+        SceneId::LearnedVariance => vec!["--set".into(), "steps=20".into()],
         _ => Vec::new(),
     }
 }

@@ -23,6 +23,7 @@ pub mod error;
 pub mod eta;
 pub mod four_ways;
 pub mod guidance;
+pub mod improved;
 pub mod inversion;
 pub mod langevin;
 pub mod render;
@@ -114,5 +115,6 @@ figures! {
     DpmSolver => dpm_solver, |setup, inputs, job| Ok(dpm_solver::compute(setup, inputs, job)?.figure());
     Guidance => guidance, |setup, inputs, job| Ok(guidance::compute(setup, inputs, job)?.figure());
     DdimInversion => inversion, |setup, inputs, job| Ok(inversion::compute(setup, inputs, job)?.figure());
+    LearnedVariance => improved, |setup, inputs, job| Ok(improved::compute(setup, inputs, job)?.figure());
     FourWays => four_ways, |setup, inputs, _| Ok(four_ways::compute(setup, inputs)?.figure());
 }
