@@ -304,6 +304,31 @@ fn improved_ddpm_learns_a_variance_and_samples_t_by_importance() {
 }
 
 #[test]
+fn vdm_learns_a_schedule_with_the_same_loss_and_less_variance() {
+    let figure = figure(SceneId::VdmSchedule, &[]);
+    let stats = |name: &str| {
+        (
+            value(&figure, &format!("{name}: loss mean")),
+            value(&figure, &format!("{name}: loss std")),
+        )
+    };
+    let learned = stats("learned (VDM)");
+    let initial = stats("linear in log SNR (VDM's start)");
+    let ddpm = stats("DDPM linear β");
+    // VDM eq. 19: the same end points, the same expected loss (within 4 standard errors).
+    for other in [initial, ddpm] {
+        let error = 4.0 * (learned.1.powi(2) + other.1.powi(2)).sqrt() / 8192.0_f64.sqrt();
+        assert!((learned.0 - other.0).abs() < error, "means {learned:?} vs {other:?}");
+    }
+    assert!(
+        learned.1 < initial.1,
+        "the learned schedule's std {} is not below its start's {}",
+        learned.1,
+        initial.1
+    );
+}
+
+#[test]
 fn a_bad_setting_names_the_key() {
     let inputs = Inputs::shipped().unwrap();
     let job = JobContext::foreground(false);
@@ -334,7 +359,7 @@ fn csv_fields(line: &str) -> usize {
 fn small_settings(id: SceneId) -> Vec<String> {
     match id {
         SceneId::Spacing => vec!["--set".into(), "steps=4".into()],
-        SceneId::LearnedVariance => vec!["--set".into(), "steps=20".into()],
+        SceneId::LearnedVariance | SceneId::VdmSchedule => vec!["--set".into(), "steps=20".into()],
         _ => Vec::new(),
     }
 }

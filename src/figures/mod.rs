@@ -29,6 +29,7 @@ pub mod langevin;
 pub mod render;
 pub mod sde_ode;
 pub mod spacing;
+pub mod vdm;
 pub mod write;
 
 use std::sync::Arc;
@@ -116,5 +117,6 @@ figures! {
     Guidance => guidance, |setup, inputs, job| Ok(guidance::compute(setup, inputs, job)?.figure());
     DdimInversion => inversion, |setup, inputs, job| Ok(inversion::compute(setup, inputs, job)?.figure());
     LearnedVariance => improved, |setup, inputs, job| Ok(improved::compute(setup, inputs, job)?.figure());
+    VdmSchedule => vdm, |setup, inputs, job| Ok(vdm::compute(setup, inputs, job)?.figure());
     FourWays => four_ways, |setup, inputs, _| Ok(four_ways::compute(setup, inputs)?.figure());
 }
