@@ -17,6 +17,7 @@ pub mod branching;
 pub mod common;
 pub mod cosine;
 pub mod data;
+pub mod distill;
 pub mod dpm_solver;
 pub mod elbo;
 pub mod error;
@@ -118,5 +119,6 @@ figures! {
     DdimInversion => inversion, |setup, inputs, job| Ok(inversion::compute(setup, inputs, job)?.figure());
     LearnedVariance => improved, |setup, inputs, job| Ok(improved::compute(setup, inputs, job)?.figure());
     VdmSchedule => vdm, |setup, inputs, job| Ok(vdm::compute(setup, inputs, job)?.figure());
+    Distillation => distill, |setup, inputs, job| Ok(distill::compute(setup, inputs, job)?.figure());
     FourWays => four_ways, |setup, inputs, _| Ok(four_ways::compute(setup, inputs)?.figure());
 }
