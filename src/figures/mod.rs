@@ -27,6 +27,7 @@ pub mod guidance;
 pub mod improved;
 pub mod inversion;
 pub mod langevin;
+pub mod learned;
 pub mod render;
 pub mod sde_ode;
 pub mod spacing;
@@ -120,5 +121,6 @@ figures! {
     LearnedVariance => improved, |setup, inputs, job| Ok(improved::compute(setup, inputs, job)?.figure());
     VdmSchedule => vdm, |setup, inputs, job| Ok(vdm::compute(setup, inputs, job)?.figure());
     Distillation => distill, |setup, inputs, job| Ok(distill::compute(setup, inputs, job)?.figure());
+    LearnedVsExact => learned, |setup, inputs, job| Ok(learned::compute(setup, inputs, job)?.figure());
     FourWays => four_ways, |setup, inputs, _| Ok(four_ways::compute(setup, inputs)?.figure());
 }
