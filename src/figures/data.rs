@@ -167,8 +167,10 @@ pub struct Number {
 pub struct Figure {
     /// The plots.
     pub panels: Vec<Panel>,
-    /// Images shown in a row.
+    /// Images, shown in rows.
     pub images: Vec<Raster>,
+    /// Images per row (0: seven).
+    pub image_columns: usize,
     /// The numbers printed beside it.
     pub numbers: Vec<Number>,
 }

@@ -28,6 +28,7 @@ pub mod improved;
 pub mod inversion;
 pub mod langevin;
 pub mod learned;
+pub mod memorization;
 pub mod render;
 pub mod sde_ode;
 pub mod spacing;
@@ -122,5 +123,6 @@ figures! {
     VdmSchedule => vdm, |setup, inputs, job| Ok(vdm::compute(setup, inputs, job)?.figure());
     Distillation => distill, |setup, inputs, job| Ok(distill::compute(setup, inputs, job)?.figure());
     LearnedVsExact => learned, |setup, inputs, job| Ok(learned::compute(setup, inputs, job)?.figure());
+    Memorization => memorization, |setup, _, job| Ok(memorization::compute(setup, job)?.figure());
     FourWays => four_ways, |setup, inputs, _| Ok(four_ways::compute(setup, inputs)?.figure());
 }

@@ -32,10 +32,15 @@ const GRID: Rgb = [225, 225, 225];
 /// Draws `figure` under `title`.
 #[must_use]
 pub fn render(title: &str, figure: &Figure) -> RgbaImage {
+    let per_row = if figure.image_columns == 0 {
+        IMAGES_PER_ROW
+    } else {
+        figure.image_columns as u32
+    };
     let panel_rows = (figure.panels.len() as u32).div_ceil(COLUMNS);
-    let image_rows = (figure.images.len() as u32).div_ceil(IMAGES_PER_ROW);
+    let image_rows = (figure.images.len() as u32).div_ceil(per_row);
     let columns = (figure.panels.len() as u32).clamp(1, COLUMNS);
-    let width = (columns * PANEL_WIDTH).max(IMAGES_PER_ROW.min(figure.images.len() as u32) * (IMAGE_SIDE + 8) + 16);
+    let width = (columns * PANEL_WIDTH).max(per_row.min(figure.images.len() as u32) * (IMAGE_SIDE + 8) + 16);
     let height = TITLE_HEIGHT + panel_rows * PANEL_HEIGHT + image_rows * (IMAGE_SIDE + IMAGE_CAPTION + 8) + 8;
     let mut canvas = Canvas::new(width, height);
     canvas.text(12.0, 8.0, 22.0, INK, title);
@@ -46,7 +51,7 @@ pub fn render(title: &str, figure: &Figure) -> RgbaImage {
     }
     let top = TITLE_HEIGHT + panel_rows * PANEL_HEIGHT;
     for (i, raster) in figure.images.iter().enumerate() {
-        let (col, row) = (i as u32 % IMAGES_PER_ROW, i as u32 / IMAGES_PER_ROW);
+        let (col, row) = (i as u32 % per_row, i as u32 / per_row);
         let x = 16 + col * (IMAGE_SIDE + 8);
         let y = top + row * (IMAGE_SIDE + IMAGE_CAPTION + 8);
         canvas.raster(raster, x, y);

@@ -1,5 +1,6 @@
-//! A figure on disk: one CSV per series (headers carry the axes' units), a
-//! PNG of the whole figure, and a text file with the setup and the numbers.
+//! A figure on disk: one CSV per series (headers carry the axes' units), one
+//! of its numbers (`name,value,unit`), a PNG of the whole figure, and a text
+//! file with the setup and the numbers.
 //! Every file is written to a temporary name and renamed.
 
 use std::path::{Path, PathBuf};
@@ -43,6 +44,11 @@ pub fn write_figure(dir: &Path, about: Described<'_>, figure: &Figure) -> Result
             written.push(path);
         }
     }
+    if !figure.numbers.is_empty() {
+        let path = dir.join(format!("{}-numbers.csv", about.id));
+        write_atomically_named(&path, numbers_csv(figure).as_bytes())?;
+        written.push(path);
+    }
     let png = dir.join(format!("{}.png", about.id));
     write_atomically_named(&png, &encode_png(&render(about.title, figure), &png)?)?;
     written.push(png);
@@ -79,6 +85,21 @@ pub fn series_csv(panel: &Panel, series: &Series) -> String {
                 }
             }
         }
+    }
+    csv
+}
+
+/// The figure's numbers as CSV: `name,value,unit`.
+#[must_use]
+pub fn numbers_csv(figure: &Figure) -> String {
+    let mut csv = String::from("name,value,unit\n");
+    for number in &figure.numbers {
+        csv.push_str(&format!(
+            "{},{},{}\n",
+            quote(&number.name),
+            number.value,
+            quote(&number.unit)
+        ));
     }
     csv
 }
