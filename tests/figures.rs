@@ -372,6 +372,20 @@ fn the_empirical_denoiser_copies_its_training_images_and_the_unet_does_not() {
 }
 
 #[test]
+fn inpainting_keeps_the_known_pixels_and_fills_in_the_hidden_ones() {
+    let figure = figure(SceneId::Inpainting, &[]);
+    assert_eq!(value(&figure, "known pixels: max |x − x0|"), 0.0);
+    let inpainted = value(&figure, "hidden pixels: RMS error, inpainted");
+    let free = value(&figure, "hidden pixels: RMS error, free samples");
+    // The visible half of the T-shirt pins down the hidden half far better than
+    // the class alone does.
+    assert!(inpainted < 0.8 * free, "inpainted {inpainted}, free {free}");
+    // The sampler sees the known half only: the hidden half is NaN.
+    let seen = &figure.images[1].values;
+    assert_eq!(seen.iter().filter(|v| v.is_nan()).count(), 28 * 14);
+}
+
+#[test]
 fn a_bad_setting_names_the_key() {
     let inputs = Inputs::shipped().unwrap();
     let job = JobContext::foreground(false);

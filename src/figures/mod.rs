@@ -25,6 +25,7 @@ pub mod eta;
 pub mod four_ways;
 pub mod guidance;
 pub mod improved;
+pub mod inpaint;
 pub mod inversion;
 pub mod langevin;
 pub mod learned;
@@ -124,5 +125,6 @@ figures! {
     Distillation => distill, |setup, inputs, job| Ok(distill::compute(setup, inputs, job)?.figure());
     LearnedVsExact => learned, |setup, inputs, job| Ok(learned::compute(setup, inputs, job)?.figure());
     Memorization => memorization, |setup, _, job| Ok(memorization::compute(setup, job)?.figure());
+    Inpainting => inpaint, |setup, _, job| Ok(inpaint::compute(setup, job)?.figure());
     FourWays => four_ways, |setup, inputs, _| Ok(four_ways::compute(setup, inputs)?.figure());
 }
