@@ -386,6 +386,15 @@ fn inpainting_keeps_the_known_pixels_and_fills_in_the_hidden_ones() {
 }
 
 #[test]
+fn ddim_inversion_round_trips_an_image_through_the_unet() {
+    let figure = figure(SceneId::DdimInversion, &["images=true"]);
+    let (a, b) = (value(&figure, "A's round trip"), value(&figure, "B's round trip"));
+    // Pixels span [−1, 1]: a round trip within a few hundredths is the same image.
+    assert!(a < 0.1 && b < 0.1, "A {a}, B {b}");
+    assert_eq!(figure.images.len(), 9);
+}
+
+#[test]
 fn a_bad_setting_names_the_key() {
     let inputs = Inputs::shipped().unwrap();
     let job = JobContext::foreground(false);

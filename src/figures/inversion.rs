@@ -28,18 +28,33 @@ pub struct Setup {
     pub seed: u64,
     /// DDIM steps each way.
     pub steps: usize,
+    /// Invert two sample images with the U-Net instead of two points.
+    pub images: bool,
+    /// The first image (0 = T-shirt … 9 = ankle boot).
+    pub a: usize,
+    /// The second image.
+    pub b: usize,
 }
 
 impl Default for Setup {
-    /// Seed 3, 50 steps.
+    /// Points: seed 3, 50 steps. Images: the T-shirt and the sneaker.
     fn default() -> Self {
-        Self { seed: 3, steps: 50 }
+        Self {
+            seed: 3,
+            steps: 50,
+            images: false,
+            a: 0,
+            b: 7,
+        }
     }
 }
 
 figure_setup!(Setup, "ddim-inversion", {
-    seed => "seed": "draws A and B",
-    steps => "steps": "DDIM steps each way, 1 to 1000",
+    seed => "seed": "draws A and B (points)",
+    steps => "steps": "DDIM steps each way, 1 to 1000 (points)",
+    images => "images": "true: two sample images through the U-Net, 50 steps each way",
+    a => "a": "the first image, 0 to 9 (images)",
+    b => "b": "the second image, 0 to 9 (images)",
 });
 
 /// The inversion, the round trip and the interpolation.

@@ -27,6 +27,7 @@ pub mod guidance;
 pub mod improved;
 pub mod inpaint;
 pub mod inversion;
+pub mod inversion_images;
 pub mod langevin;
 pub mod learned;
 pub mod memorization;
@@ -119,7 +120,11 @@ figures! {
     SdeVsOde => sde_ode, |setup, inputs, job| Ok(sde_ode::compute(setup, inputs, job)?.figure());
     DpmSolver => dpm_solver, |setup, inputs, job| Ok(dpm_solver::compute(setup, inputs, job)?.figure());
     Guidance => guidance, |setup, inputs, job| Ok(guidance::compute(setup, inputs, job)?.figure());
-    DdimInversion => inversion, |setup, inputs, job| Ok(inversion::compute(setup, inputs, job)?.figure());
+    DdimInversion => inversion, |setup, inputs, job| if setup.images {
+        Ok(inversion_images::compute((setup.a, setup.b), job)?.figure())
+    } else {
+        Ok(inversion::compute(setup, inputs, job)?.figure())
+    };
     LearnedVariance => improved, |setup, inputs, job| Ok(improved::compute(setup, inputs, job)?.figure());
     VdmSchedule => vdm, |setup, inputs, job| Ok(vdm::compute(setup, inputs, job)?.figure());
     Distillation => distill, |setup, inputs, job| Ok(distill::compute(setup, inputs, job)?.figure());
