@@ -23,7 +23,9 @@
 //! | ELBO | [`elbo`] | L_T, L_{t−1}, L_0, bits/dim, rate–distortion, zero terminal SNR |
 //! | Spacing | [`spacing`] | the t leading, trailing and linspace visit |
 //!
-//! Each scene computes on a [`job::Computation`] thread and draws with egui_plot.
+//! Each scene's figure is computed by its module in [`crate::figures`] (no
+//! egui there), on a [`job::Computation`] thread; the file here is its view:
+//! controls, the numbers in words, and [`view::panels_ui`] for the plots.
 
 pub mod branching;
 pub mod cosine;
