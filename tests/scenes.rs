@@ -1,7 +1,8 @@
 //! The theory scenes in the window, through egui_kittest on lavapipe: one loop
-//! over the registry opens each scene whose figure the library computes by its
-//! navigator entry, waits for the figure and takes a snapshot. The figures'
-//! numbers are checked without a window in `tests/figures.rs`.
+//! over the registry opens each theory scene by its navigator entry, waits for
+//! its figure and takes a snapshot. The figures' numbers are checked without a
+//! window in `tests/figures.rs`; the explorer's own scenes (live runs,
+//! streaming) in `tests/explorer.rs`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -11,6 +12,7 @@ use std::time::{Duration, Instant};
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use noisescope::app::ExplorerApp;
+use noisescope::app::controls::Scene;
 use noisescope::scenes::SceneId;
 
 fn open(title: &str) -> Harness<'static, ExplorerApp> {
@@ -40,11 +42,11 @@ fn wait_for_figure(harness: &mut Harness<'static, ExplorerApp>, what: &str) {
 }
 
 #[test]
-fn every_scene_the_library_computes_opens_from_the_navigator_and_shows_its_figure() {
+fn every_theory_scene_opens_from_the_navigator_and_shows_its_figure() {
     // One harness per scene; their snapshot results are gathered and checked at the end.
     let mut results = egui_kittest::SnapshotResults::new();
     for &id in SceneId::ALL {
-        if noisescope::figures::setup_keys(id).is_none() {
+        if !matches!(Scene::from_id(id), Scene::Theory(_)) {
             continue;
         }
         let mut harness = open(id.title());

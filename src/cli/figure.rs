@@ -56,7 +56,7 @@ pub fn figure(args: &FigureArgs, out: &mut dyn std::io::Write) -> Result<()> {
     let inputs = Inputs::shipped()?;
     let job = JobContext::foreground(true);
     let figure = figures::figure(scene, &settings, &inputs, &job)?;
-    let mut setup = figures::setup_keys(scene).unwrap_or_default();
+    let mut setup = figures::setup_keys(scene);
     for key in &mut setup {
         if let Some((_, value)) = settings.iter().rev().find(|(k, _)| k == key.key) {
             key.value.clone_from(value);
@@ -77,19 +77,9 @@ pub fn figure(args: &FigureArgs, out: &mut dyn std::io::Write) -> Result<()> {
 /// Every figure: its id, its title, and its settings with their defaults.
 fn list(out: &mut dyn std::io::Write) -> Result<()> {
     for scene in SceneId::ALL {
-        match figures::setup_keys(*scene) {
-            Some(keys) => {
-                writeln!(out, "{:<24} {}", scene.id(), scene.title())?;
-                for key in keys {
-                    writeln!(out, "{:<24}   --set {}={}  ({})", "", key.key, key.value, key.help)?;
-                }
-            }
-            None => writeln!(
-                out,
-                "{:<24} {} (in the window only, for now)",
-                scene.id(),
-                scene.title()
-            )?,
+        writeln!(out, "{:<24} {}", scene.id(), scene.title())?;
+        for key in figures::setup_keys(*scene) {
+            writeln!(out, "{:<24}   --set {}={}  ({})", "", key.key, key.value, key.help)?;
         }
     }
     Ok(())

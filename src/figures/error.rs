@@ -38,9 +38,6 @@ pub enum FigureError {
         /// Why it is refused.
         reason: String,
     },
-    /// A scene whose figure is still computed only inside the window.
-    #[error("the {0} figure is not computed outside the window yet (see `noisescope figure --list`)")]
-    NotComputed(&'static str),
     /// Anything else, as a message.
     #[error("{0}")]
     Other(String),

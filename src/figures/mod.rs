@@ -22,8 +22,10 @@ pub mod dpm_solver;
 pub mod elbo;
 pub mod error;
 pub mod eta;
+pub mod forward_images;
 pub mod four_ways;
 pub mod guidance;
+pub mod image_batch;
 pub mod improved;
 pub mod inpaint;
 pub mod inversion;
@@ -31,9 +33,11 @@ pub mod inversion_images;
 pub mod langevin;
 pub mod learned;
 pub mod memorization;
+pub mod mixture_2d;
 pub mod render;
 pub mod sde_ode;
 pub mod spacing;
+pub mod train_2d;
 pub mod vdm;
 pub mod write;
 
@@ -72,14 +76,15 @@ impl Inputs {
 }
 
 /// The figures, by scene: `Scene => module, how its data becomes a figure;`.
+/// The matches are exhaustive: a scene added to the registry without a
+/// figure does not compile.
 macro_rules! figures {
     ($($scene:ident => $module:ident, $compute:expr;)*) => {
         /// Computes scene `id`'s figure with `settings` (`key`, `value`) applied
         /// over its default setup.
         ///
         /// # Errors
-        /// An unknown key or bad value; the computation's failure; a scene
-        /// whose figure is not computed outside the window yet.
+        /// An unknown key or bad value; the computation's failure.
         pub fn figure(
             id: SceneId,
             settings: &[(String, String)],
@@ -92,25 +97,24 @@ macro_rules! figures {
                     let compute: fn(&$module::Setup, &Inputs, &JobContext) -> Result<Figure> = $compute;
                     compute(&setup, inputs, job)
                 })*
-                #[allow(unreachable_patterns)]
-                other => Err(FigureError::NotComputed(other.id())),
             }
         }
 
-        /// Scene `id`'s settings with their defaults; `None` for a scene whose
-        /// figure is not computed outside the window yet.
+        /// Scene `id`'s settings with their defaults.
         #[must_use]
-        pub fn setup_keys(id: SceneId) -> Option<Vec<SetupKey>> {
+        pub fn setup_keys(id: SceneId) -> Vec<SetupKey> {
             match id {
-                $(SceneId::$scene => Some($module::Setup::default().keys()),)*
-                #[allow(unreachable_patterns)]
-                _ => None,
+                $(SceneId::$scene => $module::Setup::default().keys(),)*
             }
         }
     };
 }
 
 figures! {
+    ImageForward => forward_images, |setup, _, _| forward_images::figure(setup);
+    Mixture2D => mixture_2d, |setup, inputs, job| mixture_2d::figure(setup, inputs, job);
+    ImageBatch => image_batch, |setup, _, job| image_batch::figure(setup, job);
+    Train2D => train_2d, |setup, _, job| train_2d::figure(setup, job);
     Spacing => spacing, |setup, _, _| Ok(spacing::compute(setup)?.figure());
     CosineVsLinear => cosine, |setup, _, _| Ok(cosine::compute(setup)?.figure());
     Elbo => elbo, |setup, inputs, job| Ok(elbo::compute(setup, inputs, job)?.figure());
