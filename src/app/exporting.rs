@@ -6,7 +6,8 @@ use std::sync::Arc;
 
 use super::export_panel::ExportRequest;
 use super::image_scene::LoadedImage;
-use super::{ExplorerApp, RunKind, viewer};
+use super::stream::RunKind;
+use super::{ExplorerApp, viewer};
 use crate::diffusion::Schedule;
 
 /// An export that runs off the UI thread: the saved path, or a one-line error.

@@ -17,7 +17,7 @@ pub mod lesson;
 pub mod navigator;
 pub mod plots;
 pub mod presentation;
-pub mod run;
+pub mod stream;
 mod teaching;
 pub mod theory;
 pub mod timeline;
@@ -31,7 +31,7 @@ use controls::{ControlsPanel, Scene};
 use export_panel::ExportPanel;
 use image_scene::ImageScene;
 use plots::PlotsPanel;
-use run::RunStore;
+use stream::{RunKind, RunStore};
 use timeline::TimelinePanel;
 use train_scene::TrainScene;
 use viewer::{PlaneFrame, PlaneViewer};
@@ -41,7 +41,7 @@ use crate::diffusion::mixture::GaussianMixture;
 use crate::diffusion::{Denoiser, Schedule, ScheduleConfig, ScheduleKind};
 use crate::render::grid::GridResources;
 use crate::render::plane::PlaneResources;
-use crate::worker::{Direction, Event, RunModel, RunSpec, Worker};
+use crate::worker::Worker;
 
 pub use launch::{LaunchOptions, launch, session_path};
 
@@ -298,54 +298,6 @@ impl ExplorerApp {
         }
     }
 
-    fn start_run(&mut self) {
-        if !self.rebuild_schedule() {
-            return;
-        }
-        let settings = self.controls.settings;
-        let (model, settings, kind) = match self.controls.scene {
-            Scene::ImageBatch => {
-                let Some(image_model) = self.image_scene.model() else {
-                    self.image_scene.request_model(&self.repaint);
-                    self.status = "loading the images…".into();
-                    return;
-                };
-                // Image data lives in [−1, 1]: clip x̂0 as diffusers does; reverse only.
-                let mut settings = settings;
-                settings.direction = Direction::Reverse;
-                settings.batch = image_scene::BATCH as usize;
-                settings.sampler.clip_sample = true;
-                let model = match self.image_scene.chosen_network() {
-                    Some(net) => RunModel::Network {
-                        net: Arc::clone(net),
-                        data: Arc::clone(&image_model.mixture),
-                    },
-                    None => RunModel::Mixture(Arc::clone(&image_model.mixture)),
-                };
-                (model, settings, RunKind::Grid(image_model.shape))
-            }
-            _ => {
-                let model = match &self.plane_network {
-                    Some(plane) => RunModel::Network {
-                        net: Arc::clone(&plane.net),
-                        data: Arc::clone(&plane.data),
-                    },
-                    None => RunModel::Mixture(Arc::clone(&self.mixture)),
-                };
-                (model, settings, RunKind::Plane)
-            }
-        };
-        let Some(worker) = &mut self.worker else {
-            return;
-        };
-        worker.start(RunSpec { model, settings });
-        self.run_kind = kind;
-        self.timeline.restart();
-        self.timeline.train_steps = self.schedule.train_steps();
-        self.timeline.direction = direction_text(settings.direction);
-        self.status = "sampling…".into();
-    }
-
     fn open_mixture(&mut self, path: &Path) {
         match GaussianMixture::load(path) {
             Ok(mixture) if mixture.dims() != 2 => {
@@ -409,94 +361,6 @@ impl ExplorerApp {
         }
         if self.image_scene.poll_model() && self.controls.scene == Scene::ImageBatch {
             self.start_run();
-        }
-    }
-
-    /// Drains the worker and uploads each new frame once.
-    fn receive_events(&mut self) {
-        let Some(worker) = &self.worker else {
-            return;
-        };
-        for event in worker.poll() {
-            match event {
-                Event::Started {
-                    run_id,
-                    start_t,
-                    timesteps,
-                    x_start,
-                    dims,
-                } => {
-                    self.run.begin(run_id, start_t, timesteps, x_start, dims);
-                    self.plots.clear_kl();
-                    self.begin_gpu_run();
-                    self.upload_frame(0);
-                }
-                Event::Step { frame, .. } => {
-                    self.run.push(frame);
-                    self.upload_frame(self.run.frames.len() - 1);
-                }
-                Event::Finished { elapsed_secs, .. } => {
-                    self.run.elapsed_secs = Some(elapsed_secs);
-                    // The time goes in a tooltip: the status line itself stays the same run to run.
-                    self.status = format!("finished: {} steps", self.run.timesteps.len());
-                }
-                Event::Elbo {
-                    step_nats,
-                    bits_per_dim,
-                    ..
-                } => self.plots.set_kl(step_nats, bits_per_dim),
-                Event::Failed { message, .. } => self.status = message,
-            }
-        }
-        self.timeline
-            .set_available(self.run.frames.len(), self.run.expected_frames());
-    }
-
-    fn begin_gpu_run(&mut self) {
-        let Some(state) = &self.render_state else {
-            return;
-        };
-        let mut renderer = state.renderer.write();
-        match self.run_kind {
-            RunKind::Plane => {
-                if let Some(plane) = renderer.callback_resources.get_mut::<PlaneResources>() {
-                    plane.begin_run(&state.device, self.run.expected_frames(), self.run.batch());
-                }
-            }
-            RunKind::Grid(shape) => {
-                if let Some(grid) = renderer.callback_resources.get_mut::<GridResources>()
-                    && let Err(message) = grid.begin_run(&state.device, self.run.expected_frames(), shape)
-                {
-                    self.status = message;
-                }
-            }
-        }
-    }
-
-    /// Uploads frame `index`'s x, and the model's x̂0 at frame `index − 1`.
-    fn upload_frame(&self, index: usize) {
-        let Some(state) = &self.render_state else {
-            return;
-        };
-        let Some(frame) = self.run.frames.get(index) else {
-            return;
-        };
-        let mut renderer = state.renderer.write();
-        match self.run_kind {
-            RunKind::Plane => {
-                if let Some(plane) = renderer.callback_resources.get_mut::<PlaneResources>() {
-                    plane.upload_step(&state.queue, index, &frame.x);
-                }
-            }
-            RunKind::Grid(_) => {
-                if let Some(grid) = renderer.callback_resources.get::<GridResources>() {
-                    grid.upload_x(&state.queue, index, &frame.x);
-                    let previous = index.checked_sub(1).and_then(|i| self.run.frames.get(i));
-                    if let Some(x0) = previous.and_then(|f| f.x0_hat.as_deref()) {
-                        grid.upload_x0(&state.queue, index - 1, x0);
-                    }
-                }
-            }
         }
     }
 
@@ -696,15 +560,6 @@ pub fn schedule_color(kind: ScheduleKind) -> egui::Color32 {
     egui::Color32::from_rgb(r, g, b)
 }
 
-/// Which GPU store the current run streams into.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum RunKind {
-    /// Particles of the 2D scene.
-    Plane,
-    /// A batch of images.
-    Grid(crate::render::grid::GridShape),
-}
-
 impl Drop for ExplorerApp {
     fn drop(&mut self) {
         if let Some(path) = &self.session_path {
@@ -721,14 +576,6 @@ impl Drop for ExplorerApp {
 /// Only if the file compiled into the binary is malformed.
 pub fn default_mixture() -> crate::diffusion::Result<Arc<GaussianMixture>> {
     crate::assets::three_blobs()
-}
-
-fn direction_text(direction: Direction) -> &'static str {
-    match direction {
-        Direction::Reverse => "reverse (denoising)",
-        Direction::Forward(ForwardMode::ClosedForm) => "forward (closed form)",
-        Direction::Forward(ForwardMode::MarkovChain) => "forward (Markov chain)",
-    }
 }
 
 /// egui's fonts lack ∇ and some combining marks; DejaVu Sans (shipped in

@@ -1,0 +1,290 @@
+//! A run's stream in one place: a control change starts a run on the worker
+//! ([`ExplorerApp::start_run`]), its events arrive here
+//! ([`ExplorerApp::receive_events`], through `Worker::poll`, which drops every
+//! event of an older run), each frame is kept in the [`RunStore`] for
+//! scrubbing and export, and uploaded once to the scene's GPU store
+//! (`render::plane` for particles, `render::grid` for images).
+
+use std::sync::Arc;
+
+use super::controls::Scene;
+use super::{ExplorerApp, image_scene};
+use crate::diffusion::forward::ForwardMode;
+use crate::render::grid::GridResources;
+use crate::render::plane::PlaneResources;
+use crate::worker::{Direction, Event, Frame, RunModel, RunSpec};
+
+/// One position on the timeline: x at level `t`, and what the model said there.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StoredFrame {
+    /// The level of `x` (0 = data).
+    pub t: usize,
+    /// x_t, row-major `[batch, dims]`.
+    pub x: Vec<f32>,
+    /// The model's x̂0 at this x (none at t = 0).
+    pub x0_hat: Option<Vec<f32>>,
+    /// The model's ε̂ at this x (none at t = 0).
+    pub eps_hat: Option<Vec<f32>>,
+    /// The std of the noise the step into this frame injected.
+    pub noise_std: f64,
+}
+
+/// Everything received of one run.
+#[derive(Clone, Debug, Default)]
+pub struct RunStore {
+    /// The run these frames belong to (0: none yet).
+    pub run_id: u64,
+    /// The levels the run visits, in order.
+    pub timesteps: Vec<usize>,
+    /// The data dimension.
+    pub dims: usize,
+    /// Frame 0 is x_T; frame k + 1 follows step k.
+    pub frames: Vec<StoredFrame>,
+    /// Wall time of the finished run.
+    pub elapsed_secs: Option<f64>,
+}
+
+impl RunStore {
+    /// Starts a new run from `x_start` at level `t`.
+    pub fn begin(&mut self, run_id: u64, t: usize, timesteps: Vec<usize>, x_start: Vec<f32>, dims: usize) {
+        *self = Self {
+            run_id,
+            timesteps,
+            dims,
+            frames: vec![StoredFrame {
+                t,
+                x: x_start,
+                x0_hat: None,
+                eps_hat: None,
+                noise_std: 0.0,
+            }],
+            elapsed_secs: None,
+        };
+    }
+
+    /// Adds a step: its prediction belongs to the frame it started from.
+    pub fn push(&mut self, frame: Frame) {
+        if let Some(from) = self.frames.get_mut(frame.index) {
+            from.x0_hat = Some(frame.x0_hat);
+            from.eps_hat = Some(frame.eps_hat);
+        }
+        self.frames.push(StoredFrame {
+            t: frame.t_next,
+            x: frame.x_next,
+            x0_hat: None,
+            eps_hat: None,
+            noise_std: frame.noise_std,
+        });
+    }
+
+    /// The number of frames a complete run has.
+    #[must_use]
+    pub fn expected_frames(&self) -> usize {
+        self.timesteps.len() + 1
+    }
+
+    /// The number of rows (samples).
+    #[must_use]
+    pub fn batch(&self) -> usize {
+        self.frames.first().map_or(0, |f| f.x.len() / self.dims.max(1))
+    }
+
+    /// The frame nearest to level `t` (the first one at or below it).
+    #[must_use]
+    pub fn frame_at_t(&self, t: f64) -> Option<usize> {
+        self.frames
+            .iter()
+            .enumerate()
+            .min_by(|(_, a), (_, b)| {
+                let (da, db) = ((a.t as f64 - t).abs(), (b.t as f64 - t).abs());
+                da.total_cmp(&db)
+            })
+            .map(|(i, _)| i)
+    }
+}
+
+impl ExplorerApp {
+    /// Starts a run of the current settings on the worker (the old one is cancelled).
+    pub(super) fn start_run(&mut self) {
+        if !self.rebuild_schedule() {
+            return;
+        }
+        let settings = self.controls.settings;
+        let (model, settings, kind) = match self.controls.scene {
+            Scene::ImageBatch => {
+                let Some(image_model) = self.image_scene.model() else {
+                    self.image_scene.request_model(&self.repaint);
+                    self.status = "loading the images…".into();
+                    return;
+                };
+                // Image data lives in [−1, 1]: clip x̂0 as diffusers does; reverse only.
+                let mut settings = settings;
+                settings.direction = Direction::Reverse;
+                settings.batch = image_scene::BATCH as usize;
+                settings.sampler.clip_sample = true;
+                let model = match self.image_scene.chosen_network() {
+                    Some(net) => RunModel::Network {
+                        net: Arc::clone(net),
+                        data: Arc::clone(&image_model.mixture),
+                    },
+                    None => RunModel::Mixture(Arc::clone(&image_model.mixture)),
+                };
+                (model, settings, RunKind::Grid(image_model.shape))
+            }
+            _ => {
+                let model = match &self.plane_network {
+                    Some(plane) => RunModel::Network {
+                        net: Arc::clone(&plane.net),
+                        data: Arc::clone(&plane.data),
+                    },
+                    None => RunModel::Mixture(Arc::clone(&self.mixture)),
+                };
+                (model, settings, RunKind::Plane)
+            }
+        };
+        let Some(worker) = &mut self.worker else {
+            return;
+        };
+        worker.start(RunSpec { model, settings });
+        self.run_kind = kind;
+        self.timeline.restart();
+        self.timeline.train_steps = self.schedule.train_steps();
+        self.timeline.direction = direction_text(settings.direction);
+        self.status = "sampling…".into();
+    }
+
+    /// Drains the worker and uploads each new frame once.
+    pub(super) fn receive_events(&mut self) {
+        let Some(worker) = &self.worker else {
+            return;
+        };
+        for event in worker.poll() {
+            match event {
+                Event::Started {
+                    run_id,
+                    start_t,
+                    timesteps,
+                    x_start,
+                    dims,
+                } => {
+                    self.run.begin(run_id, start_t, timesteps, x_start, dims);
+                    self.plots.clear_kl();
+                    self.begin_gpu_run();
+                    self.upload_frame(0);
+                }
+                Event::Step { frame, .. } => {
+                    self.run.push(frame);
+                    self.upload_frame(self.run.frames.len() - 1);
+                }
+                Event::Finished { elapsed_secs, .. } => {
+                    self.run.elapsed_secs = Some(elapsed_secs);
+                    // The time goes in a tooltip: the status line itself stays the same run to run.
+                    self.status = format!("finished: {} steps", self.run.timesteps.len());
+                }
+                Event::Elbo {
+                    step_nats,
+                    bits_per_dim,
+                    ..
+                } => self.plots.set_kl(step_nats, bits_per_dim),
+                Event::Failed { message, .. } => self.status = message,
+            }
+        }
+        self.timeline
+            .set_available(self.run.frames.len(), self.run.expected_frames());
+    }
+
+    fn begin_gpu_run(&mut self) {
+        let Some(state) = &self.render_state else {
+            return;
+        };
+        let mut renderer = state.renderer.write();
+        match self.run_kind {
+            RunKind::Plane => {
+                if let Some(plane) = renderer.callback_resources.get_mut::<PlaneResources>() {
+                    plane.begin_run(&state.device, self.run.expected_frames(), self.run.batch());
+                }
+            }
+            RunKind::Grid(shape) => {
+                if let Some(grid) = renderer.callback_resources.get_mut::<GridResources>()
+                    && let Err(message) = grid.begin_run(&state.device, self.run.expected_frames(), shape)
+                {
+                    self.status = message;
+                }
+            }
+        }
+    }
+
+    /// Uploads frame `index`'s x, and the model's x̂0 at frame `index − 1`.
+    fn upload_frame(&self, index: usize) {
+        let Some(state) = &self.render_state else {
+            return;
+        };
+        let Some(frame) = self.run.frames.get(index) else {
+            return;
+        };
+        let mut renderer = state.renderer.write();
+        match self.run_kind {
+            RunKind::Plane => {
+                if let Some(plane) = renderer.callback_resources.get_mut::<PlaneResources>() {
+                    plane.upload_step(&state.queue, index, &frame.x);
+                }
+            }
+            RunKind::Grid(_) => {
+                if let Some(grid) = renderer.callback_resources.get::<GridResources>() {
+                    grid.upload_x(&state.queue, index, &frame.x);
+                    let previous = index.checked_sub(1).and_then(|i| self.run.frames.get(i));
+                    if let Some(x0) = previous.and_then(|f| f.x0_hat.as_deref()) {
+                        grid.upload_x0(&state.queue, index - 1, x0);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Which GPU store the current run streams into.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum RunKind {
+    /// Particles of the 2D scene.
+    Plane,
+    /// A batch of images.
+    Grid(crate::render::grid::GridShape),
+}
+
+fn direction_text(direction: Direction) -> &'static str {
+    match direction {
+        Direction::Reverse => "reverse (denoising)",
+        Direction::Forward(ForwardMode::ClosedForm) => "forward (closed form)",
+        Direction::Forward(ForwardMode::MarkovChain) => "forward (Markov chain)",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame(index: usize, t: usize, t_next: usize) -> Frame {
+        Frame {
+            index,
+            t,
+            t_next,
+            x_next: vec![t_next as f32; 2],
+            x0_hat: vec![1.0; 2],
+            eps_hat: vec![0.5; 2],
+            alpha_bar: 0.5,
+            noise_std: 0.1,
+        }
+    }
+
+    #[test]
+    fn predictions_attach_to_the_frame_they_were_made_at() {
+        let mut run = RunStore::default();
+        run.begin(3, 20, vec![20, 10], vec![0.0; 2], 2);
+        run.push(frame(0, 20, 10));
+        run.push(frame(1, 10, 0));
+        assert_eq!(run.frames.len(), run.expected_frames());
+        assert_eq!(run.frames.iter().map(|f| f.t).collect::<Vec<_>>(), [20, 10, 0]);
+        assert!(run.frames[0].x0_hat.is_some() && run.frames[2].x0_hat.is_none());
+        assert_eq!(run.frame_at_t(12.0), Some(1));
+    }
+}
