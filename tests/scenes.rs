@@ -41,12 +41,14 @@ fn wait_for_figure(harness: &mut Harness<'static, ExplorerApp>, what: &str) {
     }
 }
 
-#[test]
-fn every_theory_scene_opens_from_the_navigator_and_shows_its_figure() {
+/// Opens every theory scene whose place in the registry has `parity`, waits
+/// for its figure and snapshots it. Two tests take the even and the odd
+/// places, so that the two run side by side (several scenes train a model).
+fn snapshot_theory_scenes(parity: usize) {
     // One harness per scene; their snapshot results are gathered and checked at the end.
     let mut results = egui_kittest::SnapshotResults::new();
-    for &id in SceneId::ALL {
-        if !matches!(Scene::from_id(id), Scene::Theory(_)) {
+    for (i, &id) in SceneId::ALL.iter().enumerate() {
+        if i % 2 != parity || !matches!(Scene::from_id(id), Scene::Theory(_)) {
             continue;
         }
         let mut harness = open(id.title());
@@ -55,6 +57,16 @@ fn every_theory_scene_opens_from_the_navigator_and_shows_its_figure() {
         results.add(harness.try_snapshot(format!("scene_{}", id.id().replace('-', "_"))));
     }
     results.unwrap();
+}
+
+#[test]
+fn every_theory_scene_opens_from_the_navigator_and_shows_its_figure_even_places() {
+    snapshot_theory_scenes(0);
+}
+
+#[test]
+fn every_theory_scene_opens_from_the_navigator_and_shows_its_figure_odd_places() {
+    snapshot_theory_scenes(1);
 }
 
 #[test]

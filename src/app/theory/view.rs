@@ -106,12 +106,14 @@ fn panel_ui(ui: &mut egui::Ui, id: &str, panel: &Panel, backdrop: Option<&Textur
     if panel.equal_aspect {
         plot = plot.data_aspect(1.0);
     }
-    if let Some(b) = &panel.backdrop {
+    // The backdrop's area and the panel's own bounds (the plane) are always in view.
+    let areas = [panel.backdrop.as_ref().map(|b| [b.min, b.max]), panel.bounds];
+    for [min, max] in areas.into_iter().flatten() {
         plot = plot
-            .include_x(b.min[0])
-            .include_x(b.max[0])
-            .include_y(b.min[1])
-            .include_y(b.max[1]);
+            .include_x(min[0])
+            .include_x(max[0])
+            .include_y(min[1])
+            .include_y(max[1]);
     }
     plot.show(ui, |plot_ui| {
         if let (Some(texture), Some(b)) = (backdrop, &panel.backdrop) {
