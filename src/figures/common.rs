@@ -245,6 +245,41 @@ pub fn arrow_tips(origins: &[Point], vectors: &[Point], max_length: f64) -> Vec<
         .collect()
 }
 
+/// The 2D MLP the figures train (ε prediction, the linear schedule) and its
+/// training: L_simple on batches of 256, seeded by `seed`.
+#[must_use]
+pub fn mlp_2d(seed: u64) -> (crate::model::ModelConfig, crate::model::train::TrainConfig) {
+    let model = crate::model::ModelConfig {
+        architecture: crate::model::Architecture::Mlp(crate::model::MlpConfig::default()),
+        schedule: crate::diffusion::ScheduleConfig::default(),
+        ..crate::model::ModelConfig::default()
+    };
+    let config = crate::model::train::TrainConfig {
+        batch: 256,
+        seed,
+        ..crate::model::train::TrainConfig::default()
+    };
+    (model, config)
+}
+
+/// Runs `steps` training steps, saying how far it got every 50; returns
+/// (step, loss) of each.
+///
+/// # Errors
+/// A training failure; cancelled.
+pub fn train(trainer: &mut crate::model::train::Trainer, steps: usize, job: &JobContext) -> Result<Vec<Point>> {
+    let mut losses = Vec::with_capacity(steps);
+    for step in 1..=steps {
+        check(job)?;
+        let outcome = trainer.step()?;
+        losses.push([outcome.step as f64, outcome.loss]);
+        if step % 50 == 0 {
+            job.report(format!("training step {step} of {steps}: loss {:.4}", outcome.loss));
+        }
+    }
+    Ok(losses)
+}
+
 /// Stops with [`FigureError::Cancelled`] once the job is no longer wanted.
 ///
 /// # Errors

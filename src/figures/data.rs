@@ -135,6 +135,19 @@ pub struct Panel {
 }
 
 impl Panel {
+    /// A training run's loss, log₁₀, against the step; `losses` are (step, loss).
+    #[must_use]
+    pub fn training(losses: &[Point]) -> Self {
+        let log_losses = losses.iter().map(|[s, l]| [*s, l.max(1e-12).log10()]).collect();
+        Self {
+            title: "training".into(),
+            x_label: "training step".into(),
+            y_label: "log₁₀ loss".into(),
+            series: vec![Series::line("log₁₀ loss", super::common::STOCHASTIC, log_losses)],
+            ..Self::default()
+        }
+    }
+
     /// A panel of the plane every 2D scene shows: x from −4.5 to 4.5, y from
     /// −4 to 4, one unit as long on both axes.
     #[must_use]

@@ -5,15 +5,15 @@
 //! (`live_training`), streaming its losses, then calls [`compare`].
 
 use super::Inputs;
-use super::common::{self, DETERMINISTIC, STOCHASTIC};
+use super::common::{self, DETERMINISTIC};
 use super::data::{Figure, Panel, Point, Series};
 use super::error::{FigureError, Result};
 use crate::data::Dataset;
 use crate::diffusion::sampler::add_noise;
-use crate::diffusion::{Denoiser, NoiseLevel, NoiseRng, ScheduleConfig};
+use crate::diffusion::{Denoiser, NoiseLevel, NoiseRng};
 use crate::jobs::JobContext;
 use crate::model::train::{TrainConfig, Trainer};
-use crate::model::{Architecture, MlpConfig, ModelConfig, TrainedModel};
+use crate::model::{ModelConfig, TrainedModel};
 
 /// Points per t of the comparison.
 const POINTS: usize = 2000;
@@ -47,16 +47,7 @@ figure_setup!(Setup, "learned-vs-exact", {
 /// Only if the mixture cannot be sampled.
 pub fn training(setup: &Setup, inputs: &Inputs) -> Result<(ModelConfig, TrainConfig, Dataset)> {
     let data = Dataset::from_mixture_samples(&inputs.mixture, 5000, 0, "the three-blob mixture")?;
-    let model = ModelConfig {
-        architecture: Architecture::Mlp(MlpConfig::default()),
-        schedule: ScheduleConfig::default(),
-        ..ModelConfig::default()
-    };
-    let config = TrainConfig {
-        batch: 256,
-        seed: setup.seed,
-        ..TrainConfig::default()
-    };
+    let (model, config) = common::mlp_2d(setup.seed);
     Ok((model, config, data))
 }
 
@@ -147,18 +138,7 @@ pub fn compute(setup: &Setup, inputs: &Inputs, job: &JobContext) -> Result<Learn
     }
     let (model, config, data) = training(setup, inputs)?;
     let mut trainer = Trainer::new(model, config, data)?;
-    let mut losses = Vec::new();
-    for step in 1..=setup.steps {
-        common::check(job)?;
-        let outcome = trainer.step()?;
-        losses.push([outcome.step as f64, outcome.loss]);
-        if step % 50 == 0 {
-            job.report(format!(
-                "training step {step} of {}: loss {:.4}",
-                setup.steps, outcome.loss
-            ));
-        }
-    }
+    let losses = common::train(&mut trainer, setup.steps, job)?;
     let model = trainer.ema_model()?;
     Ok(Learned {
         losses,
@@ -169,7 +149,6 @@ pub fn compute(setup: &Setup, inputs: &Inputs, job: &JobContext) -> Result<Learn
 /// The loss curve (log₁₀) and the relative error against log₁₀ t.
 #[must_use]
 pub fn figure(losses: &[Point], errors: Option<&Errors>) -> Figure {
-    let log_losses = losses.iter().map(|[s, l]| [*s, l.max(1e-12).log10()]).collect();
     let mut error_series = Vec::new();
     if let Some(errors) = errors {
         let points = errors.by_t.iter().map(|(t, e)| [(*t as f64).log10(), *e]).collect();
@@ -177,13 +156,7 @@ pub fn figure(losses: &[Point], errors: Option<&Errors>) -> Figure {
     }
     let mut figure = Figure {
         panels: vec![
-            Panel {
-                title: "training".into(),
-                x_label: "training step".into(),
-                y_label: "log₁₀ loss".into(),
-                series: vec![Series::line("log₁₀ loss", STOCHASTIC, log_losses)],
-                ..Panel::default()
-            },
+            Panel::training(losses),
             Panel {
                 title: "the learned ε against the exact one".into(),
                 x_label: "log₁₀ t".into(),

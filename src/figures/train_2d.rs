@@ -4,15 +4,14 @@
 
 use std::sync::Arc;
 
-use super::common::{self, DETERMINISTIC, STOCHASTIC};
+use super::common::{self, DETERMINISTIC};
 use super::data::{Figure, Panel, Series};
 use super::error::{FigureError, Result};
 use crate::data::toys::Toy;
 use crate::diffusion::sampler::{SamplerConfig, build_sampler};
 use crate::diffusion::{NoiseRng, Schedule, ScheduleConfig};
 use crate::jobs::JobContext;
-use crate::model::train::{TrainConfig, Trainer};
-use crate::model::{Architecture, MlpConfig, ModelConfig};
+use crate::model::train::Trainer;
 
 /// Samples drawn from the trained model.
 const SAMPLES: usize = 1000;
@@ -60,29 +59,9 @@ pub fn figure(setup: &Setup, job: &JobContext) -> Result<Figure> {
         .take(SAMPLES)
         .map(|p| [f64::from(p[0]), f64::from(p[1])])
         .collect();
-    let model = ModelConfig {
-        architecture: Architecture::Mlp(MlpConfig::default()),
-        schedule: ScheduleConfig::default(),
-        ..ModelConfig::default()
-    };
-    let config = TrainConfig {
-        batch: 256,
-        seed: setup.seed,
-        ..TrainConfig::default()
-    };
+    let (model, config) = common::mlp_2d(setup.seed);
     let mut trainer = Trainer::new(model, config, data)?;
-    let mut losses = Vec::new();
-    for step in 1..=setup.steps {
-        common::check(job)?;
-        let outcome = trainer.step()?;
-        losses.push([outcome.step as f64, outcome.loss.max(1e-12).log10()]);
-        if step % 50 == 0 {
-            job.report(format!(
-                "training step {step} of {}: loss {:.4}",
-                setup.steps, outcome.loss
-            ));
-        }
-    }
+    let losses = common::train(&mut trainer, setup.steps, job)?;
     let trained = trainer.ema_model()?;
     let schedule = Arc::new(Schedule::new(&ScheduleConfig::default())?);
     let mut sampler = build_sampler(&SamplerConfig::default(), schedule)?;
@@ -91,13 +70,7 @@ pub fn figure(setup: &Setup, job: &JobContext) -> Result<Figure> {
     let samples = common::points(&common::run_to_end(sampler.as_mut(), &trained, &start, &mut rng, job)?)?;
     let mut figure = Figure {
         panels: vec![
-            Panel {
-                title: "training".into(),
-                x_label: "training step".into(),
-                y_label: "log₁₀ loss".into(),
-                series: vec![Series::line("log₁₀ L_simple", STOCHASTIC, losses.clone())],
-                ..Panel::default()
-            },
+            Panel::training(&losses),
             Panel::plane(
                 format!("DDIM-50 samples over {}", setup.toy),
                 vec![
@@ -109,7 +82,7 @@ pub fn figure(setup: &Setup, job: &JobContext) -> Result<Figure> {
         ..Figure::default()
     };
     let tail = losses.len().saturating_sub(100);
-    let recent: Vec<f64> = losses[tail..].iter().map(|p| 10_f64.powf(p[1])).collect();
+    let recent: Vec<f64> = losses[tail..].iter().map(|p| p[1]).collect();
     figure.number(
         "loss over the last 100 steps",
         recent.iter().sum::<f64>() / recent.len().max(1) as f64,
