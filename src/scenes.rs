@@ -10,6 +10,8 @@
 /// A chapter of the course, in teaching order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Chapter {
+    /// Before diffusion: latent variables, the ELBO and the VAE.
+    Latent,
     /// How data becomes noise.
     Forward,
     /// Undoing it, and the bound that trains it.
@@ -26,7 +28,8 @@ pub enum Chapter {
 
 impl Chapter {
     /// Every chapter, in teaching order.
-    pub const ALL: [Self; 6] = [
+    pub const ALL: [Self; 7] = [
+        Self::Latent,
         Self::Forward,
         Self::Reverse,
         Self::Score,
@@ -39,6 +42,7 @@ impl Chapter {
     #[must_use]
     pub fn title(self) -> &'static str {
         match self {
+            Self::Latent => "0 Latent variables and the ELBO",
             Self::Forward => "1 The forward process",
             Self::Reverse => "2 The reverse process and the ELBO",
             Self::Score => "3 Parameterizations and the score",
@@ -91,6 +95,7 @@ macro_rules! scene_registry {
 }
 
 scene_registry! {
+    ElboGap => "elbo-gap", Latent, "ELBO and the evidence gap", "log p(x) = ELBO + KL(q(z|x) ‖ p(z|x)) on a model with an exact posterior.";
     ImageForward => "images", Forward, "Images", "The forward process on an image, schedules compared.";
     CosineVsLinear => "cosine-vs-linear", Forward, "Cosine vs linear", "Improved DDPM's cosine schedule against the linear one.";
     Spacing => "timestep-spacing", Forward, "Timestep spacing", "Which t leading, trailing and linspace visit.";

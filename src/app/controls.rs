@@ -53,6 +53,7 @@ impl Scene {
             SceneId::ImageForward => Self::ImageForward,
             SceneId::ImageBatch => Self::ImageBatch,
             SceneId::Train2D => Self::Train2D,
+            SceneId::ElboGap => Self::Theory(Topic::EvidenceGap),
             SceneId::DdpmVsDdim => Self::Theory(Topic::Eta),
             SceneId::DdimInversion => Self::Theory(Topic::Inversion),
             SceneId::Branching => Self::Theory(Topic::Branching),

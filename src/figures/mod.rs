@@ -22,6 +22,7 @@ pub mod dpm_solver;
 pub mod elbo;
 pub mod error;
 pub mod eta;
+pub mod evidence_gap;
 pub mod forward_images;
 pub mod four_ways;
 pub mod guidance;
@@ -31,6 +32,7 @@ pub mod inpaint;
 pub mod inversion;
 pub mod inversion_images;
 pub mod langevin;
+pub mod latent_model;
 pub mod learned;
 pub mod memorization;
 pub mod mixture_2d;
@@ -111,6 +113,7 @@ macro_rules! figures {
 }
 
 figures! {
+    ElboGap => evidence_gap, |setup, _, job| Ok(evidence_gap::compute(setup, job)?.figure());
     ImageForward => forward_images, |setup, _, _| forward_images::figure(setup);
     Mixture2D => mixture_2d, |setup, inputs, job| mixture_2d::figure(setup, inputs, job);
     ImageBatch => image_batch, |setup, _, job| image_batch::figure(setup, job);

@@ -283,11 +283,7 @@ impl Canvas {
     }
 
     fn bars(&mut self, points: &[Point], color: Rgb, frame: Frame) {
-        let spacing = points
-            .windows(2)
-            .map(|w| (w[1][0] - w[0][0]).abs())
-            .fold(f64::INFINITY, f64::min);
-        let half = if spacing.is_finite() { 0.4 * spacing } else { 0.4 };
+        let half = bar_half_width(points);
         for p in points {
             let [left, top] = frame.to_pixel([p[0] - half, p[1].max(0.0)]);
             let [right, bottom] = frame.to_pixel([p[0] + half, p[1].min(0.0)]);
@@ -332,6 +328,15 @@ impl Canvas {
     }
 }
 
+/// Half a bar's width: 0.4 of the closest spacing of `points`, or 0.4 for one bar.
+fn bar_half_width(points: &[Point]) -> f64 {
+    let spacing = points
+        .windows(2)
+        .map(|w| (w[1][0] - w[0][0]).abs())
+        .fold(f64::INFINITY, f64::min);
+    if spacing.is_finite() { 0.4 * spacing } else { 0.4 }
+}
+
 /// The data range of a panel, padded by 5 %; for an equal-aspect panel the
 /// shorter side is widened so that one unit is as long on both axes.
 fn data_range(panel: &Panel, area: [f32; 4]) -> [f64; 4] {
@@ -349,9 +354,13 @@ fn data_range(panel: &Panel, area: [f32; 4]) -> [f64; 4] {
     for series in &panel.series {
         series.all_points().for_each(&mut include);
         if series.mark == Mark::Bars {
-            // Bars stand on y = 0.
-            if let Some(first) = series.all_points().next() {
-                include([first[0], 0.0]);
+            // Bars stand on y = 0 and are as wide as they are drawn.
+            for line in &series.lines {
+                let half = bar_half_width(line);
+                for p in line {
+                    include([p[0] - half, 0.0]);
+                    include([p[0] + half, 0.0]);
+                }
             }
         }
     }

@@ -20,6 +20,7 @@
 //! | Inpainting | [`inpaint`] | the U-Net fills in hidden pixels |
 //! | Memorization | [`memorization`] | the empirical denoiser copies, the U-Net does not |
 //! | Learned vs exact | [`learned`] | a trained MLP's ε against the exact one, by t |
+//! | ELBO and the evidence gap | [`evidence_gap`] | log p(x) = ELBO + KL on an exact posterior; Jensen by Monte Carlo |
 //! | ELBO | [`elbo`] | L_T, L_{t−1}, L_0, bits/dim, rate–distortion, zero terminal SNR |
 //! | Spacing | [`spacing`] | the t leading, trailing and linspace visit |
 //!
@@ -33,6 +34,7 @@ pub mod distill;
 pub mod dpm_solver;
 pub mod elbo;
 pub mod eta;
+pub mod evidence_gap;
 pub mod figure;
 pub mod four_ways;
 pub mod guidance;
@@ -59,6 +61,8 @@ use crate::scenes::SceneId;
 /// Which theory scene.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Topic {
+    /// The ELBO and the evidence gap.
+    EvidenceGap,
     /// DDPM vs DDIM: η.
     Eta,
     /// DDIM inversion and interpolation.
@@ -101,6 +105,7 @@ impl Topic {
     #[must_use]
     pub fn id(self) -> SceneId {
         match self {
+            Self::EvidenceGap => SceneId::ElboGap,
             Self::Eta => SceneId::DdpmVsDdim,
             Self::Inversion => SceneId::DdimInversion,
             Self::Branching => SceneId::Branching,
@@ -129,6 +134,7 @@ impl Topic {
 
     fn build(self, context: &SceneContext) -> Box<dyn TheoryScene> {
         match self {
+            Self::EvidenceGap => Box::new(evidence_gap::EvidenceGapScene::new(context)),
             Self::Eta => Box::new(eta::EtaScene::new(context)),
             Self::Inversion => Box::new(inversion::InversionScene::new(context)),
             Self::Branching => Box::new(branching::BranchingScene::new(context)),

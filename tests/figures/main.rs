@@ -4,7 +4,9 @@
 //! `noisescope figure` run for every figure with small settings.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "../common/mod.rs"]
 mod common;
+mod latent;
 
 use std::process::Command;
 
