@@ -104,6 +104,7 @@ scene_registry! {
     LearnedVariance => "learned-variance", Reverse, "Learned variance", "Improved DDPM's learned variance and importance sampling.";
     VdmSchedule => "vdm-schedule", Reverse, "VDM schedule", "VDM's learned schedule.";
     FourWays => "four-parameterizations", Score, "Four parameterizations", "ε_θ, x_θ, score and v_θ.";
+    Tweedie => "tweedie", Score, "Tweedie's formula", "E[x0|x_t] = (x_t + (1−ᾱ_t)∇log p_t(x_t))/√ᾱ_t: the best guess of x0.";
     Langevin => "langevin", Score, "Langevin", "Plain and annealed Langevin dynamics.";
     LearnedVsExact => "learned-vs-exact", Score, "Learned vs exact", "A trained MLP against the exact score.";
     DdpmVsDdim => "ddpm-vs-ddim", Samplers, "DDPM vs DDIM", "DDPM against DDIM: η.";

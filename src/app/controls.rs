@@ -58,6 +58,7 @@ impl Scene {
             SceneId::DdimInversion => Self::Theory(Topic::Inversion),
             SceneId::Branching => Self::Theory(Topic::Branching),
             SceneId::FourWays => Self::Theory(Topic::FourWays),
+            SceneId::Tweedie => Self::Theory(Topic::Tweedie),
             SceneId::CosineVsLinear => Self::Theory(Topic::Cosine),
             SceneId::LearnedVariance => Self::Theory(Topic::Improved),
             SceneId::VdmSchedule => Self::Theory(Topic::Vdm),

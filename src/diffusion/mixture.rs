@@ -278,7 +278,12 @@ impl GaussianMixture {
         self.like_input(&(toward_means - shrink)?, x_t)
     }
 
-    fn posterior_mean(&self, x_t: &Tensor, alpha_bar: f64, labels: Labels<'_>) -> Result<Tensor> {
+    /// The posterior mean E[x_0 | x_t] (or E[x_0 | x_t, y] with labels), by
+    /// Bayes component by component: Σ_k r_k [h_k μ_k + g_k x] (module docs).
+    ///
+    /// # Errors
+    /// Tensor failures, a width other than D, or a label no component has.
+    pub fn posterior_mean(&self, x_t: &Tensor, alpha_bar: f64, labels: Labels<'_>) -> Result<Tensor> {
         let x = self.rows(x_t)?;
         let r = self.posterior(&x, alpha_bar, labels)?;
         let h = self.per_component(|c| (1.0 - alpha_bar) / noised_variance(c.std, alpha_bar))?;

@@ -40,6 +40,7 @@ pub mod render;
 pub mod sde_ode;
 pub mod spacing;
 pub mod train_2d;
+pub mod tweedie;
 pub mod vdm;
 pub mod write;
 
@@ -139,4 +140,5 @@ figures! {
     Memorization => memorization, |setup, _, job| Ok(memorization::compute(setup, job)?.figure());
     Inpainting => inpaint, |setup, _, job| Ok(inpaint::compute(setup, job)?.figure());
     FourWays => four_ways, |setup, inputs, _| Ok(four_ways::compute(setup, inputs)?.figure());
+    Tweedie => tweedie, |setup, inputs, job| Ok(tweedie::compute(setup, inputs, job)?.figure());
 }

@@ -7,6 +7,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 mod latent;
+mod score;
 
 use std::process::Command;
 

@@ -3,21 +3,16 @@
 
 use egui::Slider;
 
-use super::job::Computation;
-use super::view::{self, Textures};
+use super::scene_figure::SceneFigure;
+use super::view;
 use super::{SceneContext, TheoryScene};
-use crate::figures::Figure;
 use crate::figures::evidence_gap::{self, EvidenceGap, Prior, Setup};
 
 /// The ELBO-and-the-evidence-gap scene.
 pub struct EvidenceGapScene {
-    context: SceneContext,
     setup: Setup,
-    gap: Computation<EvidenceGap>,
-    /// The latest result's figure, laid out once per result.
-    figure: Option<Figure>,
-    /// The top row's and the bottom row's (each row is one `panels_ui`).
-    textures: [Textures; 2],
+    /// Drawn in two rows of two panels.
+    gap: SceneFigure<EvidenceGap>,
 }
 
 impl EvidenceGapScene {
@@ -25,11 +20,8 @@ impl EvidenceGapScene {
     #[must_use]
     pub fn new(context: &SceneContext) -> Self {
         let mut scene = Self {
-            context: context.clone(),
             setup: Setup::default(),
-            gap: Computation::default(),
-            figure: None,
-            textures: Default::default(),
+            gap: SceneFigure::new(context, EvidenceGap::figure, 2),
         };
         scene.restart();
         scene
@@ -37,9 +29,7 @@ impl EvidenceGapScene {
 
     fn restart(&mut self) {
         let setup = self.setup;
-        self.gap.restart(&self.context.repaint, move |job| {
-            evidence_gap::compute(&setup, job).map_err(String::from)
-        });
+        self.gap.restart(move |_, job| evidence_gap::compute(&setup, job));
     }
 
     fn controls_ui(&mut self, ui: &mut egui::Ui) {
@@ -100,23 +90,21 @@ impl TheoryScene for EvidenceGapScene {
     }
 
     fn ui(&mut self, ui: &mut egui::Ui) {
-        if self.gap.poll() {
-            self.figure = self.gap.value().map(EvidenceGap::figure);
-            self.textures.iter_mut().for_each(Textures::clear);
-        }
+        self.gap.poll();
         let before = self.setup;
         self.controls_ui(ui);
         if self.setup != before {
             self.restart();
         }
         self.gap.status_ui(ui);
-        let (Some(gap), Some(figure)) = (self.gap.value(), &self.figure) else {
+        if let Some(gap) = self.gap.value() {
+            Self::numbers_ui(ui, gap);
+        }
+        let Some((figure, [top_textures, bottom_textures])) = self.gap.parts() else {
             return;
         };
-        Self::numbers_ui(ui, gap);
         let height = (ui.available_height() / 2.0 - 8.0).max(120.0);
         let (top, bottom) = figure.panels.split_at(2.min(figure.panels.len()));
-        let [top_textures, bottom_textures] = &mut self.textures;
         view::panels_ui(ui, "elbo-gap-top", top, top_textures, height);
         view::panels_ui(ui, "elbo-gap-bottom", bottom, bottom_textures, height);
     }

@@ -9,6 +9,7 @@
 //! | DDIM inversion | [`inversion`], [`inversion_images`] | data → latent → data; slerp between latents, on points and on images |
 //! | Branching | [`branching`] | what is decided at step t |
 //! | Four ways | [`four_ways`] | ε_θ, x_θ, score, v_θ and their conversions |
+//! | Tweedie's formula | [`tweedie`] | E[x0\|x_t] from the score against Bayes; the best guess of x0 by t |
 //! | Cosine vs linear | [`cosine`] | Improved DDPM's schedule: where linear has destroyed the image |
 //! | Improved DDPM | [`improved`] | learned variance per t, importance sampling of t |
 //! | VDM | [`vdm`] | a learned monotone log-SNR schedule |
@@ -46,8 +47,10 @@ pub mod job;
 pub mod langevin;
 pub mod learned;
 pub mod memorization;
+pub mod scene_figure;
 pub mod sde_ode;
 pub mod spacing;
+pub mod tweedie;
 pub mod vdm;
 pub mod view;
 
@@ -71,6 +74,8 @@ pub enum Topic {
     Branching,
     /// ε_θ, x_θ, score and v_θ.
     FourWays,
+    /// Tweedie's formula.
+    Tweedie,
     /// Improved DDPM's cosine schedule against the linear one.
     Cosine,
     /// Improved DDPM's learned variance and importance sampling.
@@ -110,6 +115,7 @@ impl Topic {
             Self::Inversion => SceneId::DdimInversion,
             Self::Branching => SceneId::Branching,
             Self::FourWays => SceneId::FourWays,
+            Self::Tweedie => SceneId::Tweedie,
             Self::Cosine => SceneId::CosineVsLinear,
             Self::Improved => SceneId::LearnedVariance,
             Self::Vdm => SceneId::VdmSchedule,
@@ -139,6 +145,7 @@ impl Topic {
             Self::Inversion => Box::new(inversion::InversionScene::new(context)),
             Self::Branching => Box::new(branching::BranchingScene::new(context)),
             Self::FourWays => Box::new(four_ways::FourWaysScene::new(context)),
+            Self::Tweedie => Box::new(tweedie::TweedieScene::new(context)),
             Self::Cosine => Box::new(cosine::CosineScene::new(context)),
             Self::Improved => Box::new(improved::ImprovedScene::new(context)),
             Self::Vdm => Box::new(vdm::VdmScene::new(context)),
