@@ -102,6 +102,7 @@ scene_registry! {
     Mixture2D => "2d-mixture", Reverse, "2D mixture", "Particles of a 2D mixture, sampled live.";
     Elbo => "elbo", Reverse, "ELBO", "The ELBO term by term.";
     LearnedVariance => "learned-variance", Reverse, "Learned variance", "Improved DDPM's learned variance and importance sampling.";
+    LossWeights => "loss-weights", Reverse, "Loss weights", "The ELBO's weight per t on the x0, ε, score and v errors, against L_simple's.";
     VdmSchedule => "vdm-schedule", Reverse, "VDM schedule", "VDM's learned schedule.";
     FourWays => "four-parameterizations", Score, "Four parameterizations", "ε_θ, x_θ, score and v_θ.";
     Tweedie => "tweedie", Score, "Tweedie's formula", "E[x0|x_t] = (x_t + (1−ᾱ_t)∇log p_t(x_t))/√ᾱ_t: the best guess of x0.";

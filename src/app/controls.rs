@@ -61,6 +61,7 @@ impl Scene {
             SceneId::Tweedie => Self::Theory(Topic::Tweedie),
             SceneId::CosineVsLinear => Self::Theory(Topic::Cosine),
             SceneId::LearnedVariance => Self::Theory(Topic::Improved),
+            SceneId::LossWeights => Self::Theory(Topic::LossWeights),
             SceneId::VdmSchedule => Self::Theory(Topic::Vdm),
             SceneId::Langevin => Self::Theory(Topic::Langevin),
             SceneId::SdeVsOde => Self::Theory(Topic::SdeOde),

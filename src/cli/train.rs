@@ -57,7 +57,8 @@ pub struct TrainArgs {
     /// Also learn the variance (Improved DDPM); use with --loss hybrid.
     #[arg(long)]
     pub learned_variance: bool,
-    /// simple (L_simple) or hybrid (L_simple + 0.001 L_vlb).
+    /// simple (L_simple), hybrid (L_simple + 0.001 L_vlb) or elbo (the MSE
+    /// weighted per t by the ELBO's weight).
     #[arg(long, default_value = "simple")]
     pub loss: Loss,
     /// uniform or importance (Improved DDPM's loss-second-moment sampler).

@@ -13,6 +13,7 @@
 //! | [`inpaint`] | inpainting: the known pixels replaced after every reverse step |
 //! | [`forward`] | the noising process step by step: closed form or Markov chain |
 //! | [`elbo`] | L_T, L_{t−1}, L_0 and bits/dim |
+//! | [`loss_weight`] | the ELBO's weight per t on the x0, ε, score and v errors, in SNR form |
 //! | [`noise`] | the explicit, seeded RNG every stochastic function takes |
 
 #[macro_use]
@@ -25,6 +26,7 @@ pub mod forward;
 pub mod guidance;
 pub mod inpaint;
 pub mod inversion;
+pub mod loss_weight;
 pub mod mixture;
 pub mod noise;
 pub mod param;

@@ -41,7 +41,7 @@ impl Default for Setup {
     }
 }
 
-figure_setup!(Setup, "branching", {
+figure_setup!(Setup, {
     seed => "seed": "draws the original run",
     branch => "branch": "the branch point shown, 0 (t = 991) to 10 (t = 11)",
 });

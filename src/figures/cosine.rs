@@ -30,7 +30,7 @@ impl Default for Setup {
     }
 }
 
-figure_setup!(Setup, "cosine-vs-linear", {
+figure_setup!(Setup, {
     image => "image": "the sample image, 0 (T-shirt) to 9 (ankle boot)",
     seed => "seed": "the noise draw",
 });

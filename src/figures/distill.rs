@@ -53,7 +53,7 @@ impl Default for Setup {
     }
 }
 
-figure_setup!(Setup, "distillation", {
+figure_setup!(Setup, {
     first_round_steps => "first-round-steps": "training steps of the first round (from scratch)",
     later_round_steps => "later-round-steps": "training steps of each later round",
     seed => "seed": "draws the compared x_T",

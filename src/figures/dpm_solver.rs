@@ -47,7 +47,7 @@ impl Default for Setup {
     }
 }
 
-figure_setup!(Setup, "dpm-solver", {
+figure_setup!(Setup, {
     seed => "seed": "draws the starting points",
     steps => "steps": "whose paths are drawn: 4, 6, 8, 10, 15, 20, 30 or 50",
 });

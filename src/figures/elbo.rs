@@ -43,7 +43,7 @@ impl Default for Setup {
     }
 }
 
-figure_setup!(Setup, "elbo", {
+figure_setup!(Setup, {
     kind => "schedule": "the noise schedule: linear, scaled-linear, cosine, sigmoid",
     zero_terminal_snr => "zero-terminal-snr": "rescale to ᾱ_T = 0: true or false",
     seed => "seed": "draws x0 and the noise",

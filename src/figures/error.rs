@@ -44,6 +44,15 @@ pub enum FigureError {
 }
 
 impl FigureError {
+    /// The error with `id` as the figure an unknown key was given to.
+    #[must_use]
+    pub fn in_figure(self, id: &'static str) -> Self {
+        match self {
+            Self::UnknownKey { key, known, .. } => Self::UnknownKey { figure: id, key, known },
+            other => other,
+        }
+    }
+
     /// A value that is refused for `reason`.
     pub fn bad_value(key: &str, value: &str, reason: impl Into<String>) -> Self {
         Self::BadValue {

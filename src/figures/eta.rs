@@ -36,7 +36,7 @@ impl Default for Setup {
     }
 }
 
-figure_setup!(Setup, "ddpm-vs-ddim", {
+figure_setup!(Setup, {
     eta => "eta": "η, from 0 (DDIM) to 1 (DDPM)",
     seed => "seed": "draws x_T and the noise",
 });

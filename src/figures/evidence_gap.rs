@@ -92,7 +92,7 @@ impl Default for Setup {
     }
 }
 
-figure_setup!(Setup, "elbo-gap", {
+figure_setup!(Setup, {
     prior => "prior": "the latent model: gaussian or two-modes",
     x => "x": "the observed x",
     q_mean => "q-mean": "q(z|x)'s mean before fitting",

@@ -29,7 +29,7 @@ impl Default for Setup {
     }
 }
 
-figure_setup!(Setup, "images", {
+figure_setup!(Setup, {
     image => "image": "the sample image, 0 (T-shirt) to 9 (ankle boot)",
     schedule => "schedule": "linear, scaled-linear, cosine or sigmoid",
     seed => "seed": "draws the noise",

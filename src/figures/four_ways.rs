@@ -26,7 +26,7 @@ impl Default for Setup {
     }
 }
 
-figure_setup!(Setup, "four-parameterizations", {
+figure_setup!(Setup, {
     t => "t": "the noise level, 1 to T − 1",
     seed => "seed": "draws x0 and the noise",
 });

@@ -52,7 +52,7 @@ impl Default for Setup {
     }
 }
 
-figure_setup!(Setup, "guidance", {
+figure_setup!(Setup, {
     kind => "kind": "classifier or cfg (classifier-free)",
     class => "class": "the class guided toward: 0, 1 or 2",
     gamma => "gamma": "γ, the guidance scale",

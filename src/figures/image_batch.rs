@@ -43,7 +43,7 @@ impl Default for Setup {
     }
 }
 
-figure_setup!(Setup, "image-batch", {
+figure_setup!(Setup, {
     class => "class": "the Fashion-MNIST class, 0 to 9",
     gamma => "gamma": "classifier-free guidance's γ",
     sampler => "sampler": "ddim, ddpm, euler-ode, heun-ode, reverse-sde, dpm-solver++",

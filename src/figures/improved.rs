@@ -25,26 +25,8 @@ const POINTS: usize = 500;
 /// x0 whose bound is averaged.
 pub const ELBO_POINTS: usize = 16;
 
-/// How long the model trains.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Setup {
-    /// Training steps (batches of 256).
-    pub steps: usize,
-    /// The training run's seed.
-    pub seed: u64,
-}
-
-impl Default for Setup {
-    /// 2000 steps: about a minute on two cores.
-    fn default() -> Self {
-        Self { steps: 2000, seed: 0 }
-    }
-}
-
-figure_setup!(Setup, "learned-variance", {
-    steps => "steps": "training steps (batches of 256)",
-    seed => "seed": "the training run's seed",
-});
+/// How long the model trains: 2000 steps by default, about a minute on two cores.
+pub type Setup = super::setup::Training<2000, 0>;
 
 /// What the trained model shows.
 #[derive(Clone, Debug, PartialEq)]

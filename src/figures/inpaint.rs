@@ -86,7 +86,7 @@ impl Default for Setup {
     }
 }
 
-figure_setup!(Setup, "inpainting", {
+figure_setup!(Setup, {
     image => "image": "the sample image, 0 (T-shirt) to 9 (ankle boot)",
     hidden => "hidden": "right-half, bottom-half or centre",
     seed => "seed": "draws x_T and the noise",

@@ -49,7 +49,7 @@ impl Default for Setup {
     }
 }
 
-figure_setup!(Setup, "ddim-inversion", {
+figure_setup!(Setup, {
     seed => "seed": "draws A and B (points)",
     steps => "steps": "DDIM steps each way, 1 to 1000 (points)",
     images => "images": "true: two sample images through the U-Net, 50 steps each way",

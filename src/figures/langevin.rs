@@ -41,7 +41,7 @@ impl Default for Setup {
     }
 }
 
-figure_setup!(Setup, "langevin", {
+figure_setup!(Setup, {
     seed => "seed": "draws the start and the noise",
     level => "level": "the annealed level shown, 0 (start) to 50 (end)",
 });

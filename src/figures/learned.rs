@@ -20,26 +20,8 @@ const POINTS: usize = 2000;
 /// The levels compared, log-spaced from 1 to T.
 const LEVELS: usize = 25;
 
-/// How long the MLP trains.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Setup {
-    /// Training steps (batches of 256).
-    pub steps: usize,
-    /// The training run's seed.
-    pub seed: u64,
-}
-
-impl Default for Setup {
-    /// 1500 steps.
-    fn default() -> Self {
-        Self { steps: 1500, seed: 0 }
-    }
-}
-
-figure_setup!(Setup, "learned-vs-exact", {
-    steps => "steps": "training steps (batches of 256)",
-    seed => "seed": "the training run's seed",
-});
+/// How long the MLP trains: 1500 steps by default.
+pub type Setup = super::setup::Training<1500, 0>;
 
 /// The MLP trained, its training, and the data it trains on.
 ///

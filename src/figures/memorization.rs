@@ -39,7 +39,7 @@ impl Default for Setup {
     }
 }
 
-figure_setup!(Setup, "memorization", {
+figure_setup!(Setup, {
     class => "class": "the Fashion-MNIST class, 0 to 9",
     seed => "seed": "draws the samples",
 });

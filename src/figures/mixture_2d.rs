@@ -46,7 +46,7 @@ impl Default for Setup {
     }
 }
 
-figure_setup!(Setup, "2d-mixture", {
+figure_setup!(Setup, {
     sampler => "sampler": "ddim, ddpm, euler-ode, heun-ode, reverse-sde, dpm-solver++, langevin, annealed-langevin",
     steps => "steps": "sampling steps",
     eta => "eta": "DDIM's η, 0 to 1",

@@ -34,6 +34,7 @@ pub mod inversion_images;
 pub mod langevin;
 pub mod latent_model;
 pub mod learned;
+pub mod loss_weights;
 pub mod memorization;
 pub mod mixture_2d;
 pub mod render;
@@ -96,7 +97,7 @@ macro_rules! figures {
         ) -> Result<Figure> {
             match id {
                 $(SceneId::$scene => {
-                    let setup = setup::apply::<$module::Setup>(settings)?;
+                    let setup = setup::apply::<$module::Setup>(settings).map_err(|e| e.in_figure(id.id()))?;
                     let compute: fn(&$module::Setup, &Inputs, &JobContext) -> Result<Figure> = $compute;
                     compute(&setup, inputs, job)
                 })*
@@ -134,6 +135,7 @@ figures! {
         Ok(inversion::compute(setup, inputs, job)?.figure())
     };
     LearnedVariance => improved, |setup, inputs, job| Ok(improved::compute(setup, inputs, job)?.figure());
+    LossWeights => loss_weights, |setup, inputs, job| Ok(loss_weights::compute(setup, inputs, job)?.figure());
     VdmSchedule => vdm, |setup, inputs, job| Ok(vdm::compute(setup, inputs, job)?.figure());
     Distillation => distill, |setup, inputs, job| Ok(distill::compute(setup, inputs, job)?.figure());
     LearnedVsExact => learned, |setup, inputs, job| Ok(learned::compute(setup, inputs, job)?.figure());

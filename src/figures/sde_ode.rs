@@ -38,7 +38,7 @@ impl Default for Setup {
     }
 }
 
-figure_setup!(Setup, "sde-vs-ode", {
+figure_setup!(Setup, {
     seed => "seed": "draws x_T and the SDE's noise",
     step => "step": "the step shown, 0 (x_T) to 100",
 });

@@ -43,8 +43,10 @@ where
 }
 
 /// Implements [`FigureSetup`] for a struct: each field with its key and help.
+/// An unknown key's error names no figure: [`crate::figures::figure`], which
+/// knows the id, fills it in.
 macro_rules! figure_setup {
-    ($ty:ty, $figure:literal, { $($field:ident => $key:literal : $help:literal),* $(,)? }) => {
+    ($ty:ty, { $($field:ident => $key:literal : $help:literal),* $(,)? }) => {
         impl $crate::figures::setup::FigureSetup for $ty {
             fn keys(&self) -> Vec<$crate::figures::setup::SetupKey> {
                 vec![$($crate::figures::setup::SetupKey {
@@ -59,7 +61,7 @@ macro_rules! figure_setup {
                     $($key => self.$field = $crate::figures::setup::parse_value(key, value)?,)*
                     _ => {
                         return Err($crate::figures::error::FigureError::UnknownKey {
-                            figure: $figure,
+                            figure: "",
                             key: key.into(),
                             known: [$($key),*].join(", "),
                         })
@@ -81,4 +83,56 @@ pub fn apply<S: FigureSetup>(settings: &[(String, String)]) -> Result<S> {
         setup.set(key, value)?;
     }
     Ok(setup)
+}
+
+/// The setup of a figure that trains a model: how long, and the seed.
+/// `STEPS` and `SEED` are its defaults.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Training<const STEPS: usize, const SEED: u64> {
+    /// Training steps (batches of 256).
+    pub steps: usize,
+    /// The training run's seed.
+    pub seed: u64,
+}
+
+impl<const STEPS: usize, const SEED: u64> Default for Training<STEPS, SEED> {
+    /// `STEPS` steps from seed `SEED`.
+    fn default() -> Self {
+        Self {
+            steps: STEPS,
+            seed: SEED,
+        }
+    }
+}
+
+impl<const STEPS: usize, const SEED: u64> FigureSetup for Training<STEPS, SEED> {
+    fn keys(&self) -> Vec<SetupKey> {
+        vec![
+            SetupKey {
+                key: "steps",
+                value: self.steps.to_string(),
+                help: "training steps (batches of 256)",
+            },
+            SetupKey {
+                key: "seed",
+                value: self.seed.to_string(),
+                help: "the training run's seed",
+            },
+        ]
+    }
+
+    fn set(&mut self, key: &str, value: &str) -> Result<()> {
+        match key {
+            "steps" => self.steps = parse_value(key, value)?,
+            "seed" => self.seed = parse_value(key, value)?,
+            _ => {
+                return Err(FigureError::UnknownKey {
+                    figure: "",
+                    key: key.into(),
+                    known: "steps, seed".into(),
+                });
+            }
+        }
+        Ok(())
+    }
 }

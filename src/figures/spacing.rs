@@ -26,7 +26,7 @@ impl Default for Setup {
     }
 }
 
-figure_setup!(Setup, "timestep-spacing", {
+figure_setup!(Setup, {
     steps => "steps": "N, the sampling steps",
     train_steps => "train-steps": "T, the training steps",
 });

@@ -38,7 +38,7 @@ impl Default for Setup {
     }
 }
 
-figure_setup!(Setup, "train-2d", {
+figure_setup!(Setup, {
     toy => "toy": "two-moons, swiss-roll, checkerboard or rings",
     steps => "steps": "training steps (batches of 256)",
     seed => "seed": "the training run and the samples",

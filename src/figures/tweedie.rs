@@ -43,7 +43,7 @@ impl Default for Setup {
     }
 }
 
-figure_setup!(Setup, "tweedie", {
+figure_setup!(Setup, {
     t => "t": "the noise level, 1 to T",
     particles => "particles": "particles on the plane, 1 to 2000",
     seed => "seed": "draws x0 and the noise",

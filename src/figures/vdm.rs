@@ -21,26 +21,9 @@ pub const SAMPLES: usize = 8192;
 /// Bins of t for the per-t loss.
 const T_BINS: usize = 24;
 
-/// How long the network and the schedule train.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Setup {
-    /// Joint training steps (batches of 256).
-    pub steps: usize,
-    /// Draws the network's first weights.
-    pub seed: u64,
-}
-
-impl Default for Setup {
-    /// 1500 steps: about a minute on two cores.
-    fn default() -> Self {
-        Self { steps: 1500, seed: 2 }
-    }
-}
-
-figure_setup!(Setup, "vdm-schedule", {
-    steps => "steps": "joint training steps (batches of 256)",
-    seed => "seed": "draws the network's first weights",
-});
+/// How long the network and the schedule train: 1500 steps by default, about
+/// a minute on two cores (the seed draws the network's first weights).
+pub type Setup = super::setup::Training<1500, 2>;
 
 /// A schedule as (γ, γ′) at given t.
 type GammaAt<'a> = &'a dyn Fn(&[f64]) -> Result<(Tensor, Tensor)>;

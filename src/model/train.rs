@@ -47,9 +47,13 @@ pub enum Loss {
     Simple,
     /// L_simple + λ L_vlb (needs a learned variance to matter).
     Hybrid,
+    /// The MSE weighted per t by the ELBO's weight on the target
+    /// ([`crate::diffusion::loss_weight::normalized_weights`]): the true bound,
+    /// up to a constant, instead of L_simple's uniform weight.
+    Elbo,
 }
 
-named_enum!(Loss, "loss", [Simple => "simple", Hybrid => "hybrid"]);
+named_enum!(Loss, "loss", [Simple => "simple", Hybrid => "hybrid", Elbo => "elbo"]);
 
 /// Everything about a training run except the model and the data.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -250,7 +254,10 @@ impl Trainer {
         let mut rng = step_rng(self.config.seed, step);
         let batch = self.config.batch;
         let (x0, labels) = self.draw_batch(&mut rng)?;
-        let (timesteps, weights) = self.sampler.draw(batch, &mut rng);
+        let (timesteps, mut weights) = self.sampler.draw(batch, &mut rng);
+        if self.config.loss == Loss::Elbo {
+            self.weigh_by_the_elbo(&timesteps, &mut weights);
+        }
         let noise = rng.randn(x0.shape(), &Device::Cpu)?;
         let signal = column(timesteps.iter().map(|&t| self.schedule.alpha_bar(t).sqrt()))?;
         let sigma = column(timesteps.iter().map(|&t| (1.0 - self.schedule.alpha_bar(t)).sqrt()))?;
@@ -485,6 +492,21 @@ impl Trainer {
 }
 
 /// One value per row as a `[rows, 1]` f32 column, to broadcast over a batch.
+impl Trainer {
+    /// Multiplies each row's weight by the ELBO's weight at its t, for the
+    /// parameterization the network is trained on (its target).
+    fn weigh_by_the_elbo(&self, timesteps: &[usize], weights: &mut [f64]) {
+        let target = match self.model.config().prediction {
+            PredictionType::Epsilon | PredictionType::Score => PredictionType::Epsilon,
+            kind => kind,
+        };
+        let per_t = crate::diffusion::loss_weight::normalized_weights(&self.schedule, target);
+        for (w, t) in weights.iter_mut().zip(timesteps) {
+            *w *= per_t.get(t.saturating_sub(1)).copied().unwrap_or(1.0);
+        }
+    }
+}
+
 fn column(values: impl Iterator<Item = f64>) -> Result<Tensor> {
     let values: Vec<f32> = values.map(|v| v as f32).collect();
     let rows = values.len();

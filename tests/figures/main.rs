@@ -7,6 +7,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 mod latent;
+mod reverse;
 mod score;
 
 use std::process::Command;
@@ -495,7 +496,7 @@ fn small_settings(id: SceneId) -> Vec<String> {
         SceneId::Train2D => vec!["--set".into(), "steps=20".into()],
         SceneId::ImageBatch => ["--set", "steps=2", "--set", "batch=2"].map(String::from).to_vec(),
         SceneId::Mixture2D => vec!["--set".into(), "particles=50".into()],
-        SceneId::LearnedVariance | SceneId::VdmSchedule | SceneId::LearnedVsExact => {
+        SceneId::LearnedVariance | SceneId::VdmSchedule | SceneId::LearnedVsExact | SceneId::LossWeights => {
             vec!["--set".into(), "steps=20".into()]
         }
         SceneId::Distillation => ["--set", "first-round-steps=10", "--set", "later-round-steps=5"]

@@ -12,6 +12,7 @@
 //! | Tweedie's formula | [`tweedie`] | E[x0\|x_t] from the score against Bayes; the best guess of x0 by t |
 //! | Cosine vs linear | [`cosine`] | Improved DDPM's schedule: where linear has destroyed the image |
 //! | Improved DDPM | [`improved`] | learned variance per t, importance sampling of t |
+//! | Loss weights | [`loss_weights`] | the ELBO's weight per t on x0, ε, score, v; L_simple against the ELBO's weight, trained |
 //! | VDM | [`vdm`] | a learned monotone log-SNR schedule |
 //! | Langevin | [`langevin`] | plain vs annealed Langevin, score field per σ |
 //! | SDE vs ODE | [`sde_ode`] | reverse-SDE and probability-flow paths over p_t |
@@ -46,6 +47,7 @@ pub mod inversion_images;
 pub mod job;
 pub mod langevin;
 pub mod learned;
+pub mod loss_weights;
 pub mod memorization;
 pub mod scene_figure;
 pub mod sde_ode;
@@ -80,6 +82,8 @@ pub enum Topic {
     Cosine,
     /// Improved DDPM's learned variance and importance sampling.
     Improved,
+    /// The ELBO's loss weights per t.
+    LossWeights,
     /// VDM's learned schedule.
     Vdm,
     /// Langevin and annealed Langevin.
@@ -118,6 +122,7 @@ impl Topic {
             Self::Tweedie => SceneId::Tweedie,
             Self::Cosine => SceneId::CosineVsLinear,
             Self::Improved => SceneId::LearnedVariance,
+            Self::LossWeights => SceneId::LossWeights,
             Self::Vdm => SceneId::VdmSchedule,
             Self::Langevin => SceneId::Langevin,
             Self::SdeOde => SceneId::SdeVsOde,
@@ -148,6 +153,7 @@ impl Topic {
             Self::Tweedie => Box::new(tweedie::TweedieScene::new(context)),
             Self::Cosine => Box::new(cosine::CosineScene::new(context)),
             Self::Improved => Box::new(improved::ImprovedScene::new(context)),
+            Self::LossWeights => Box::new(loss_weights::LossWeightsScene::new(context)),
             Self::Vdm => Box::new(vdm::VdmScene::new(context)),
             Self::Langevin => Box::new(langevin::LangevinScene::new(context)),
             Self::SdeOde => Box::new(sde_ode::SdeOdeScene::new(context)),
