@@ -100,6 +100,7 @@ scene_registry! {
     CosineVsLinear => "cosine-vs-linear", Forward, "Cosine vs linear", "Improved DDPM's cosine schedule against the linear one.";
     Spacing => "timestep-spacing", Forward, "Timestep spacing", "Which t leading, trailing and linspace visit.";
     Mixture2D => "2d-mixture", Reverse, "2D mixture", "Particles of a 2D mixture, sampled live.";
+    ReverseKernel => "reverse-kernel", Reverse, "The true reverse kernel", "q(x_{t−Δ}|x_t) by Bayes against its Gaussians: Gaussian only for small steps.";
     Elbo => "elbo", Reverse, "ELBO", "The ELBO term by term.";
     LearnedVariance => "learned-variance", Reverse, "Learned variance", "Improved DDPM's learned variance and importance sampling.";
     LossWeights => "loss-weights", Reverse, "Loss weights", "The ELBO's weight per t on the x0, ε, score and v errors, against L_simple's.";

@@ -71,6 +71,7 @@ impl Scene {
             SceneId::Inpainting => Self::Theory(Topic::Inpaint),
             SceneId::Memorization => Self::Theory(Topic::Memorization),
             SceneId::LearnedVsExact => Self::Theory(Topic::LearnedVsExact),
+            SceneId::ReverseKernel => Self::Theory(Topic::ReverseKernel),
             SceneId::Elbo => Self::Theory(Topic::Elbo),
             SceneId::Spacing => Self::Theory(Topic::Spacing),
         }

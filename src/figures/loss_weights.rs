@@ -179,7 +179,7 @@ impl LossWeights {
             .collect();
         let mut panels = vec![
             Panel {
-                title: "ELBO weight on ‖ε − ε̂‖², median 1".into(),
+                title: "ELBO weight on ‖ε − ε_θ‖², median 1".into(),
                 x_label: "t (training step)".into(),
                 y_label: "log₁₀ weight".into(),
                 series: by_schedule,

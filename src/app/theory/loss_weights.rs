@@ -55,8 +55,8 @@ impl LossWeightsScene {
 
 impl TheoryScene for LossWeightsScene {
     fn caption(&self) -> &'static str {
-        "The ELBO's term at t is ½(SNR(t−1) − SNR(t))‖x0 − x̂0‖², the same as ½(SNR(t−1)/SNR(t) − 1)‖ε − ε̂‖² \
-         (DDPM eq. 12), ×(1−ᾱ_t) on the score and on v. L_simple weights ‖ε − ε̂‖² by 1 instead, moving \
+        "The ELBO's term at t is ½(SNR(t−1) − SNR(t))‖x0 − x_θ‖², the same as ½(SNR(t−1)/SNR(t) − 1)‖ε − ε_θ‖² \
+         (DDPM eq. 12), ×(1−ᾱ_t) on the score and on v. L_simple weights ‖ε − ε_θ‖² by 1 instead, moving \
          weight from small t to large t. Below: the 2D MLP trained both ways (DDPM's ablation in miniature)."
     }
 

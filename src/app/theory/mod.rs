@@ -23,6 +23,7 @@
 //! | Memorization | [`memorization`] | the empirical denoiser copies, the U-Net does not |
 //! | Learned vs exact | [`learned`] | a trained MLP's ε against the exact one, by t |
 //! | ELBO and the evidence gap | [`evidence_gap`] | log p(x) = ELBO + KL on an exact posterior; Jensen by Monte Carlo |
+//! | The true reverse kernel | [`reverse_kernel`] | q(x_{t−Δ}\|x_t) by Bayes against its Gaussians; KL and entropy bounds against Δ |
 //! | ELBO | [`elbo`] | L_T, L_{t−1}, L_0, bits/dim, rate–distortion, zero terminal SNR |
 //! | Spacing | [`spacing`] | the t leading, trailing and linspace visit |
 //!
@@ -49,6 +50,7 @@ pub mod langevin;
 pub mod learned;
 pub mod loss_weights;
 pub mod memorization;
+pub mod reverse_kernel;
 pub mod scene_figure;
 pub mod sde_ode;
 pub mod spacing;
@@ -102,6 +104,8 @@ pub enum Topic {
     Memorization,
     /// A trained MLP against the exact score.
     LearnedVsExact,
+    /// The true reverse kernel.
+    ReverseKernel,
     /// The ELBO term by term.
     Elbo,
     /// Timestep spacing.
@@ -132,6 +136,7 @@ impl Topic {
             Self::Inpaint => SceneId::Inpainting,
             Self::Memorization => SceneId::Memorization,
             Self::LearnedVsExact => SceneId::LearnedVsExact,
+            Self::ReverseKernel => SceneId::ReverseKernel,
             Self::Elbo => SceneId::Elbo,
             Self::Spacing => SceneId::Spacing,
         }
@@ -163,6 +168,7 @@ impl Topic {
             Self::Inpaint => Box::new(inpaint::InpaintScene::new(context)),
             Self::Memorization => Box::new(memorization::MemorizationScene::new(context)),
             Self::LearnedVsExact => Box::new(learned::LearnedScene::new(context)),
+            Self::ReverseKernel => Box::new(reverse_kernel::ReverseKernelScene::new(context)),
             Self::Elbo => Box::new(elbo::ElboScene::new(context)),
             Self::Spacing => Box::new(spacing::SpacingScene::new(context)),
         }

@@ -64,6 +64,42 @@ pub fn panels_ui(ui: &mut egui::Ui, id: &str, panels: &[Panel], textures: &mut T
     });
 }
 
+/// Draws the first of `panels` (a plane) as large as `height` allows, up to
+/// 55 % of the width, and the others stacked beside it.
+pub fn plane_and_plots_ui(ui: &mut egui::Ui, id: &str, panels: &[Panel], textures: &mut Textures, height: f32) {
+    let backdrops = textures.backdrops(ui.ctx(), panels).to_vec();
+    let Some((plane, plots)) = panels.split_first() else {
+        return;
+    };
+    let spacing = ui.spacing().item_spacing;
+    let plane_width = if plots.is_empty() {
+        ui.available_width()
+    } else {
+        height.min(0.55 * ui.available_width())
+    };
+    let plots_width = ui.available_width() - plane_width - spacing.x;
+    let count = plots.len().max(1) as f32;
+    let plot_height = (height - spacing.y * (count - 1.0)) / count;
+    let backdrop = |i: usize| backdrops.get(i).cloned().flatten();
+    ui.horizontal_top(|ui| {
+        ui.vertical(|ui| {
+            panel_ui(
+                ui,
+                &format!("{id}-0"),
+                plane,
+                backdrop(0).as_ref(),
+                [plane_width, height],
+            );
+        });
+        ui.vertical(|ui| {
+            for (i, panel) in plots.iter().enumerate() {
+                let size = [plots_width, plot_height];
+                panel_ui(ui, &format!("{id}-{}", i + 1), panel, backdrop(i + 1).as_ref(), size);
+            }
+        });
+    });
+}
+
 /// Draws `images` in rows of `per_row`, each `side` points square with its name under it.
 pub fn images_ui(ui: &mut egui::Ui, images: &[Raster], textures: &mut Textures, per_row: usize, side: f32) {
     let handles = textures.images(ui.ctx(), images);
