@@ -15,7 +15,7 @@ pub struct Asset {
 }
 
 /// A shipped text file.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TextAsset {
     /// Where it lives in the repository.
     pub path: &'static str,
@@ -47,8 +47,42 @@ pub const THREE_BLOBS: TextAsset = text_asset!("assets/mixtures/three-blobs.json
 /// The class-conditional Fashion-MNIST U-Net (see README, "The shipped model").
 pub const FASHION_MNIST_MODEL: Asset = asset!("assets/models/fashion-mnist.safetensors");
 
-/// The lesson the window opens with *Lesson ▸ Default*.
+/// The lesson PageDown starts when none is open: every scene, in Luo's order.
 pub const DEFAULT_LESSON: TextAsset = text_asset!("assets/lessons/default.lesson");
+
+/// A short lesson through Sohl-Dickstein et al. (2015).
+pub const SOHL_DICKSTEIN_LESSON: TextAsset = text_asset!("assets/lessons/sohl-dickstein-2015.lesson");
+
+/// A lesson that comes with noisescope.
+#[derive(Clone, Copy, Debug)]
+pub struct ShippedLesson {
+    /// The name `--lesson` knows it by.
+    pub name: &'static str,
+    /// What the lesson panel's menu calls it.
+    pub title: &'static str,
+    /// The file.
+    pub lesson: TextAsset,
+}
+
+/// The shipped lessons.
+pub const SHIPPED_LESSONS: [ShippedLesson; 2] = [
+    ShippedLesson {
+        name: "default",
+        title: "Default lesson: every scene, in Luo's order",
+        lesson: DEFAULT_LESSON,
+    },
+    ShippedLesson {
+        name: "sohl-dickstein-2015",
+        title: "Sohl-Dickstein et al. 2015, in six stops",
+        lesson: SOHL_DICKSTEIN_LESSON,
+    },
+];
+
+/// The shipped lesson called `name`.
+#[must_use]
+pub fn shipped_lesson(name: &str) -> Option<TextAsset> {
+    SHIPPED_LESSONS.iter().find(|s| s.name == name).map(|s| s.lesson)
+}
 
 /// DejaVu Sans: the glyphs egui's own fonts lack (∇, combining marks).
 pub const FALLBACK_FONT: Asset = asset!("assets/fonts/DejaVuSans.ttf");

@@ -205,6 +205,23 @@ fn a_lesson_file_with_a_mistake_is_a_message_naming_the_line() {
 }
 
 #[test]
+fn the_shipped_lessons_open_from_the_lesson_menu() {
+    let mut harness = explorer();
+    harness.run_steps(2);
+    harness.get_by_label("Lesson").click();
+    harness.run_steps(2);
+    harness.get_by_label("Shipped ☰").click();
+    harness.run_steps(2);
+    harness.get_by_label("Sohl-Dickstein et al. 2015, in six stops").click();
+    harness.run_steps(2);
+    press(&mut harness, Key::PageDown);
+    harness.run_steps(2);
+    let app = harness.state();
+    assert_eq!(app.lesson_position(), Some((0, "Destroying structure".to_owned())));
+    assert_eq!(app.scene(), Scene::ImageForward);
+}
+
+#[test]
 fn a_saved_session_restores_and_a_broken_one_is_ignored() {
     let path = common::scratch("classroom", "session.lesson");
     std::fs::write(

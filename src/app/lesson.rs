@@ -342,6 +342,22 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_default_lesson_visits_every_scene_and_the_second_one_parses() {
+        let views = parse(crate::assets::DEFAULT_LESSON.text, crate::assets::DEFAULT_LESSON.path).unwrap();
+        for id in crate::scenes::SceneId::ALL {
+            assert!(
+                views.iter().any(|v| v.scene.id() == *id),
+                "the default lesson never shows {}",
+                id.id()
+            );
+        }
+        for shipped in crate::assets::SHIPPED_LESSONS {
+            let lesson = shipped.lesson;
+            assert!(!parse(lesson.text, lesson.path).unwrap().is_empty(), "{}", shipped.name);
+        }
+    }
+
+    #[test]
     fn the_default_lesson_parses_and_round_trips() {
         let views = parse(crate::assets::DEFAULT_LESSON.text, crate::assets::DEFAULT_LESSON.path).unwrap();
         assert!(views.len() >= 8, "{} stops", views.len());

@@ -12,8 +12,8 @@ use super::lesson::{self, Lesson, View};
 pub struct LessonRequests {
     /// Open this lesson file.
     pub open: Option<PathBuf>,
-    /// Open the shipped lesson.
-    pub default: bool,
+    /// Open this shipped lesson ([`crate::assets::SHIPPED_LESSONS`]).
+    pub shipped: Option<crate::assets::TextAsset>,
     /// Add the current view as the lesson's next stop.
     pub append_view: bool,
     /// Write the lesson to this file.
@@ -52,7 +52,18 @@ impl LessonPanel {
             if ui.button("Next ▶").on_hover_text("PageDown").clicked() {
                 requests.step = 1;
             }
-            requests.default = ui.button("Default lesson").clicked();
+            // A menu, not a button each: the row must fit the panel, and a
+            // second row pushed the file buttons below a 720-pixel window.
+            ui.menu_button("Shipped ☰", |ui| {
+                for shipped in crate::assets::SHIPPED_LESSONS {
+                    if ui.button(shipped.title).on_hover_text(shipped.lesson.path).clicked() {
+                        requests.shipped = Some(shipped.lesson);
+                        ui.close();
+                    }
+                }
+            })
+            .response
+            .on_hover_text("the lessons that come with noisescope");
         });
         ui.horizontal(|ui| {
             let label = ui.label("Lesson file");
@@ -87,8 +98,11 @@ impl LessonPanel {
 impl ExplorerApp {
     /// Acts on the lesson panel's and the keyboard's lesson requests.
     pub(super) fn handle_lesson(&mut self, requests: LessonRequests) {
-        if requests.default || (requests.step > 0 && self.lesson.is_none()) {
-            self.load_lesson(crate::assets::DEFAULT_LESSON.text, crate::assets::DEFAULT_LESSON.path);
+        let shipped = requests
+            .shipped
+            .or((requests.step > 0 && self.lesson.is_none()).then_some(crate::assets::DEFAULT_LESSON));
+        if let Some(lesson) = shipped {
+            self.load_lesson(lesson.text, lesson.path);
         }
         if let Some(path) = &requests.open {
             match std::fs::read_to_string(path) {

@@ -61,8 +61,9 @@ pub enum Command {
 /// How the explorer opens.
 #[derive(Debug, Args, Default)]
 pub struct ExploreArgs {
-    /// Open this lesson file at its first stop.
-    #[arg(long, value_name = "FILE", conflicts_with = "scene")]
+    /// Open this lesson file at its first stop; a shipped lesson by its name
+    /// (default, sohl-dickstein-2015) where no such file exists.
+    #[arg(long, value_name = "FILE|NAME", conflicts_with = "scene")]
     pub lesson: Option<PathBuf>,
     /// Open this scene, by its stable id (a wrong id gets the list of them).
     #[arg(long, value_name = "ID")]
@@ -96,9 +97,19 @@ impl ExploreArgs {
             .map_err(|e| anyhow::anyhow!("--scene: {e}"))?;
         let lesson = match &self.lesson {
             Some(path) => {
-                let source = path.display().to_string();
-                let text = std::fs::read_to_string(path)
-                    .map_err(|e| anyhow::anyhow!("--lesson {source}: cannot read: {e}"))?;
+                let shipped = path
+                    .to_str()
+                    .and_then(crate::assets::shipped_lesson)
+                    .filter(|_| !path.exists());
+                let (source, text) = match shipped {
+                    Some(lesson) => (lesson.path.to_owned(), lesson.text.to_owned()),
+                    None => {
+                        let source = path.display().to_string();
+                        let text = std::fs::read_to_string(path)
+                            .map_err(|e| anyhow::anyhow!("--lesson {source}: cannot read: {e}"))?;
+                        (source, text)
+                    }
+                };
                 crate::app::lesson::parse(&text, &source).map_err(|e| anyhow::anyhow!("--lesson: {e}"))?;
                 Some((source, text))
             }
