@@ -102,6 +102,7 @@ scene_registry! {
     Mixture2D => "2d-mixture", Reverse, "2D mixture", "Particles of a 2D mixture, sampled live.";
     ReverseKernel => "reverse-kernel", Reverse, "The true reverse kernel", "q(x_{t−Δ}|x_t) by Bayes against its Gaussians: Gaussian only for small steps.";
     Elbo => "elbo", Reverse, "ELBO", "The ELBO term by term.";
+    ElboForms => "elbo-forms", Reverse, "Two forms of one ELBO", "Consistency against denoising-matching terms, and Su's merged noise: one mean, two variances.";
     LearnedVariance => "learned-variance", Reverse, "Learned variance", "Improved DDPM's learned variance and importance sampling.";
     LossWeights => "loss-weights", Reverse, "Loss weights", "The ELBO's weight per t on the x0, ε, score and v errors, against L_simple's.";
     VdmSchedule => "vdm-schedule", Reverse, "VDM schedule", "VDM's learned schedule.";

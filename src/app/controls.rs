@@ -60,6 +60,7 @@ impl Scene {
             SceneId::FourWays => Self::Theory(Topic::FourWays),
             SceneId::Tweedie => Self::Theory(Topic::Tweedie),
             SceneId::CosineVsLinear => Self::Theory(Topic::Cosine),
+            SceneId::ElboForms => Self::Theory(Topic::ElboForms),
             SceneId::LearnedVariance => Self::Theory(Topic::Improved),
             SceneId::LossWeights => Self::Theory(Topic::LossWeights),
             SceneId::VdmSchedule => Self::Theory(Topic::Vdm),

@@ -21,6 +21,7 @@ pub mod density_grid;
 pub mod distill;
 pub mod dpm_solver;
 pub mod elbo;
+pub mod elbo_forms;
 pub mod error;
 pub mod eta;
 pub mod evidence_gap;
@@ -137,6 +138,7 @@ figures! {
     } else {
         Ok(inversion::compute(setup, inputs, job)?.figure())
     };
+    ElboForms => elbo_forms, |setup, inputs, job| Ok(elbo_forms::compute(setup, inputs, job)?.figure());
     LearnedVariance => improved, |setup, inputs, job| Ok(improved::compute(setup, inputs, job)?.figure());
     LossWeights => loss_weights, |setup, inputs, job| Ok(loss_weights::compute(setup, inputs, job)?.figure());
     VdmSchedule => vdm, |setup, inputs, job| Ok(vdm::compute(setup, inputs, job)?.figure());

@@ -14,12 +14,16 @@ pub fn explorer() -> Harness<'static, ExplorerApp> {
         .build_eframe(|cc| ExplorerApp::new(cc).expect("the explorer starts"))
 }
 
-/// Opens the scene called `title` through the navigator's menu, as a user does.
+/// Opens the scene called `title` through the navigator's menu, as a user
+/// does, then takes the pointer away: where the menu entry was depends on how
+/// many scenes the menu lists, and a snapshot must not change with that.
 pub fn open_scene(harness: &mut Harness<'static, ExplorerApp>, title: &str) {
     harness.get_by_label(noisescope::app::navigator::MENU_LABEL).click();
     harness.run_steps(2);
     harness.get_by_label(title).click();
     harness.run_steps(2);
+    harness.remove_cursor();
+    harness.run_steps(1);
 }
 
 /// Steps frames until `done` holds (the worker streams on its own thread).

@@ -222,3 +222,44 @@ fn the_reverse_steps_entropy_keeps_sohl_dicksteins_lower_bound() {
         "{mean} ± {error} vs {from_marginals}"
     );
 }
+
+#[test]
+fn the_two_forms_of_the_elbo_share_their_mean_and_not_their_variance() {
+    use noisescope::figures::{Inputs, elbo_forms};
+    use noisescope::jobs::JobContext;
+
+    let inputs = Inputs::shipped().unwrap();
+    let forms = elbo_forms::compute(&elbo_forms::Setup::default(), &inputs, &JobContext::foreground(false)).unwrap();
+    let [consistency, denoising, chain, literal] = &forms.forms;
+    let agree = |a: &elbo_forms::Estimates, b: &elbo_forms::Estimates| {
+        let ((ma, ea), (mb, eb)) = (a.mean_and_error(), b.mean_and_error());
+        (ma - mb).abs() < 4.0 * ea.hypot(eb)
+    };
+    assert!(
+        agree(consistency, denoising),
+        "{:?} vs {:?}",
+        consistency.mean_and_error(),
+        denoising.mean_and_error()
+    );
+    assert!(
+        agree(chain, denoising),
+        "{:?} vs {:?}",
+        chain.mean_and_error(),
+        denoising.mean_and_error()
+    );
+    // Two latents per term against one: the consistency form is noisier.
+    assert!(forms.variance_ratio() > 1.5, "{}", forms.variance_ratio());
+    // The tutorial's closed-form consistency KL integrates out an x_t that
+    // x_{t+1} depends on: far below the bound.
+    assert!(!agree(literal, denoising) && literal.mean_and_error().0 < denoising.mean_and_error().0);
+
+    // Su: two noises or one merged noise, the same loss on average, the merged one steadier.
+    let [two, merged] = &forms.losses;
+    assert!(
+        agree(two, merged),
+        "{:?} vs {:?}",
+        two.mean_and_error(),
+        merged.mean_and_error()
+    );
+    assert!(forms.loss_variance_ratio() > 10.0, "{}", forms.loss_variance_ratio());
+}

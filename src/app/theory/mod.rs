@@ -24,6 +24,7 @@
 //! | Learned vs exact | [`learned`] | a trained MLP's ε against the exact one, by t |
 //! | ELBO and the evidence gap | [`evidence_gap`] | log p(x) = ELBO + KL on an exact posterior; Jensen by Monte Carlo |
 //! | The true reverse kernel | [`reverse_kernel`] | q(x_{t−Δ}\|x_t) by Bayes against its Gaussians; KL and entropy bounds against Δ |
+//! | Two forms of one ELBO | [`elbo_forms`] | consistency vs denoising-matching estimates; Su's two noises vs one |
 //! | ELBO | [`elbo`] | L_T, L_{t−1}, L_0, bits/dim, rate–distortion, zero terminal SNR |
 //! | Spacing | [`spacing`] | the t leading, trailing and linspace visit |
 //!
@@ -36,6 +37,7 @@ pub mod cosine;
 pub mod distill;
 pub mod dpm_solver;
 pub mod elbo;
+pub mod elbo_forms;
 pub mod eta;
 pub mod evidence_gap;
 pub mod figure;
@@ -82,6 +84,8 @@ pub enum Topic {
     Tweedie,
     /// Improved DDPM's cosine schedule against the linear one.
     Cosine,
+    /// Two forms of one ELBO.
+    ElboForms,
     /// Improved DDPM's learned variance and importance sampling.
     Improved,
     /// The ELBO's loss weights per t.
@@ -125,6 +129,7 @@ impl Topic {
             Self::FourWays => SceneId::FourWays,
             Self::Tweedie => SceneId::Tweedie,
             Self::Cosine => SceneId::CosineVsLinear,
+            Self::ElboForms => SceneId::ElboForms,
             Self::Improved => SceneId::LearnedVariance,
             Self::LossWeights => SceneId::LossWeights,
             Self::Vdm => SceneId::VdmSchedule,
@@ -157,6 +162,7 @@ impl Topic {
             Self::FourWays => Box::new(four_ways::FourWaysScene::new(context)),
             Self::Tweedie => Box::new(tweedie::TweedieScene::new(context)),
             Self::Cosine => Box::new(cosine::CosineScene::new(context)),
+            Self::ElboForms => Box::new(elbo_forms::ElboFormsScene::new(context)),
             Self::Improved => Box::new(improved::ImprovedScene::new(context)),
             Self::LossWeights => Box::new(loss_weights::LossWeightsScene::new(context)),
             Self::Vdm => Box::new(vdm::VdmScene::new(context)),
