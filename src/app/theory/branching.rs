@@ -1,7 +1,7 @@
 //! The branching scene's view; the figure is [`crate::figures::branching`].
 
 use super::job::Computation;
-use super::view::{self, Textures};
+use super::view::{self, FigureCache, Textures};
 use super::{SceneContext, TheoryScene};
 use crate::figures::branching::{self, BRANCHES, Branching, Setup};
 
@@ -11,6 +11,8 @@ pub struct BranchingScene {
     shown: usize,
     result: Computation<Branching>,
     textures: Textures,
+    /// The figure, laid out once per result (and shown step).
+    laid_out: FigureCache<usize>,
 }
 
 impl BranchingScene {
@@ -26,6 +28,7 @@ impl BranchingScene {
             shown: setup.branch,
             result,
             textures: Textures::default(),
+            laid_out: FigureCache::default(),
         }
     }
 }
@@ -38,7 +41,9 @@ impl TheoryScene for BranchingScene {
     }
 
     fn ui(&mut self, ui: &mut egui::Ui) {
-        self.result.poll();
+        if self.result.poll() {
+            self.laid_out.clear();
+        }
         let Some(result) = self.result.value() else {
             self.result.status_ui(ui);
             return;
@@ -57,11 +62,12 @@ impl TheoryScene for BranchingScene {
             branch.t,
             100.0 * branch.same_mode
         ));
-        let panels = result.figure_at(self.shown).panels;
+        let shown = self.shown;
+        let panels = &self.laid_out.get(shown, || result.figure_at(shown)).panels;
         view::panels_ui(
             ui,
             "branching",
-            &panels,
+            panels,
             &mut self.textures,
             ui.available_height().max(150.0),
         );

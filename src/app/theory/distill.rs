@@ -1,7 +1,7 @@
 //! The distillation scene's view; the figure is [`crate::figures::distill`].
 
 use super::job::Computation;
-use super::view::{self, Textures};
+use super::view::{self, FigureCache, Textures};
 use super::{SceneContext, TheoryScene};
 use crate::figures::common::fractions_text;
 use crate::figures::distill::{self, Distillation, Setup, steps_text};
@@ -11,6 +11,8 @@ pub struct DistillScene {
     shown: usize,
     result: Computation<Distillation>,
     textures: Textures,
+    /// The figure, laid out once per result (and shown step).
+    laid_out: FigureCache<usize>,
 }
 
 impl DistillScene {
@@ -26,6 +28,7 @@ impl DistillScene {
             shown: 3,
             result,
             textures: Textures::default(),
+            laid_out: FigureCache::default(),
         }
     }
 }
@@ -38,7 +41,9 @@ impl TheoryScene for DistillScene {
     }
 
     fn ui(&mut self, ui: &mut egui::Ui) {
-        self.result.poll();
+        if self.result.poll() {
+            self.laid_out.clear();
+        }
         self.result.status_ui(ui);
         let Some(result) = self.result.value() else {
             return;
@@ -63,11 +68,12 @@ impl TheoryScene for DistillScene {
             round.naive_distance,
             fractions_text(&round.student_weights)
         ));
-        let panels = result.figure_at(self.shown).panels;
+        let shown = self.shown;
+        let panels = &self.laid_out.get(shown, || result.figure_at(shown)).panels;
         view::panels_ui(
             ui,
             "distillation",
-            &panels,
+            panels,
             &mut self.textures,
             ui.available_height().max(150.0),
         );

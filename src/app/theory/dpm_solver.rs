@@ -1,7 +1,7 @@
 //! The DPM-Solver++ scene's view; the figure is [`crate::figures::dpm_solver`].
 
 use super::job::Computation;
-use super::view::{self, Textures};
+use super::view::{self, FigureCache, Textures};
 use super::{SceneContext, TheoryScene};
 use crate::figures::dpm_solver::{self, Comparison, SOLVERS, STEP_COUNTS, Setup};
 
@@ -11,6 +11,8 @@ pub struct DpmSolverScene {
     shown: usize,
     comparison: Computation<Comparison>,
     textures: Textures,
+    /// The figure, laid out once per result (and shown step).
+    laid_out: FigureCache<usize>,
 }
 
 impl DpmSolverScene {
@@ -26,6 +28,7 @@ impl DpmSolverScene {
             shown: STEP_COUNTS.iter().position(|&n| n == setup.steps).unwrap_or(0),
             comparison,
             textures: Textures::default(),
+            laid_out: FigureCache::default(),
         }
     }
 }
@@ -38,7 +41,9 @@ impl TheoryScene for DpmSolverScene {
     }
 
     fn ui(&mut self, ui: &mut egui::Ui) {
-        self.comparison.poll();
+        if self.comparison.poll() {
+            self.laid_out.clear();
+        }
         ui.horizontal(|ui| {
             ui.label("Steps shown:");
             for (i, steps) in STEP_COUNTS.iter().enumerate() {
@@ -59,11 +64,12 @@ impl TheoryScene for DpmSolverScene {
             "median end-point error at {steps} steps: {}",
             errors.join(", ")
         ));
-        let panels = comparison.figure_at(self.shown).panels;
+        let shown = self.shown;
+        let panels = &self.laid_out.get(shown, || comparison.figure_at(shown)).panels;
         view::panels_ui(
             ui,
             "dpm-solver",
-            &panels,
+            panels,
             &mut self.textures,
             ui.available_height().max(150.0),
         );

@@ -1,7 +1,7 @@
 //! The ELBO scene's view; the figure is [`crate::figures::elbo`].
 
 use super::job::Computation;
-use super::view::{self, Textures};
+use super::view::{self, FigureCache, Textures};
 use super::{SceneContext, TheoryScene};
 use crate::diffusion::ScheduleKind;
 use crate::figures::elbo::{self, Bound, Setup, bits_per_dim};
@@ -12,6 +12,8 @@ pub struct ElboScene {
     setup: Setup,
     bound: Computation<Bound>,
     textures: Textures,
+    /// The figure, laid out once per result (and shown step).
+    laid_out: FigureCache<()>,
 }
 
 impl ElboScene {
@@ -23,6 +25,7 @@ impl ElboScene {
             setup: Setup::default(),
             bound: Computation::default(),
             textures: Textures::default(),
+            laid_out: FigureCache::default(),
         };
         scene.restart();
         scene
@@ -55,6 +58,7 @@ impl TheoryScene for ElboScene {
 
     fn ui(&mut self, ui: &mut egui::Ui) {
         if self.bound.poll() {
+            self.laid_out.clear();
             self.textures.clear();
         }
         let before = self.setup;
@@ -79,7 +83,7 @@ impl TheoryScene for ElboScene {
             bound.steps_bits_per_dim(),
             bits_per_dim(terms.decoder_nats, terms.dims)
         ));
-        let figure = bound.figure();
+        let figure = self.laid_out.get((), || bound.figure());
         view::panels_ui(
             ui,
             "elbo",

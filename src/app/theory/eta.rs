@@ -3,7 +3,7 @@
 use egui::Slider;
 
 use super::job::Computation;
-use super::view::{self, Textures};
+use super::view::{self, FigureCache, Textures};
 use super::{SceneContext, TheoryScene};
 use crate::figures::eta::{self, Paths, Setup};
 
@@ -13,6 +13,8 @@ pub struct EtaScene {
     setup: Setup,
     paths: Computation<Paths>,
     textures: Textures,
+    /// The figure, laid out once per result (and shown step).
+    laid_out: FigureCache<()>,
 }
 
 impl EtaScene {
@@ -24,6 +26,7 @@ impl EtaScene {
             setup: Setup::default(),
             paths: Computation::default(),
             textures: Textures::default(),
+            laid_out: FigureCache::default(),
         };
         scene.restart();
         scene
@@ -46,6 +49,7 @@ impl TheoryScene for EtaScene {
 
     fn ui(&mut self, ui: &mut egui::Ui) {
         if self.paths.poll() {
+            self.laid_out.clear();
             self.textures.clear();
         }
         let before = self.setup;
@@ -72,8 +76,8 @@ impl TheoryScene for EtaScene {
             self.paths.status_ui(ui);
         });
         if let Some(paths) = self.paths.value() {
-            let panels = paths.figure().panels;
-            view::panels_ui(ui, "eta", &panels, &mut self.textures, ui.available_height().max(150.0));
+            let panels = &self.laid_out.get((), || paths.figure()).panels;
+            view::panels_ui(ui, "eta", panels, &mut self.textures, ui.available_height().max(150.0));
         }
     }
 }

@@ -4,7 +4,7 @@
 use egui::Slider;
 
 use super::job::Computation;
-use super::view::{self, Textures};
+use super::view::{self, FigureCache, Textures};
 use super::{SceneContext, TheoryScene};
 use crate::figures::data::Point;
 use crate::figures::four_ways::{self, FourWays, Setup};
@@ -15,6 +15,8 @@ pub struct FourWaysScene {
     setup: Setup,
     figure: Computation<FourWays>,
     textures: Textures,
+    /// The figure, laid out once per result (and shown step).
+    laid_out: FigureCache<()>,
 }
 
 fn vector_text(p: Point) -> String {
@@ -30,6 +32,7 @@ impl FourWaysScene {
             setup: Setup::default(),
             figure: Computation::default(),
             textures: Textures::default(),
+            laid_out: FigureCache::default(),
         };
         scene.restart();
         scene
@@ -89,6 +92,7 @@ impl TheoryScene for FourWaysScene {
 
     fn ui(&mut self, ui: &mut egui::Ui) {
         if self.figure.poll() {
+            self.laid_out.clear();
             self.textures.clear();
         }
         let before = self.setup;
@@ -102,11 +106,11 @@ impl TheoryScene for FourWaysScene {
         }
         if let Some(f) = self.figure.value() {
             Self::formulas_ui(ui, f);
-            let panels = f.figure().panels;
+            let panels = &self.laid_out.get((), || f.figure()).panels;
             view::panels_ui(
                 ui,
                 "four ways",
-                &panels,
+                panels,
                 &mut self.textures,
                 ui.available_height().max(150.0),
             );

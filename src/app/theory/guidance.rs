@@ -3,7 +3,7 @@
 use egui::Slider;
 
 use super::job::Computation;
-use super::view::{self, Textures};
+use super::view::{self, FigureCache, Textures};
 use super::{SceneContext, TheoryScene};
 use crate::diffusion::guidance::GuidanceKind;
 use crate::figures::guidance::{self, Guidance, Setup};
@@ -14,6 +14,8 @@ pub struct GuidanceScene {
     setup: Setup,
     figure: Computation<Guidance>,
     textures: Textures,
+    /// The figure, laid out once per result (and shown step).
+    laid_out: FigureCache<()>,
 }
 
 impl GuidanceScene {
@@ -25,6 +27,7 @@ impl GuidanceScene {
             setup: Setup::default(),
             figure: Computation::default(),
             textures: Textures::default(),
+            laid_out: FigureCache::default(),
         };
         scene.restart();
         scene
@@ -67,6 +70,7 @@ impl TheoryScene for GuidanceScene {
 
     fn ui(&mut self, ui: &mut egui::Ui) {
         if self.figure.poll() {
+            self.laid_out.clear();
             self.textures.clear();
         }
         let before = self.setup;
@@ -91,11 +95,11 @@ impl TheoryScene for GuidanceScene {
             }
             self.figure.status_ui(ui);
         });
-        let panels = figure.figure().panels;
+        let panels = &self.laid_out.get((), || figure.figure()).panels;
         view::panels_ui(
             ui,
             "guidance",
-            &panels,
+            panels,
             &mut self.textures,
             ui.available_height().max(150.0),
         );

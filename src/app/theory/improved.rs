@@ -1,7 +1,7 @@
 //! The learned-variance scene's view; the figure is [`crate::figures::improved`].
 
 use super::job::Computation;
-use super::view::{self, Textures};
+use super::view::{self, FigureCache, Textures};
 use super::{SceneContext, TheoryScene};
 use crate::figures::improved::{self, ELBO_POINTS, Improved, Setup};
 
@@ -9,6 +9,8 @@ use crate::figures::improved::{self, ELBO_POINTS, Improved, Setup};
 pub struct ImprovedScene {
     result: Computation<Improved>,
     textures: Textures,
+    /// The figure, laid out once per result (and shown step).
+    laid_out: FigureCache<()>,
 }
 
 impl ImprovedScene {
@@ -23,6 +25,7 @@ impl ImprovedScene {
         Self {
             result,
             textures: Textures::default(),
+            laid_out: FigureCache::default(),
         }
     }
 }
@@ -35,7 +38,9 @@ impl TheoryScene for ImprovedScene {
     }
 
     fn ui(&mut self, ui: &mut egui::Ui) {
-        self.result.poll();
+        if self.result.poll() {
+            self.laid_out.clear();
+        }
         self.result.status_ui(ui);
         let Some(result) = self.result.value() else {
             return;
@@ -48,11 +53,11 @@ impl TheoryScene for ImprovedScene {
             "importance sampling: p(t ≤ 100) = {:.3} (uniform: 0.100)",
             result.early_share()
         ));
-        let panels = result.figure().panels;
+        let panels = &self.laid_out.get((), || result.figure()).panels;
         view::panels_ui(
             ui,
             "improved",
-            &panels,
+            panels,
             &mut self.textures,
             ui.available_height().max(150.0),
         );

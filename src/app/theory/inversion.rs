@@ -2,7 +2,7 @@
 //! [`crate::figures::inversion`]; on images, [`super::inversion_images`].
 
 use super::job::Computation;
-use super::view::{self, Textures};
+use super::view::{self, FigureCache, Textures};
 use super::{SceneContext, TheoryScene};
 use crate::figures::inversion::{self, INTERPOLANTS, Inversion, Setup};
 
@@ -25,6 +25,8 @@ pub struct InversionScene {
     context: SceneContext,
     result: Computation<Inversion>,
     textures: Textures,
+    /// The figure, laid out once per result (and shown step).
+    laid_out: FigureCache<()>,
 }
 
 impl InversionScene {
@@ -38,6 +40,7 @@ impl InversionScene {
             context: context.clone(),
             result: Computation::default(),
             textures: Textures::default(),
+            laid_out: FigureCache::default(),
         };
         scene.restart();
         scene
@@ -71,6 +74,7 @@ impl TheoryScene for InversionScene {
             return;
         }
         if self.result.poll() {
+            self.laid_out.clear();
             self.textures.clear();
         }
         let before = self.setup;
@@ -96,11 +100,11 @@ impl TheoryScene for InversionScene {
             r.on_data(),
             r.midpoint_distance
         ));
-        let panels = r.figure().panels;
+        let panels = &self.laid_out.get((), || r.figure()).panels;
         view::panels_ui(
             ui,
             "inversion",
-            &panels,
+            panels,
             &mut self.textures,
             ui.available_height().max(150.0),
         );

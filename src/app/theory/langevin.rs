@@ -3,7 +3,7 @@
 use egui::Slider;
 
 use super::job::Computation;
-use super::view::{self, Textures};
+use super::view::{self, FigureCache, Textures};
 use super::{SceneContext, TheoryScene};
 use crate::figures::common::{fractions_text, weights_text};
 use crate::figures::langevin::{self, LEVELS, LangevinRuns, Setup};
@@ -15,6 +15,8 @@ pub struct LangevinScene {
     level: usize,
     runs: Computation<LangevinRuns>,
     textures: Textures,
+    /// The figure, laid out once per result (and shown step).
+    laid_out: FigureCache<usize>,
 }
 
 impl LangevinScene {
@@ -31,6 +33,7 @@ impl LangevinScene {
             level: setup.level,
             runs,
             textures: Textures::default(),
+            laid_out: FigureCache::default(),
         }
     }
 
@@ -67,7 +70,9 @@ impl TheoryScene for LangevinScene {
     }
 
     fn ui(&mut self, ui: &mut egui::Ui) {
-        self.runs.poll();
+        if self.runs.poll() {
+            self.laid_out.clear();
+        }
         let before = self.level;
         ui.horizontal(|ui| {
             ui.add(Slider::new(&mut self.level, 0..=LEVELS).text("annealing level"));
@@ -79,11 +84,12 @@ impl TheoryScene for LangevinScene {
         }
         if let Some(runs) = self.runs.value() {
             self.labels_ui(ui, runs);
-            let panels = runs.figure_at(self.level).panels;
+            let shown = self.level;
+            let panels = &self.laid_out.get(shown, || runs.figure_at(shown)).panels;
             view::panels_ui(
                 ui,
                 "langevin",
-                &panels,
+                panels,
                 &mut self.textures,
                 ui.available_height().max(150.0),
             );

@@ -3,7 +3,7 @@
 use egui::Slider;
 
 use super::job::Computation;
-use super::view::{self, Textures};
+use super::view::{self, FigureCache, Textures};
 use super::{SceneContext, TheoryScene};
 use crate::figures::common::{fractions_text, weights_text};
 use crate::figures::sde_ode::{self, Processes, STEPS, Setup};
@@ -14,6 +14,8 @@ pub struct SdeOdeScene {
     step: usize,
     runs: Computation<Processes>,
     textures: Textures,
+    /// The figure, laid out once per result (and shown step).
+    laid_out: FigureCache<usize>,
 }
 
 impl SdeOdeScene {
@@ -30,6 +32,7 @@ impl SdeOdeScene {
             step: setup.step,
             runs,
             textures: Textures::default(),
+            laid_out: FigureCache::default(),
         }
     }
 }
@@ -42,7 +45,9 @@ impl TheoryScene for SdeOdeScene {
     }
 
     fn ui(&mut self, ui: &mut egui::Ui) {
-        self.runs.poll();
+        if self.runs.poll() {
+            self.laid_out.clear();
+        }
         let before = self.step;
         ui.horizontal(|ui| {
             ui.add(Slider::new(&mut self.step, 0..=STEPS).text("step"));
@@ -66,11 +71,12 @@ impl TheoryScene for SdeOdeScene {
             ui.label(format!("{name}: final mode weights {}", fractions_text(weights)));
         }
         ui.label(format!("true weights: {}", weights_text(&self.context.mixture)));
-        let panels = runs.figure_at(self.step).panels;
+        let shown = self.step;
+        let panels = &self.laid_out.get(shown, || runs.figure_at(shown)).panels;
         view::panels_ui(
             ui,
             "sde vs ode",
-            &panels,
+            panels,
             &mut self.textures,
             ui.available_height().max(150.0),
         );

@@ -1,7 +1,7 @@
 //! The VDM scene's view; the figure is [`crate::figures::vdm`].
 
 use super::job::Computation;
-use super::view::{self, Textures};
+use super::view::{self, FigureCache, Textures};
 use super::{SceneContext, TheoryScene};
 use crate::figures::vdm::{self, SAMPLES, Setup, Vdm};
 
@@ -9,6 +9,8 @@ use crate::figures::vdm::{self, SAMPLES, Setup, Vdm};
 pub struct VdmScene {
     result: Computation<Vdm>,
     textures: Textures,
+    /// The figure, laid out once per result (and shown step).
+    laid_out: FigureCache<()>,
 }
 
 impl VdmScene {
@@ -23,6 +25,7 @@ impl VdmScene {
         Self {
             result,
             textures: Textures::default(),
+            laid_out: FigureCache::default(),
         }
     }
 }
@@ -35,7 +38,9 @@ impl TheoryScene for VdmScene {
     }
 
     fn ui(&mut self, ui: &mut egui::Ui) {
-        self.result.poll();
+        if self.result.poll() {
+            self.laid_out.clear();
+        }
         self.result.status_ui(ui);
         let Some(result) = self.result.value() else {
             return;
@@ -49,7 +54,7 @@ impl TheoryScene for VdmScene {
                 ),
             );
         }
-        let panels = result.figure().panels;
-        view::panels_ui(ui, "vdm", &panels, &mut self.textures, ui.available_height().max(150.0));
+        let panels = &self.laid_out.get((), || result.figure()).panels;
+        view::panels_ui(ui, "vdm", panels, &mut self.textures, ui.available_height().max(150.0));
     }
 }

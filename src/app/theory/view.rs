@@ -5,6 +5,7 @@
 use egui::{Color32, ColorImage, TextureHandle, TextureOptions};
 use egui_plot::{Arrows, Bar, BarChart, Line, Plot, PlotImage, PlotPoint, PlotPoints, Points};
 
+use crate::figures::Figure;
 use crate::figures::data::{Backdrop, Mark, Panel, Raster, Rgb, Series};
 
 /// A figure colour as egui's.
@@ -45,6 +46,37 @@ impl Textures {
                 })
                 .collect()
         })
+    }
+}
+
+/// A figure laid out once per result and view setting, not once per frame.
+pub struct FigureCache<K> {
+    key: Option<K>,
+    figure: Figure,
+}
+
+impl<K> Default for FigureCache<K> {
+    fn default() -> Self {
+        Self {
+            key: None,
+            figure: Figure::default(),
+        }
+    }
+}
+
+impl<K: PartialEq> FigureCache<K> {
+    /// Forgets the figure: a new result arrived.
+    pub fn clear(&mut self) {
+        self.key = None;
+    }
+
+    /// The figure for `key`, laid out by `lay_out` only when the key changed.
+    pub fn get(&mut self, key: K, lay_out: impl FnOnce() -> Figure) -> &Figure {
+        if self.key.as_ref() != Some(&key) {
+            self.figure = lay_out();
+            self.key = Some(key);
+        }
+        &self.figure
     }
 }
 
