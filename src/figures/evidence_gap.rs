@@ -242,11 +242,15 @@ fn fit(model: &LatentModel, x: f64, start: GaussianQ, steps: usize, job: &JobCon
         loop {
             let (next_mean, next_log_std) = (mean + rate * d_mean, (log_std + rate * d_log_std).clamp(-6.9, 4.6));
             let next = elbo_of(next_mean, next_log_std);
-            if next >= current || rate < 1e-9 {
-                (mean, log_std, current) = (next_mean, next_log_std, next.max(current));
+            if next >= current {
+                (mean, log_std, current) = (next_mean, next_log_std, next);
                 break;
             }
             rate *= 0.5;
+            if rate < 1e-12 {
+                // At the optimum to rounding: no step helps; stay.
+                break;
+            }
         }
         elbos.push(current);
     }

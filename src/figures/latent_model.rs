@@ -75,7 +75,7 @@ impl GaussianQ {
     }
 
     /// E_q[f(z)] by Simpson's rule on m ± 12σ.
-    pub fn expect(self, f: impl Fn(f64) -> f64) -> f64 {
+    pub fn expectation(self, f: impl Fn(f64) -> f64) -> f64 {
         let lo = self.mean - GRID_STDS * self.std;
         let h = 2.0 * GRID_STDS * self.std / GRID_INTERVALS as f64;
         let total: f64 = (0..=GRID_INTERVALS)
@@ -165,14 +165,14 @@ impl LatentModel {
     /// The ELBO E_q[log p(x, z) − log q(z)].
     #[must_use]
     pub fn elbo(&self, x: f64, q: GaussianQ) -> f64 {
-        q.expect(|z| self.log_joint(x, z) - q.log_density(z))
+        q.expectation(|z| self.log_joint(x, z) - q.log_density(z))
     }
 
     /// KL(q ‖ p(z|x)) = E_q[log q(z) − log p(z|x)].
     #[must_use]
     pub fn kl_to_posterior(&self, x: f64, q: GaussianQ) -> f64 {
         let posterior = self.posterior(x);
-        q.expect(|z| q.log_density(z) - mixture_log_density(&posterior, z))
+        q.expectation(|z| q.log_density(z) - mixture_log_density(&posterior, z))
     }
 
     /// The posterior's mean and standard deviation.
