@@ -491,7 +491,6 @@ impl Trainer {
     }
 }
 
-/// One value per row as a `[rows, 1]` f32 column, to broadcast over a batch.
 impl Trainer {
     /// Multiplies each row's weight by the ELBO's weight at its t, for the
     /// parameterization the network is trained on (its target).
@@ -507,6 +506,7 @@ impl Trainer {
     }
 }
 
+/// One value per row as a `[rows, 1]` f32 column, to broadcast over a batch.
 fn column(values: impl Iterator<Item = f64>) -> Result<Tensor> {
     let values: Vec<f32> = values.map(|v| v as f32).collect();
     let rows = values.len();

@@ -16,7 +16,7 @@ pub struct SceneFigure<R> {
     figure: Option<Figure>,
     /// One per row of panels drawn with [`super::view::panels_ui`] (a row's
     /// backdrops are cached by their place in it).
-    pub textures: Vec<Textures>,
+    textures: Vec<Textures>,
 }
 
 impl<R: Send + 'static> SceneFigure<R> {
