@@ -71,6 +71,55 @@ pub fn tensor(points: &[Point]) -> Result<Tensor> {
     Ok(Tensor::from_vec(values, (points.len(), 2), &Device::Cpu)?)
 }
 
+/// Points as a `[n, 2]` f64 tensor: what the exact mixture computes in, so that
+/// its answers keep f64 precision (Tweedie against Bayes to 1e-15).
+///
+/// # Errors
+/// Only if candle cannot allocate it.
+pub fn tensor_f64(points: &[Point]) -> Result<Tensor> {
+    let values: Vec<f64> = points.iter().flat_map(|p| [p[0], p[1]]).collect();
+    Ok(Tensor::from_vec(values, (points.len(), 2), &Device::Cpu)?)
+}
+
+/// E[x_s|x_t] on the exact mixture for s < t: c0 E[x0|x_t] + ct x_t (DDPM eq. 7;
+/// the posterior mean of q(x_s|x_t, x0) is linear in x0).
+///
+/// # Errors
+/// Tensor failures.
+pub fn reverse_mean(
+    mixture: &GaussianMixture,
+    alpha_bar_t: f64,
+    alpha_bar_s: f64,
+    x_t: &[Point],
+) -> Result<Vec<Point>> {
+    let x0_hat = points(&mixture.posterior_mean(&tensor_f64(x_t)?, alpha_bar_t, None)?)?;
+    let (c0, ct) = crate::diffusion::schedule::posterior_mean_coefficients_between(alpha_bar_t, alpha_bar_s);
+    Ok(x0_hat
+        .iter()
+        .zip(x_t)
+        .map(|(h, x)| [c0 * h[0] + ct * x[0], c0 * h[1] + ct * x[1]])
+        .collect())
+}
+
+/// The sample variance of `values` (0 for fewer than two).
+#[must_use]
+pub fn sample_variance(values: &[f64]) -> f64 {
+    if values.len() < 2 {
+        return 0.0;
+    }
+    let n = values.len() as f64;
+    let mean = values.iter().sum::<f64>() / n;
+    values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0)
+}
+
+/// The mean of `values` and its standard error, √(sample variance / n).
+#[must_use]
+pub fn mean_and_standard_error(values: &[f64]) -> (f64, f64) {
+    let n = values.len().max(1) as f64;
+    let mean = values.iter().sum::<f64>() / n;
+    (mean, (sample_variance(values) / n).sqrt())
+}
+
 /// Every particle's position before the first step and after each step:
 /// `frames[k][i]` is particle i after k steps.
 pub type Frames = Vec<Vec<Point>>;

@@ -23,8 +23,6 @@
 //! same mean as the merged ‖(β/β̄) ε − ε_θ(ᾱ x0 + β̄ ε)‖² + D α² β̄²_{t−1}/β̄², and
 //! a larger variance (his α, β, ᾱ, β̄ are DDPM's √α_t, √β_t, √ᾱ_t, √(1−ᾱ_t)).
 
-use candle_core::{Device, Tensor};
-
 use super::Inputs;
 use super::common::{self, DETERMINISTIC, STOCHASTIC, check};
 use super::data::{Figure, Panel, Point, Series};
@@ -81,17 +79,13 @@ impl Estimates {
     /// The mean and the standard error of the mean.
     #[must_use]
     pub fn mean_and_error(&self) -> (f64, f64) {
-        let n = self.values.len().max(2) as f64;
-        let mean = self.values.iter().sum::<f64>() / n;
-        (mean, (self.variance() / n).sqrt())
+        common::mean_and_standard_error(&self.values)
     }
 
     /// The sample variance.
     #[must_use]
     pub fn variance(&self) -> f64 {
-        let n = self.values.len().max(2) as f64;
-        let mean = self.values.iter().sum::<f64>() / n;
-        self.values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0)
+        common::sample_variance(&self.values)
     }
 }
 
@@ -142,14 +136,7 @@ pub fn chain_schedule() -> Result<Schedule> {
 
 /// The model's reverse step p_θ(x_{t−1}|x_t): its means per row and its variance.
 fn model_step(mixture: &GaussianMixture, schedule: &Schedule, t: usize, x_t: &[Point]) -> Result<(Vec<Point>, f64)> {
-    let (ab_t, ab_s) = (schedule.alpha_bar(t), schedule.alpha_bar(t - 1));
-    let x0_hat = common::points(&mixture.posterior_mean(&f64_tensor(x_t)?, ab_t, None)?)?;
-    let (c0, ct) = posterior_mean_coefficients_between(ab_t, ab_s);
-    let means = x0_hat
-        .iter()
-        .zip(x_t)
-        .map(|(x0, x)| [c0 * x0[0] + ct * x[0], c0 * x0[1] + ct * x[1]])
-        .collect();
+    let means = common::reverse_mean(mixture, schedule.alpha_bar(t), schedule.alpha_bar(t - 1), x_t)?;
     let var = if t == 1 {
         schedule.beta(1)
     } else {
@@ -385,7 +372,8 @@ fn su_losses(
     let x0 = common::points(&x0)?;
     // ε_θ predicts ε_t: (β/β̄) times the exact ε of x_t.
     let predict = |x_t: &[Point]| -> Result<Vec<Point>> {
-        let x0_hat = common::points(&mixture.posterior_mean(&f64_tensor(x_t)?, schedule.alpha_bar(t), None)?)?;
+        let x0_hat =
+            common::points(&mixture.posterior_mean(&common::tensor_f64(x_t)?, schedule.alpha_bar(t), None)?)?;
         Ok(x_t
             .iter()
             .zip(&x0_hat)
@@ -422,12 +410,6 @@ fn su_losses(
             values: merged,
         },
     ])
-}
-
-/// Points as a `[n, 2]` f64 tensor.
-fn f64_tensor(points: &[Point]) -> Result<Tensor> {
-    let values: Vec<f64> = points.iter().flat_map(|p| [p[0], p[1]]).collect();
-    Ok(Tensor::from_vec(values, (points.len(), 2), &Device::Cpu)?)
 }
 
 /// Histograms of `sets` over one range (density per unit), as lines.

@@ -267,10 +267,7 @@ impl EvidenceGap {
     /// The mean of log w over the draws, and its standard error.
     #[must_use]
     pub fn monte_carlo_elbo(&self) -> (f64, f64) {
-        let n = self.log_weights.len().max(1) as f64;
-        let mean = self.log_weights.iter().sum::<f64>() / n;
-        let var = self.log_weights.iter().map(|w| (w - mean).powi(2)).sum::<f64>() / (n - 1.0).max(1.0);
-        (mean, (var / n).sqrt())
+        super::common::mean_and_standard_error(&self.log_weights)
     }
 
     /// log of the mean of w over the first `count` draws.

@@ -18,7 +18,7 @@
 //! over the added noise at large t, and the upper bound fails there.
 
 use super::Inputs;
-use super::common::{DETERMINISTIC, STOCHASTIC, check};
+use super::common::{self, DETERMINISTIC, STOCHASTIC, check};
 use super::data::{Figure, Panel, Point, Series};
 use super::density_grid::DensityGrid;
 use super::error::{FigureError, Result};
@@ -129,20 +129,18 @@ pub fn compute(setup: &Setup, inputs: &Inputs, job: &JobContext) -> Result<Rever
     }
     let mut rng = NoiseRng::seed_from(setup.seed);
     let (x0, _) = mixture.sample(1, None, &mut rng)?;
-    let x0 = super::common::points(&x0)?.first().copied().unwrap_or([0.0, 0.0]);
+    let x0 = common::points(&x0)?.first().copied().unwrap_or([0.0, 0.0]);
     let ab_t = schedule.alpha_bar(setup.t);
     let x_t = [0, 1].map(|d| ab_t.sqrt() * x0[d] + (1.0 - ab_t).sqrt() * rng.normal());
     let s = setup.t - setup.delta;
-    let kernel = kernel_grid(mixture, ab_t, schedule.alpha_bar(s), x_t)?;
-    let exact_mean = kernel_mean(mixture, ab_t, schedule.alpha_bar(s), x_t)?;
     let posteriors = posteriors_behind(mixture, schedule, setup, x_t, &mut rng)?;
     let mut marginals = Marginals::new(mixture, schedule);
-    let at_delta = numbers_at(mixture, schedule, setup.t, setup.delta, x_t, &mut marginals)?;
+    let (at_delta, kernel, exact_mean) = numbers_at(mixture, schedule, setup.t, setup.delta, x_t, &mut marginals)?;
     let mut curve = Vec::new();
     for delta in curve_deltas(setup.t) {
         check(job)?;
         job.report(format!("Δ = {delta}"));
-        curve.push(numbers_at(mixture, schedule, setup.t, delta, x_t, &mut marginals)?);
+        curve.push(numbers_at(mixture, schedule, setup.t, delta, x_t, &mut marginals)?.0);
     }
     Ok(ReverseKernel {
         setup: *setup,
@@ -191,7 +189,7 @@ pub fn kernel_grid(mixture: &GaussianMixture, ab_t: f64, ab_s: f64, x_t: Point) 
     let centre = [0, 1].map(|d| f64::midpoint(min[d], max[d]));
     let (min, max) = (centre.map(|c| c - half), centre.map(|c| c + half));
     let cells = DensityGrid::centres(min, max, KERNEL_CELLS);
-    let log_prior = mixture.log_density(&f64_tensor(&cells)?, ab_s)?;
+    let log_prior = mixture.log_density(&common::tensor_f64(&cells)?, ab_s)?;
     let log_values = cells
         .iter()
         .zip(log_prior)
@@ -200,12 +198,12 @@ pub fn kernel_grid(mixture: &GaussianMixture, ab_t: f64, ab_s: f64, x_t: Point) 
     Ok(DensityGrid::from_log_values(min, max, KERNEL_CELLS, log_values))
 }
 
-/// E[x_s|x_t] = c0 E[x0|x_t] + ct x_t: the posterior mean is linear in x0.
+/// E[x_s|x_t] at one point.
 fn kernel_mean(mixture: &GaussianMixture, ab_t: f64, ab_s: f64, x_t: Point) -> Result<Point> {
-    let e_x0 = super::common::points(&mixture.posterior_mean(&f64_tensor(&[x_t])?, ab_t, None)?)?;
-    let e_x0 = e_x0.first().copied().unwrap_or(x_t);
-    let (c0, ct) = posterior_mean_coefficients_between(ab_t, ab_s);
-    Ok([0, 1].map(|d| c0 * e_x0[d] + ct * x_t[d]))
+    Ok(common::reverse_mean(mixture, ab_t, ab_s, &[x_t])?
+        .first()
+        .copied()
+        .unwrap_or(x_t))
 }
 
 /// x0 drawn from p(x0|x_t) (p_0 samples resampled by q(x_t|x0)), each with
@@ -219,7 +217,7 @@ fn posteriors_behind(
 ) -> Result<Vec<(Point, Point)>> {
     let ab_t = schedule.alpha_bar(setup.t);
     let (draws, _) = mixture.sample(4000, None, rng)?;
-    let draws = super::common::points(&draws)?;
+    let draws = common::points(&draws)?;
     let log_w: Vec<f64> = draws
         .iter()
         .map(|x0| -(0..2).map(|d| (x_t[d] - ab_t.sqrt() * x0[d]).powi(2)).sum::<f64>() / (2.0 * (1.0 - ab_t)))
@@ -260,7 +258,7 @@ impl<'a> Marginals<'a> {
         let cells = DensityGrid::centres(min, max, MARGINAL_CELLS);
         let log_p = self
             .mixture
-            .log_density(&f64_tensor(&cells)?, self.schedule.alpha_bar(s))?;
+            .log_density(&common::tensor_f64(&cells)?, self.schedule.alpha_bar(s))?;
         let h = DensityGrid::from_log_values(min, max, MARGINAL_CELLS, log_p).entropy();
         self.entropies.insert(s, h);
         Ok(h)
@@ -272,6 +270,7 @@ fn gaussian_entropy(var: f64) -> f64 {
     (2.0 * std::f64::consts::PI * std::f64::consts::E * var).ln()
 }
 
+/// Step Δ's numbers, with the kernel on its grid and its exact mean they come from.
 fn numbers_at(
     mixture: &GaussianMixture,
     schedule: &Schedule,
@@ -279,7 +278,7 @@ fn numbers_at(
     delta: usize,
     x_t: Point,
     marginals: &mut Marginals<'_>,
-) -> Result<AtDelta> {
+) -> Result<(AtDelta, DensityGrid, Point)> {
     let s = t - delta;
     let (ab_t, ab_s) = (schedule.alpha_bar(t), schedule.alpha_bar(s));
     let kernel = kernel_grid(mixture, ab_t, ab_s, x_t)?;
@@ -289,7 +288,7 @@ fn numbers_at(
     let beta = 1.0 - ab_t / ab_s;
     let forward = gaussian_entropy(beta);
     let (h_t, h_s) = (marginals.entropy(t)?, marginals.entropy(s)?);
-    Ok(AtDelta {
+    let numbers = AtDelta {
         delta,
         kl_best: kernel.kl_to_gaussian(mean, cov),
         kl_posterior_var: kernel.kl_to_gaussian(exact_mean, isotropic(posterior_variance_between(ab_t, ab_s))),
@@ -298,17 +297,8 @@ fn numbers_at(
         entropy: forward + h_s - h_t,
         entropy_upper: forward,
         entropy_growth: h_t - h_s,
-    })
-}
-
-/// Points as a `[n, 2]` f64 tensor.
-fn f64_tensor(points: &[Point]) -> Result<candle_core::Tensor> {
-    let values: Vec<f64> = points.iter().flat_map(|p| [p[0], p[1]]).collect();
-    Ok(candle_core::Tensor::from_vec(
-        values,
-        (points.len(), 2),
-        &candle_core::Device::Cpu,
-    )?)
+    };
+    Ok((numbers, kernel, exact_mean))
 }
 
 /// A circle of radius `r` round `centre`.

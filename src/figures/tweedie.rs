@@ -11,8 +11,6 @@
 //! the score) and with the data mean (the guess that ignores x_t). The
 //! four-parameterizations scene's x_θ arrow points at √ᾱ_t E[x0|x_t].
 
-use candle_core::{Device, Tensor};
-
 use super::Inputs;
 use super::common::{self, DETERMINISTIC, STOCHASTIC, check, density_backdrop};
 use super::data::{Backdrop, Figure, Panel, Point, Series};
@@ -114,7 +112,7 @@ pub fn compute(setup: &Setup, inputs: &Inputs, job: &JobContext) -> Result<Tweed
     let x_t = noised(&x0[..shown], &noise[..shown], alpha_bar);
     let (tweedie, bayes) = (
         tweedie_mean(mixture, &x_t, alpha_bar)?,
-        common::points(&mixture.posterior_mean(&tensor(&x_t)?, alpha_bar, None)?)?,
+        common::points(&mixture.posterior_mean(&common::tensor_f64(&x_t)?, alpha_bar, None)?)?,
     );
     let data_mean = mean(&x0);
     let mut errors = Vec::with_capacity(ERROR_TS);
@@ -154,7 +152,7 @@ fn noised(x0: &[Point], noise: &[Point], alpha_bar: f64) -> Vec<Point> {
 
 /// Tweedie's right side, from the exact score.
 fn tweedie_mean(mixture: &GaussianMixture, x_t: &[Point], alpha_bar: f64) -> Result<Vec<Point>> {
-    let score = common::points(&mixture.score(&tensor(x_t)?, alpha_bar, None)?)?;
+    let score = common::points(&mixture.score(&common::tensor_f64(x_t)?, alpha_bar, None)?)?;
     let (a, var) = (alpha_bar.sqrt(), 1.0 - alpha_bar);
     Ok(x_t
         .iter()
@@ -184,12 +182,6 @@ fn guess_errors(
         naive: mean_squared_error(x0, &naive),
         data_mean: mean_squared_error(x0, &constant),
     })
-}
-
-/// Points as a `[n, 2]` f64 tensor: the formula's two sides agree to f64 rounding.
-fn tensor(points: &[Point]) -> Result<Tensor> {
-    let values: Vec<f64> = points.iter().flat_map(|p| [p[0], p[1]]).collect();
-    Ok(Tensor::from_vec(values, (points.len(), 2), &Device::Cpu)?)
 }
 
 fn mean(points: &[Point]) -> Point {

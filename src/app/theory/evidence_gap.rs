@@ -100,12 +100,8 @@ impl TheoryScene for EvidenceGapScene {
         if let Some(gap) = self.gap.value() {
             Self::numbers_ui(ui, gap);
         }
-        let Some((figure, [top_textures, bottom_textures])) = self.gap.parts() else {
-            return;
-        };
-        let height = (ui.available_height() / 2.0 - 8.0).max(120.0);
-        let (top, bottom) = figure.panels.split_at(2.min(figure.panels.len()));
-        view::panels_ui(ui, "elbo-gap-top", top, top_textures, height);
-        view::panels_ui(ui, "elbo-gap-bottom", bottom, bottom_textures, height);
+        if let Some((figure, textures)) = self.gap.parts() {
+            view::panel_rows_ui(ui, "elbo-gap", &figure.panels, textures, 2, ui.available_height());
+        }
     }
 }

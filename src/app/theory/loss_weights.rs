@@ -77,15 +77,12 @@ impl TheoryScene for LossWeightsScene {
         } else {
             &mut self.weights
         };
-        let Some((figure, [top, bottom])) = shown.parts() else {
+        let Some((figure, textures)) = shown.parts() else {
             return;
         };
         if figure.panels.len() > 2 {
             Self::numbers_ui(ui, figure);
         }
-        let height = (ui.available_height() / 2.0 - 8.0).max(120.0);
-        let (first, second) = figure.panels.split_at(2.min(figure.panels.len()));
-        view::panels_ui(ui, "loss-weights-top", first, top, height);
-        view::panels_ui(ui, "loss-weights-bottom", second, bottom, height);
+        view::panel_rows_ui(ui, "loss-weights", &figure.panels, textures, 2, ui.available_height());
     }
 }

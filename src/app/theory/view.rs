@@ -96,6 +96,22 @@ pub fn panels_ui(ui: &mut egui::Ui, id: &str, panels: &[Panel], textures: &mut T
     });
 }
 
+/// Draws `panels` in rows of `per_row`, one row per entry of `textures` (a
+/// row's backdrops are cached by their place in it), the rows sharing `height`.
+pub fn panel_rows_ui(
+    ui: &mut egui::Ui,
+    id: &str,
+    panels: &[Panel],
+    textures: &mut [Textures],
+    per_row: usize,
+    height: f32,
+) {
+    let row_height = (height / textures.len().max(1) as f32 - 8.0).max(120.0);
+    for (r, (row, row_textures)) in panels.chunks(per_row.max(1)).zip(textures.iter_mut()).enumerate() {
+        panels_ui(ui, &format!("{id}-{r}"), row, row_textures, row_height);
+    }
+}
+
 /// Draws the first of `panels` (a plane) as large as `height` allows, up to
 /// 55 % of the width, and the others stacked beside it.
 pub fn plane_and_plots_ui(ui: &mut egui::Ui, id: &str, panels: &[Panel], textures: &mut Textures, height: f32) {
