@@ -109,6 +109,7 @@ scene_registry! {
     FourWays => "four-parameterizations", Score, "Four parameterizations", "ε_θ, x_θ, score and v_θ.";
     Tweedie => "tweedie", Score, "Tweedie's formula", "E[x0|x_t] = (x_t + (1−ᾱ_t)∇log p_t(x_t))/√ᾱ_t: the best guess of x0.";
     Langevin => "langevin", Score, "Langevin", "Plain and annealed Langevin dynamics.";
+    Ncsn => "ncsn", Score, "Score matching and NCSN", "Denoising score matching is the ε-loss; the VE perturbation p ∗ N(0, σ²), annealed Langevin on it, and the pitfalls of naive score matching.";
     LearnedVsExact => "learned-vs-exact", Score, "Learned vs exact", "A trained MLP against the exact score.";
     DdpmVsDdim => "ddpm-vs-ddim", Samplers, "DDPM vs DDIM", "DDPM against DDIM: η.";
     SdeVsOde => "sde-vs-ode", Samplers, "SDE vs ODE", "The reverse SDE against the probability-flow ODE.";

@@ -248,14 +248,7 @@ pub fn weights_text(mixture: &GaussianMixture) -> String {
 /// Tensor failures.
 pub fn density_backdrop(mixture: &GaussianMixture, alpha_bar: f64) -> Result<Backdrop> {
     let n = DENSITY_PIXELS;
-    let at = |i: usize, lo: f64, hi: f64| lo + (hi - lo) * (i as f64 + 0.5) / n as f64;
-    let mut grid = Vec::with_capacity(n * n);
-    for row in 0..n {
-        // Row 0 is the top of the image: the largest y.
-        let y = at(n - 1 - row, VIEW_MIN[1], VIEW_MAX[1]);
-        grid.extend((0..n).map(|col| [at(col, VIEW_MIN[0], VIEW_MAX[0]), y]));
-    }
-    let log_p = mixture.log_density(&tensor(&grid)?, alpha_bar)?;
+    let log_p = mixture.log_density(&tensor(&view_grid(n))?, alpha_bar)?;
     let max = log_p.iter().copied().fold(f64::NEG_INFINITY, f64::max);
     let values = log_p.iter().map(|l| ((l - max) / 2.0).exp() as f32).collect();
     Ok(Backdrop {
@@ -264,6 +257,19 @@ pub fn density_backdrop(mixture: &GaussianMixture, alpha_bar: f64) -> Result<Bac
         min: VIEW_MIN,
         max: VIEW_MAX,
     })
+}
+
+/// The centres of an `n` × `n` backdrop's pixels over the view, row by row
+/// from the top (row 0 is the largest y, as a [`Backdrop`] is stored).
+#[must_use]
+pub fn view_grid(n: usize) -> Vec<Point> {
+    let at = |i: usize, lo: f64, hi: f64| lo + (hi - lo) * (i as f64 + 0.5) / n as f64;
+    let mut grid = Vec::with_capacity(n * n);
+    for row in 0..n {
+        let y = at(n - 1 - row, VIEW_MIN[1], VIEW_MAX[1]);
+        grid.extend((0..n).map(|col| [at(col, VIEW_MIN[0], VIEW_MAX[0]), y]));
+    }
+    grid
 }
 
 /// A regular grid of arrow origins over the view, `per_side` along x.

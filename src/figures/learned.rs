@@ -115,17 +115,25 @@ pub fn compare(model: &TrainedModel, inputs: &Inputs, job: &JobContext) -> Resul
 /// # Errors
 /// No steps; a training failure; cancelled.
 pub fn compute(setup: &Setup, inputs: &Inputs, job: &JobContext) -> Result<Learned> {
+    let (losses, model) = train_mlp(setup, inputs, job)?;
+    Ok(Learned {
+        losses,
+        errors: compare(&model, inputs, job)?,
+    })
+}
+
+/// Trains the MLP on the mixture's samples; returns its losses and its EMA weights.
+///
+/// # Errors
+/// No steps; a training failure; cancelled.
+pub fn train_mlp(setup: &Setup, inputs: &Inputs, job: &JobContext) -> Result<(Vec<Point>, TrainedModel)> {
     if setup.steps == 0 {
         return Err(FigureError::bad_value("steps", "0", "must be at least 1"));
     }
     let (model, config, data) = training(setup, inputs)?;
     let mut trainer = Trainer::new(model, config, data)?;
     let losses = common::train(&mut trainer, setup.steps, job)?;
-    let model = trainer.ema_model()?;
-    Ok(Learned {
-        losses,
-        errors: compare(&model, inputs, job)?,
-    })
+    Ok((losses, trainer.ema_model()?))
 }
 
 /// The loss curve (log₁₀) and the relative error against log₁₀ t.

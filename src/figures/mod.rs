@@ -39,6 +39,7 @@ pub mod learned;
 pub mod loss_weights;
 pub mod memorization;
 pub mod mixture_2d;
+pub mod ncsn;
 pub mod render;
 pub mod reverse_kernel;
 pub mod sde_ode;
@@ -46,6 +47,7 @@ pub mod spacing;
 pub mod train_2d;
 pub mod tweedie;
 pub mod vdm;
+pub mod ve_process;
 pub mod write;
 
 use std::sync::Arc;
@@ -148,4 +150,5 @@ figures! {
     Inpainting => inpaint, |setup, _, job| Ok(inpaint::compute(setup, job)?.figure());
     FourWays => four_ways, |setup, inputs, _| Ok(four_ways::compute(setup, inputs)?.figure());
     Tweedie => tweedie, |setup, inputs, job| Ok(tweedie::compute(setup, inputs, job)?.figure());
+    Ncsn => ncsn, |setup, inputs, job| Ok(ncsn::compute(setup, inputs, job)?.figure());
 }

@@ -496,7 +496,11 @@ fn small_settings(id: SceneId) -> Vec<String> {
         SceneId::Train2D => vec!["--set".into(), "steps=20".into()],
         SceneId::ImageBatch => ["--set", "steps=2", "--set", "batch=2"].map(String::from).to_vec(),
         SceneId::Mixture2D => vec!["--set".into(), "particles=50".into()],
-        SceneId::LearnedVariance | SceneId::VdmSchedule | SceneId::LearnedVsExact | SceneId::LossWeights => {
+        SceneId::LearnedVariance
+        | SceneId::VdmSchedule
+        | SceneId::LearnedVsExact
+        | SceneId::LossWeights
+        | SceneId::Ncsn => {
             vec!["--set".into(), "steps=20".into()]
         }
         SceneId::Distillation => ["--set", "first-round-steps=10", "--set", "later-round-steps=5"]

@@ -15,6 +15,7 @@
 //! | Loss weights | [`loss_weights`] | the ELBO's weight per t on x0, ε, score, v; L_simple against the ELBO's weight, trained |
 //! | VDM | [`vdm`] | a learned monotone log-SNR schedule |
 //! | Langevin | [`langevin`] | plain vs annealed Langevin, score field per σ |
+//! | Score matching and NCSN | [`ncsn`] | DSM = ε-loss = ESM + C; VE p_σ and annealed Langevin; VE vs VP paths; the three pitfalls |
 //! | SDE vs ODE | [`sde_ode`] | reverse-SDE and probability-flow paths over p_t |
 //! | DPM-Solver++ | [`dpm_solver`] | few-step paths, error against step count |
 //! | Distillation | [`distill`] | progressive distillation 16 → 1 steps |
@@ -52,6 +53,7 @@ pub mod langevin;
 pub mod learned;
 pub mod loss_weights;
 pub mod memorization;
+pub mod ncsn;
 pub mod reverse_kernel;
 pub mod scene_figure;
 pub mod sde_ode;
@@ -94,6 +96,8 @@ pub enum Topic {
     Vdm,
     /// Langevin and annealed Langevin.
     Langevin,
+    /// Score matching and NCSN.
+    Ncsn,
     /// Reverse SDE vs probability-flow ODE.
     SdeOde,
     /// DPM-Solver++.
@@ -134,6 +138,7 @@ impl Topic {
             Self::LossWeights => SceneId::LossWeights,
             Self::Vdm => SceneId::VdmSchedule,
             Self::Langevin => SceneId::Langevin,
+            Self::Ncsn => SceneId::Ncsn,
             Self::SdeOde => SceneId::SdeVsOde,
             Self::DpmSolver => SceneId::DpmSolver,
             Self::Distillation => SceneId::Distillation,
@@ -167,6 +172,7 @@ impl Topic {
             Self::LossWeights => Box::new(loss_weights::LossWeightsScene::new(context)),
             Self::Vdm => Box::new(vdm::VdmScene::new(context)),
             Self::Langevin => Box::new(langevin::LangevinScene::new(context)),
+            Self::Ncsn => Box::new(ncsn::NcsnScene::new(context)),
             Self::SdeOde => Box::new(sde_ode::SdeOdeScene::new(context)),
             Self::DpmSolver => Box::new(dpm_solver::DpmSolverScene::new(context)),
             Self::Distillation => Box::new(distill::DistillScene::new(context)),

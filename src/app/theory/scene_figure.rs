@@ -42,11 +42,21 @@ impl<R: Send + 'static> SceneFigure<R> {
     }
 
     /// Takes a finished result and lays out its figure; call once per frame.
-    pub fn poll(&mut self) {
-        if self.computation.poll() {
+    /// True when a new result arrived.
+    pub fn poll(&mut self) -> bool {
+        let arrived = self.computation.poll();
+        if arrived {
             self.figure = self.computation.value().map(self.lay_out);
             self.textures.iter_mut().for_each(Textures::clear);
         }
+        arrived
+    }
+
+    /// Lays the latest result out again with `lay_out`, for a control that
+    /// changes only what is drawn of it (the level shown), not the result.
+    pub fn lay_out_with(&mut self, lay_out: impl FnOnce(&R) -> Figure) {
+        self.figure = self.computation.value().map(lay_out);
+        self.textures.iter_mut().for_each(Textures::clear);
     }
 
     /// The latest result.
