@@ -59,6 +59,7 @@ impl Scene {
             SceneId::Branching => Self::Theory(Topic::Branching),
             SceneId::FourWays => Self::Theory(Topic::FourWays),
             SceneId::Tweedie => Self::Theory(Topic::Tweedie),
+            SceneId::Vae => Self::Theory(Topic::Vae),
             SceneId::Ncsn => Self::Theory(Topic::Ncsn),
             SceneId::CosineVsLinear => Self::Theory(Topic::Cosine),
             SceneId::ElboForms => Self::Theory(Topic::ElboForms),

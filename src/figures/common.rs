@@ -33,6 +33,24 @@ pub fn component_color(k: usize) -> Rgb {
     COLORS[k % COLORS.len()]
 }
 
+/// A class's colour among up to ten (Fashion-MNIST's), all distinct.
+#[must_use]
+pub fn class_color(k: usize) -> Rgb {
+    const COLORS: [Rgb; 10] = [
+        [240, 150, 60],
+        [100, 180, 250],
+        [120, 200, 110],
+        [230, 120, 200],
+        [230, 80, 80],
+        [170, 140, 240],
+        [200, 170, 120],
+        [250, 230, 90],
+        [80, 210, 200],
+        [190, 190, 190],
+    ];
+    COLORS[k % COLORS.len()]
+}
+
 /// A schedule's colour, the same in every plot.
 #[must_use]
 pub fn schedule_color(kind: crate::diffusion::ScheduleKind) -> Rgb {

@@ -67,35 +67,9 @@ pub fn figure(setup: &Setup, job: &JobContext) -> Result<Figure> {
             "must be 1 to 64",
         ));
     }
-    let net = crate::model::shipped::fashion_mnist()?;
-    let schedule = Arc::new(Schedule::new(&net.config().schedule)?);
-    let config = SamplerConfig {
-        kind: setup.sampler,
-        steps: setup.steps,
-        clip_sample: true,
-        ..SamplerConfig::default()
-    };
-    let mut sampler = build_sampler(&config, schedule)?;
-    let guidance = GuidanceConfig {
-        kind: GuidanceKind::ClassifierFree,
-        scale: setup.gamma,
-    };
-    let guided = Guided::new(&net, None, guidance)?;
     let labels = vec![setup.class; setup.batch];
-    let mut rng = NoiseRng::seed_from(setup.seed);
-    let dims = net.config().sample_dims();
-    let start = rng.randn((setup.batch, dims), &candle_core::Device::Cpu)?;
-    let total = sampler.timesteps().len();
-    let x = run_sampler(sampler.as_mut(), &guided, Some(&labels), &start, &mut rng, |out| {
-        job.report(format!("step {} of {total}", out.index + 1));
-        if job.is_cancelled() {
-            std::ops::ControlFlow::Break(())
-        } else {
-            std::ops::ControlFlow::Continue(())
-        }
-    })?
-    .ok_or(FigureError::Cancelled)?;
-    let rows: Vec<Vec<f32>> = x.to_vec2()?;
+    let rows = sample_unet(&labels, setup.gamma, setup.sampler, setup.steps, setup.seed, job)?;
+    let dims = rows.first().map_or(0, Vec::len);
     let mut figure = Figure {
         image_columns: 8,
         ..Figure::default()
@@ -112,4 +86,47 @@ pub fn figure(setup: &Setup, job: &JobContext) -> Result<Figure> {
         .collect();
     figure.number("mean pixel value", mean, "[−1, 1]");
     Ok(figure)
+}
+
+/// Images sampled from the shipped U-Net, one per label (classifier-free
+/// guidance at `gamma`; 1 is the plain conditional model), rows in [−1, 1].
+///
+/// # Errors
+/// The shipped model does not load; a sampler failure; cancelled.
+pub fn sample_unet(
+    labels: &[u32],
+    gamma: f64,
+    kind: SamplerKind,
+    steps: usize,
+    seed: u64,
+    job: &JobContext,
+) -> Result<Vec<Vec<f32>>> {
+    let net = crate::model::shipped::fashion_mnist()?;
+    let schedule = Arc::new(Schedule::new(&net.config().schedule)?);
+    let config = SamplerConfig {
+        kind,
+        steps,
+        clip_sample: true,
+        ..SamplerConfig::default()
+    };
+    let mut sampler = build_sampler(&config, schedule)?;
+    let guidance = GuidanceConfig {
+        kind: GuidanceKind::ClassifierFree,
+        scale: gamma,
+    };
+    let guided = Guided::new(&net, None, guidance)?;
+    let mut rng = NoiseRng::seed_from(seed);
+    let dims = net.config().sample_dims();
+    let start = rng.randn((labels.len(), dims), &candle_core::Device::Cpu)?;
+    let total = sampler.timesteps().len();
+    let x = run_sampler(sampler.as_mut(), &guided, Some(labels), &start, &mut rng, |out| {
+        job.report(format!("step {} of {total}", out.index + 1));
+        if job.is_cancelled() {
+            std::ops::ControlFlow::Break(())
+        } else {
+            std::ops::ControlFlow::Continue(())
+        }
+    })?
+    .ok_or(FigureError::Cancelled)?;
+    Ok(x.to_vec2()?)
 }

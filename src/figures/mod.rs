@@ -46,6 +46,7 @@ pub mod sde_ode;
 pub mod spacing;
 pub mod train_2d;
 pub mod tweedie;
+pub mod vae;
 pub mod vdm;
 pub mod ve_process;
 pub mod write;
@@ -121,6 +122,7 @@ macro_rules! figures {
 
 figures! {
     ElboGap => evidence_gap, |setup, _, job| Ok(evidence_gap::compute(setup, job)?.figure());
+    Vae => vae, |setup, inputs, job| Ok(vae::compute(setup, inputs, job)?.figure());
     ImageForward => forward_images, |setup, _, _| forward_images::figure(setup);
     Mixture2D => mixture_2d, |setup, inputs, job| mixture_2d::figure(setup, inputs, job);
     ImageBatch => image_batch, |setup, _, job| image_batch::figure(setup, job);

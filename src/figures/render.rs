@@ -41,7 +41,11 @@ pub fn render(title: &str, figure: &Figure) -> RgbaImage {
     let image_rows = (figure.images.len() as u32).div_ceil(per_row);
     let columns = (figure.panels.len() as u32).clamp(1, COLUMNS);
     let width = (columns * PANEL_WIDTH).max(per_row.min(figure.images.len() as u32) * (IMAGE_SIDE + 8) + 16);
-    let height = TITLE_HEIGHT + panel_rows * PANEL_HEIGHT + image_rows * (IMAGE_SIDE + IMAGE_CAPTION + 8) + 8;
+    // Large rasters (a sheet of tiles) get what the row has room for.
+    let widest = figure.images.iter().map(|r| r.width).max().unwrap_or(0);
+    let room = (width.saturating_sub(16) / per_row.max(1)).saturating_sub(8);
+    let side = IMAGE_SIDE.max(u32::try_from(widest).unwrap_or(u32::MAX).min(room));
+    let height = TITLE_HEIGHT + panel_rows * PANEL_HEIGHT + image_rows * (side + IMAGE_CAPTION + 8) + 8;
     let mut canvas = Canvas::new(width, height);
     canvas.text(12.0, 8.0, 22.0, INK, title);
     for (i, panel) in figure.panels.iter().enumerate() {
@@ -52,10 +56,10 @@ pub fn render(title: &str, figure: &Figure) -> RgbaImage {
     let top = TITLE_HEIGHT + panel_rows * PANEL_HEIGHT;
     for (i, raster) in figure.images.iter().enumerate() {
         let (col, row) = (i as u32 % per_row, i as u32 / per_row);
-        let x = 16 + col * (IMAGE_SIDE + 8);
-        let y = top + row * (IMAGE_SIDE + IMAGE_CAPTION + 8);
-        canvas.raster(raster, x, y);
-        canvas.text(x as f32, (y + IMAGE_SIDE + 3) as f32, 13.0, INK, &raster.name);
+        let x = 16 + col * (side + 8);
+        let y = top + row * (side + IMAGE_CAPTION + 8);
+        canvas.raster(raster, [x, y], side);
+        canvas.text(x as f32, (y + side + 3) as f32, 13.0, INK, &raster.name);
     }
     canvas.image
 }
@@ -309,12 +313,13 @@ impl Canvas {
         }
     }
 
-    fn raster(&mut self, raster: &Raster, x: u32, y: u32) {
+    /// Draws `raster` `side` pixels square at `[x, y]`, nearest-neighbour.
+    fn raster(&mut self, raster: &Raster, [x, y]: [u32; 2], side: u32) {
         let (w, h) = (raster.width.max(1), raster.height().max(1));
-        for py in 0..IMAGE_SIDE {
-            for px in 0..IMAGE_SIDE {
-                let col = (px as usize * w) / IMAGE_SIDE as usize;
-                let row = (py as usize * h) / IMAGE_SIDE as usize;
+        for py in 0..side {
+            for px in 0..side {
+                let col = (px as usize * w) / side as usize;
+                let row = (py as usize * h) / side as usize;
                 let v = raster.values.get(row * w + col).copied().unwrap_or(f32::NAN);
                 let color = if v.is_nan() {
                     [40, 70, 120]

@@ -23,6 +23,7 @@ mod test_support;
 pub mod train;
 pub mod unet;
 mod unet_training;
+pub mod vae;
 pub mod vdm;
 
 pub use config::{Architecture, MlpConfig, ModelConfig, UnetConfig};

@@ -500,7 +500,8 @@ fn small_settings(id: SceneId) -> Vec<String> {
         | SceneId::VdmSchedule
         | SceneId::LearnedVsExact
         | SceneId::LossWeights
-        | SceneId::Ncsn => {
+        | SceneId::Ncsn
+        | SceneId::Vae => {
             vec!["--set".into(), "steps=20".into()]
         }
         SceneId::Distillation => ["--set", "first-round-steps=10", "--set", "later-round-steps=5"]

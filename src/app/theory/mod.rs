@@ -24,6 +24,7 @@
 //! | Memorization | [`memorization`] | the empirical denoiser copies, the U-Net does not |
 //! | Learned vs exact | [`learned`] | a trained MLP's ε against the exact one, by t |
 //! | ELBO and the evidence gap | [`evidence_gap`] | log p(x) = ELBO + KL on an exact posterior; Jensen by Monte Carlo |
+//! | A VAE trained live | [`vae`] | the ELBO's two terms over training, the 2D latent space, the decoder over it, samples beside diffusion's |
 //! | The true reverse kernel | [`reverse_kernel`] | q(x_{t−Δ}\|x_t) by Bayes against its Gaussians; KL and entropy bounds against Δ |
 //! | Two forms of one ELBO | [`elbo_forms`] | consistency vs denoising-matching estimates; Su's two noises vs one |
 //! | ELBO | [`elbo`] | L_T, L_{t−1}, L_0, bits/dim, rate–distortion, zero terminal SNR |
@@ -59,6 +60,7 @@ pub mod scene_figure;
 pub mod sde_ode;
 pub mod spacing;
 pub mod tweedie;
+pub mod vae;
 pub mod vdm;
 pub mod view;
 
@@ -96,6 +98,8 @@ pub enum Topic {
     Vdm,
     /// Langevin and annealed Langevin.
     Langevin,
+    /// A VAE trained live.
+    Vae,
     /// Score matching and NCSN.
     Ncsn,
     /// Reverse SDE vs probability-flow ODE.
@@ -138,6 +142,7 @@ impl Topic {
             Self::LossWeights => SceneId::LossWeights,
             Self::Vdm => SceneId::VdmSchedule,
             Self::Langevin => SceneId::Langevin,
+            Self::Vae => SceneId::Vae,
             Self::Ncsn => SceneId::Ncsn,
             Self::SdeOde => SceneId::SdeVsOde,
             Self::DpmSolver => SceneId::DpmSolver,
@@ -172,6 +177,7 @@ impl Topic {
             Self::LossWeights => Box::new(loss_weights::LossWeightsScene::new(context)),
             Self::Vdm => Box::new(vdm::VdmScene::new(context)),
             Self::Langevin => Box::new(langevin::LangevinScene::new(context)),
+            Self::Vae => Box::new(vae::VaeScene::new(context)),
             Self::Ncsn => Box::new(ncsn::NcsnScene::new(context)),
             Self::SdeOde => Box::new(sde_ode::SdeOdeScene::new(context)),
             Self::DpmSolver => Box::new(dpm_solver::DpmSolverScene::new(context)),

@@ -85,12 +85,7 @@ impl TheoryScene for NcsnScene {
         let (before, level_before) = (self.setup, self.level);
         ui.horizontal(|ui| {
             ui.add(Slider::new(&mut self.level, 1..=LEVELS).text("noise level (1 = σ_max)"));
-            ui.add(
-                Slider::new(&mut self.setup.steps, 100..=3000)
-                    .logarithmic(true)
-                    .text("training steps"),
-            );
-            ui.add(egui::DragValue::new(&mut self.setup.seed).prefix("Seed "));
+            view::training_ui(ui, &mut self.setup.steps, &mut self.setup.seed, 3000);
             self.figure.status_ui(ui);
         });
         if self.setup != before {

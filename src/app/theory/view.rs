@@ -148,6 +148,17 @@ pub fn plane_and_plots_ui(ui: &mut egui::Ui, id: &str, panels: &[Panel], texture
     });
 }
 
+/// A training scene's controls: its steps (a log slider from 100 to
+/// `max_steps`) and its seed.
+pub fn training_ui(ui: &mut egui::Ui, steps: &mut usize, seed: &mut u64, max_steps: usize) {
+    ui.add(
+        egui::Slider::new(steps, 100..=max_steps)
+            .logarithmic(true)
+            .text("training steps"),
+    );
+    ui.add(egui::DragValue::new(seed).prefix("Seed "));
+}
+
 /// Draws `images` in rows of `per_row`, each `side` points square with its name under it.
 pub fn images_ui(ui: &mut egui::Ui, images: &[Raster], textures: &mut Textures, per_row: usize, side: f32) {
     let handles = textures.images(ui.ctx(), images);
