@@ -97,6 +97,7 @@ macro_rules! scene_registry {
 scene_registry! {
     ElboGap => "elbo-gap", Latent, "ELBO and the evidence gap", "log p(x) = ELBO + KL(q(z|x) ‖ p(z|x)) on a model with an exact posterior.";
     Vae => "vae", Latent, "A VAE trained live", "An encoder, a decoder and a 2D latent trained on the ELBO: the latent space, the decoder over it, samples beside a diffusion model's.";
+    HvaeToDiffusion => "hvae-to-diffusion", Latent, "From the hierarchical VAE to diffusion", "A Markovian HVAE, then its three constraints one at a time, until it is a diffusion model; diffusion at T = 2, 10, 100, 1000.";
     ImageForward => "images", Forward, "Images", "The forward process on an image, schedules compared.";
     CosineVsLinear => "cosine-vs-linear", Forward, "Cosine vs linear", "Improved DDPM's cosine schedule against the linear one.";
     Spacing => "timestep-spacing", Forward, "Timestep spacing", "Which t leading, trailing and linspace visit.";

@@ -60,6 +60,7 @@ impl Scene {
             SceneId::FourWays => Self::Theory(Topic::FourWays),
             SceneId::Tweedie => Self::Theory(Topic::Tweedie),
             SceneId::Vae => Self::Theory(Topic::Vae),
+            SceneId::HvaeToDiffusion => Self::Theory(Topic::Hvae),
             SceneId::Ncsn => Self::Theory(Topic::Ncsn),
             SceneId::CosineVsLinear => Self::Theory(Topic::Cosine),
             SceneId::ElboForms => Self::Theory(Topic::ElboForms),

@@ -28,6 +28,7 @@ pub mod evidence_gap;
 pub mod forward_images;
 pub mod four_ways;
 pub mod guidance;
+pub mod hvae;
 pub mod image_batch;
 pub mod improved;
 pub mod inpaint;
@@ -123,6 +124,7 @@ macro_rules! figures {
 figures! {
     ElboGap => evidence_gap, |setup, _, job| Ok(evidence_gap::compute(setup, job)?.figure());
     Vae => vae, |setup, inputs, job| Ok(vae::compute(setup, inputs, job)?.figure());
+    HvaeToDiffusion => hvae, |setup, inputs, job| Ok(hvae::compute(setup, inputs, job)?.figure());
     ImageForward => forward_images, |setup, _, _| forward_images::figure(setup);
     Mixture2D => mixture_2d, |setup, inputs, job| mixture_2d::figure(setup, inputs, job);
     ImageBatch => image_batch, |setup, _, job| image_batch::figure(setup, job);

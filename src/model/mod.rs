@@ -8,6 +8,7 @@ pub mod conv;
 pub mod distill;
 pub mod error;
 mod fused;
+pub mod hvae;
 pub mod kernels;
 pub mod layers;
 pub mod mlp;

@@ -298,3 +298,79 @@ fn a_vae_on_fashion_mnist_learns_a_latent_space_that_sorts_the_classes() {
     assert!(accuracy > 0.4, "{accuracy}");
     assert_eq!(figure.images.len(), 3);
 }
+
+#[test]
+fn each_constraint_turns_the_hierarchical_vae_into_diffusion_and_more_steps_tighten_the_bound() {
+    use noisescope::diffusion::NoiseRng;
+    use noisescope::figures::{self, Inputs};
+    use noisescope::jobs::JobContext;
+    let inputs = Inputs::shipped().unwrap();
+    let run = figures::hvae::compute(&Default::default(), &inputs, &JobContext::foreground(false)).unwrap();
+    let components = inputs.mixture.components();
+    // H = −E[log p_data] by 200 000 draws; no model's −ELBO is below it (Gibbs).
+    let (draws, _) = inputs
+        .mixture
+        .sample(200_000, None, &mut NoiseRng::seed_from(4))
+        .unwrap();
+    let log_p = inputs.mixture.log_density(&draws, 1.0).unwrap();
+    let entropy = -log_p.iter().sum::<f64>() / log_p.len() as f64;
+    for (k, stage) in run.stages.iter().enumerate() {
+        assert!(
+            -stage.elbo.mean >= entropy - 4.0 * stage.elbo.standard_error,
+            "stage {}: −ELBO {} below H = {entropy}",
+            k + 1,
+            -stage.elbo.mean
+        );
+    }
+    // What is learned: both chains, then a smaller one, then no encoder at all.
+    let params: Vec<(usize, usize)> = run.stages.iter().map(|s| s.parameters).collect();
+    assert!(params[0].0 > params[1].0 && params[1].0 > 0, "{params:?}");
+    assert_eq!((params[2].0, params[3].0), (0, 0), "{params:?}");
+
+    // Stage 3's fixed encoder, α = 0.9 at each of 3 levels: the prior-matching term is
+    // −E KL(N(√α z_2, (1−α) I) ‖ N(0, I)) = −½ (d(1−α) + α E‖z_2‖² − d − d ln(1−α)),
+    // with E‖z_2‖² = α² E‖x‖² + (1 − α²) d.
+    let second_moment: f64 = components
+        .iter()
+        .map(|c| c.weight * (c.mean[0].powi(2) + c.mean[1].powi(2) + 2.0 * c.std * c.std))
+        .sum();
+    let (alpha, d) = (0.9_f64, 2.0);
+    let z_moment = alpha * alpha * second_moment + (1.0 - alpha * alpha) * d;
+    let exact = -0.5 * (d * (1.0 - alpha) + alpha * z_moment - d - d * (1.0 - alpha).ln());
+    let third = &run.stages[2].prior_matching;
+    assert!(
+        (third.mean - exact).abs() < 4.0 * third.standard_error,
+        "stage 3 prior matching {third:?}, exact {exact}"
+    );
+    // Stage 4's α_t reach q(x_T) ≈ N(0, I): the term all but vanishes.
+    assert!(
+        run.stages[3].prior_matching.mean.abs() < 0.05,
+        "{:?}",
+        run.stages[3].prior_matching
+    );
+    let alpha_bar_last: f64 = run.cosine_alphas.iter().product();
+    assert!(alpha_bar_last < 1e-2, "{:?}", run.cosine_alphas);
+
+    // Diffusion with the best mean: the bound falls with T towards H, never below it.
+    let bounds: Vec<f64> = run.diffusion.iter().map(|d| d.bound.mean).collect();
+    assert!(bounds[0] > bounds[1] + 0.3 && bounds[1] > bounds[2] + 0.1, "{bounds:?}");
+    for d in &run.diffusion {
+        assert!(
+            d.bound.mean >= entropy - 4.0 * d.bound.standard_error,
+            "T = {}: {:?}",
+            d.steps,
+            d.bound
+        );
+    }
+    assert!(
+        bounds[3] - entropy < 0.4,
+        "T = 1000: {} against H = {entropy}",
+        bounds[3]
+    );
+    let last = run.diffusion.last().unwrap();
+    assert!(
+        last.on_data > 0.95 && run.diffusion[0].on_data < last.on_data,
+        "{:?}",
+        run.diffusion.iter().map(|d| d.on_data).collect::<Vec<_>>()
+    );
+}

@@ -501,7 +501,8 @@ fn small_settings(id: SceneId) -> Vec<String> {
         | SceneId::LearnedVsExact
         | SceneId::LossWeights
         | SceneId::Ncsn
-        | SceneId::Vae => {
+        | SceneId::Vae
+        | SceneId::HvaeToDiffusion => {
             vec!["--set".into(), "steps=20".into()]
         }
         SceneId::Distillation => ["--set", "first-round-steps=10", "--set", "later-round-steps=5"]

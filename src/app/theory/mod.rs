@@ -24,6 +24,7 @@
 //! | Memorization | [`memorization`] | the empirical denoiser copies, the U-Net does not |
 //! | Learned vs exact | [`learned`] | a trained MLP's ε against the exact one, by t |
 //! | ELBO and the evidence gap | [`evidence_gap`] | log p(x) = ELBO + KL on an exact posterior; Jensen by Monte Carlo |
+//! | From the hierarchical VAE to diffusion | [`hvae`] | an HVAE, its three constraints one at a time; diffusion at T = 2, 10, 100, 1000 |
 //! | A VAE trained live | [`vae`] | the ELBO's two terms over training, the 2D latent space, the decoder over it, samples beside diffusion's |
 //! | The true reverse kernel | [`reverse_kernel`] | q(x_{t−Δ}\|x_t) by Bayes against its Gaussians; KL and entropy bounds against Δ |
 //! | Two forms of one ELBO | [`elbo_forms`] | consistency vs denoising-matching estimates; Su's two noises vs one |
@@ -45,6 +46,7 @@ pub mod evidence_gap;
 pub mod figure;
 pub mod four_ways;
 pub mod guidance;
+pub mod hvae;
 pub mod improved;
 pub mod inpaint;
 pub mod inversion;
@@ -100,6 +102,8 @@ pub enum Topic {
     Langevin,
     /// A VAE trained live.
     Vae,
+    /// From the hierarchical VAE to diffusion.
+    Hvae,
     /// Score matching and NCSN.
     Ncsn,
     /// Reverse SDE vs probability-flow ODE.
@@ -143,6 +147,7 @@ impl Topic {
             Self::Vdm => SceneId::VdmSchedule,
             Self::Langevin => SceneId::Langevin,
             Self::Vae => SceneId::Vae,
+            Self::Hvae => SceneId::HvaeToDiffusion,
             Self::Ncsn => SceneId::Ncsn,
             Self::SdeOde => SceneId::SdeVsOde,
             Self::DpmSolver => SceneId::DpmSolver,
@@ -178,6 +183,7 @@ impl Topic {
             Self::Vdm => Box::new(vdm::VdmScene::new(context)),
             Self::Langevin => Box::new(langevin::LangevinScene::new(context)),
             Self::Vae => Box::new(vae::VaeScene::new(context)),
+            Self::Hvae => Box::new(hvae::HvaeScene::new(context)),
             Self::Ncsn => Box::new(ncsn::NcsnScene::new(context)),
             Self::SdeOde => Box::new(sde_ode::SdeOdeScene::new(context)),
             Self::DpmSolver => Box::new(dpm_solver::DpmSolverScene::new(context)),
