@@ -10,6 +10,7 @@ struct View {
     density_gain: f32,
     particle_color: vec4<f32>,
     trail_color: vec4<f32>,
+    x0_color: vec4<f32>,
 }
 
 // Each component: mean.xy, std, weight (normalised).
@@ -96,4 +97,23 @@ fn trail_vs(@builtin(vertex_index) index: u32, @location(0) start: vec2<f32>, @l
 fn trail_fs() -> @location(0) vec4<f32> {
     let c = view.trail_color;
     return vec4<f32>(c.rgb * c.a, c.a);
+}
+
+// The model's x0 estimate of each particle (E[x0|x_t] for the exact mixture),
+// drawn with particle_vs from the x0 buffer, and its segment from x_t with trail_vs.
+@fragment
+fn x0_fs(in: ParticleOut) -> @location(0) vec4<f32> {
+    let r = length(in.corner);
+    if r > 1.0 {
+        discard;
+    }
+    let alpha = view.x0_color.a * (1.0 - smoothstep(0.6, 1.0, r));
+    return vec4<f32>(view.x0_color.rgb * alpha, alpha);
+}
+
+@fragment
+fn x0_segment_fs() -> @location(0) vec4<f32> {
+    let c = view.x0_color;
+    let a = 0.35 * c.a;
+    return vec4<f32>(c.rgb * a, a);
 }

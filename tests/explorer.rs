@@ -491,3 +491,57 @@ fn the_train_scene_fits_two_moons_live() {
     });
     harness.get_by_label_contains("Model: three blobs");
 }
+
+/// Pixels of the x0 estimates' colour (a light green no other layer uses).
+fn x0_pixels(harness: &mut Harness<'static, ExplorerApp>) -> usize {
+    let image = harness.render().unwrap();
+    image
+        .pixels()
+        .filter(|p| p[1] > 200 && p[0] > 110 && p[0] < 190 && p[2] < 160)
+        .count()
+}
+
+#[test]
+fn each_particles_posterior_mean_shows_on_demand_and_is_tweedies() {
+    use noisescope::diffusion::{Schedule, ScheduleConfig};
+    let mut harness = explorer();
+    run_until(&mut harness, "the first run", settled);
+    // Frame 35 is t = 281: the estimates have found the blobs.
+    step_from_first_frame(&mut harness, 35);
+    let without = x0_pixels(&mut harness);
+    harness.get_by_label("Show x0 estimate E[x0|x_t]").click();
+    harness.run_steps(2);
+    harness.remove_cursor();
+    harness.run_steps(1);
+    let with = x0_pixels(&mut harness);
+    assert!(
+        with > without + 200,
+        "x0 estimates drew {with} green pixels, {without} before"
+    );
+    harness.snapshot("explorer_x0_estimates");
+
+    // What is drawn is the worker's x̂0 for the exact mixture: Bayes' posterior
+    // mean E[x0|x_t], component by component, at frame 35's t.
+    let run = harness.state().run();
+    let frame = &run.frames[35];
+    let alpha_bar = Schedule::new(&ScheduleConfig::default()).unwrap().alpha_bar(frame.t);
+    let mixture = noisescope::assets::three_blobs().unwrap();
+    let x_t = candle_core::Tensor::from_vec(frame.x.clone(), (frame.x.len() / 2, 2), &candle_core::Device::Cpu)
+        .unwrap()
+        .to_dtype(candle_core::DType::F64)
+        .unwrap();
+    let bayes: Vec<f64> = mixture
+        .posterior_mean(&x_t, alpha_bar, None)
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .to_vec1()
+        .unwrap();
+    let drawn = frame.x0_hat.as_ref().unwrap();
+    let largest = drawn
+        .iter()
+        .zip(&bayes)
+        .map(|(a, b)| (f64::from(*a) - b).abs())
+        .fold(0.0, f64::max);
+    assert!(largest < 1e-3, "x̂0 differs from E[x0|x_t] by {largest}");
+}

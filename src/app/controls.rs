@@ -117,6 +117,8 @@ pub struct ControlsPanel {
     pub show_score: bool,
     /// Whether trails show.
     pub show_trails: bool,
+    /// Whether each particle's x0 estimate (E[x0|x_t], Tweedie) shows.
+    pub show_x0: bool,
     /// Show only what a lesson changes (presentation mode).
     pub essentials_only: bool,
     /// A network from Train 2D is the 2D scene's model.
@@ -140,6 +142,7 @@ impl ControlsPanel {
             show_density: true,
             show_score: true,
             show_trails: true,
+            show_x0: false,
             essentials_only: false,
             network_in_use: false,
             exact_density_shown: true,
@@ -200,6 +203,10 @@ impl ControlsPanel {
             .response
             .on_disabled_hover_text("this model learned a toy data set, whose exact p_t is not known here");
             ui.checkbox(&mut self.show_trails, "Show trails");
+            ui.checkbox(&mut self.show_x0, "Show x0 estimate E[x0|x_t]")
+                .on_hover_text(
+                    "where the model guesses each particle came from; for the exact mixture, Tweedie's formula",
+                );
         }
         if self.settings != before {
             self.requests.changed = true;

@@ -477,6 +477,7 @@ impl ExplorerApp {
             show_density: self.controls.show_density && self.controls.exact_density_shown,
             show_score: self.controls.show_score && self.controls.exact_density_shown,
             show_trails: self.controls.show_trails,
+            show_x0: self.controls.show_x0,
         }
     }
 }

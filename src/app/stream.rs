@@ -227,18 +227,28 @@ impl ExplorerApp {
             RunKind::Plane => {
                 if let Some(plane) = renderer.callback_resources.get_mut::<PlaneResources>() {
                     plane.upload_step(&state.queue, index, &frame.x);
+                    if let Some(x0) = self.previous_x0(index) {
+                        plane.upload_x0(&state.queue, index - 1, x0);
+                    }
                 }
             }
             RunKind::Grid(_) => {
                 if let Some(grid) = renderer.callback_resources.get::<GridResources>() {
                     grid.upload_x(&state.queue, index, &frame.x);
-                    let previous = index.checked_sub(1).and_then(|i| self.run.frames.get(i));
-                    if let Some(x0) = previous.and_then(|f| f.x0_hat.as_deref()) {
+                    if let Some(x0) = self.previous_x0(index) {
                         grid.upload_x0(&state.queue, index - 1, x0);
                     }
                 }
             }
         }
+    }
+}
+
+impl ExplorerApp {
+    /// The model's x̂0 made at frame `index − 1`: it arrives with frame `index`.
+    fn previous_x0(&self, index: usize) -> Option<&[f32]> {
+        let previous = self.run.frames.get(index.checked_sub(1)?)?;
+        previous.x0_hat.as_deref()
     }
 }
 

@@ -32,6 +32,8 @@ pub struct PlaneFrame {
     pub show_score: bool,
     /// See `show_density`.
     pub show_trails: bool,
+    /// Whether to draw each particle's x̂0, joined to it.
+    pub show_x0: bool,
 }
 
 /// The central 2D view.
@@ -79,6 +81,8 @@ impl PlaneViewer {
             density_gain: 1.0,
             particle_color: [0.55, 0.85, 1.0, 0.85],
             trail_color: [0.55, 0.85, 1.0, 0.12],
+            // The density's amber family would hide it; a light green reads on both.
+            x0_color: [0.6, 1.0, 0.55, 0.9],
         };
         let trail_from = if frame.show_trails {
             frame.step.saturating_sub(TRAIL_STEPS)
@@ -92,6 +96,7 @@ impl PlaneViewer {
             particles: frame.particles,
             trail_particles: if frame.show_trails { TRAIL_PARTICLES } else { 0 },
             show_density: frame.show_density,
+            show_x0: frame.show_x0,
         };
         ui.painter()
             .add(egui_wgpu::Callback::new_paint_callback(rect, callback));

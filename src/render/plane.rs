@@ -2,7 +2,9 @@
 //!
 //! Every step of a run stays resident in one vertex buffer (`steps × particles`
 //! positions), so scrubbing only changes the per-frame [`PlaneCallback`], a small
-//! `Copy` value; a step is uploaded once, when it arrives.
+//! `Copy` value; a step is uploaded once, when it arrives. The model's x̂0 at
+//! each step (E[x0|x_t] for the exact mixture: Tweedie's formula) sits in a
+//! second buffer of the same shape, drawn on demand with a segment from x_t.
 
 use std::num::NonZeroU64;
 
@@ -13,6 +15,8 @@ use super::{PipelineBuilder, uniform_buffer, uniform_entry};
 
 /// The most mixture components the density shader draws.
 pub const MAX_COMPONENTS: usize = 32;
+/// Particles whose x_t → x̂0 segment is drawn: all 2000 hid the picture.
+const X0_SEGMENTS: u32 = 300;
 /// Bytes per particle position (two f32).
 const POSITION_BYTES: u64 = 8;
 
@@ -34,6 +38,8 @@ pub struct ViewUniform {
     pub particle_color: [f32; 4],
     /// Straight RGBA of the trails.
     pub trail_color: [f32; 4],
+    /// Straight RGBA of the x̂0 points and their segments from x_t.
+    pub x0_color: [f32; 4],
 }
 
 #[derive(Clone, Copy, Pod, Zeroable)]
@@ -59,6 +65,8 @@ pub struct PlaneCallback {
     pub trail_particles: u32,
     /// Whether to draw the density behind.
     pub show_density: bool,
+    /// Whether to draw each particle's x̂0, joined to it.
+    pub show_x0: bool,
 }
 
 /// The pipelines and buffers, kept in egui-wgpu's `callback_resources`.
@@ -66,13 +74,19 @@ pub struct PlaneResources {
     density: wgpu::RenderPipeline,
     particles: wgpu::RenderPipeline,
     trails: wgpu::RenderPipeline,
+    x0_particles: wgpu::RenderPipeline,
+    x0_segments: wgpu::RenderPipeline,
     bind_group: wgpu::BindGroup,
     view_buffer: wgpu::Buffer,
     mixture_buffer: wgpu::Buffer,
     positions: wgpu::Buffer,
+    /// x̂0 made at each step, laid out as `positions`.
+    x0_positions: wgpu::Buffer,
     particles_per_step: u64,
     steps_capacity: u64,
     steps_uploaded: u64,
+    /// Steps whose x̂0 is on the GPU (they arrive in order).
+    x0_steps_uploaded: u64,
 }
 
 impl PlaneResources {
@@ -151,13 +165,27 @@ impl PlaneResources {
                 &[Some(instance_layout(&at0)), Some(instance_layout(&at1))],
                 wgpu::PrimitiveTopology::TriangleStrip,
             ),
+            x0_particles: builder.build_with(
+                "particle_vs",
+                "x0_fs",
+                &[Some(instance_layout(&at0))],
+                wgpu::PrimitiveTopology::TriangleStrip,
+            ),
+            x0_segments: builder.build_with(
+                "trail_vs",
+                "x0_segment_fs",
+                &[Some(instance_layout(&at0)), Some(instance_layout(&at1))],
+                wgpu::PrimitiveTopology::TriangleStrip,
+            ),
             bind_group,
             view_buffer,
             mixture_buffer,
             positions: positions_buffer(device, 1),
+            x0_positions: positions_buffer(device, 1),
             particles_per_step: 0,
             steps_capacity: 0,
             steps_uploaded: 0,
+            x0_steps_uploaded: 0,
         }
     }
 
@@ -175,10 +203,23 @@ impl PlaneResources {
         let (steps, particles) = (steps as u64, particles as u64);
         if steps * particles * POSITION_BYTES > self.positions.size() {
             self.positions = positions_buffer(device, steps * particles);
+            self.x0_positions = positions_buffer(device, steps * particles);
         }
         self.steps_capacity = steps;
         self.particles_per_step = particles;
         self.steps_uploaded = 0;
+        self.x0_steps_uploaded = 0;
+    }
+
+    /// Uploads the model's x̂0 made at step `step` (x, y pairs); ignored if it does not fit.
+    pub fn upload_x0(&mut self, queue: &wgpu::Queue, step: usize, positions: &[f32]) {
+        let step = step as u64;
+        if step >= self.steps_capacity || positions.len() as u64 != 2 * self.particles_per_step {
+            return;
+        }
+        let offset = step * self.particles_per_step * POSITION_BYTES;
+        queue.write_buffer(&self.x0_positions, offset, bytemuck::cast_slice(positions));
+        self.x0_steps_uploaded = self.x0_steps_uploaded.max(step + 1);
     }
 
     /// Uploads step `step`'s positions (x, y pairs); ignored if it does not fit.
@@ -198,15 +239,21 @@ impl PlaneResources {
         self.steps_uploaded
     }
 
-    /// The bytes held for run positions.
+    /// The bytes held for run positions (x_t and x̂0).
     #[must_use]
     pub fn position_bytes(&self) -> u64 {
-        self.positions.size()
+        self.positions.size() + self.x0_positions.size()
     }
 
     fn step_slice(&self, step: u32, count: u32) -> wgpu::BufferSlice<'_> {
         let start = u64::from(step) * self.particles_per_step * POSITION_BYTES;
         self.positions.slice(start..start + u64::from(count) * POSITION_BYTES)
+    }
+
+    fn x0_slice(&self, step: u32, count: u32) -> wgpu::BufferSlice<'_> {
+        let start = u64::from(step) * self.particles_per_step * POSITION_BYTES;
+        self.x0_positions
+            .slice(start..start + u64::from(count) * POSITION_BYTES)
     }
 
     fn prepare(&self, queue: &wgpu::Queue, callback: &PlaneCallback) {
@@ -234,6 +281,16 @@ impl PlaneResources {
                 pass.set_vertex_buffer(1, self.step_slice(s + 1, trail_count));
                 pass.draw(0..4, 0..trail_count);
             }
+        }
+        if callback.show_x0 && step < self.x0_steps_uploaded {
+            let segments = count.min(X0_SEGMENTS);
+            pass.set_pipeline(&self.x0_segments);
+            pass.set_vertex_buffer(0, self.step_slice(callback.step, segments));
+            pass.set_vertex_buffer(1, self.x0_slice(callback.step, segments));
+            pass.draw(0..4, 0..segments);
+            pass.set_pipeline(&self.x0_particles);
+            pass.set_vertex_buffer(0, self.x0_slice(callback.step, count));
+            pass.draw(0..4, 0..count);
         }
         pass.set_pipeline(&self.particles);
         pass.set_vertex_buffer(0, self.step_slice(callback.step, count));
