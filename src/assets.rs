@@ -48,10 +48,10 @@ pub const THREE_BLOBS: TextAsset = text_asset!("assets/mixtures/three-blobs.json
 pub const FASHION_MNIST_MODEL: Asset = asset!("assets/models/fashion-mnist.safetensors");
 
 /// The lesson PageDown starts when none is open: every scene, in Luo's order.
-pub const DEFAULT_LESSON: TextAsset = text_asset!("assets/lessons/default.lesson");
+pub const DEFAULT_LESSON: TextAsset = text_asset!("assets/lessons/default.toml");
 
 /// A short lesson through Sohl-Dickstein et al. (2015).
-pub const SOHL_DICKSTEIN_LESSON: TextAsset = text_asset!("assets/lessons/sohl-dickstein-2015.lesson");
+pub const SOHL_DICKSTEIN_LESSON: TextAsset = text_asset!("assets/lessons/sohl-dickstein-2015.toml");
 
 /// A lesson that comes with noisescope.
 #[derive(Clone, Copy, Debug)]

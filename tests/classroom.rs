@@ -246,7 +246,7 @@ fn a_saved_session_restores_and_a_broken_one_is_ignored() {
     drop(harness);
     let saved = std::fs::read_to_string(&path).unwrap();
     assert!(
-        saved.contains("sampler = ddpm") && saved.contains("class = 2"),
+        saved.contains("sampler = \"ddpm\"") && saved.contains("class = 2") && saved.contains("[[stop]]"),
         "{saved}"
     );
 

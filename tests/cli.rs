@@ -236,3 +236,40 @@ fn explore_refuses_bad_flags_with_one_line_before_any_window_opens() {
         assert!(stderr.contains(expected), "{args:?}: {stderr}");
     }
 }
+
+#[test]
+fn lesson_convert_rewrites_an_old_lesson_as_toml_and_refuses_a_broken_one() {
+    let old = common::scratch("cli", "old-format.lesson");
+    std::fs::write(
+        &old,
+        "# old\n[stop]\ntitle = Noise\nscene = images\nt = 250\n\n[stop]\nscene = 2d-mixture\nsampler = ddpm\nsteps = 100\nclass = 1\n",
+    )
+    .unwrap();
+    let new = common::scratch("cli", "converted.toml");
+    let _ = std::fs::remove_file(&new);
+    let said = stdout(&noisescope(&[
+        "lesson",
+        "convert",
+        old.to_str().unwrap(),
+        new.to_str().unwrap(),
+    ]));
+    assert!(said.contains("2 stops, as TOML"), "{said}");
+    let text = std::fs::read_to_string(&new).unwrap();
+    // A TOML reader that is not noisescope's sees the two stops and their values.
+    let table: toml::Table = text.parse().unwrap();
+    let stops = table["stop"].as_array().unwrap();
+    assert_eq!(stops.len(), 2, "{text}");
+    assert_eq!(stops[0]["title"].as_str(), Some("Noise"));
+    assert_eq!(stops[0]["t"].as_integer(), Some(250));
+    assert_eq!(stops[1]["sampler"].as_str(), Some("ddpm"));
+    assert_eq!(stops[1]["steps"].as_integer(), Some(100));
+    assert_eq!(stops[1]["class"].as_integer(), Some(1));
+
+    let broken = common::scratch("cli", "broken-convert.lesson");
+    std::fs::write(&broken, "[stop]\nscene = images\nsteps = many\n").unwrap();
+    let output = noisescope(&["lesson", "convert", broken.to_str().unwrap(), new.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("line 3: steps must be a number"), "{stderr}");
+}

@@ -196,17 +196,22 @@ impl ControlsPanel {
         if mixture {
             ui.separator();
             // Both are the mixture's exact p_t: not the truth for a network trained on a toy.
-            ui.add_enabled_ui(self.exact_density_shown, |ui| {
-                ui.checkbox(&mut self.show_density, "Show density p_t");
-                ui.checkbox(&mut self.show_score, "Show score ∇log p_t");
-            })
-            .response
-            .on_disabled_hover_text("this model learned a toy data set, whose exact p_t is not known here");
-            ui.checkbox(&mut self.show_trails, "Show trails");
-            ui.checkbox(&mut self.show_x0, "Show x0 estimate E[x0|x_t]")
-                .on_hover_text(
-                    "where the model guesses each particle came from; for the exact mixture, Tweedie's formula",
-                );
+            // Two to a row: four rows pushed the lesson's messages off a 720-pixel window.
+            ui.horizontal_wrapped(|ui| {
+                ui.add_enabled_ui(self.exact_density_shown, |ui| {
+                    ui.checkbox(&mut self.show_density, "Show density p_t");
+                    ui.checkbox(&mut self.show_score, "Show score ∇log p_t");
+                })
+                .response
+                .on_disabled_hover_text("this model learned a toy data set, whose exact p_t is not known here");
+            });
+            ui.horizontal_wrapped(|ui| {
+                ui.checkbox(&mut self.show_trails, "Show trails");
+                ui.checkbox(&mut self.show_x0, "Show x0 estimate E[x0|x_t]")
+                    .on_hover_text(
+                        "where the model guesses each particle came from; for the exact mixture, Tweedie's formula",
+                    );
+            });
         }
         if self.settings != before {
             self.requests.changed = true;

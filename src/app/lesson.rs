@@ -2,31 +2,18 @@
 //!
 //! A view is a scene, its run settings, the t on screen and a caption. A lesson
 //! is an ordered list of views, stepped with PageDown / PageUp; a session is
-//! the one view the window was left in. The format is meant to be written by
-//! hand:
+//! the one view the window was left in. Both are TOML, read and written through
+//! serde in [`super::lesson_file`]: one `[[stop]]` table per view, keys left
+//! out keep their defaults. Scenes are named by their stable id in
+//! [`crate::scenes`] (`2d-mixture`, `ddim-inversion`, …); `model` is `unet` or
+//! `empirical` for the image batch, and a mixture JSON path or `three-blobs`
+//! for the 2D scene. A mistake is reported with its line number and key, and
+//! the file is not used.
 //!
-//! ```text
-//! # Comments start with #.
-//! [stop]
-//! title = The forward process
-//! scene = images
-//! t = 250
-//! caption = x_t = √ᾱ_t x0 + √(1−ᾱ_t) ε: the image drowns in noise.
-//!
-//! [stop]
-//! scene = 2d-mixture
-//! sampler = ddpm
-//! steps = 1000
-//! ```
-//!
-//! Keys left out keep their defaults. Scenes are named by their stable id in
-//! [`crate::scenes`] (`2d-mixture`, `ddim-inversion`, …); the older
-//! `theory:` and a scene's title still load;
-//! `model` is `unet` or `empirical` for the image batch, and a mixture JSON
-//! path or `three-blobs` for the 2D scene.
-//! A mistake is reported with its line number and the file is not used.
+//! The format before TOML (`[stop]` sections of `key = value` lines, values
+//! unquoted) still loads, through [`parse_legacy`];
+//! `noisescope lesson convert OLD NEW` rewrites such a file as TOML.
 
-use std::fmt::Write as _;
 use std::str::FromStr;
 
 use super::controls::{Scene, Settings};
@@ -60,7 +47,7 @@ pub fn scene_name(scene: Scene) -> String {
 
 /// A scene named by its stable id (`ddim-inversion`), or as lessons before
 /// the registry named theory scenes: `theory:` and the scene's title.
-fn parse_scene(value: &str) -> Result<Scene, String> {
+pub(super) fn parse_scene(value: &str) -> Result<Scene, String> {
     if let Some(title) = value.strip_prefix("theory:") {
         return SceneId::ALL
             .iter()
@@ -77,7 +64,23 @@ fn parse_number<T: FromStr>(key: &str, value: &str) -> Result<T, String> {
         .map_err(|_| format!("{key} must be a number, got '{value}'"))
 }
 
-fn direction_name(direction: Direction) -> &'static str {
+/// A direction by its name in files.
+///
+/// # Errors
+/// A name other than reverse, forward or forward-markov.
+pub(super) fn parse_direction(value: &str) -> Result<Direction, String> {
+    match value {
+        "reverse" => Ok(Direction::Reverse),
+        "forward" => Ok(Direction::Forward(ForwardMode::ClosedForm)),
+        "forward-markov" => Ok(Direction::Forward(ForwardMode::MarkovChain)),
+        other => Err(format!(
+            "unknown direction '{other}' (reverse, forward or forward-markov)"
+        )),
+    }
+}
+
+/// A direction's name in files.
+pub(super) fn direction_name(direction: Direction) -> &'static str {
     match direction {
         Direction::Reverse => "reverse",
         Direction::Forward(ForwardMode::ClosedForm) => "forward",
@@ -107,28 +110,36 @@ fn set(view: &mut View, key: &str, value: &str) -> Result<(), String> {
         "guidance" => s.guidance.kind = value.parse()?,
         "seed" => s.seed = parse_number(key, value)?,
         "batch" => s.batch = parse_number(key, value)?,
-        "direction" => {
-            s.direction = match value {
-                "reverse" => Direction::Reverse,
-                "forward" => Direction::Forward(ForwardMode::ClosedForm),
-                "forward-markov" => Direction::Forward(ForwardMode::MarkovChain),
-                other => {
-                    return Err(format!(
-                        "unknown direction '{other}' (reverse, forward or forward-markov)"
-                    ));
-                }
-            }
-        }
+        "direction" => s.direction = parse_direction(value)?,
         other => return Err(format!("unknown key '{other}'")),
     }
     Ok(())
 }
 
-/// Reads every `[stop]` of `text`; `source` names the file in errors.
+/// Whether `text` is in the format before TOML: it has a bare `[stop]` line.
+fn is_legacy(text: &str) -> bool {
+    text.lines().any(|line| line.trim() == "[stop]")
+}
+
+/// Reads a lesson, TOML or the older format; `source` names the file in errors.
+///
+/// # Errors
+/// "SOURCE line N: problem" for the first mistake, or a file without stops.
+pub fn parse(text: &str, source: &str) -> Result<Vec<View>, String> {
+    if is_legacy(text) {
+        parse_legacy(text, source)
+    } else {
+        super::lesson_file::parse(text, source)
+    }
+}
+
+pub use super::lesson_file::{write, write_session};
+
+/// Reads every `[stop]` of a lesson in the format before TOML.
 ///
 /// # Errors
 /// "SOURCE line N: problem" for the first bad line, or a file without stops.
-pub fn parse(text: &str, source: &str) -> Result<Vec<View>, String> {
+pub fn parse_legacy(text: &str, source: &str) -> Result<Vec<View>, String> {
     let mut views: Vec<View> = Vec::new();
     for (index, raw) in text.lines().enumerate() {
         let line = raw.trim();
@@ -154,44 +165,6 @@ pub fn parse(text: &str, source: &str) -> Result<Vec<View>, String> {
     Ok(views)
 }
 
-/// Writes `views` in the format [`parse`] reads.
-#[must_use]
-pub fn write(views: &[View]) -> String {
-    let mut text = String::from("# A noisescope lesson: one [stop] per view, stepped with PageDown / PageUp.\n");
-    for view in views {
-        let s = &view.settings;
-        let _ = writeln!(text, "\n[stop]");
-        if !view.title.is_empty() {
-            let _ = writeln!(text, "title = {}", view.title);
-        }
-        let _ = writeln!(text, "scene = {}", scene_name(view.scene));
-        if let Some(model) = &view.model {
-            let _ = writeln!(text, "model = {model}");
-        }
-        let _ = writeln!(text, "schedule = {}", s.schedule.kind);
-        let _ = writeln!(text, "train-steps = {}", s.schedule.train_steps);
-        let _ = writeln!(text, "zero-terminal-snr = {}", s.schedule.zero_terminal_snr);
-        let _ = writeln!(text, "sampler = {}", s.sampler.kind);
-        let _ = writeln!(text, "steps = {}", s.sampler.steps);
-        let _ = writeln!(text, "spacing = {}", s.sampler.spacing);
-        let _ = writeln!(text, "eta = {}", s.sampler.eta);
-        let class = s.class.map_or_else(|| "none".to_owned(), |c| c.to_string());
-        let _ = writeln!(text, "class = {class}");
-        let _ = writeln!(text, "gamma = {}", s.guidance.scale);
-        let _ = writeln!(text, "guidance = {}", s.guidance.kind);
-        let _ = writeln!(text, "seed = {}", s.seed);
-        let _ = writeln!(text, "batch = {}", s.batch);
-        let _ = writeln!(text, "direction = {}", direction_name(s.direction));
-        if let Some(t) = view.t {
-            let _ = writeln!(text, "t = {t}");
-        }
-        if !view.caption.is_empty() {
-            let _ = writeln!(text, "caption = {}", view.caption);
-        }
-    }
-    text
-}
-
 /// The view the window was left in, and its zoom.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Session {
@@ -207,20 +180,6 @@ pub struct Session {
     pub light: bool,
 }
 
-/// A session file: `zoom = …` and `window = W x H`, then one `[stop]`.
-#[must_use]
-pub fn write_session(session: &Session) -> String {
-    let mut text = format!("# The noisescope window as it was left.\nzoom = {}\n", session.zoom);
-    if let Some([width, height]) = session.window {
-        let _ = writeln!(text, "window = {width} x {height}");
-    }
-    if let Some([x, y]) = session.position {
-        let _ = writeln!(text, "position = {x}, {y}");
-    }
-    let _ = writeln!(text, "theme = {}", if session.light { "light" } else { "dark" });
-    text + &write(std::slice::from_ref(&session.view))
-}
-
 fn parse_position(value: &str) -> Option<[f32; 2]> {
     let (x, y) = value.split_once(',')?;
     let position: [f32; 2] = [x.trim().parse().ok()?, y.trim().parse().ok()?];
@@ -233,11 +192,23 @@ fn parse_window(value: &str) -> Option<[f32; 2]> {
     size.iter().all(|s| (200.0..=20_000.0).contains(s)).then_some(size)
 }
 
-/// Reads a session file written by [`write_session`].
+/// Reads a session file, TOML or the older format.
 ///
 /// # Errors
 /// As [`parse`], and a zoom outside 0.5 … 3.
 pub fn parse_session(text: &str, source: &str) -> Result<Session, String> {
+    if is_legacy(text) {
+        parse_session_legacy(text, source)
+    } else {
+        super::lesson_file::parse_session(text, source)
+    }
+}
+
+/// Reads a session file in the format before TOML.
+///
+/// # Errors
+/// As [`parse_legacy`], and a zoom outside 0.5 … 3.
+fn parse_session_legacy(text: &str, source: &str) -> Result<Session, String> {
     let mut zoom = 1.0;
     let mut window = None;
     let mut position = None;
@@ -288,7 +259,7 @@ pub fn parse_session(text: &str, source: &str) -> Result<Session, String> {
             _ => rest.push(line),
         }
     }
-    let view = parse(&rest.join("\n"), source)?.swap_remove(0);
+    let view = parse_legacy(&rest.join("\n"), source)?.swap_remove(0);
     Ok(Session {
         view,
         zoom,
@@ -365,23 +336,52 @@ mod tests {
     }
 
     #[test]
-    fn a_mistake_names_its_line() {
-        let text = "# lesson\n[stop]\nscene = images\nsampler = ddim\n\n[stop]\nsteps = fifty\n";
+    fn a_mistake_names_its_line_and_key() {
+        let text = "# lesson\n[[stop]]\nscene = \"images\"\nsampler = \"ddim\"\n\n[[stop]]\nsteps = \"fifty\"\n";
+        let error = parse(text, "my.lesson").unwrap_err();
+        assert!(error.starts_with("my.lesson line 7: steps: "), "{error}");
+        let error = parse("[[stop]]\nsampler = \"ddim2\"\n", "x").unwrap_err();
+        assert!(
+            error.starts_with("x line 2: sampler: ") && error.contains("ddim2"),
+            "{error}"
+        );
+        let error = parse("[[stop]]\nscene = \"images\"\ncolour = \"red\"\n", "x").unwrap_err();
+        assert!(error.starts_with("x line 3: ") && error.contains("colour"), "{error}");
+        let error = parse("[[stop]]\nscene = \"theory:nope\"\n", "x").unwrap_err();
+        assert!(error.starts_with("x line 2: scene: "), "{error}");
+        assert!(parse("# empty\n", "x").unwrap_err().contains("no [[stop]]"));
         assert_eq!(
-            parse(text, "my.lesson").unwrap_err(),
-            "my.lesson line 7: steps must be a number, got 'fifty'"
+            parse("[[stop]]\nclass = \"none\"\n[[stop]]\nclass = 3\n", "x")
+                .unwrap()
+                .iter()
+                .map(|v| v.settings.class)
+                .collect::<Vec<_>>(),
+            [None, Some(3)]
+        );
+    }
+
+    #[test]
+    fn a_lesson_in_the_old_format_still_loads_and_converts() {
+        let old = "# lesson\n[stop]\ntitle = Old\nscene = images\nsampler = ddpm\nt = 250\ncaption = x = y\n";
+        let views = parse(old, "old.lesson").unwrap();
+        assert_eq!((views[0].title.as_str(), views[0].t), ("Old", Some(250)));
+        assert_eq!(
+            views[0].settings.sampler.kind,
+            crate::diffusion::sampler::SamplerKind::Ddpm
+        );
+        let converted = write(&views);
+        assert!(converted.contains("[[stop]]") && !is_legacy(&converted), "{converted}");
+        assert_eq!(parse(&converted, "new.toml").unwrap(), views);
+        // The old format's own mistakes still name their line.
+        assert_eq!(
+            parse("[stop]\nscene = images\nsteps = fifty\n", "my.lesson").unwrap_err(),
+            "my.lesson line 3: steps must be a number, got 'fifty'"
         );
         assert!(
-            parse("scene = images", "x")
+            parse_legacy("scene = images", "x")
                 .unwrap_err()
                 .starts_with("x line 1: a setting before")
         );
-        assert!(
-            parse("[stop]\nscene = theory:nope", "x")
-                .unwrap_err()
-                .contains("line 2")
-        );
-        assert!(parse("# empty\n", "x").unwrap_err().contains("no [stop]"));
     }
 
     #[test]
@@ -417,18 +417,21 @@ mod tests {
         assert_eq!(session.window, Some([1600.0, 900.0]));
         assert_eq!(session.position, Some([40.0, 30.0]));
         assert!(session.light);
+        assert_eq!(session.view.scene, view.scene);
+        assert_eq!(session.view.t, Some(120));
+        let refused = |text: &str| parse_session(text, "s").unwrap_err();
+        assert!(refused("zoom = 1\ntheme = \"grey\"\n[[stop]]\n").contains("line 2"));
+        assert!(refused("zoom = 9.0\n[[stop]]\n").starts_with("s line 1: zoom"));
+        assert!(refused("zoom = 1.0\nwindow = [10.0, 10.0]\n[[stop]]\n").starts_with("s line 2: window"));
+        assert!(refused("zoom = 1.0\n[[stop]]\ncolour = \"red\"\n").contains("line 3"));
+        assert!(refused("zoom = 1.0\n").contains("stop"));
+        // A session in the old format still loads.
+        let old = parse_session("zoom = 1.5\ntheme = light\n[stop]\nscene = images\n", "s").unwrap();
+        assert!(old.light && (old.zoom - 1.5).abs() < 1e-6);
         assert!(
             parse_session("theme = grey\n[stop]\n", "s")
                 .unwrap_err()
                 .contains("line 1: theme")
-        );
-        assert_eq!(session.view.scene, view.scene);
-        assert_eq!(session.view.t, Some(120));
-        assert!(parse_session("zoom = 9\n[stop]\n", "s").unwrap_err().contains("line 1"));
-        assert!(
-            parse_session("zoom = 1\n[stop]\ncolour = red\n", "s")
-                .unwrap_err()
-                .contains("line 3")
         );
     }
 

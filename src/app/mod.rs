@@ -14,6 +14,7 @@ pub mod keys;
 pub mod launch;
 pub mod layout;
 pub mod lesson;
+pub mod lesson_file;
 pub mod loaded_image;
 pub mod navigator;
 pub mod plots;

@@ -14,6 +14,7 @@ use clap::{Args, Parser, Subcommand};
 mod bench_model;
 mod evaluate;
 mod figure;
+mod lesson;
 mod train;
 
 use crate::diffusion::denoiser::NoisyClassifier;
@@ -56,6 +57,8 @@ pub enum Command {
     Evaluate(Box<evaluate::EvaluateArgs>),
     /// Rebuild a scene's figure without a window: CSV per series, PNG, text (--list: the ids).
     Figure(figure::FigureArgs),
+    /// Lesson files: `convert OLD NEW` rewrites a lesson in the old format as TOML.
+    Lesson(lesson::LessonArgs),
 }
 
 /// How the explorer opens.
@@ -318,6 +321,7 @@ where
         Command::TrainClassifier(args) => evaluate::train_classifier(&args, stdout),
         Command::Evaluate(args) => evaluate::evaluate(&args, stdout),
         Command::Figure(args) => figure::figure(&args, stdout),
+        Command::Lesson(args) => lesson::lesson(&args, stdout),
     }
 }
 
