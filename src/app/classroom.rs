@@ -77,12 +77,12 @@ impl ExplorerApp {
                 )),
                 None => Err("the empirical denoiser of the image batch has no sample command".to_owned()),
             }
-        } else if self.plane_network.is_some() {
+        } else if self.plane.network.is_some() {
             Err("a network trained in the window has no file for the command to load".to_owned())
-        } else if self.mixture_name == DEFAULT_MIXTURE_NAME {
+        } else if self.plane.name == DEFAULT_MIXTURE_NAME {
             Ok(command::CommandModel::Mixture(crate::assets::THREE_BLOBS.path.into()))
         } else {
-            Ok(command::CommandModel::Mixture(self.mixture_name.clone()))
+            Ok(command::CommandModel::Mixture(self.plane.name.clone()))
         };
         let mut settings = self.controls.settings;
         if self.controls.scene == Scene::ImageBatch {

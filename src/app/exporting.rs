@@ -120,8 +120,8 @@ impl ExplorerApp {
                 .ok_or("no frame to save yet")?;
             vec![(frame.x.clone(), frame.t)]
         };
-        let (mixture, schedule) = (Arc::clone(&self.mixture), Arc::clone(&self.schedule));
-        let half_extent = self.viewer.half_extent();
+        let (mixture, schedule) = (Arc::clone(&self.plane.mixture), Arc::clone(&self.schedule));
+        let half_extent = self.plane.viewer.half_extent();
         let stem = self.export.stem().to_owned();
         Ok(Box::new(move || {
             let draw = |(x, t): &(Vec<f32>, usize)| {

@@ -214,12 +214,13 @@ impl ExplorerApp {
         if self.controls.scene == Scene::Train2D {
             ui.separator();
             if self.train_scene.controls_ui(ui) {
-                self.train_scene.start(&self.mixture, self.controls.settings.schedule);
+                self.train_scene
+                    .start(&self.plane.mixture, self.controls.settings.schedule);
             }
         }
         ui.separator();
-        let position = self.lesson.as_ref().map(super::lesson::Lesson::position_text);
-        let requests = self.lesson_panel.ui(ui, position);
+        let position = self.teaching.lesson.as_ref().map(super::lesson::Lesson::position_text);
+        let requests = self.teaching.panel.ui(ui, position);
         // A theory scene's figures are rebuilt from its own controls; the export
         // panel's files (curves, points, frames) belong to the other scenes.
         if !self.presentation.is_on() && !matches!(self.controls.scene, Scene::Theory(_)) {
@@ -339,14 +340,16 @@ impl ExplorerApp {
                     Some(ui.min_rect())
                 }
                 Scene::ImageBatch => self.image_scene.batch_ui(ui, plane.step, plane.alpha_bar),
-                Scene::Mixture2D | Scene::Theory(_) => Some(ui.vertical_centered(|ui| self.viewer.ui(ui, plane)).inner),
+                Scene::Mixture2D | Scene::Theory(_) => {
+                    Some(ui.vertical_centered(|ui| self.plane.viewer.ui(ui, plane)).inner)
+                }
             };
         });
     }
 
     /// A theory scene fills the window beside the controls: its plots are the figure.
     fn theory_ui(&mut self, ui: &mut egui::Ui, topic: super::theory::Topic) {
-        if self.lesson.as_ref().is_some_and(|l| l.current.is_some()) {
+        if self.teaching.lesson.as_ref().is_some_and(|l| l.current.is_some()) {
             egui::Panel::top("lesson").show(ui, |ui| ui.horizontal_wrapped(|ui| self.lesson_strip_ui(ui)));
         }
         egui::CentralPanel::default().show(ui, |ui| {

@@ -17,6 +17,7 @@ pub mod lesson;
 pub mod lesson_file;
 pub mod loaded_image;
 pub mod navigator;
+pub mod plane_scene;
 pub mod plots;
 pub mod presentation;
 pub mod stream;
@@ -36,11 +37,11 @@ use plots::PlotsPanel;
 use stream::{RunKind, RunStore};
 use timeline::TimelinePanel;
 use train_scene::TrainScene;
-use viewer::{PlaneFrame, PlaneViewer};
+use viewer::PlaneFrame;
 
 use crate::diffusion::forward::ForwardMode;
 use crate::diffusion::mixture::GaussianMixture;
-use crate::diffusion::{Denoiser, Schedule, ScheduleConfig, ScheduleKind};
+use crate::diffusion::{Schedule, ScheduleConfig, ScheduleKind};
 use crate::render::grid::GridResources;
 use crate::render::plane::PlaneResources;
 use crate::worker::Worker;
@@ -55,37 +56,27 @@ pub struct ExplorerApp {
     controls: ControlsPanel,
     timeline: TimelinePanel,
     plots: PlotsPanel,
-    viewer: PlaneViewer,
+    /// The 2D mixture scene: its model, classes and view.
+    plane: plane_scene::PlaneScene,
     image_scene: ImageScene,
     train_scene: TrainScene,
     theory: theory::TheoryScenes,
     show_help: bool,
     presentation: presentation::Presentation,
     last_command: Option<String>,
-    lesson: Option<lesson::Lesson>,
-    lesson_panel: teaching::LessonPanel,
-    lesson_caption: Option<String>,
-    /// A lesson stop's t, shown once a run newer than the given id is complete.
-    pending_t: Option<(usize, u64)>,
-    /// Where the session is saved on close (none in tests).
-    session_path: Option<std::path::PathBuf>,
+    /// The lesson being taught and the session saved on close.
+    teaching: teaching::Teaching,
     /// A message shown until closed.
     notice: Option<String>,
     run_kind: RunKind,
     last_scene: Scene,
-    mixture_classes: u32,
     export: ExportPanel,
     export_done: Option<crate::jobs::Job<Result<String, String>>>,
     repaint: egui::Context,
     run: RunStore,
     worker: Option<Worker>,
     render_state: Option<egui_wgpu::RenderState>,
-    mixture: Arc<GaussianMixture>,
     schedule: Arc<Schedule>,
-    /// A network from Train 2D sampling in the 2D scene in place of the exact mixture.
-    plane_network: Option<train_scene::TrainedPlaneModel>,
-    /// The exact mixture's name (the model shown when no network stands in).
-    mixture_name: String,
     /// The chosen schedule, kept while a network's own stands in for it.
     schedule_before_network: Option<crate::diffusion::ScheduleConfig>,
     status: String,
@@ -113,35 +104,27 @@ impl ExplorerApp {
         let mixture = default_mixture()?;
         let schedule = Arc::new(Schedule::new(&controls::Settings::default().schedule)?);
         let mut app = Self {
-            controls: ControlsPanel::new(DEFAULT_MIXTURE_NAME.into(), class_count(&mixture)),
+            controls: ControlsPanel::new(DEFAULT_MIXTURE_NAME.into(), plane_scene::class_count(&mixture)),
             timeline: TimelinePanel::default(),
             plots: PlotsPanel::new(Arc::clone(&schedule)),
-            viewer: PlaneViewer::new(Arc::clone(&mixture)),
+            plane: plane_scene::PlaneScene::new(Arc::clone(&mixture), DEFAULT_MIXTURE_NAME.into()),
             image_scene: ImageScene::new(render_state.clone()),
             train_scene: TrainScene::new(cc.egui_ctx.clone()),
             theory: theory::TheoryScenes::new(cc.egui_ctx.clone(), Arc::clone(&mixture))?,
             show_help: false,
             presentation: presentation::Presentation::default(),
             last_command: None,
-            lesson: None,
-            lesson_panel: teaching::LessonPanel::default(),
-            lesson_caption: None,
-            pending_t: None,
-            session_path: None,
+            teaching: teaching::Teaching::default(),
             notice: None,
             run_kind: RunKind::Plane,
             last_scene: Scene::Mixture2D,
-            mixture_classes: class_count(&mixture),
             export: ExportPanel::default(),
             export_done: None,
             repaint: cc.egui_ctx.clone(),
             run: RunStore::default(),
             worker: Some(worker),
             render_state,
-            mixture,
             schedule,
-            plane_network: None,
-            mixture_name: DEFAULT_MIXTURE_NAME.into(),
             schedule_before_network: None,
             status: String::new(),
             layout: layout::LayoutState::default(),
@@ -159,7 +142,7 @@ impl ExplorerApp {
     pub fn with_session(cc: &eframe::CreationContext<'_>, session: std::path::PathBuf) -> anyhow::Result<Self> {
         let mut app = Self::new(cc)?;
         app.restore_session(&session);
-        app.session_path = Some(session);
+        app.teaching.session_path = Some(session);
         Ok(app)
     }
 
@@ -266,7 +249,7 @@ impl ExplorerApp {
     fn sync_network_schedule(&mut self) {
         let network_schedule = match self.controls.scene {
             Scene::ImageBatch => self.image_scene.chosen_network().map(|net| net.config().schedule),
-            Scene::Mixture2D => self.plane_network.as_ref().map(|p| p.net.config().schedule),
+            Scene::Mixture2D => self.plane.network.as_ref().map(|p| p.net.config().schedule),
             _ => None,
         };
         match network_schedule {
@@ -324,16 +307,12 @@ impl ExplorerApp {
 
     /// Makes `mixture` the 2D scene's model and restarts the run.
     fn use_mixture(&mut self, mixture: Arc<GaussianMixture>, name: String) {
-        self.plane_network = None;
         self.controls.network_in_use = false;
         self.controls.exact_density_shown = true;
         self.controls.model_name.clone_from(&name);
-        self.mixture_name = name;
-        self.mixture_classes = class_count(&mixture);
-        self.controls.class_count = self.mixture_classes;
+        self.plane.use_mixture(mixture, name);
+        self.controls.class_count = self.plane.classes;
         self.controls.settings.class = None;
-        self.viewer = PlaneViewer::new(Arc::clone(&mixture));
-        self.mixture = mixture;
         self.upload_mixture();
         self.start_run();
     }
@@ -343,6 +322,7 @@ impl ExplorerApp {
             return;
         };
         let components: Vec<[f32; 4]> = self
+            .plane
             .mixture
             .components()
             .iter()
@@ -381,7 +361,7 @@ impl ExplorerApp {
         self.controls.scene = scene;
         self.last_scene = scene;
         let batch = scene == Scene::ImageBatch;
-        self.controls.class_count = if batch { 10 } else { self.mixture_classes };
+        self.controls.class_count = if batch { 10 } else { self.plane.classes };
         self.controls.class_names = if batch {
             crate::data::idx::FASHION_MNIST_CLASSES
                 .iter()
@@ -443,9 +423,8 @@ impl ExplorerApp {
         match network {
             Some(plane) => {
                 self.controls.model_name.clone_from(&plane.name);
-                self.mixture_classes = u32::try_from(plane.net.config().classes).unwrap_or(0);
                 self.controls.exact_density_shown = plane.learned_the_mixture;
-                self.plane_network = Some(plane);
+                self.plane.use_network(plane);
                 self.controls.network_in_use = true;
                 self.controls.settings.class = None;
                 // The scene change restarts the run (in handle_requests).
@@ -454,7 +433,7 @@ impl ExplorerApp {
                     self.enter_scene(Scene::Mixture2D);
                 }
             }
-            None => self.use_mixture(Arc::clone(&self.mixture), self.mixture_name.clone()),
+            None => self.use_mixture(Arc::clone(&self.plane.mixture), self.plane.name.clone()),
         }
     }
 
@@ -565,7 +544,7 @@ pub fn schedule_color(kind: ScheduleKind) -> egui::Color32 {
 
 impl Drop for ExplorerApp {
     fn drop(&mut self) {
-        if let Some(path) = &self.session_path {
+        if let Some(path) = &self.teaching.session_path {
             self.save_session(path);
         }
         // Join the worker before the render state goes.
@@ -593,8 +572,4 @@ fn install_fonts(ctx: &egui::Context) {
         fonts.families.entry(family).or_default().push("dejavu-sans".into());
     }
     ctx.set_fonts(fonts);
-}
-
-fn class_count(mixture: &GaussianMixture) -> u32 {
-    u32::try_from(mixture.num_classes()).unwrap_or(0)
 }

@@ -131,16 +131,7 @@ impl ExplorerApp {
                 };
                 (model, settings, RunKind::Grid(image_model.shape))
             }
-            _ => {
-                let model = match &self.plane_network {
-                    Some(plane) => RunModel::Network {
-                        net: Arc::clone(&plane.net),
-                        data: Arc::clone(&plane.data),
-                    },
-                    None => RunModel::Mixture(Arc::clone(&self.mixture)),
-                };
-                (model, settings, RunKind::Plane)
-            }
+            _ => (self.plane.run_model(), settings, RunKind::Plane),
         };
         let Some(worker) = &mut self.worker else {
             return;

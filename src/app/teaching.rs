@@ -22,6 +22,22 @@ pub struct LessonRequests {
     pub step: i64,
 }
 
+/// What the explorer holds for teaching: the lesson a class steps through,
+/// its section of the controls, and the session saved on close.
+#[derive(Default)]
+pub struct Teaching {
+    /// The lesson open, if any.
+    pub lesson: Option<Lesson>,
+    /// The lesson section of the controls.
+    pub panel: LessonPanel,
+    /// The current stop's caption.
+    pub caption: Option<String>,
+    /// A lesson stop's t, shown once a run newer than the given id is complete.
+    pub pending_t: Option<(usize, u64)>,
+    /// Where the session is saved on close (none in tests).
+    pub session_path: Option<std::path::PathBuf>,
+}
+
 /// The lesson section of the controls.
 #[derive(Default)]
 pub struct LessonPanel {
@@ -100,7 +116,7 @@ impl ExplorerApp {
     pub(super) fn handle_lesson(&mut self, requests: LessonRequests) {
         let shipped = requests
             .shipped
-            .or((requests.step > 0 && self.lesson.is_none()).then_some(crate::assets::DEFAULT_LESSON));
+            .or((requests.step > 0 && self.teaching.lesson.is_none()).then_some(crate::assets::DEFAULT_LESSON));
         if let Some(lesson) = shipped {
             self.load_lesson(lesson.text, lesson.path);
         }
@@ -112,13 +128,13 @@ impl ExplorerApp {
         }
         if requests.append_view {
             let view = self.current_view();
-            let lesson = self.lesson.get_or_insert_with(Lesson::default);
+            let lesson = self.teaching.lesson.get_or_insert_with(Lesson::default);
             lesson.views.push(view);
             lesson.current = Some(lesson.views.len() - 1);
             self.status = format!("the lesson has {} stops", lesson.views.len());
         }
         if let Some(path) = &requests.save {
-            self.status = match &self.lesson {
+            self.status = match &self.teaching.lesson {
                 Some(lesson) => match crate::export::write_atomically(path, lesson::write(&lesson.views).as_bytes()) {
                     Ok(()) => format!("saved {} stops to {}", lesson.views.len(), path.display()),
                     Err(e) => format!("cannot write {}: {e}", path.display()),
@@ -127,7 +143,12 @@ impl ExplorerApp {
             };
         }
         if requests.step != 0
-            && let Some(view) = self.lesson.as_mut().and_then(|l| l.advance(requests.step)).cloned()
+            && let Some(view) = self
+                .teaching
+                .lesson
+                .as_mut()
+                .and_then(|l| l.advance(requests.step))
+                .cloned()
         {
             self.apply_view(view);
         }
@@ -139,7 +160,7 @@ impl ExplorerApp {
     /// The lesson does not parse: the message names the line.
     pub fn open_lesson(&mut self, text: &str, source: &str) -> Result<(), String> {
         let views = lesson::parse(text, source)?;
-        self.lesson = Some(Lesson {
+        self.teaching.lesson = Some(Lesson {
             views,
             current: None,
             source: source.to_owned(),
@@ -155,7 +176,7 @@ impl ExplorerApp {
         match lesson::parse(text, source) {
             Ok(views) => {
                 self.status = format!("{source}: {} stops; PageDown for the next", views.len());
-                self.lesson = Some(Lesson {
+                self.teaching.lesson = Some(Lesson {
                     views,
                     current: None,
                     source: source.to_owned(),
@@ -189,23 +210,23 @@ impl ExplorerApp {
         }
         if view.scene == Scene::ImageForward {
             self.image_scene.t = view.t.unwrap_or(0);
-            self.pending_t = None;
+            self.teaching.pending_t = None;
         } else {
             // The run on screen is the old one until the new one's first frame.
-            self.pending_t = view.t.map(|t| (t, self.run.run_id));
+            self.teaching.pending_t = view.t.map(|t| (t, self.run.run_id));
         }
-        self.lesson_caption = (!view.caption.is_empty()).then_some(view.caption);
+        self.teaching.caption = (!view.caption.is_empty()).then_some(view.caption);
     }
 
     /// Scrubs to a lesson stop's t once the run is complete.
     pub(super) fn apply_pending_t(&mut self) {
-        let Some((t, stale_run)) = self.pending_t else {
+        let Some((t, stale_run)) = self.teaching.pending_t else {
             return;
         };
         let complete = self.run.run_id > stale_run && self.run.frames.len() == self.run.expected_frames();
         if complete && let Some(frame) = self.run.frame_at_t(t as f64) {
             self.timeline.scrub_to(frame);
-            self.pending_t = None;
+            self.teaching.pending_t = None;
         }
     }
 
@@ -226,8 +247,8 @@ impl ExplorerApp {
                 .to_owned(),
             ),
             // A network from Train 2D lives only in this window: the mixture is what is kept.
-            Scene::Mixture2D if self.mixture_name == super::DEFAULT_MIXTURE_NAME => Some("three-blobs".to_owned()),
-            Scene::Mixture2D => Some(self.mixture_name.clone()),
+            Scene::Mixture2D if self.plane.name == super::DEFAULT_MIXTURE_NAME => Some("three-blobs".to_owned()),
+            Scene::Mixture2D => Some(self.plane.name.clone()),
             _ => None,
         };
         View {
@@ -260,14 +281,14 @@ impl ExplorerApp {
 
     /// The lesson strip: where in the lesson, and the stop's caption.
     pub(super) fn lesson_strip_ui(&self, ui: &mut egui::Ui) {
-        let Some(lesson) = &self.lesson else {
+        let Some(lesson) = &self.teaching.lesson else {
             return;
         };
         if lesson.current.is_none() {
             return;
         }
         ui.strong(format!("Lesson — {}", lesson.position_text()));
-        if let Some(caption) = &self.lesson_caption {
+        if let Some(caption) = &self.teaching.caption {
             ui.label(caption);
         }
     }
@@ -275,7 +296,7 @@ impl ExplorerApp {
     /// The stop shown, if a lesson is running: its index and title.
     #[must_use]
     pub fn lesson_position(&self) -> Option<(usize, String)> {
-        let lesson = self.lesson.as_ref()?;
+        let lesson = self.teaching.lesson.as_ref()?;
         let i = lesson.current?;
         Some((i, lesson.views.get(i)?.title.clone()))
     }
@@ -299,7 +320,7 @@ impl ExplorerApp {
                 }
                 self.set_light_theme(session.light);
                 self.apply_view(session.view);
-                self.lesson_caption = None;
+                self.teaching.caption = None;
             }
             Err(message) => self.notice = Some(format!("session ignored: {message}")),
         }
