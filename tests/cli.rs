@@ -144,6 +144,19 @@ fn bad_input_is_one_line_and_a_failure() {
     let cases: Vec<(Vec<String>, &str)> = vec![
         (argv("schedule --schedule quadratic"), "unknown schedule"),
         (argv("schedule --train-steps 0"), "at least 1"),
+        // Limits checked before the work: these aborted, hung and failed late before.
+        (
+            argv("schedule --schedule cosine --train-steps 100000000"),
+            "at most 1000000",
+        ),
+        (
+            argv(&format!("sample --model {good} --n 100000000000")),
+            "--n 100000000000: needs about",
+        ),
+        (
+            argv("train --data two-moons --out /nonexistent/m.safetensors"),
+            "--out /nonexistent/m.safetensors: the folder /nonexistent does not exist",
+        ),
         (argv("schedule --beta-end 1.5"), "beta-end"),
         (argv("schedule --schedule cosine --beta-start 0.1"), "cosine"),
         (argv("timesteps --steps 2000"), "steps"),
@@ -163,7 +176,7 @@ fn bad_input_is_one_line_and_a_failure() {
         (argv(&format!("sample --model {good} --class 3")), "label 3"),
         (
             argv(&format!("sample --model {good} --out /no/such/dir/p.csv")),
-            "cannot write /no/such/dir/p.csv",
+            "--out /no/such/dir/p.csv: the folder /no/such/dir does not exist",
         ),
         (
             argv("sample --model net:/no/such/weights.safetensors"),

@@ -15,6 +15,7 @@ mod bench_model;
 mod evaluate;
 mod figure;
 mod lesson;
+mod limits;
 mod train;
 
 use crate::diffusion::denoiser::NoisyClassifier;
@@ -400,7 +401,14 @@ fn sample(args: &SampleArgs, stdout: &mut dyn std::io::Write) -> Result<()> {
     if args.guidance.is_some() && args.class.is_none() {
         bail!("--guidance needs --class");
     }
+    for (flag, path) in [("--out", &args.out), ("--grid", &args.grid)] {
+        if let Some(path) = path {
+            limits::check_writable(flag, path)?;
+        }
+    }
     let model = CliModel::load(&args.model)?;
+    let network = matches!(model, CliModel::Network(_));
+    limits::check_memory("--n", args.n, limits::bytes_per_sample(model.dims(), network))?;
     let schedule = Arc::new(Schedule::new(&model.schedule(args.schedule.config()))?);
     let config = SamplerConfig {
         kind: args.sampler,

@@ -166,7 +166,17 @@ pub fn train(args: &TrainArgs, out: &mut dyn std::io::Write) -> Result<()> {
     if !(0.0..=1.0).contains(&args.label_dropout) {
         bail!("--label-dropout must be in [0, 1], got {}", args.label_dropout);
     }
+    // Before any step: a run that cannot save its weights would lose them at the end.
+    super::limits::check_writable("--out", &args.out)?;
+    if let Some(checkpoint) = &args.checkpoint {
+        super::limits::check_writable("--checkpoint", checkpoint)?;
+    }
     let data = load_data(args)?;
+    super::limits::check_memory(
+        "--batch",
+        args.batch,
+        super::limits::bytes_per_sample(data.dims, data.dims > 16),
+    )?;
     let model_config = model_config(args, &data)?;
     let config = TrainConfig {
         batch: args.batch,

@@ -138,6 +138,11 @@ impl ContinuousSchedule for CosineAlphaBar {
     }
 }
 
+/// The largest T a schedule is built with: its tables (and a printed one)
+/// stay far below a memory budget, and a mistyped T fails at once instead of
+/// computing for minutes.
+pub const MAX_TRAIN_STEPS: usize = 1_000_000;
+
 /// A discrete schedule: β_t for t = 1..T and every derived table, in f64.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Schedule {
@@ -154,6 +159,11 @@ impl Schedule {
         let steps = config.train_steps;
         if steps == 0 {
             return Err(invalid("train-steps (T) must be at least 1"));
+        }
+        if steps > MAX_TRAIN_STEPS {
+            return Err(invalid(format!(
+                "train-steps (T) must be at most {MAX_TRAIN_STEPS} (DDPM's is 1000), got {steps}"
+            )));
         }
         let betas = match (config.kind, config.beta_range()?) {
             (ScheduleKind::Cosine, _) => betas_from_continuous(&CosineAlphaBar, steps, COSINE_MAX_BETA),
