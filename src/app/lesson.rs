@@ -332,7 +332,7 @@ mod tests {
     fn the_default_lesson_parses_and_round_trips() {
         let views = parse(crate::assets::DEFAULT_LESSON.text, crate::assets::DEFAULT_LESSON.path).unwrap();
         assert!(views.len() >= 8, "{} stops", views.len());
-        assert_eq!(parse(&write(&views), "written").unwrap(), views);
+        assert_eq!(parse(&write(&views).unwrap(), "written").unwrap(), views);
     }
 
     #[test]
@@ -369,7 +369,7 @@ mod tests {
             views[0].settings.sampler.kind,
             crate::diffusion::sampler::SamplerKind::Ddpm
         );
-        let converted = write(&views);
+        let converted = write(&views).unwrap();
         assert!(converted.contains("[[stop]]") && !is_legacy(&converted), "{converted}");
         assert_eq!(parse(&converted, "new.toml").unwrap(), views);
         // The old format's own mistakes still name their line.
@@ -411,7 +411,8 @@ mod tests {
             window: Some([1600.0, 900.0]),
             position: Some([40.0, 30.0]),
             light: true,
-        });
+        })
+        .unwrap();
         let session = parse_session(&text, "session").unwrap();
         assert_eq!(session.zoom, 1.25);
         assert_eq!(session.window, Some([1600.0, 900.0]));

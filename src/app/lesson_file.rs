@@ -254,13 +254,18 @@ pub fn parse(text: &str, source: &str) -> Result<Vec<View>, String> {
 }
 
 /// `views` as a TOML lesson that [`parse`] reads back.
-#[must_use]
-pub fn write(views: &[View]) -> String {
+///
+/// # Errors
+/// A value TOML cannot hold (none of the settings' types should produce one);
+/// never an empty lesson written over a good one.
+pub fn write(views: &[View]) -> Result<String, String> {
     let file = LessonFile {
         stop: views.iter().map(StopFile::from_view).collect(),
     };
-    let body = toml::to_string(&file).unwrap_or_default();
-    format!("# A noisescope lesson: one [[stop]] per view, stepped with PageDown / PageUp.\n\n{body}")
+    let body = toml::to_string(&file).map_err(|e| format!("the lesson cannot be written as TOML: {e}"))?;
+    Ok(format!(
+        "# A noisescope lesson: one [[stop]] per view, stepped with PageDown / PageUp.\n\n{body}"
+    ))
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Deserialize, Serialize)]
@@ -285,8 +290,10 @@ struct SessionFile {
 }
 
 /// A session as TOML: the window's zoom, size, place and theme, then its one `[[stop]]`.
-#[must_use]
-pub fn write_session(session: &Session) -> String {
+///
+/// # Errors
+/// As [`write`].
+pub fn write_session(session: &Session) -> Result<String, String> {
     let file = SessionFile {
         zoom: Spanned::new(0..0, session.zoom),
         window: session.window.map(|w| Spanned::new(0..0, w)),
@@ -294,8 +301,8 @@ pub fn write_session(session: &Session) -> String {
         theme: if session.light { Theme::Light } else { Theme::Dark },
         stop: vec![StopFile::from_view(&session.view)],
     };
-    let body = toml::to_string(&file).unwrap_or_default();
-    format!("# The noisescope window as it was left.\n{body}")
+    let body = toml::to_string(&file).map_err(|e| format!("the session cannot be written as TOML: {e}"))?;
+    Ok(format!("# The noisescope window as it was left.\n{body}"))
 }
 
 /// "SOURCE line N: problem" at a spanned value.

@@ -135,9 +135,12 @@ impl ExplorerApp {
         }
         if let Some(path) = &requests.save {
             self.status = match &self.teaching.lesson {
-                Some(lesson) => match crate::export::write_atomically(path, lesson::write(&lesson.views).as_bytes()) {
-                    Ok(()) => format!("saved {} stops to {}", lesson.views.len(), path.display()),
-                    Err(e) => format!("cannot write {}: {e}", path.display()),
+                Some(lesson) => match lesson::write(&lesson.views) {
+                    Ok(text) => match crate::export::write_atomically(path, text.as_bytes()) {
+                        Ok(()) => format!("saved {} stops to {}", lesson.views.len(), path.display()),
+                        Err(e) => format!("cannot write {}: {e}", path.display()),
+                    },
+                    Err(e) => e,
                 },
                 None => "no lesson to save: add a view first".into(),
             };
@@ -343,6 +346,13 @@ impl ExplorerApp {
             position,
             light: self.layout.light,
         });
+        let text = match text {
+            Ok(text) => text,
+            Err(e) => {
+                eprintln!("noisescope: could not save the session to {}: {e}", path.display());
+                return;
+            }
+        };
         let written = path
             .parent()
             .map_or(Ok(()), std::fs::create_dir_all)

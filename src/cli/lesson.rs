@@ -36,7 +36,8 @@ pub fn lesson(args: &LessonArgs, stdout: &mut dyn std::io::Write) -> Result<()> 
             let source = old.display().to_string();
             let text = std::fs::read_to_string(old).with_context(|| format!("cannot read {source}"))?;
             let views = crate::app::lesson::parse(&text, &source).map_err(anyhow::Error::msg)?;
-            crate::export::write_atomically(new, crate::app::lesson::write(&views).as_bytes())
+            let converted = crate::app::lesson::write(&views).map_err(anyhow::Error::msg)?;
+            crate::export::write_atomically(new, converted.as_bytes())
                 .with_context(|| format!("cannot write {}", new.display()))?;
             writeln!(stdout, "{}: {} stops, as TOML", new.display(), views.len())?;
             Ok(())
