@@ -155,7 +155,20 @@ impl<T: Send + 'static> Job<T> {
         };
         let job_context = context.clone();
         spawn_named(name, move || {
-            let value = work(&job_context);
+            // A panic ends the job, not the window: its text becomes the job's
+            // progress, the result channel closes (Poll::Lost), and the UI is woken to say so.
+            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(&job_context)));
+            let value = match outcome {
+                Ok(value) => value,
+                Err(payload) => {
+                    job_context.report(format!("it panicked: {}", panic_text(payload.as_ref())));
+                    drop(sender);
+                    if let Some(waker) = waker {
+                        waker();
+                    }
+                    return;
+                }
+            };
             // A cancelled job's result is never shown; a dropped receiver means
             // the window has moved on.
             if !job_context.is_cancelled()
@@ -192,6 +205,16 @@ impl<T> Job<T> {
     pub fn wait(self) -> Result<T, Lost> {
         self.result.recv().map_err(|_| Lost)
     }
+}
+
+/// A panic's message, when it carried text.
+#[must_use]
+pub fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "no message".to_owned())
 }
 
 /// A job's thread ended without delivering its result.
@@ -254,9 +277,18 @@ mod tests {
     }
 
     #[test]
-    fn a_panicking_job_is_reported_lost() {
-        let job: Job<u32> = Job::start("noisescope-test", None, |_| panic!("boom")).unwrap();
+    fn a_panicking_job_is_reported_lost_with_its_message_and_wakes_the_ui() {
+        let (woken_tx, woken_rx) = std::sync::mpsc::channel();
+        let waker: Waker = Arc::new(move || {
+            let _ = woken_tx.send(());
+        });
+        let job: Job<u32> = Job::start("noisescope-test", Some(waker), |_| panic!("boom")).unwrap();
         assert!(matches!(wait_done(&job), Poll::Lost));
+        assert_eq!(job.progress(), "it panicked: boom");
+        assert!(
+            woken_rx.recv_timeout(Duration::from_secs(10)).is_ok(),
+            "the UI was never woken"
+        );
     }
 
     #[test]

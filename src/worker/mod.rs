@@ -238,8 +238,27 @@ impl Worker {
                 if shared.load(Ordering::SeqCst) != job.run_id {
                     continue;
                 }
-                if run_job(&job, &shared, &event_tx, &notify).is_err() {
-                    break;
+                // A panic in a model's evaluation fails that run, not the worker:
+                // the window says so and the next run works.
+                let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    run_job(&job, &shared, &event_tx, &notify)
+                }));
+                match outcome {
+                    Ok(Ok(())) => {}
+                    Ok(Err(Disconnected)) => break,
+                    Err(payload) => {
+                        let message = format!("the run panicked: {}", crate::jobs::panic_text(payload.as_ref()));
+                        if event_tx
+                            .send(Event::Failed {
+                                run_id: job.run_id,
+                                message,
+                            })
+                            .is_err()
+                        {
+                            break;
+                        }
+                        notify();
+                    }
                 }
             }
         })?;

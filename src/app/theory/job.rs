@@ -51,7 +51,7 @@ impl<T: Send + 'static> Computation<T> {
         let finished = match job.poll() {
             Poll::Pending => return false,
             Poll::Done(result) => result,
-            Poll::Lost => Err("the scene's computation stopped unexpectedly".into()),
+            Poll::Lost => Err(format!("the scene's computation stopped: {}", job.progress())),
         };
         self.latest = Some(finished);
         self.running = None;
