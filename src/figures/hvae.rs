@@ -1,5 +1,5 @@
 //! From the hierarchical VAE to diffusion (Luo 2022,
-//! `shared/seeds/000_9adf4b751b0c0e64.txt`, lines 160–262; the VDM notes,
+//! `shared/seeds/000_9adf4b751b0c0e64.txt`, lines 165–262; the VDM notes,
 //! `003_929c35c151cde67d.txt`, lines 26–54). A Markovian HVAE with three
 //! latent levels ([`crate::model::hvae`]) is trained on the blobs four times,
 //! adding one of the three constraints each time:

@@ -3,13 +3,13 @@
 //!
 //! - **One loss.** Denoising score matching at σ, E‖s_θ(x̃) + (x̃ − x)/σ²‖² with
 //!   x̃ = x + σ ε, is E‖ε_θ − ε‖²/σ² for ε_θ = −σ s_θ: ε-prediction's loss
-//!   (Luo eq. 151). It differs from explicit score matching, E‖s_θ − ∇log p_σ‖²,
+//!   (∇log p(x_t) = −ε/√(1−ᾱ_t), Luo line 723). It differs from explicit score matching, E‖s_θ − ∇log p_σ‖²,
 //!   by a constant C(σ) that no model changes (Vincent 2011): the scene checks
 //!   DSM = ESM + C on the trained MLP at every level, within Monte Carlo error.
 //! - **The VE perturbation** p_σ = p ∗ N(0, σ²) at geometric σ from σ_max to
 //!   σ_min ([`super::ve_process`]), annealed Langevin on it (Algorithm 1), and
 //!   the VE paths beside the VP ones (VP = √ᾱ · VE, ᾱ = 1/(1 + σ²)).
-//! - **The three pitfalls of naive score matching** (Luo, lines 772–781): data
+//! - **The three pitfalls of naive score matching** (Luo, line 793): data
 //!   on a manifold (the score's size diverges as σ → 0 when the blobs shrink to
 //!   points), low-density regions (the learned score is wrong where no data
 //!   fall: the heat map), and lost mixture weights (plain Langevin at σ_min

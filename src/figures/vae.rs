@@ -1,5 +1,5 @@
 //! A VAE trained live (Luo 2022, `shared/seeds/000_9adf4b751b0c0e64.txt`,
-//! lines 120–180; the model is [`crate::model::vae`]): on Fashion-MNIST or on
+//! lines 96–164; the model is [`crate::model::vae`]): on Fashion-MNIST or on
 //! the three blobs, with a 2D latent so that the latent space can be drawn.
 //!
 //! The figure shows the ELBO's two terms over training, the latent means of

@@ -1,5 +1,5 @@
 //! A Markovian hierarchical VAE (Luo 2022, `shared/seeds/000_9adf4b751b0c0e64.txt`,
-//! lines 160–214): p(x, z_{1:T}) = p(z_T) p_θ(x|z_1) Π_{t≥2} p_θ(z_{t−1}|z_t)
+//! lines 165–214): p(x, z_{1:T}) = p(z_T) p_θ(x|z_1) Π_{t≥2} p_θ(z_{t−1}|z_t)
 //! and q_φ(z_{1:T}|x) = q_φ(z_1|x) Π_{t≥2} q_φ(z_t|z_{t−1}) (eq. 23–24), every
 //! factor a diagonal Gaussian from a small MLP.
 //!

@@ -1,5 +1,5 @@
 //! A variational autoencoder (Kingma & Welling 2014; Luo 2022,
-//! `shared/seeds/000_9adf4b751b0c0e64.txt`, lines 120–180).
+//! `shared/seeds/000_9adf4b751b0c0e64.txt`, lines 96–164).
 //!
 //! An MLP encoder gives q_φ(z|x) = N(μ_φ(x), diag σ_φ²(x)); an MLP decoder
 //! gives p_θ(x|z). The ELBO is
