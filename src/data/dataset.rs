@@ -38,6 +38,26 @@ impl Dataset {
         &self.rows[i * self.dims..(i + 1) * self.dims]
     }
 
+    /// `count` row indices drawn uniformly with replacement (none from an empty set).
+    #[must_use]
+    pub fn random_indices(&self, count: usize, rng: &mut crate::diffusion::NoiseRng) -> Vec<usize> {
+        let Some(last) = self.len().checked_sub(1) else {
+            return Vec::new();
+        };
+        let n = self.len() as f64;
+        (0..count).map(|_| ((rng.uniform() * n) as usize).min(last)).collect()
+    }
+
+    /// The rows at `indices`, one after another.
+    #[must_use]
+    pub fn gather(&self, indices: &[usize]) -> Vec<f32> {
+        let mut rows = Vec::with_capacity(indices.len() * self.dims);
+        for &i in indices {
+            rows.extend_from_slice(self.row(i));
+        }
+        rows
+    }
+
     /// IDX images scaled from [0, 255] to [−1, 1], with their labels.
     #[must_use]
     pub fn from_images(name: &str, images: &LabelledImages) -> Self {

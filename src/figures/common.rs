@@ -242,6 +242,22 @@ pub fn mode_fractions(mixture: &GaussianMixture, points: &[Point]) -> Result<Vec
     Ok(counts.iter().map(|&n| n as f64 / total).collect())
 }
 
+/// The share of `points` within 3 standard deviations of a mode's mean: how
+/// many samples a model put on the data rather than between the blobs.
+#[must_use]
+pub fn near_a_mode(mixture: &GaussianMixture, points: &[Point]) -> f64 {
+    let near = points
+        .iter()
+        .filter(|p| {
+            mixture
+                .components()
+                .iter()
+                .any(|c| (p[0] - c.mean[0]).hypot(p[1] - c.mean[1]) < 3.0 * c.std)
+        })
+        .count();
+    near as f64 / points.len().max(1) as f64
+}
+
 /// Fractions as "0.70 / 0.20 / 0.10".
 #[must_use]
 pub fn fractions_text(fractions: &[f64]) -> String {

@@ -222,20 +222,6 @@ fn check_setup(setup: &Setup) -> Result<()> {
     Ok(())
 }
 
-/// The share of `points` within 3 standard deviations of a mode's mean.
-fn near_a_mode(mixture: &GaussianMixture, points: &[Point]) -> f64 {
-    let near = points
-        .iter()
-        .filter(|p| {
-            mixture
-                .components()
-                .iter()
-                .any(|c| (p[0] - c.mean[0]).hypot(p[1] - c.mean[1]) < 3.0 * c.std)
-        })
-        .count();
-    near as f64 / points.len().max(1) as f64
-}
-
 fn estimate(x: &candle_core::Tensor) -> Result<Estimate> {
     let values: Vec<f64> = x.to_vec1::<f32>()?.into_iter().map(f64::from).collect();
     let (mean, standard_error) = common::mean_and_standard_error(&values);
@@ -283,7 +269,7 @@ fn train_stage(
         prior_matching: estimate(&draw.prior_matching)?,
         elbo: estimate(&elbo)?,
         parameters: model.parameter_counts(),
-        on_data: near_a_mode(mixture, &samples),
+        on_data: common::near_a_mode(mixture, &samples),
         samples,
         top_latents,
     })
@@ -327,7 +313,7 @@ fn diffusion_model(steps: usize, seed: u64, inputs: &Inputs, job: &JobContext) -
         steps,
         bound: Estimate { mean, standard_error },
         prior_nats: prior,
-        on_data: near_a_mode(mixture, &samples),
+        on_data: common::near_a_mode(mixture, &samples),
         samples,
     })
 }

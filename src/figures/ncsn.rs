@@ -181,11 +181,12 @@ pub fn compute(setup: &Setup, inputs: &Inputs, job: &JobContext) -> Result<Ncsn>
     let mut backdrops = Vec::with_capacity(LEVELS);
     for &sigma in &sigmas {
         check(job)?;
-        let (level_losses, map) = level_losses(&model, &inputs.schedule, mixture, sigma, &mut rng)?;
+        let density = ve_mixture(mixture, sigma)?;
+        let (level_losses, map) = level_losses(&model, &inputs.schedule, mixture, &density, sigma, &mut rng)?;
         losses.push(level_losses);
         error_maps.push(map);
         backdrops.push([
-            density_backdrop(&ve_mixture(mixture, sigma)?, 1.0)?,
+            density_backdrop(&density, 1.0)?,
             density_backdrop(mixture, vp_alpha_bar(sigma))?,
         ]);
     }
@@ -313,15 +314,16 @@ fn squared_distance(a: Point, b: Point) -> f64 {
     (a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2)
 }
 
-/// One level's losses on 4000 draws, and the error heat map over the view.
+/// One level's losses on 4000 draws of `mixture` noised by σ, scored against
+/// `density` = p_σ, and the error heat map over the view.
 fn level_losses(
     model: &TrainedModel,
     schedule: &Schedule,
     mixture: &GaussianMixture,
+    density: &GaussianMixture,
     sigma: f64,
     rng: &mut NoiseRng,
 ) -> Result<(LevelLosses, Backdrop)> {
-    let density = ve_mixture(mixture, sigma)?;
     let (x0, _) = mixture.sample(DRAWS, None, rng)?;
     let x0 = common::points(&x0)?;
     let noise: Vec<Point> = (0..DRAWS).map(|_| [rng.normal(), rng.normal()]).collect();
@@ -352,7 +354,7 @@ fn level_losses(
     }
     let n = DRAWS as f64;
     let (_, identity_standard_error) = common::mean_and_standard_error(&gaps);
-    let (map, plane_error) = error_map(model, schedule, &density, sigma)?;
+    let (map, plane_error) = error_map(model, schedule, density, sigma)?;
     let losses = LevelLosses {
         sigma,
         dsm: dsm / n,

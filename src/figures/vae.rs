@@ -200,19 +200,9 @@ fn point_statistics(kind: VaeData, inputs: &Inputs, samples: &[Vec<f32>]) -> Res
         return Ok((Vec::new(), 0.0));
     }
     let points: Vec<Point> = samples.iter().map(|r| [f64::from(r[0]), f64::from(r[1])]).collect();
-    let components = inputs.mixture.components();
-    let near = points
-        .iter()
-        .filter(|p| {
-            components.iter().any(|c| {
-                let d = (p[0] - c.mean[0]).hypot(p[1] - c.mean[1]);
-                d < 3.0 * c.std
-            })
-        })
-        .count();
     Ok((
         common::mode_fractions(&inputs.mixture, &points)?,
-        near as f64 / points.len().max(1) as f64,
+        common::near_a_mode(&inputs.mixture, &points),
     ))
 }
 

@@ -16,6 +16,7 @@ use super::error::{Error, Result};
 use super::layers::Linear;
 use super::optim::{AdamW, AdamWConfig};
 use super::params::{ParamStore, Scope};
+use super::vae::{reparameterise, scalar, variational_adam};
 use crate::diffusion::NoiseRng;
 
 /// The encoder's kind.
@@ -162,14 +163,7 @@ impl Hvae {
         for t in 1..config.levels {
             decoders.push(Factor::new(&mut scope.sub(t), z, z, h)?);
         }
-        let optimizer = AdamW::new(
-            AdamWConfig {
-                warmup_steps: 100,
-                max_grad_norm: 100.0,
-                ..AdamWConfig::default()
-            },
-            store.vars(),
-        )?;
+        let optimizer = variational_adam(store.vars(), AdamWConfig::default().learning_rate)?;
         Ok(Self {
             config,
             encoders,
@@ -225,7 +219,7 @@ impl Hvae {
             let below = latents.last().unwrap_or(x).clone();
             let (mean, log_var) = self.encode(level, &below)?;
             let noise = rng.randn(mean.shape(), &Device::Cpu)?;
-            let z = (&mean + (log_var.affine(0.5, 0.0)?.exp()? * noise)?)?;
+            let z = reparameterise(&mean, &log_var, &noise)?;
             log_q.push(log_normal(&z, &mean, &log_var)?);
             latents.push(z);
         }
@@ -262,12 +256,11 @@ impl Hvae {
         let grads = loss.backward()?;
         self.step += 1;
         self.optimizer.step(self.store.vars(), &grads, self.step)?;
-        let value = |t: &Tensor| -> Result<f64> { Ok(f64::from(t.to_scalar::<f32>()?)) };
         Ok(HvaeStep {
             step: self.step,
-            reconstruction: value(&reconstruction)?,
-            consistency: value(&consistency)?,
-            prior_matching: value(&prior_matching)?,
+            reconstruction: scalar(&reconstruction)?,
+            consistency: scalar(&consistency)?,
+            prior_matching: scalar(&prior_matching)?,
         })
     }
 
@@ -280,7 +273,7 @@ impl Hvae {
         for decoder in self.decoders.iter().rev() {
             let (mean, log_var) = decoder.forward(&z)?;
             let noise = rng.randn(mean.shape(), &Device::Cpu)?;
-            z = (mean + (log_var.affine(0.5, 0.0)?.exp()? * noise)?)?;
+            z = reparameterise(&mean, &log_var, &noise)?;
         }
         Ok(z)
     }

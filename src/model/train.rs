@@ -298,15 +298,12 @@ impl Trainer {
 
     /// Rows drawn with replacement, labels with dropout to the null class.
     fn draw_batch(&self, rng: &mut NoiseRng) -> Result<(Tensor, Option<Vec<u32>>)> {
-        let n = self.data.len();
-        let indices: Vec<usize> = (0..self.config.batch)
-            .map(|_| ((rng.uniform() * n as f64) as usize).min(n - 1))
-            .collect();
-        let mut rows = Vec::with_capacity(indices.len() * self.data.dims);
-        for &i in &indices {
-            rows.extend_from_slice(self.data.row(i));
-        }
-        let x0 = Tensor::from_vec(rows, (indices.len(), self.data.dims), &Device::Cpu)?;
+        let indices = self.data.random_indices(self.config.batch, rng);
+        let x0 = Tensor::from_vec(
+            self.data.gather(&indices),
+            (indices.len(), self.data.dims),
+            &Device::Cpu,
+        )?;
         let classes = self.model.config().classes;
         let labels = match (&self.data.labels, classes) {
             (Some(labels), c) if c > 0 => {

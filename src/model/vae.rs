@@ -115,15 +115,7 @@ impl Vae {
             Linear::new(&mut dec.sub(1), h, h, false)?,
             Linear::new(&mut dec.sub(2), h, d, false)?,
         ];
-        let optimizer = AdamW::new(
-            AdamWConfig {
-                learning_rate: config.learning_rate,
-                warmup_steps: 100,
-                max_grad_norm: 100.0,
-                ..AdamWConfig::default()
-            },
-            store.vars(),
-        )?;
+        let optimizer = variational_adam(store.vars(), config.learning_rate)?;
         Ok(Self {
             config,
             encoder,
@@ -202,7 +194,7 @@ impl Vae {
     /// Shapes that do not fit.
     pub fn terms(&self, x: &Tensor, noise: &Tensor) -> Result<(Tensor, Tensor)> {
         let (mean, log_var) = self.encode(x)?;
-        let z = (&mean + (log_var.affine(0.5, 0.0)?.exp()? * noise)?)?;
+        let z = reparameterise(&mean, &log_var, noise)?;
         let kl = ((mean.sqr()? + log_var.exp()?)? - (&log_var + 1.0)?)?
             .sum(1)?
             .affine(0.5, 0.0)?;
@@ -230,23 +222,55 @@ impl Vae {
     }
 }
 
-fn scalar(x: &Tensor) -> Result<f64> {
-    Ok(f64::from(x.to_dtype(DType::F32)?.to_scalar::<f32>()?))
-}
-
 /// `rows` rows of `data` drawn with replacement, `[rows, dims]`.
 ///
 /// # Errors
 /// An empty data set.
 pub fn batch(data: &Dataset, rows: usize, rng: &mut NoiseRng) -> Result<Tensor> {
-    let n = data.len();
-    if n == 0 {
+    if data.is_empty() {
         return Err(super::error::Error::Config("the data set is empty".into()));
     }
-    let mut values = Vec::with_capacity(rows * data.dims);
-    for _ in 0..rows {
-        let i = ((rng.uniform() * n as f64) as usize).min(n - 1);
-        values.extend_from_slice(data.row(i));
-    }
-    Ok(Tensor::from_vec(values, (rows, data.dims), &Device::Cpu)?)
+    let indices = data.random_indices(rows, rng);
+    Ok(Tensor::from_vec(
+        data.gather(&indices),
+        (rows, data.dims),
+        &Device::Cpu,
+    )?)
+}
+
+/// z = μ + σ ⊙ ε with σ = exp(½ log σ²): the reparameterised draw (Luo eq. 21),
+/// differentiable in μ and log σ².
+///
+/// # Errors
+/// Shapes that differ.
+pub fn reparameterise(mean: &Tensor, log_var: &Tensor, noise: &Tensor) -> Result<Tensor> {
+    Ok((mean + (log_var.affine(0.5, 0.0)?.exp()? * noise)?)?)
+}
+
+/// The optimiser of the variational models: Adam at `learning_rate`, a short
+/// warm-up, and gradients clipped only when they explode (the ELBO's are large).
+///
+/// # Errors
+/// Only if candle cannot allocate.
+pub(super) fn variational_adam(
+    vars: &std::collections::BTreeMap<String, candle_core::Var>,
+    learning_rate: f64,
+) -> Result<AdamW> {
+    AdamW::new(
+        AdamWConfig {
+            learning_rate,
+            warmup_steps: 100,
+            max_grad_norm: 100.0,
+            ..AdamWConfig::default()
+        },
+        vars,
+    )
+}
+
+/// A scalar tensor's value.
+///
+/// # Errors
+/// Not a scalar.
+pub(super) fn scalar(x: &Tensor) -> Result<f64> {
+    Ok(f64::from(x.to_dtype(DType::F32)?.to_scalar::<f32>()?))
 }
