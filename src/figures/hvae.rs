@@ -360,7 +360,7 @@ impl HvaeToDiffusion {
         Panel {
             title: "the ELBO in Luo's three parts, by stage".into(),
             x_label: "stage (1 HVAE … 4 diffusion)".into(),
-            y_label: "nats per data point (held out)".into(),
+            y_label: "nats (held out)".into(),
             series,
             ..Panel::default()
         }
@@ -385,9 +385,9 @@ impl HvaeToDiffusion {
             })
             .collect();
         Panel {
-            title: "training: each stage's ELBO".into(),
+            title: "training: each stage's ELBO (from −20)".into(),
             x_label: "training step".into(),
-            y_label: "ELBO (nats, from −20)".into(),
+            y_label: "ELBO (nats)".into(),
             series,
             ..Panel::default()
         }
@@ -418,7 +418,7 @@ impl HvaeToDiffusion {
         Panel {
             title: "diffusion models' bound against T".into(),
             x_label: "log₁₀ T".into(),
-            y_label: "−ELBO (nats per data point)".into(),
+            y_label: "−ELBO (nats)".into(),
             series,
             ..Panel::default()
         }

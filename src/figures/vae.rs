@@ -412,7 +412,7 @@ impl VaeRun {
         Panel {
             title: "the ELBO's two terms over training".into(),
             x_label: "training step".into(),
-            y_label: "nats per data point".into(),
+            y_label: "nats per point".into(),
             series: vec![
                 Series::line(
                     "reconstruction E_q[log p(x|z)]",
