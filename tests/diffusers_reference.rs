@@ -7,7 +7,7 @@ mod common;
 use std::sync::Arc;
 
 use common::{AffineEps, first_row, floats, ints, max_diff, reference, row};
-use noisescope::diffusion::sampler::{DdpmVariance, SamplerConfig, SamplerKind, build_sampler_on};
+use noisescope::diffusion::sampler::{DdpmVariance, DpmSolverConfig, SamplerConfig, SamplerKind, build_sampler_on};
 use noisescope::diffusion::timesteps::inference_timesteps;
 use noisescope::diffusion::{NoiseRng, Schedule, ScheduleConfig, ScheduleKind};
 
@@ -71,7 +71,12 @@ fn timesteps_match_diffusers() {
         let train_steps = case["train_steps"].as_u64().unwrap() as usize;
         let steps = case["steps"].as_u64().unwrap() as usize;
         let spacing = case["spacing"].as_str().unwrap().parse().unwrap();
-        let ours = inference_timesteps(train_steps, steps, spacing).unwrap();
+        let schedule = Schedule::new(&ScheduleConfig {
+            train_steps,
+            ..ScheduleConfig::default()
+        })
+        .unwrap();
+        let ours = inference_timesteps(&schedule, steps, spacing).unwrap();
         let theirs: Vec<usize> = ints(&case["timesteps"]).iter().map(|k| k + 1).collect();
         assert_eq!(ours, theirs, "T={train_steps} N={steps} {spacing}");
     }
@@ -179,8 +184,12 @@ fn dpm_solver_pp_trajectories_match_diffusers() {
     };
     for case in reference["dpm_solver_pp"].as_array().unwrap() {
         let timesteps = ints(&case["timesteps"]);
+        // diffusers' `lower_order_final` acts on the final step only at order 2.
         let config = SamplerConfig {
             kind: SamplerKind::DpmSolverPp,
+            dpm_solver: DpmSolverConfig {
+                lower_order_final: false,
+            },
             ..SamplerConfig::default()
         };
         let mut sampler = build_sampler_on(&config, linear(), timesteps.clone()).unwrap();

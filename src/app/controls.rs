@@ -286,7 +286,12 @@ impl ControlsPanel {
     fn sampler_ui(&mut self, ui: &mut egui::Ui) {
         let train_steps = self.settings.schedule.train_steps;
         let sampler = &mut self.settings.sampler;
+        let kind_before = sampler.kind;
         enum_combo_ui(ui, "Sampler", &mut sampler.kind, SamplerKind::ALL, SamplerKind::name);
+        if sampler.kind != kind_before {
+            // A sampler brings its own best spacing; the menu below can still change it.
+            sampler.spacing = sampler.kind.default_spacing();
+        }
         sampler.steps = sampler.steps.min(train_steps);
         ui.add(
             Slider::new(&mut sampler.steps, 1..=train_steps)

@@ -22,7 +22,7 @@ use crate::diffusion::denoiser::NoisyClassifier;
 use crate::diffusion::guidance::{GuidanceConfig, GuidanceKind, Guided};
 use crate::diffusion::mixture::GaussianMixture;
 use crate::diffusion::sampler::{
-    DdpmVariance, LangevinConfig, SamplerConfig, SamplerKind, build_sampler, sample_from_noise,
+    DdpmVariance, DpmSolverConfig, LangevinConfig, SamplerConfig, SamplerKind, build_sampler, sample_from_noise,
 };
 use crate::diffusion::timesteps::inference_timesteps;
 use crate::diffusion::{Denoiser, NoiseRng, Schedule, ScheduleConfig, ScheduleKind, TimestepSpacing};
@@ -186,13 +186,13 @@ impl ScheduleArgs {
 /// Options of `timesteps`.
 #[derive(Debug, Args)]
 pub struct TimestepsArgs {
-    /// T, the number of training steps.
-    #[arg(long, default_value_t = 1000)]
-    pub train_steps: usize,
+    /// The schedule (log-snr and karras spacing depend on it).
+    #[command(flatten)]
+    pub schedule: ScheduleArgs,
     /// N, the number of inference steps.
     #[arg(long, default_value_t = 50)]
     pub steps: usize,
-    /// leading, trailing or linspace.
+    /// leading, trailing, linspace, log-snr or karras.
     #[arg(long, default_value = "leading")]
     pub spacing: TimestepSpacing,
 }
@@ -210,9 +210,13 @@ pub struct SampleArgs {
     /// N, the number of sampling steps (noise levels for Langevin).
     #[arg(long, default_value_t = 50)]
     pub steps: usize,
-    /// leading, trailing or linspace.
-    #[arg(long, default_value = "leading")]
-    pub spacing: TimestepSpacing,
+    /// leading, trailing, linspace, log-snr (even in log-SNR) or karras (Karras et al. σ, ρ = 7).
+    /// Default: log-snr for dpm-solver++, leading for the others.
+    #[arg(long)]
+    pub spacing: Option<TimestepSpacing>,
+    /// DPM-Solver++: take the step into the last level first order (true or false).
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    pub lower_order_final: bool,
     /// DDIM's stochasticity η in [0, 1].
     #[arg(long, default_value_t = 0.0)]
     pub eta: f64,
@@ -311,7 +315,7 @@ where
         Command::Explore(args) => crate::app::launch(args.into_options()?),
         Command::Schedule(args) => write_schedule(args, stdout),
         Command::Timesteps(args) => {
-            let ts = inference_timesteps(args.train_steps, args.steps, args.spacing)?;
+            let ts = inference_timesteps(&Schedule::new(&args.schedule.config())?, args.steps, args.spacing)?;
             let text: String = ts.iter().map(|t| format!("{t}\n")).collect();
             stdout.write_all(text.as_bytes())?;
             Ok(())
@@ -413,7 +417,7 @@ fn sample(args: &SampleArgs, stdout: &mut dyn std::io::Write) -> Result<()> {
     let config = SamplerConfig {
         kind: args.sampler,
         steps: args.steps,
-        spacing: args.spacing,
+        spacing: args.spacing.unwrap_or(args.sampler.default_spacing()),
         eta: args.eta,
         ddpm_variance: args.ddpm_variance,
         clip_sample: args.clip_sample,
@@ -421,6 +425,9 @@ fn sample(args: &SampleArgs, stdout: &mut dyn std::io::Write) -> Result<()> {
             steps_per_level: args.langevin_steps_per_level,
             annealed_step_scale: args.annealed_step_scale,
             step_size: args.langevin_step_size,
+        },
+        dpm_solver: DpmSolverConfig {
+            lower_order_final: args.lower_order_final,
         },
     };
     let mut sampler = build_sampler(&config, schedule)?;

@@ -131,7 +131,7 @@ pub fn compute(setup: &Setup, inputs: &Inputs, job: &JobContext) -> Result<Disti
         schedule: ScheduleConfig::default(),
     };
     let start = NoiseRng::seed_from(setup.seed).randn((POINTS, 2), &candle_core::Device::Cpu)?;
-    let trailing = |n| inference_timesteps(schedule.train_steps(), n, TimestepSpacing::Trailing);
+    let trailing = |n| inference_timesteps(&schedule, n, TimestepSpacing::Trailing);
     let teacher_frames = ddim(mixture.as_ref(), &schedule, trailing(TEACHER_STEPS)?, &start, job)?;
     let reference = teacher_frames.last().cloned().unwrap_or_default();
     let mut teacher: Arc<dyn Denoiser> = Arc::clone(mixture) as Arc<dyn Denoiser>;

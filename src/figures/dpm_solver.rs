@@ -13,9 +13,8 @@ use super::common::{self, Frames};
 use super::data::{Figure, Panel, Rgb, Series};
 use super::error::{FigureError, Result};
 use crate::diffusion::mixture::GaussianMixture;
-use crate::diffusion::sampler::{SamplerConfig, SamplerKind, build_sampler_on};
-use crate::diffusion::timesteps::log_snr_timesteps;
-use crate::diffusion::{NoiseRng, Schedule};
+use crate::diffusion::sampler::{SamplerConfig, SamplerKind, build_sampler};
+use crate::diffusion::{NoiseRng, Schedule, TimestepSpacing};
 use crate::jobs::JobContext;
 
 /// Particles whose end points are compared.
@@ -73,14 +72,14 @@ fn solve(
     start: &candle_core::Tensor,
     job: &JobContext,
 ) -> Result<Frames> {
+    // Every solver starts at t = T, where the reference starts, and ends at t = 1.
     let config = SamplerConfig {
         kind,
         steps,
+        spacing: TimestepSpacing::LogSnr,
         ..SamplerConfig::default()
     };
-    // Every solver starts at t = T, where the reference starts, and ends at t = 1.
-    let timesteps = log_snr_timesteps(schedule, steps)?;
-    let mut sampler = build_sampler_on(&config, Arc::clone(schedule), timesteps)?;
+    let mut sampler = build_sampler(&config, Arc::clone(schedule))?;
     // The ODE solvers draw no noise; the generator is only there for the signature.
     let mut rng = NoiseRng::seed_from(0);
     common::trace(sampler.as_mut(), mixture, None, start, &mut rng, job)

@@ -1,11 +1,13 @@
 //! Timestep spacing (Lin et al. 2024, Table 2): which t an N-step sampler
-//! visits out of T, by the rules diffusers uses. Pure schedule arithmetic.
+//! visits out of T, by the rules diffusers uses, and the two that follow the
+//! schedule's log-SNR (DPM-Solver's and Karras et al.'s), on the linear schedule.
+//! Pure schedule arithmetic.
 
-use super::common::component_color;
+use super::common::class_color;
 use super::data::{Figure, Panel, Series};
 use super::error::Result;
-use crate::diffusion::TimestepSpacing;
 use crate::diffusion::timesteps::inference_timesteps;
+use crate::diffusion::{Schedule, ScheduleConfig, TimestepSpacing};
 
 /// Which sampler and which chain.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -34,7 +36,7 @@ figure_setup!(Setup, {
 /// The t each rule visits, first to last.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Spacings {
-    /// (rule, visited t) for leading, trailing and linspace.
+    /// (rule, visited t) for every rule, in [`TimestepSpacing::ALL`]'s order.
     pub rows: Vec<(TimestepSpacing, Vec<usize>)>,
 }
 
@@ -43,9 +45,13 @@ pub struct Spacings {
 /// # Errors
 /// N = 0, T = 0, or N > T.
 pub fn compute(setup: &Setup) -> Result<Spacings> {
+    let schedule = Schedule::new(&ScheduleConfig {
+        train_steps: setup.train_steps,
+        ..ScheduleConfig::default()
+    })?;
     let rows = TimestepSpacing::ALL
         .iter()
-        .map(|&spacing| Ok((spacing, inference_timesteps(setup.train_steps, setup.steps, spacing)?)))
+        .map(|&spacing| Ok((spacing, inference_timesteps(&schedule, setup.steps, spacing)?)))
         .collect::<Result<_>>()?;
     Ok(Spacings { rows })
 }
@@ -53,11 +59,8 @@ pub fn compute(setup: &Setup) -> Result<Spacings> {
 /// A rule's colour.
 #[must_use]
 pub fn color(spacing: TimestepSpacing) -> super::data::Rgb {
-    match spacing {
-        TimestepSpacing::Leading => component_color(0),
-        TimestepSpacing::Trailing => component_color(1),
-        TimestepSpacing::Linspace => component_color(2),
-    }
+    let row = TimestepSpacing::ALL.iter().position(|s| *s == spacing).unwrap_or(0);
+    class_color(row)
 }
 
 /// "901, 801, …, 1" for at most 12 values, else the ends and the count.
@@ -89,7 +92,7 @@ impl Spacings {
             panels: vec![Panel {
                 title: "visited timesteps".into(),
                 x_label: "t (training step)".into(),
-                y_label: "rule (0 leading · 1 trailing · 2 linspace)".into(),
+                y_label: "rule (row as in the legend)".into(),
                 series,
                 ..Panel::default()
             }],

@@ -59,8 +59,7 @@ impl<'a> Distiller<'a> {
             return Err(Error::Data(format!("{} does not fit the student", data.name)));
         }
         let schedule = Arc::new(Schedule::new(&config.schedule)?);
-        let mut teacher_levels =
-            inference_timesteps(schedule.train_steps(), 2 * student_steps, TimestepSpacing::Trailing)?;
+        let mut teacher_levels = inference_timesteps(&schedule, 2 * student_steps, TimestepSpacing::Trailing)?;
         teacher_levels.push(0);
         let optimizer = AdamW::new(AdamWConfig::default(), student.params().vars())?;
         Ok(Self {

@@ -30,7 +30,9 @@ impl TheoryScene for SpacingScene {
     fn caption(&self) -> &'static str {
         "Which t do N sampling steps visit out of T? leading: t = i·⌊T/N⌋ + 1 (never reaches T \
          unless N divides T); trailing: t = round(T − i·T/N) (always starts at T, the pure noise \
-         the sampler starts from); linspace: t = round(i·(T−1)/(N−1)) + 1."
+         the sampler starts from); linspace: t = round(i·(T−1)/(N−1)) + 1. log-snr and karras \
+         follow the schedule: the t nearest to even steps in log SNR (DPM-Solver's choice), or \
+         in σ^(1/7) with σ = √((1−ᾱ)/ᾱ) (Karras et al. 2022, eq. 5; EDM's choice)."
     }
 
     fn ui(&mut self, ui: &mut egui::Ui) {

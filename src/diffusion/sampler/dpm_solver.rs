@@ -5,14 +5,15 @@
 //! x_s = (σ_s/σ_t) x_t − α_s (e^{−h} − 1) D, where D = x̂0 on the first step
 //! (first order) and D = x̂0_t + (x̂0_t − x̂0_prev)/(2 r), r = (λ_t − λ_prev)/h,
 //! afterwards. The final step into t = 0 (σ = 0) is first order and returns x̂0,
-//! as diffusers does with `final_sigmas_type = "zero"`.
+//! as diffusers does with `final_sigmas_type = "zero"`; with
+//! [`DpmSolverConfig::lower_order_final`] the step before it is first order too.
 
 use std::sync::Arc;
 
 use candle_core::Tensor;
 
 use super::sde::MIN_ALPHA_BAR;
-use super::{Sampler, StepOutput, evaluate};
+use super::{DpmSolverConfig, Sampler, StepOutput, evaluate};
 use crate::diffusion::denoiser::{Denoiser, Labels};
 use crate::diffusion::error::Result;
 use crate::diffusion::noise::NoiseRng;
@@ -23,6 +24,7 @@ pub struct DpmSolverPp {
     schedule: Arc<Schedule>,
     timesteps: Vec<usize>,
     clip: bool,
+    config: DpmSolverConfig,
     /// x̂0 and λ of the previous step, for the second-order correction.
     previous: Option<(Tensor, f64)>,
 }
@@ -30,11 +32,12 @@ pub struct DpmSolverPp {
 impl DpmSolverPp {
     /// A solver visiting `timesteps` (already checked by the builder).
     #[must_use]
-    pub fn new(schedule: Arc<Schedule>, timesteps: Vec<usize>, clip: bool) -> Self {
+    pub fn new(schedule: Arc<Schedule>, timesteps: Vec<usize>, clip: bool, config: DpmSolverConfig) -> Self {
         Self {
             schedule,
             timesteps,
             clip,
+            config,
             previous: None,
         }
     }
@@ -76,8 +79,10 @@ impl Sampler for DpmSolverPp {
         } else {
             let (alpha_s, sigma_s, lambda_s) = self.alpha_sigma_lambda(s);
             let h = lambda_s - lambda_t;
+            let into_last_level = index + 2 == self.timesteps.len();
             let data = match &self.previous {
                 None => ev.x0.clone(),
+                Some(_) if into_last_level && self.config.lower_order_final => ev.x0.clone(),
                 Some((x0_prev, lambda_prev)) => {
                     let r = (lambda_t - lambda_prev) / h;
                     (&ev.x0 + ((&ev.x0 - x0_prev)? * (0.5 / r))?)?

@@ -27,8 +27,7 @@ use crate::diffusion::error::Result;
 use crate::diffusion::noise::NoiseRng;
 use crate::diffusion::schedule::Schedule;
 
-/// The smallest ᾱ used in log ᾱ (diffusers uses the same floor for zero SNR).
-pub const MIN_ALPHA_BAR: f64 = 1.0 / 16_777_216.0;
+pub use crate::diffusion::timesteps::MIN_ALPHA_BAR;
 
 /// Which discretisation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
