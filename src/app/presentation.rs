@@ -76,6 +76,8 @@ pub fn equation(settings: &RunSettings) -> &'static str {
         SamplerKind::ReverseSde => "dx = [f(x, t) − g(t)² ∇log p_t(x)] dt + g(t) dw_rev",
         SamplerKind::DpmSolverPp => "x_s = (σ_s/σ_t) x_t − α_s (e^(−h) − 1) D_t",
         SamplerKind::Langevin | SamplerKind::AnnealedLangevin => "x ← x + (α/2) ∇log p(x) + √α z",
+        SamplerKind::EdmHeun => "dx/dσ = (x − D(x; σ))/σ, Heun steps in σ",
+        SamplerKind::EdmStochastic => "σ_hat = σ(1 + γ), x += √(σ_hat² − σ²) ε, then a Heun step in σ",
     }
 }
 

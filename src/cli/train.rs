@@ -10,6 +10,7 @@ use clap::Args;
 use crate::data::toys::Toy;
 use crate::data::{Dataset, idx};
 use crate::diffusion::PredictionType;
+use crate::diffusion::flow::Process;
 use crate::model::optim::AdamWConfig;
 use crate::model::train::{Loss, TimestepSampling, TrainConfig, Trainer};
 use crate::model::{Architecture, MlpConfig, ModelConfig, UnetConfig};
@@ -51,9 +52,13 @@ pub struct TrainArgs {
     /// Leave out the U-Net's self-attention at 7×7.
     #[arg(long)]
     pub no_attention: bool,
-    /// What the network predicts: epsilon, x0 or v.
-    #[arg(long, default_value = "epsilon")]
-    pub prediction: PredictionType,
+    /// What the network predicts: epsilon (default), x0 or v for diffusion;
+    /// --objective flow predicts the flow velocity.
+    #[arg(long)]
+    pub prediction: Option<PredictionType>,
+    /// diffusion (the DDPM objective) or flow (flow matching on x_τ = (1 − τ) x_0 + τ ε).
+    #[arg(long, default_value = "diffusion")]
+    pub objective: Process,
     /// Also learn the variance (Improved DDPM); use with --loss hybrid.
     #[arg(long)]
     pub learned_variance: bool,
@@ -150,10 +155,17 @@ fn model_config(args: &TrainArgs, data: &Dataset) -> Result<ModelConfig> {
             data.dims
         );
     };
+    let prediction = match (args.objective, args.prediction) {
+        (Process::Flow, None) => PredictionType::FlowVelocity,
+        (Process::Flow, Some(kind)) if kind != PredictionType::FlowVelocity => {
+            bail!("--objective flow predicts the flow velocity, not {kind}")
+        }
+        (_, kind) => kind.unwrap_or_default(),
+    };
     let config = ModelConfig {
         architecture,
         classes: if args.unconditional { 0 } else { data.classes },
-        prediction: args.prediction,
+        prediction,
         learned_variance: args.learned_variance,
         schedule: args.schedule.config(),
     };

@@ -9,7 +9,9 @@
 //! - the score is s = −ε/√(1−ᾱ_t), so the weight on ‖s − ŝ‖² is that on ε
 //!   times (1 − ᾱ_t);
 //! - x0 = √ᾱ_t x_t − √(1−ᾱ_t) v, so the weight on ‖v − v̂‖² is that on x0
-//!   times (1 − ᾱ_t).
+//!   times (1 − ᾱ_t);
+//! - x0 = x_τ − τ u for the flow velocity u, so the weight on ‖u − û‖² is
+//!   that on x0 times τ², τ = √(1−ᾱ_t)/(√ᾱ_t + √(1−ᾱ_t)).
 //!
 //! L_simple (DDPM eq. 14) weights ‖ε − ε̂‖² by 1 at every t instead: compared
 //! with the ELBO it down-weights the small t, where the ELBO's weight is largest.
@@ -33,6 +35,7 @@ pub fn elbo_weight(schedule: &Schedule, t: usize, kind: PredictionType) -> f64 {
         PredictionType::Epsilon => on_epsilon,
         PredictionType::Score => on_epsilon * noise_var,
         PredictionType::Velocity => on_sample * noise_var,
+        PredictionType::FlowVelocity => on_sample * super::param::flow_time(schedule.alpha_bar(t)).powi(2),
     }
 }
 

@@ -3,12 +3,13 @@
 //! | module | what lives there |
 //! |---|---|
 //! | [`schedule`] | β_t, ᾱ_t, SNR, posterior coefficients; linear, scaled-linear, cosine, sigmoid; zero-terminal-SNR |
-//! | [`timesteps`] | which t an N-step sampler visits (leading, trailing, linspace) |
+//! | [`timesteps`] | which t an N-step sampler visits (leading, trailing, linspace, log-SNR, Karras) |
 //! | [`param`] | ε / x0 / v / score predictions and their exact conversions |
 //! | [`denoiser`] | the [`Denoiser`] trait every model implements |
 //! | [`mixture`] | exact Gaussian-mixture denoiser, noisy classifier, empirical optimal denoiser |
 //! | [`guidance`] | classifier-free and classifier guidance as a denoiser wrapper |
 //! | [`sampler`] | DDPM, DDIM, PF-ODE (Euler, Heun), reverse SDE, DPM-Solver++(2M), Langevin |
+//! | [`flow`] | flow matching: the straight path, velocity fields (exact mixture, any denoiser), Euler and Heun on the flow ODE |
 //! | [`inversion`] | DDIM inversion (data → latent) and slerp between latents |
 //! | [`inpaint`] | inpainting: the known pixels replaced after every reverse step |
 //! | [`forward`] | the noising process step by step: closed form or Markov chain |
@@ -22,6 +23,7 @@ pub(crate) mod names;
 pub mod denoiser;
 pub mod elbo;
 pub mod error;
+pub mod flow;
 pub mod forward;
 pub mod guidance;
 pub mod inpaint;

@@ -4,7 +4,11 @@
 //! - x̂_0 = (x_t − √(1 − ᾱ_t) ε̂) / √ᾱ_t (Ho et al. eq. 15);
 //! - score ŝ = ∇ log p_t(x_t) = −ε̂ / √(1 − ᾱ_t) (Tweedie; Song et al. 2021, eq. 15 of
 //!   the score-SDE paper's VP case);
-//! - v̂ = √ᾱ_t ε̂ − √(1 − ᾱ_t) x̂_0 (Salimans & Ho 2022, §4).
+//! - v̂ = √ᾱ_t ε̂ − √(1 − ᾱ_t) x̂_0 (Salimans & Ho 2022, §4);
+//! - the flow-matching velocity û = ε̂ − x̂_0 on the path x_τ = (1 − τ) x_0 + τ ε
+//!   (Lipman et al. 2023; Liu et al. 2023), evaluated at x_τ = c x_t, where
+//!   c = 1/(√ᾱ + √(1 − ᾱ)) and τ = c √(1 − ᾱ) (the same point, rescaled; see
+//!   [`super::flow`]): x̂_0 = x_τ − τ û and ε̂ = x_τ + (1 − τ) û.
 //!
 //! Every conversion goes through the pair (x̂_0, ε̂), which is well defined for
 //! 0 < ᾱ_t < 1. At ᾱ_t = 0 (zero terminal SNR) an ε-prediction carries no
@@ -26,9 +30,23 @@ pub enum PredictionType {
     Velocity,
     /// The score ∇ log p_t(x_t).
     Score,
+    /// The flow-matching velocity ε − x_0, at x_τ = c x_t (rectified flow).
+    FlowVelocity,
 }
 
-named_enum!(PredictionType, "prediction type", [Epsilon => "epsilon", Sample => "x0", Velocity => "v", Score => "score"]);
+named_enum!(PredictionType, "prediction type", [Epsilon => "epsilon", Sample => "x0", Velocity => "v", Score => "score", FlowVelocity => "flow"]);
+
+/// c = 1/(√ᾱ + √(1 − ᾱ)), the factor from a VP point x_t to the flow path's x_τ.
+#[must_use]
+pub fn flow_scale(alpha_bar: f64) -> f64 {
+    (alpha_bar.sqrt() + (1.0 - alpha_bar).sqrt()).recip()
+}
+
+/// τ = √(1 − ᾱ)/(√ᾱ + √(1 − ᾱ)), the flow time with the same signal-to-noise ratio as ᾱ.
+#[must_use]
+pub fn flow_time(alpha_bar: f64) -> f64 {
+    (1.0 - alpha_bar).sqrt() * flow_scale(alpha_bar)
+}
 
 /// ᾱ_t for a conversion: one for the whole batch, or one per row of a `[rows, …]` tensor.
 #[derive(Clone, Copy, Debug)]
@@ -41,7 +59,7 @@ pub enum AlphaBar<'a> {
 
 impl AlphaBar<'_> {
     /// x · f(ᾱ), row by row where ᾱ is given per row.
-    fn scale(self, x: &Tensor, f: impl Fn(f64) -> f64) -> Result<Tensor> {
+    pub fn scale(self, x: &Tensor, f: impl Fn(f64) -> f64) -> Result<Tensor> {
         match self {
             Self::Shared(a) => Ok((x * f(a))?),
             Self::PerRow(rows) => {
@@ -94,6 +112,10 @@ impl Prediction {
             PredictionType::Score => {
                 alpha_bar.scale(&(x_t + alpha_bar.scale(&self.value, |a| 1.0 - a)?)?, over_signal)?
             }
+            // x̂0 = x_τ − τ û with x_τ = c x_t.
+            PredictionType::FlowVelocity => {
+                (alpha_bar.scale(x_t, flow_scale)? - alpha_bar.scale(&self.value, flow_time)?)?
+            }
         })
     }
 
@@ -109,6 +131,10 @@ impl Prediction {
             // ε̂ = √(1−ᾱ) x_t + √ᾱ v̂.
             PredictionType::Velocity => ((x_t * s)? + (&self.value * a)?)?,
             PredictionType::Score => (&self.value * (-s))?,
+            // ε̂ = x_τ + (1 − τ) û.
+            PredictionType::FlowVelocity => {
+                ((x_t * flow_scale(alpha_bar))? + (&self.value * (1.0 - flow_time(alpha_bar)))?)?
+            }
         })
     }
 
@@ -130,6 +156,8 @@ impl Prediction {
             PredictionType::Sample => s * s / a,
             // v̂ = √ᾱ ε̂ − √(1 − ᾱ) x̂0 moves by −√ᾱ s δ − s (s²/√ᾱ) δ = −(s/√ᾱ) δ.
             PredictionType::Velocity => -s / a,
+            // ε̂ = x_τ + (1 − τ) û moves by −s δ, and 1 − τ = c √ᾱ.
+            PredictionType::FlowVelocity => -s / (flow_scale(alpha_bar) * a),
         };
         Ok(Self {
             kind: self.kind,
@@ -155,6 +183,7 @@ impl Prediction {
                 let x0 = self.x0(x_t, alpha_bar)?;
                 ((eps * a)? - (x0 * s)?)?
             }
+            PredictionType::FlowVelocity => (self.epsilon(x_t, alpha_bar)? - self.x0(x_t, alpha_bar)?)?,
         };
         Ok(Self { kind, value })
     }

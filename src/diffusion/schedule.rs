@@ -309,6 +309,33 @@ impl Schedule {
         low + weight * (self.alpha_bar(below + 1) - low)
     }
 
+    /// The fractional t whose ᾱ is `alpha_bar`: log SNR interpolated linearly
+    /// between the neighbouring steps (diffusers' `_sigma_to_t`, which
+    /// interpolates log σ = −λ/2), held to [1, T] outside the schedule's range.
+    #[must_use]
+    pub fn fractional_t(&self, alpha_bar: f64) -> f64 {
+        let big_t = self.train_steps();
+        let log_snr = |ab: f64| {
+            let ab = ab.clamp(f64::MIN_POSITIVE, 1.0);
+            ab.ln() - (-ab).ln_1p()
+        };
+        let target = log_snr(alpha_bar);
+        let at = |t: usize| log_snr(self.alpha_bar(t));
+        if target >= at(1) {
+            return 1.0;
+        }
+        if target <= at(big_t) {
+            return big_t as f64;
+        }
+        // λ falls with t: bisect for at(lo) > target ≥ at(hi).
+        let (mut lo, mut hi) = (1, big_t);
+        while hi - lo > 1 {
+            let mid = usize::midpoint(lo, hi);
+            if at(mid) > target { lo = mid } else { hi = mid }
+        }
+        lo as f64 + (at(lo) - target) / (at(lo) - at(hi))
+    }
+
     fn index(&self, t: usize) -> usize {
         assert!(
             (1..=self.train_steps()).contains(&t),

@@ -18,7 +18,8 @@ use super::mlp::Mlp;
 use super::params::{Init, ParamStore, Scope, read_safetensors, write_safetensors};
 use super::unet::Unet;
 use crate::diffusion::denoiser::Labels;
-use crate::diffusion::{Denoiser, DenoiserOutput, NoiseLevel, Prediction, PredictionType};
+use crate::diffusion::param::{flow_scale, flow_time};
+use crate::diffusion::{AlphaBar, Denoiser, DenoiserOutput, NoiseLevel, Prediction, PredictionType};
 
 /// Width of the sinusoidal features of t before the embedding MLP.
 const TIME_FEATURES: usize = 64;
@@ -265,12 +266,30 @@ impl TrainedModel {
         metadata
     }
 
-    /// The network at per-row timesteps `t`, as a [`DenoiserOutput`].
-    fn predict_at(&self, x_t: &Tensor, t: &[f64], labels: Labels<'_>) -> crate::diffusion::Result<DenoiserOutput> {
-        let out = self
-            .network
-            .forward(x_t, t, labels)
-            .map_err(|e| crate::diffusion::Error::InvalidConfig(e.to_string()))?;
+    /// The network at per-row levels, as a [`DenoiserOutput`].
+    ///
+    /// A flow-matching network sees the flow path's point x_τ = c x_t at its
+    /// time τ · [`super::train::FLOW_TIME_INPUT`] (c and τ from ᾱ, as in
+    /// [`crate::diffusion::param`]); every other network sees x_t at t.
+    fn predict_at(
+        &self,
+        x_t: &Tensor,
+        levels: &[NoiseLevel],
+        labels: Labels<'_>,
+    ) -> crate::diffusion::Result<DenoiserOutput> {
+        let to_error = |e: Error| crate::diffusion::Error::InvalidConfig(e.to_string());
+        let out = if self.config().prediction == PredictionType::FlowVelocity {
+            let scales: Vec<f64> = levels.iter().map(|l| flow_scale(l.alpha_bar)).collect();
+            let x_tau = AlphaBar::PerRow(&scales).scale(x_t, |c| c)?;
+            let time: Vec<f64> = levels
+                .iter()
+                .map(|l| flow_time(l.alpha_bar) * super::train::FLOW_TIME_INPUT)
+                .collect();
+            self.network.forward(&x_tau, &time, labels).map_err(to_error)?
+        } else {
+            let t: Vec<f64> = levels.iter().map(|l| l.t).collect();
+            self.network.forward(x_t, &t, labels).map_err(to_error)?
+        };
         Ok(DenoiserOutput {
             prediction: Prediction::new(self.config().prediction, out.prediction),
             variance_interp: out.variance_interp,
@@ -284,7 +303,7 @@ impl Denoiser for TrainedModel {
     }
 
     fn predict(&self, x_t: &Tensor, level: NoiseLevel, labels: Labels<'_>) -> crate::diffusion::Result<DenoiserOutput> {
-        self.predict_at(x_t, &vec![level.t; x_t.dim(0)?], labels)
+        self.predict_at(x_t, &vec![level; x_t.dim(0)?], labels)
     }
 
     fn predict_rows(
@@ -293,8 +312,7 @@ impl Denoiser for TrainedModel {
         levels: &[NoiseLevel],
         labels: Labels<'_>,
     ) -> crate::diffusion::Result<DenoiserOutput> {
-        let t: Vec<f64> = levels.iter().map(|l| l.t).collect();
-        self.predict_at(x_t, &t, labels)
+        self.predict_at(x_t, levels, labels)
     }
 
     fn num_classes(&self) -> usize {

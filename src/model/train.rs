@@ -3,7 +3,10 @@
 //! Each step draws a batch x_0, a timestep t per row, noise ε, forms
 //! x_t = √ᾱ_t x_0 + √(1−ᾱ_t) ε (Ho et al. eq. 4) and regresses the network's
 //! output on its target: ε, x_0 or v = √ᾱ_t ε − √(1−ᾱ_t) x_0 (Salimans & Ho 2022).
-//! That mean squared error is L_simple (Ho et al. eq. 14). Options:
+//! That mean squared error is L_simple (Ho et al. eq. 14). A network that
+//! predicts the flow velocity is trained by flow matching instead (Lipman et al.
+//! 2023, eq. 23; Liu et al. 2023, eq. 1): τ = t/T, x_τ = (1 − τ) x_0 + τ ε, the
+//! target ε − x_0, the network's time input τ · [`FLOW_TIME_INPUT`]. Options:
 //! - **hybrid loss** L_simple + λ L_vlb (Nichol & Dhariwal 2021, eq. 16), where
 //!   L_vlb's mean is detached so it trains only the learned variance;
 //! - **importance sampling** of t ∝ √E[L_t²] from the last 10 losses at each t
@@ -213,6 +216,14 @@ impl Trainer {
         if config.batch == 0 {
             return Err(Error::Config("the batch must hold at least one sample".into()));
         }
+        let model_config = model.config();
+        if model_config.prediction == PredictionType::FlowVelocity
+            && (config.loss != Loss::Simple || model_config.learned_variance)
+        {
+            return Err(Error::Config(
+                "flow matching trains with the simple loss and no learned variance".into(),
+            ));
+        }
         let schedule = Schedule::new(&model_config.schedule)?;
         let vars = model.params().vars();
         Ok(Self {
@@ -259,15 +270,18 @@ impl Trainer {
             self.weigh_by_the_elbo(&timesteps, &mut weights);
         }
         let noise = rng.randn(x0.shape(), &Device::Cpu)?;
-        let signal = column(timesteps.iter().map(|&t| self.schedule.alpha_bar(t).sqrt()))?;
-        let sigma = column(timesteps.iter().map(|&t| (1.0 - self.schedule.alpha_bar(t)).sqrt()))?;
-        let x_t = (x0.broadcast_mul(&signal)? + noise.broadcast_mul(&sigma)?)?;
-        let t_input: Vec<f64> = timesteps.iter().map(|&t| t as f64).collect();
-        let out = self.model.network().forward(&x_t, &t_input, labels.as_deref())?;
-        let target = match self.model.config().prediction {
+        let prediction = self.model.config().prediction;
+        let path = NoisePath::new(&self.schedule, prediction, &timesteps)?;
+        let x_t = (x0.broadcast_mul(&path.signal)? + noise.broadcast_mul(&path.sigma)?)?;
+        let out = self
+            .model
+            .network()
+            .forward(&x_t, &path.time_input, labels.as_deref())?;
+        let target = match prediction {
             PredictionType::Epsilon | PredictionType::Score => noise.clone(),
             PredictionType::Sample => x0.clone(),
-            PredictionType::Velocity => (noise.broadcast_mul(&signal)? - x0.broadcast_mul(&sigma)?)?,
+            PredictionType::Velocity => (noise.broadcast_mul(&path.signal)? - x0.broadcast_mul(&path.sigma)?)?,
+            PredictionType::FlowVelocity => (&noise - &x0)?,
         };
         let mut row_loss = (&out.prediction - &target)?.sqr()?.mean(1)?;
         if self.config.loss == Loss::Hybrid
@@ -504,6 +518,39 @@ impl Trainer {
 }
 
 /// One value per row as a `[rows, 1]` f32 column, to broadcast over a batch.
+/// The network's time input per unit of flow time τ: τ = 1 is fed as 1000, the
+/// timestep range a network of the default T = 1000 sees, so its time embedding
+/// spans the same frequencies.
+pub const FLOW_TIME_INPUT: f64 = 1000.0;
+
+/// Per row: the factors of x_0 and ε in the noised point, and the network's time input.
+struct NoisePath {
+    signal: Tensor,
+    sigma: Tensor,
+    time_input: Vec<f64>,
+}
+
+impl NoisePath {
+    /// √ᾱ_t, √(1 − ᾱ_t) and t for diffusion; 1 − τ, τ and τ·[`FLOW_TIME_INPUT`]
+    /// with τ = t/T for flow matching.
+    fn new(schedule: &Schedule, prediction: PredictionType, timesteps: &[usize]) -> Result<Self> {
+        if prediction == PredictionType::FlowVelocity {
+            let big_t = schedule.train_steps() as f64;
+            let tau: Vec<f64> = timesteps.iter().map(|&t| t as f64 / big_t).collect();
+            return Ok(Self {
+                signal: column(tau.iter().map(|tau| 1.0 - tau))?,
+                sigma: column(tau.iter().copied())?,
+                time_input: tau.iter().map(|tau| tau * FLOW_TIME_INPUT).collect(),
+            });
+        }
+        Ok(Self {
+            signal: column(timesteps.iter().map(|&t| schedule.alpha_bar(t).sqrt()))?,
+            sigma: column(timesteps.iter().map(|&t| (1.0 - schedule.alpha_bar(t)).sqrt()))?,
+            time_input: timesteps.iter().map(|&t| t as f64).collect(),
+        })
+    }
+}
+
 fn column(values: impl Iterator<Item = f64>) -> Result<Tensor> {
     let values: Vec<f32> = values.map(|v| v as f32).collect();
     let rows = values.len();

@@ -13,9 +13,13 @@
 //! | PF-ODE Euler, Heun; reverse SDE Euler–Maruyama | [`sde`] | Song et al. 2021 (score SDE), eqs. 6, 13 |
 //! | DPM-Solver++(2M) | [`dpm_solver`] | Lu et al. 2022, Algorithm 2 |
 //! | Langevin, annealed Langevin | [`langevin`] | Song & Ermon 2019, Algorithm 1 |
+//! | EDM Heun, EDM stochastic | [`edm`] | Karras et al. 2022, Algorithms 1 and 2 |
+//!
+//! The flow-matching ODE's Euler and Heun samplers are in [`crate::diffusion::flow`].
 
 pub mod ancestral;
 pub mod dpm_solver;
+pub mod edm;
 pub mod langevin;
 pub mod sde;
 
@@ -50,9 +54,13 @@ pub enum SamplerKind {
     Langevin,
     /// Annealed Langevin dynamics over the visited noise levels (NCSN).
     AnnealedLangevin,
+    /// EDM's deterministic Heun sampler in σ (Karras et al. 2022, Algorithm 1).
+    EdmHeun,
+    /// EDM's stochastic sampler with churn (Karras et al. 2022, Algorithm 2).
+    EdmStochastic,
 }
 
-named_enum!(SamplerKind, "sampler", [Ddpm => "ddpm", Ddim => "ddim", EulerOde => "euler-ode", HeunOde => "heun-ode", ReverseSde => "reverse-sde", DpmSolverPp => "dpm-solver++", Langevin => "langevin", AnnealedLangevin => "annealed-langevin"]);
+named_enum!(SamplerKind, "sampler", [Ddpm => "ddpm", Ddim => "ddim", EulerOde => "euler-ode", HeunOde => "heun-ode", ReverseSde => "reverse-sde", DpmSolverPp => "dpm-solver++", Langevin => "langevin", AnnealedLangevin => "annealed-langevin", EdmHeun => "edm-heun", EdmStochastic => "edm-stochastic"]);
 
 impl SamplerKind {
     /// The spacing a sampler runs best on, used where none is named.
@@ -66,6 +74,8 @@ impl SamplerKind {
     pub fn default_spacing(self) -> TimestepSpacing {
         match self {
             Self::DpmSolverPp => TimestepSpacing::LogSnr,
+            // EDM's own choice (their eq. 5).
+            Self::EdmHeun | Self::EdmStochastic => TimestepSpacing::Karras,
             _ => TimestepSpacing::Leading,
         }
     }
@@ -144,6 +154,8 @@ pub struct SamplerConfig {
     pub langevin: LangevinConfig,
     /// DPM-Solver++ settings.
     pub dpm_solver: DpmSolverConfig,
+    /// EDM's churn (for [`SamplerKind::EdmStochastic`]).
+    pub edm: edm::EdmConfig,
 }
 
 impl Default for SamplerConfig {
@@ -157,6 +169,7 @@ impl Default for SamplerConfig {
             clip_sample: false,
             langevin: LangevinConfig::default(),
             dpm_solver: DpmSolverConfig::default(),
+            edm: edm::EdmConfig::default(),
         }
     }
 }
@@ -272,6 +285,16 @@ pub fn build_sampler_on(
             clip,
             config.dpm_solver,
         )),
+        SamplerKind::EdmHeun => Box::new(edm::Edm::new(schedule, timesteps, None, clip)),
+        SamplerKind::EdmStochastic => {
+            let churn = config.edm;
+            if !(churn.churn >= 0.0 && churn.noise >= 0.0 && churn.sigma_min <= churn.sigma_max) {
+                return Err(invalid(format!(
+                    "EDM churn needs S_churn ≥ 0, S_noise ≥ 0 and S_tmin ≤ S_tmax, got {churn:?}"
+                )));
+            }
+            Box::new(edm::Edm::new(schedule, timesteps, Some(churn), clip))
+        }
         SamplerKind::Langevin | SamplerKind::AnnealedLangevin => Box::new(langevin::Langevin::new(
             schedule,
             &timesteps,
@@ -358,8 +381,22 @@ pub(crate) fn evaluate(
     t: usize,
     clip: bool,
 ) -> Result<Evaluation> {
-    let alpha_bar = schedule.alpha_bar(t);
-    let level = NoiseLevel { t: t as f64, alpha_bar };
+    let level = NoiseLevel {
+        t: t as f64,
+        alpha_bar: schedule.alpha_bar(t),
+    };
+    evaluate_at(model, level, labels, x, clip)
+}
+
+/// [`evaluate`] at any level, on or between the schedule's steps.
+pub(crate) fn evaluate_at(
+    model: &dyn Denoiser,
+    level: NoiseLevel,
+    labels: Labels<'_>,
+    x: &Tensor,
+    clip: bool,
+) -> Result<Evaluation> {
+    let alpha_bar = level.alpha_bar;
     let out = model.predict(x, level, labels)?;
     let mut x0 = out.prediction.x0(x, alpha_bar)?;
     let mut eps = out.prediction.epsilon(x, alpha_bar)?;
