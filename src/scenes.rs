@@ -115,6 +115,7 @@ scene_registry! {
     LearnedVsExact => "learned-vs-exact", Score, "Learned vs exact", "A trained MLP against the exact score.";
     DdpmVsDdim => "ddpm-vs-ddim", Samplers, "DDPM vs DDIM", "DDPM against DDIM: η.";
     SdeVsOde => "sde-vs-ode", Samplers, "SDE vs ODE", "The reverse SDE against the probability-flow ODE.";
+    FlowMatching => "flow-matching", Samplers, "Flow matching and rectified flow", "The straight path x_τ = (1 − τ) x_0 + τ ε: its exact velocity, paths straighter than the PF-ODE's, couplings, reflow and one-step samples.";
     DpmSolver => "dpm-solver", Samplers, "DPM-Solver++", "DPM-Solver++ in few steps.";
     Distillation => "distillation", Samplers, "Distillation", "Progressive distillation.";
     DdimInversion => "ddim-inversion", Samplers, "DDIM inversion", "DDIM inversion and interpolation.";

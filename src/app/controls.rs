@@ -69,6 +69,7 @@ impl Scene {
             SceneId::VdmSchedule => Self::Theory(Topic::Vdm),
             SceneId::Langevin => Self::Theory(Topic::Langevin),
             SceneId::SdeVsOde => Self::Theory(Topic::SdeOde),
+            SceneId::FlowMatching => Self::Theory(Topic::FlowMatching),
             SceneId::DpmSolver => Self::Theory(Topic::DpmSolver),
             SceneId::Distillation => Self::Theory(Topic::Distillation),
             SceneId::Guidance => Self::Theory(Topic::Guidance),

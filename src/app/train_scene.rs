@@ -262,15 +262,26 @@ impl TrainScene {
             ui.selectable_value(&mut self.sampling, TimestepSampling::Importance, "importance");
         });
         ui.horizontal(|ui| {
-            ui.label("Predicts");
-            for kind in [
-                PredictionType::Epsilon,
-                PredictionType::Sample,
-                PredictionType::Velocity,
-            ] {
-                ui.selectable_value(&mut self.prediction, kind, kind.name());
+            ui.label("Objective");
+            let flow = self.prediction == PredictionType::FlowVelocity;
+            if ui.selectable_label(!flow, "diffusion").clicked() && flow {
+                self.prediction = PredictionType::Epsilon;
             }
+            ui.selectable_value(&mut self.prediction, PredictionType::FlowVelocity, "flow matching")
+                .on_hover_text("x_τ = (1 − τ) x_0 + τ ε, predicting u = ε − x_0; the 2D scene's samplers read it through the same point on the VP path");
         });
+        if self.prediction != PredictionType::FlowVelocity {
+            ui.horizontal(|ui| {
+                ui.label("Predicts");
+                for kind in [
+                    PredictionType::Epsilon,
+                    PredictionType::Sample,
+                    PredictionType::Velocity,
+                ] {
+                    ui.selectable_value(&mut self.prediction, kind, kind.name());
+                }
+            });
+        }
         let mut start = false;
         ui.horizontal(|ui| {
             start = ui.button("Train").clicked();

@@ -38,7 +38,13 @@ pub(super) fn bench(args: &BenchArgs, out: &mut dyn std::io::Write) -> Result<()
         let mut rng = NoiseRng::seed_from(0);
         let started = Instant::now();
         sample_from_noise(sampler.as_mut(), &counting, None, &[args.n, mixture.dims()], &mut rng)?;
-        write_row(out, &kind.to_string(), args, started.elapsed().as_secs_f64(), counting.calls())?;
+        write_row(
+            out,
+            &kind.to_string(),
+            args,
+            started.elapsed().as_secs_f64(),
+            counting.calls(),
+        )?;
     }
     for &solver in FlowSolver::ALL {
         let sampler = FlowSampler::new(FlowConfig {

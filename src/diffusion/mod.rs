@@ -9,6 +9,7 @@
 //! | [`mixture`] | exact Gaussian-mixture denoiser, noisy classifier, empirical optimal denoiser |
 //! | [`guidance`] | classifier-free and classifier guidance as a denoiser wrapper |
 //! | [`sampler`] | DDPM, DDIM, PF-ODE (Euler, Heun), reverse SDE, DPM-Solver++(2M), Langevin |
+//! | [`coupling`] | data–noise couplings for flow matching: minibatch optimal transport (Hungarian method) |
 //! | [`flow`] | flow matching: the straight path, velocity fields (exact mixture, any denoiser), Euler and Heun on the flow ODE |
 //! | [`inversion`] | DDIM inversion (data → latent) and slerp between latents |
 //! | [`inpaint`] | inpainting: the known pixels replaced after every reverse step |
@@ -20,6 +21,7 @@
 #[macro_use]
 pub(crate) mod names;
 
+pub mod coupling;
 pub mod denoiser;
 pub mod elbo;
 pub mod error;

@@ -154,27 +154,59 @@ pub fn trace(
     rng: &mut NoiseRng,
     job: &JobContext,
 ) -> Result<Frames> {
-    let mut frames = vec![points(start)?];
-    let mut failure = None;
-    let finished = run_sampler(sampler, model, labels, start, rng, |out| {
-        if job.is_cancelled() {
+    let mut recorder = FrameRecorder::new(start, job)?;
+    let finished = run_sampler(sampler, model, labels, start, rng, |out| recorder.record(&out.x_next))?;
+    recorder.finish(finished.is_some())
+}
+
+/// Keeps every step's points of a run, stopping it when the job is cancelled.
+pub struct FrameRecorder<'a> {
+    frames: Frames,
+    failure: Option<FigureError>,
+    job: &'a JobContext,
+}
+
+impl<'a> FrameRecorder<'a> {
+    /// Frames starting with `start`'s points.
+    ///
+    /// # Errors
+    /// `start` is not a `[rows, 2]` tensor.
+    pub fn new(start: &Tensor, job: &'a JobContext) -> Result<Self> {
+        Ok(Self {
+            frames: vec![points(start)?],
+            failure: None,
+            job,
+        })
+    }
+
+    /// Keeps `x`'s points; breaks the run when cancelled or when they cannot be read.
+    pub fn record(&mut self, x: &Tensor) -> ControlFlow<()> {
+        if self.job.is_cancelled() {
             return ControlFlow::Break(());
         }
-        match points(&out.x_next) {
+        match points(x) {
             Ok(p) => {
-                frames.push(p);
+                self.frames.push(p);
                 ControlFlow::Continue(())
             }
             Err(e) => {
-                failure = Some(e);
+                self.failure = Some(e);
                 ControlFlow::Break(())
             }
         }
-    })?;
-    if let Some(e) = failure {
-        return Err(e);
     }
-    finished.map(|_| frames).ok_or(FigureError::Cancelled)
+
+    /// The frames of a run that `finished`.
+    ///
+    /// # Errors
+    /// The points' failure; [`FigureError::Cancelled`] when the run broke off.
+    pub fn finish(self, finished: bool) -> Result<Frames> {
+        match self.failure {
+            Some(e) => Err(e),
+            None if finished => Ok(self.frames),
+            None => Err(FigureError::Cancelled),
+        }
+    }
 }
 
 /// Runs `sampler` unconditionally from `start` to the end.
@@ -246,13 +278,19 @@ pub fn mode_fractions(mixture: &GaussianMixture, points: &[Point]) -> Result<Vec
 /// many samples a model put on the data rather than between the blobs.
 #[must_use]
 pub fn near_a_mode(mixture: &GaussianMixture, points: &[Point]) -> f64 {
+    within_stds_of_a_mode(mixture, points, 3.0)
+}
+
+/// The share of `points` within `stds` standard deviations of a mode's mean.
+#[must_use]
+pub fn within_stds_of_a_mode(mixture: &GaussianMixture, points: &[Point], stds: f64) -> f64 {
     let near = points
         .iter()
         .filter(|p| {
             mixture
                 .components()
                 .iter()
-                .any(|c| (p[0] - c.mean[0]).hypot(p[1] - c.mean[1]) < 3.0 * c.std)
+                .any(|c| (p[0] - c.mean[0]).hypot(p[1] - c.mean[1]) < stds * c.std)
         })
         .count();
     near as f64 / points.len().max(1) as f64

@@ -25,6 +25,7 @@ pub mod elbo_forms;
 pub mod error;
 pub mod eta;
 pub mod evidence_gap;
+pub mod flow_matching;
 pub mod forward_images;
 pub mod four_ways;
 pub mod guidance;
@@ -137,6 +138,7 @@ figures! {
     Branching => branching, |setup, inputs, job| Ok(branching::compute(setup, inputs, job)?.figure());
     Langevin => langevin, |setup, inputs, job| Ok(langevin::compute(setup, inputs, job)?.figure());
     SdeVsOde => sde_ode, |setup, inputs, job| Ok(sde_ode::compute(setup, inputs, job)?.figure());
+    FlowMatching => flow_matching, |setup, inputs, job| Ok(flow_matching::compute(setup, inputs, job)?.figure());
     DpmSolver => dpm_solver, |setup, inputs, job| Ok(dpm_solver::compute(setup, inputs, job)?.figure());
     Guidance => guidance, |setup, inputs, job| Ok(guidance::compute(setup, inputs, job)?.figure());
     DdimInversion => inversion, |setup, inputs, job| if setup.images {

@@ -261,33 +261,61 @@ impl Trainer {
     /// # Errors
     /// Tensor failures.
     pub fn step(&mut self) -> Result<StepReport> {
-        let step = self.step + 1;
-        let mut rng = step_rng(self.config.seed, step);
-        let batch = self.config.batch;
+        let mut rng = step_rng(self.config.seed, self.step + 1);
         let (x0, labels) = self.draw_batch(&mut rng)?;
-        let (timesteps, mut weights) = self.sampler.draw(batch, &mut rng);
+        let (timesteps, mut weights) = self.sampler.draw(self.config.batch, &mut rng);
         if self.config.loss == Loss::Elbo {
             self.weigh_by_the_elbo(&timesteps, &mut weights);
         }
         let noise = rng.randn(x0.shape(), &Device::Cpu)?;
+        self.step_on(&x0, &noise, labels.as_deref(), timesteps, &weights)
+    }
+
+    /// One step on given pairs of data and noise, unlabelled (rows paired by
+    /// index): flow matching with a chosen coupling (minibatch optimal
+    /// transport, Tong et al. 2023) or on a first flow's (sample, noise) pairs
+    /// (reflow, Liu et al. 2023, §3.2). t is drawn as [`Self::step`] draws it.
+    ///
+    /// # Errors
+    /// `x0` and `noise` of different shapes; tensor failures.
+    pub fn step_on_pairs(&mut self, x0: &Tensor, noise: &Tensor) -> Result<StepReport> {
+        if x0.shape() != noise.shape() {
+            return Err(Error::Config(format!(
+                "data {:?} and noise {:?} must have the same shape",
+                x0.dims(),
+                noise.dims()
+            )));
+        }
+        let mut rng = step_rng(self.config.seed, self.step + 1);
+        let (timesteps, weights) = self.sampler.draw(x0.dim(0)?, &mut rng);
+        self.step_on(x0, noise, None, timesteps, &weights)
+    }
+
+    fn step_on(
+        &mut self,
+        x0: &Tensor,
+        noise: &Tensor,
+        labels: Option<&[u32]>,
+        timesteps: Vec<usize>,
+        weights: &[f64],
+    ) -> Result<StepReport> {
+        let step = self.step + 1;
+        let batch = x0.dim(0)?;
         let prediction = self.model.config().prediction;
         let path = NoisePath::new(&self.schedule, prediction, &timesteps)?;
         let x_t = (x0.broadcast_mul(&path.signal)? + noise.broadcast_mul(&path.sigma)?)?;
-        let out = self
-            .model
-            .network()
-            .forward(&x_t, &path.time_input, labels.as_deref())?;
+        let out = self.model.network().forward(&x_t, &path.time_input, labels)?;
         let target = match prediction {
             PredictionType::Epsilon | PredictionType::Score => noise.clone(),
             PredictionType::Sample => x0.clone(),
             PredictionType::Velocity => (noise.broadcast_mul(&path.signal)? - x0.broadcast_mul(&path.sigma)?)?,
-            PredictionType::FlowVelocity => (&noise - &x0)?,
+            PredictionType::FlowVelocity => (noise - x0)?,
         };
         let mut row_loss = (&out.prediction - &target)?.sqr()?.mean(1)?;
         if self.config.loss == Loss::Hybrid
             && let Some(variance) = &out.variance_interp
         {
-            let vlb = self.vlb_rows(&x0, &x_t, &out.prediction.detach(), variance, &timesteps)?;
+            let vlb = self.vlb_rows(x0, &x_t, &out.prediction.detach(), variance, &timesteps)?;
             row_loss = (row_loss + (vlb * self.config.vlb_weight)?)?;
         }
         let row_values: Vec<f64> = row_loss.to_vec1::<f32>()?.into_iter().map(f64::from).collect();

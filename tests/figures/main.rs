@@ -4,6 +4,7 @@
 //! `noisescope figure` run for every figure with small settings.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod beyond;
 #[path = "../common/mod.rs"]
 mod common;
 mod latent;
@@ -507,7 +508,8 @@ fn small_settings(id: SceneId) -> Vec<String> {
         | SceneId::LossWeights
         | SceneId::Ncsn
         | SceneId::Vae
-        | SceneId::HvaeToDiffusion => {
+        | SceneId::HvaeToDiffusion
+        | SceneId::FlowMatching => {
             vec!["--set".into(), "steps=20".into()]
         }
         SceneId::Distillation => ["--set", "first-round-steps=10", "--set", "later-round-steps=5"]

@@ -17,6 +17,7 @@
 //! | Langevin | [`langevin`] | plain vs annealed Langevin, score field per σ |
 //! | Score matching and NCSN | [`ncsn`] | DSM = ε-loss = ESM + C; VE p_σ and annealed Langevin; VE vs VP paths; the three pitfalls |
 //! | SDE vs ODE | [`sde_ode`] | reverse-SDE and probability-flow paths over p_t |
+//! | Flow matching and rectified flow | [`flow_matching`] | flow paths against the PF-ODE's, the velocity field, couplings, reflow, one-step samples |
 //! | DPM-Solver++ | [`dpm_solver`] | few-step paths, error against step count |
 //! | Distillation | [`distill`] | progressive distillation 16 → 1 steps |
 //! | Guidance | [`guidance`] | classifier and classifier-free guidance, γ |
@@ -44,6 +45,7 @@ pub mod elbo_forms;
 pub mod eta;
 pub mod evidence_gap;
 pub mod figure;
+pub mod flow_matching;
 pub mod four_ways;
 pub mod guidance;
 pub mod hvae;
@@ -108,6 +110,8 @@ pub enum Topic {
     Ncsn,
     /// Reverse SDE vs probability-flow ODE.
     SdeOde,
+    /// Flow matching and rectified flow.
+    FlowMatching,
     /// DPM-Solver++.
     DpmSolver,
     /// Progressive distillation.
@@ -150,6 +154,7 @@ impl Topic {
             Self::Hvae => SceneId::HvaeToDiffusion,
             Self::Ncsn => SceneId::Ncsn,
             Self::SdeOde => SceneId::SdeVsOde,
+            Self::FlowMatching => SceneId::FlowMatching,
             Self::DpmSolver => SceneId::DpmSolver,
             Self::Distillation => SceneId::Distillation,
             Self::Guidance => SceneId::Guidance,
@@ -186,6 +191,7 @@ impl Topic {
             Self::Hvae => Box::new(hvae::HvaeScene::new(context)),
             Self::Ncsn => Box::new(ncsn::NcsnScene::new(context)),
             Self::SdeOde => Box::new(sde_ode::SdeOdeScene::new(context)),
+            Self::FlowMatching => Box::new(flow_matching::FlowMatchingScene::new(context)),
             Self::DpmSolver => Box::new(dpm_solver::DpmSolverScene::new(context)),
             Self::Distillation => Box::new(distill::DistillScene::new(context)),
             Self::Guidance => Box::new(guidance::GuidanceScene::new(context)),
