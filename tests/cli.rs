@@ -164,6 +164,18 @@ fn flow_and_sampler_choices_refuse_bad_input_with_one_line() {
             "S_churn",
         ),
         (argv("timesteps --steps 10 --spacing cubic"), "cubic"),
+        (
+            argv(&format!(
+                "grid --rows color=1 --cols steps=5 --model {good} --out g.png"
+            )),
+            "unknown axis 'color'",
+        ),
+        (
+            argv(&format!(
+                "grid --rows steps=5 --cols steps=10 --model {good} --out g.png"
+            )),
+            "two different axes",
+        ),
     ];
     assert_each_fails_with_one_line(cases);
 }
@@ -383,4 +395,37 @@ fn flow_matching_trains_and_samples_from_the_command_line() {
             "{model} {process} {sampler}: {near} of 400 near the main blob"
         );
     }
+}
+
+/// `grid` writes one PNG and a CSV with a line per cell.
+#[test]
+fn grid_writes_a_png_and_the_distances() {
+    let dir = std::env::temp_dir().join(format!("noisescope-grid-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let png = dir.join("grid.png");
+    let mixture = concat!(env!("CARGO_MANIFEST_DIR"), "/assets/mixtures/three-blobs.json");
+    let model = format!("gmm:{mixture}");
+    stdout(&noisescope(&[
+        "grid",
+        "--rows",
+        "sampler=ddim,dpm-solver++",
+        "--cols",
+        "steps=5,20",
+        "--model",
+        &model,
+        "--n",
+        "200",
+        "--out",
+        png.to_str().unwrap(),
+    ]));
+    let image = image::open(&png).unwrap();
+    assert!(image.width() > 400 && image.height() > 300);
+    let csv = std::fs::read_to_string(png.with_extension("csv")).unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines[0], "row,col,sampler,steps,distance,reference_steps");
+    assert_eq!(lines.len(), 5, "{csv}");
+    assert!(
+        lines[1].starts_with("0,0,ddim,5,") && lines[4].starts_with("1,1,dpm-solver++,20,"),
+        "{csv}"
+    );
 }

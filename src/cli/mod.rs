@@ -13,6 +13,7 @@ mod bench;
 mod bench_model;
 mod evaluate;
 mod figure;
+mod grid;
 mod lesson;
 mod limits;
 mod sample;
@@ -53,6 +54,8 @@ pub enum Command {
     Figure(figure::FigureArgs),
     /// Lesson files: `convert OLD NEW` rewrites a lesson in the old format as TOML.
     Lesson(lesson::LessonArgs),
+    /// A comparison grid: the same x_T through rows × columns of sampler settings, as PNG and CSV.
+    Grid(Box<grid::GridArgs>),
 }
 
 /// How the explorer opens.
@@ -248,6 +251,7 @@ where
         Command::Evaluate(args) => evaluate::evaluate(&args, stdout),
         Command::Figure(args) => figure::figure(&args, stdout),
         Command::Lesson(args) => lesson::lesson(&args, stdout),
+        Command::Grid(args) => grid::grid(&args, stdout),
     }
 }
 

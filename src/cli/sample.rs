@@ -109,14 +109,14 @@ fn parse_ddpm_variance(s: &str) -> Result<DdpmVariance, String> {
 }
 
 /// A model named on the command line.
-enum CliModel {
+pub(super) enum CliModel {
     Mixture(GaussianMixture),
     Network(Box<TrainedModel>),
 }
 
 impl CliModel {
     /// `gmm:PATH` (mixture JSON) or `net:PATH` / `PATH.safetensors` (trained network).
-    fn load(spec: &str) -> Result<Self> {
+    pub(super) fn load(spec: &str) -> Result<Self> {
         if let Some(path) = spec.strip_prefix("gmm:") {
             return Ok(Self::Mixture(GaussianMixture::load(Path::new(path))?));
         }
@@ -127,21 +127,21 @@ impl CliModel {
         bail!("unknown model '{spec}' (expected gmm:PATH to a mixture JSON file or net:PATH to trained weights)")
     }
 
-    fn denoiser(&self) -> &dyn Denoiser {
+    pub(super) fn denoiser(&self) -> &dyn Denoiser {
         match self {
             Self::Mixture(m) => m,
             Self::Network(n) => n.as_ref(),
         }
     }
 
-    fn classifier(&self) -> Option<&dyn NoisyClassifier> {
+    pub(super) fn classifier(&self) -> Option<&dyn NoisyClassifier> {
         match self {
             Self::Mixture(m) => Some(m),
             Self::Network(_) => None,
         }
     }
 
-    fn dims(&self) -> usize {
+    pub(super) fn dims(&self) -> usize {
         match self {
             Self::Mixture(m) => m.dims(),
             Self::Network(n) => n.config().sample_dims(),
@@ -150,9 +150,14 @@ impl CliModel {
 
     /// A network samples on the schedule it was trained with; a mixture on the one asked for.
     fn schedule(&self, asked: ScheduleConfig) -> ScheduleConfig {
+        self.own_schedule().unwrap_or(asked)
+    }
+
+    /// A network's own schedule; `None` for the mixture, which takes any.
+    pub(super) fn own_schedule(&self) -> Option<ScheduleConfig> {
         match self {
-            Self::Mixture(_) => asked,
-            Self::Network(n) => n.config().schedule,
+            Self::Mixture(_) => None,
+            Self::Network(n) => Some(n.config().schedule),
         }
     }
 }

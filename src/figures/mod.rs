@@ -28,6 +28,7 @@ pub mod evidence_gap;
 pub mod flow_matching;
 pub mod forward_images;
 pub mod four_ways;
+pub mod grid;
 pub mod guidance;
 pub mod hvae;
 pub mod image_batch;

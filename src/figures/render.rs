@@ -64,6 +64,41 @@ pub fn render(title: &str, figure: &Figure) -> RgbaImage {
     canvas.image
 }
 
+/// A grid cell's side in pixels.
+const GRID_CELL: u32 = 168;
+/// Room above the grid for the column labels, and left of it for the row labels.
+const GRID_HEADER: [u32; 2] = [28, 150];
+
+/// Draws a comparison grid under `title`: `labels` names the rows and the
+/// columns, and each cell's raster (in row order, `col_labels.len()` to a row)
+/// is captioned with its name.
+#[must_use]
+pub fn render_grid(title: &str, row_labels: &[String], col_labels: &[String], cells: &[Raster]) -> RgbaImage {
+    let cols = col_labels.len().max(1) as u32;
+    let rows = row_labels.len().max(1) as u32;
+    let pitch = [GRID_CELL + 12, GRID_CELL + IMAGE_CAPTION + 12];
+    let width = GRID_HEADER[1] + cols * pitch[0] + 8;
+    let height = TITLE_HEIGHT + GRID_HEADER[0] + rows * pitch[1];
+    let mut canvas = Canvas::new(width, height);
+    canvas.text(12.0, 8.0, 20.0, INK, title);
+    let top = TITLE_HEIGHT + GRID_HEADER[0];
+    for (c, label) in col_labels.iter().enumerate() {
+        let x = GRID_HEADER[1] + c as u32 * pitch[0];
+        canvas.text(x as f32, (TITLE_HEIGHT + 4) as f32, 16.0, INK, label);
+    }
+    for (r, label) in row_labels.iter().enumerate() {
+        let y = top + r as u32 * pitch[1] + GRID_CELL / 2 - 8;
+        canvas.text(12.0, y as f32, 16.0, INK, label);
+    }
+    for (i, raster) in cells.iter().enumerate() {
+        let (col, row) = (i as u32 % cols, i as u32 / cols);
+        let (x, y) = (GRID_HEADER[1] + col * pitch[0], top + row * pitch[1]);
+        canvas.raster(raster, [x, y], GRID_CELL);
+        canvas.text(x as f32, (y + GRID_CELL + 3) as f32, 14.0, INK, &raster.name);
+    }
+    canvas.image
+}
+
 /// The pixels and the font.
 struct Canvas {
     image: RgbaImage,
