@@ -70,6 +70,8 @@ impl Scene {
             SceneId::Langevin => Self::Theory(Topic::Langevin),
             SceneId::SdeVsOde => Self::Theory(Topic::SdeOde),
             SceneId::FlowMatching => Self::Theory(Topic::FlowMatching),
+            SceneId::Edm => Self::Theory(Topic::Edm),
+            SceneId::StepVsRun => Self::Theory(Topic::StepVsRun),
             SceneId::DpmSolver => Self::Theory(Topic::DpmSolver),
             SceneId::Distillation => Self::Theory(Topic::Distillation),
             SceneId::Guidance => Self::Theory(Topic::Guidance),

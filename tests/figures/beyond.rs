@@ -1,4 +1,4 @@
-//! Beyond the source texts (issue 16): flow matching and the comparison grid.
+//! Beyond the source texts (issue 16): flow matching, EDM's σ view and the comparison grid.
 
 use noisescope::scenes::SceneId;
 
@@ -101,5 +101,70 @@ fn the_comparison_grid_shares_x_t_and_measures_each_cell_against_its_reference()
     }
     for axis in ["color=1", "steps=0", "eta=2", "sampler=magic", "steps"] {
         assert!(axis.parse::<noisescope::figures::grid::Axis>().is_err(), "{axis}");
+    }
+}
+
+/// EDM's σ view against Karras et al.'s formulas and Ho et al.'s linear schedule.
+#[test]
+fn edm_sigma_view_follows_karras_et_al() {
+    use noisescope::figures::edm::{SIGMA_DATA, preconditioning};
+    // Table 1 at σ = σ_data: c_skip = ½, c_out = σ_d/√2, c_in = 1/(σ_d √2), c_noise = ¼ ln σ_d.
+    let [skip, out, input, noise] = preconditioning(SIGMA_DATA);
+    let expected = [0.5, 0.5 / 2f64.sqrt(), 1.0 / (0.5 * 2f64.sqrt()), 0.25 * 0.5f64.ln()];
+    for (got, want) in [skip, out, input, noise].iter().zip(expected) {
+        assert!((got - want).abs() < 1e-12, "{got} vs {want}");
+    }
+    let figure = figure(SceneId::Edm, &[]);
+    // Ho et al.'s linear schedule ends at ᾱ_T = 4.036e-5: σ_T = √((1 − ᾱ)/ᾱ) = 157.4.
+    let linear = figure.panels[0].series.iter().find(|s| s.name == "linear").unwrap();
+    let last = linear.lines[0].last().unwrap();
+    assert!((last[1] - 157.4_f64.log10()).abs() < 1e-3, "{last:?}");
+    // The 18 Karras levels sit at the t nearest eq. 5's σ_i (ρ = 7) from σ_T to σ_1 = 0.01.
+    let karras = figure.panels[1].series.iter().find(|s| s.name == "karras").unwrap();
+    let (high, low) = (157.4_f64.powf(1.0 / 7.0), (0.0001_f64 / 0.9999).sqrt().powf(1.0 / 7.0));
+    for p in &karras.lines[0] {
+        let sigma = (high + p[0] / 17.0 * (low - high)).powf(7.0);
+        assert!(
+            (p[1] - sigma.log10()).abs() < 0.1,
+            "level {}: {} vs {}",
+            p[0],
+            p[1],
+            sigma.log10()
+        );
+    }
+    // 18 levels: 17 Heun steps and a final Euler step, EDM's 35 evaluations.
+    assert_eq!(value(&figure, "EDM Heun model evaluations"), 35.0);
+    for sampler in ["Heun", "stochastic"] {
+        for (k, w) in [0.7, 0.2, 0.1].iter().enumerate() {
+            let got = value(&figure, &format!("{sampler}: weight of mode {}", k + 1));
+            assert!((got - w).abs() < 0.05, "{sampler} mode {}: {got}", k + 1);
+        }
+    }
+}
+
+/// Step k of N stands at the N-step spacing's t_k; the k-step run ends at t = 0.
+#[test]
+fn step_k_of_n_is_still_noisy_where_a_k_step_run_has_finished() {
+    let figure = figure(SceneId::StepVsRun, &["total-steps=20", "step=4"]);
+    // Leading spacing, 20 of 1000: x_T at t = 951, then 901, 851, 801, 751: four steps reach t = 751.
+    assert_eq!(value(&figure, "t of the long run at step k"), 751.0);
+    assert!(
+        value(&figure, "σ of the 20-step run at step k") > 1.0,
+        "{:?}",
+        figure.numbers
+    );
+    assert_eq!(value(&figure, "σ of the k-step run at its end"), 0.0);
+    // Four images per row: the long run's x, its x̂0, the short run's samples.
+    assert_eq!(figure.images.len(), 12);
+    let variance = |values: &[f32]| {
+        let mean = values.iter().sum::<f32>() / values.len() as f32;
+        values.iter().map(|v| (v - mean).powi(2)).sum::<f32>() / values.len() as f32
+    };
+    // The long run's x at step 4 still carries most of x_T's unit-variance noise
+    // (√(1 − ᾱ_751) ≈ 0.98); the short run's samples are clipped images.
+    let noisy = figure.images[..4].iter().map(|r| variance(&r.values)).sum::<f32>() / 4.0;
+    assert!(noisy > 0.5, "{noisy}");
+    for image in &figure.images[8..] {
+        assert!(image.values.iter().all(|v| (-1.0..=1.0).contains(v)));
     }
 }

@@ -17,6 +17,8 @@
 //! | Langevin | [`langevin`] | plain vs annealed Langevin, score field per σ |
 //! | Score matching and NCSN | [`ncsn`] | DSM = ε-loss = ESM + C; VE p_σ and annealed Langevin; VE vs VP paths; the three pitfalls |
 //! | SDE vs ODE | [`sde_ode`] | reverse-SDE and probability-flow paths over p_t |
+//! | EDM's σ view | [`edm`] | σ(t) of every schedule, Karras spacing, preconditioning, EDM's samplers |
+//! | Step k of N against a k-step run | [`step_vs_run`] | the long run's x and x̂0 at step k beside the short run's samples, and the σ each reached |
 //! | Flow matching and rectified flow | [`flow_matching`] | flow paths against the PF-ODE's, the velocity field, couplings, reflow, one-step samples |
 //! | DPM-Solver++ | [`dpm_solver`] | few-step paths, error against step count |
 //! | Distillation | [`distill`] | progressive distillation 16 → 1 steps |
@@ -40,6 +42,7 @@ pub mod branching;
 pub mod cosine;
 pub mod distill;
 pub mod dpm_solver;
+pub mod edm;
 pub mod elbo;
 pub mod elbo_forms;
 pub mod eta;
@@ -63,6 +66,7 @@ pub mod reverse_kernel;
 pub mod scene_figure;
 pub mod sde_ode;
 pub mod spacing;
+pub mod step_vs_run;
 pub mod tweedie;
 pub mod vae;
 pub mod vdm;
@@ -112,6 +116,10 @@ pub enum Topic {
     SdeOde,
     /// Flow matching and rectified flow.
     FlowMatching,
+    /// EDM's σ view.
+    Edm,
+    /// Step k of N against a k-step run.
+    StepVsRun,
     /// DPM-Solver++.
     DpmSolver,
     /// Progressive distillation.
@@ -155,6 +163,8 @@ impl Topic {
             Self::Ncsn => SceneId::Ncsn,
             Self::SdeOde => SceneId::SdeVsOde,
             Self::FlowMatching => SceneId::FlowMatching,
+            Self::Edm => SceneId::Edm,
+            Self::StepVsRun => SceneId::StepVsRun,
             Self::DpmSolver => SceneId::DpmSolver,
             Self::Distillation => SceneId::Distillation,
             Self::Guidance => SceneId::Guidance,
@@ -192,6 +202,8 @@ impl Topic {
             Self::Ncsn => Box::new(ncsn::NcsnScene::new(context)),
             Self::SdeOde => Box::new(sde_ode::SdeOdeScene::new(context)),
             Self::FlowMatching => Box::new(flow_matching::FlowMatchingScene::new(context)),
+            Self::Edm => Box::new(edm::EdmScene::new(context)),
+            Self::StepVsRun => Box::new(step_vs_run::StepVsRunScene::new(context)),
             Self::DpmSolver => Box::new(dpm_solver::DpmSolverScene::new(context)),
             Self::Distillation => Box::new(distill::DistillScene::new(context)),
             Self::Guidance => Box::new(guidance::GuidanceScene::new(context)),
