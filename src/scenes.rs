@@ -118,6 +118,7 @@ scene_registry! {
     FlowMatching => "flow-matching", Samplers, "Flow matching and rectified flow", "The straight path x_τ = (1 − τ) x_0 + τ ε: its exact velocity, paths straighter than the PF-ODE's, couplings, reflow and one-step samples.";
     Edm => "edm", Samplers, "EDM's σ view", "Every schedule as σ = √((1 − ᾱ)/ᾱ); Karras ρ = 7 spacing; the preconditioning c_skip, c_out, c_in, c_noise; EDM's Heun and stochastic samplers.";
     StepVsRun => "step-vs-run", Samplers, "Step k of N against a k-step run", "Why step 10 of a 50-step run does not look like a 10-step run: the noise level each has reached.";
+    ComparisonGrid => "comparison-grid", Samplers, "Comparison grid", "The same x_T through rows × columns of sampler, steps, η, γ, schedule or spacing, each cell against its T-step reference.";
     DpmSolver => "dpm-solver", Samplers, "DPM-Solver++", "DPM-Solver++ in few steps.";
     Distillation => "distillation", Samplers, "Distillation", "Progressive distillation.";
     DdimInversion => "ddim-inversion", Samplers, "DDIM inversion", "DDIM inversion and interpolation.";

@@ -85,3 +85,25 @@ fn the_image_half_of_ddim_inversion_shows_its_round_trip() {
     harness.get_by_label_contains("round trip (invert, then decode with 50 DDIM steps), RMS per pixel");
     harness.snapshot("scene_ddim_inversion_images");
 }
+
+#[test]
+fn the_comparison_grid_runs_again_when_an_axis_changes_and_refuses_a_bad_one() {
+    let mut harness = open(SceneId::ComparisonGrid.title());
+    wait_for_figure(&mut harness, "the default grid");
+    harness.get_by_label("12 of 12 cells");
+    let mut set_columns = |harness: &mut Harness<'static, ExplorerApp>, text: &str| {
+        let edit = harness.get_by_role_and_label(egui::accesskit::Role::TextInput, "Columns");
+        edit.focus();
+        edit.set_text_value_accesskit(text);
+        harness.run_steps(2);
+        harness.key_press(egui::Key::Enter);
+        harness.run_steps(2);
+        wait_for_figure(harness, text);
+    };
+    set_columns(&mut harness, "steps=5,1000");
+    harness.get_by_label("6 of 6 cells");
+    // A 1000-step cell is its own reference.
+    assert_eq!(harness.query_all_by_label("d = 0.0000").count(), 3);
+    set_columns(&mut harness, "color=1");
+    harness.get_by_label_contains("unknown axis 'color'");
+}

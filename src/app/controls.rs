@@ -72,6 +72,7 @@ impl Scene {
             SceneId::FlowMatching => Self::Theory(Topic::FlowMatching),
             SceneId::Edm => Self::Theory(Topic::Edm),
             SceneId::StepVsRun => Self::Theory(Topic::StepVsRun),
+            SceneId::ComparisonGrid => Self::Theory(Topic::Grid),
             SceneId::DpmSolver => Self::Theory(Topic::DpmSolver),
             SceneId::Distillation => Self::Theory(Topic::Distillation),
             SceneId::Guidance => Self::Theory(Topic::Guidance),

@@ -15,8 +15,9 @@ use std::sync::Arc;
 
 use candle_core::{Device, Tensor};
 
+use super::Inputs;
 use super::common::{VIEW_MAX, VIEW_MIN};
-use super::data::Raster;
+use super::data::{Figure, Raster};
 use super::error::{FigureError, Result};
 use crate::diffusion::denoiser::NoisyClassifier;
 use crate::diffusion::guidance::{GuidanceConfig, GuidanceKind, Guided};
@@ -410,7 +411,105 @@ pub fn grid_png(title: &str, spec: &GridSpec, cells: &[Cell], dims: usize) -> im
     super::render::render_grid(title, &labels(&spec.rows), &labels(&spec.cols), &rasters)
 }
 
-fn cell_raster(samples: &[f32], dims: usize) -> Raster {
+/// The scene's grid: its axes as text, the model, the samples per cell.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Setup {
+    /// The rows, `KIND=V1,V2,…`.
+    pub rows: String,
+    /// The columns.
+    pub cols: String,
+    /// Samples per cell.
+    pub samples: usize,
+    /// Draws x_T.
+    pub seed: u64,
+}
+
+impl Default for Setup {
+    /// Three samplers × four step counts, 2000 points of the mixture.
+    fn default() -> Self {
+        Self {
+            rows: "sampler=ddim,dpm-solver++,heun-ode".into(),
+            cols: "steps=5,10,20,50".into(),
+            samples: 2000,
+            seed: 1,
+        }
+    }
+}
+
+figure_setup!(Setup, {
+    rows => "rows": "the rows, KIND=V1,V2 (sampler, steps, eta, guidance, schedule, spacing)",
+    cols => "cols": "the columns, as rows",
+    samples => "samples": "samples per cell",
+    seed => "seed": "draws x_T",
+});
+
+impl Setup {
+    /// The grid on the exact mixture, unguided, DDIM at 20 steps where no axis says.
+    ///
+    /// # Errors
+    /// An axis that does not parse.
+    pub fn spec(&self) -> Result<GridSpec> {
+        Ok(GridSpec {
+            rows: self.rows.parse()?,
+            cols: self.cols.parse()?,
+            base: CellSettings {
+                sampler: SamplerConfig {
+                    steps: 20,
+                    ..SamplerConfig::default()
+                },
+                schedule: ScheduleConfig::default(),
+                guidance: 1.0,
+            },
+            samples: self.samples,
+            seed: self.seed,
+            class: None,
+        })
+    }
+}
+
+/// The default grid on the mixture, for `noisescope figure comparison-grid`.
+///
+/// # Errors
+/// A bad axis; a sampler failure; cancelled.
+pub fn compute(setup: &Setup, inputs: &Inputs, job: &JobContext) -> Result<(GridSpec, Vec<Cell>)> {
+    let spec = setup.spec()?;
+    let model = GridModel {
+        denoiser: inputs.mixture.as_ref(),
+        classifier: Some(inputs.mixture.as_ref()),
+        dims: inputs.mixture.dims(),
+        own_schedule: None,
+    };
+    let cells = run_grid(&spec, &model, job, |_| {})?;
+    Ok((spec, cells))
+}
+
+/// The cells as rasters, the grid's columns to a row, each distance a number.
+#[must_use]
+pub fn figure(spec: &GridSpec, cells: &[Cell], dims: usize) -> Figure {
+    let mut figure = Figure {
+        images: cells
+            .iter()
+            .map(|cell| Raster {
+                name: format!("d = {:.3}", cell.distance),
+                ..cell_raster(&cell.samples, dims)
+            })
+            .collect(),
+        image_columns: spec.cols.values.len(),
+        ..Figure::default()
+    };
+    for cell in cells {
+        figure.number(
+            format!("{}: distance", cell_label(spec, cell.row, cell.col)),
+            cell.distance,
+            "",
+        );
+    }
+    figure
+}
+
+/// A cell's picture: the first four images two by two, or a histogram of the points.
+#[must_use]
+pub fn cell_raster(samples: &[f32], dims: usize) -> Raster {
     let side = dims.isqrt();
     if side * side == dims && dims >= 16 {
         return image_tiles(samples, side);

@@ -142,6 +142,10 @@ figures! {
     Langevin => langevin, |setup, inputs, job| Ok(langevin::compute(setup, inputs, job)?.figure());
     SdeVsOde => sde_ode, |setup, inputs, job| Ok(sde_ode::compute(setup, inputs, job)?.figure());
     Edm => edm, |setup, inputs, job| Ok(edm::compute(setup, inputs, job)?.figure());
+    ComparisonGrid => grid, |setup, inputs, job| {
+        let (spec, cells) = grid::compute(setup, inputs, job)?;
+        Ok(grid::figure(&spec, &cells, inputs.mixture.dims()))
+    };
     StepVsRun => step_vs_run, |setup, _, job| Ok(step_vs_run::compute(setup, job)?.figure());
     FlowMatching => flow_matching, |setup, inputs, job| Ok(flow_matching::compute(setup, inputs, job)?.figure());
     DpmSolver => dpm_solver, |setup, inputs, job| Ok(dpm_solver::compute(setup, inputs, job)?.figure());

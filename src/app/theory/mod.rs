@@ -19,6 +19,7 @@
 //! | SDE vs ODE | [`sde_ode`] | reverse-SDE and probability-flow paths over p_t |
 //! | EDM's σ view | [`edm`] | σ(t) of every schedule, Karras spacing, preconditioning, EDM's samplers |
 //! | Step k of N against a k-step run | [`step_vs_run`] | the long run's x and x̂0 at step k beside the short run's samples, and the σ each reached |
+//! | Comparison grid | [`grid`] | the same x_T through rows × columns of settings, cells as they finish, saved as PNG and CSV |
 //! | Flow matching and rectified flow | [`flow_matching`] | flow paths against the PF-ODE's, the velocity field, couplings, reflow, one-step samples |
 //! | DPM-Solver++ | [`dpm_solver`] | few-step paths, error against step count |
 //! | Distillation | [`distill`] | progressive distillation 16 → 1 steps |
@@ -50,6 +51,7 @@ pub mod evidence_gap;
 pub mod figure;
 pub mod flow_matching;
 pub mod four_ways;
+pub mod grid;
 pub mod guidance;
 pub mod hvae;
 pub mod improved;
@@ -120,6 +122,8 @@ pub enum Topic {
     Edm,
     /// Step k of N against a k-step run.
     StepVsRun,
+    /// The comparison grid.
+    Grid,
     /// DPM-Solver++.
     DpmSolver,
     /// Progressive distillation.
@@ -165,6 +169,7 @@ impl Topic {
             Self::FlowMatching => SceneId::FlowMatching,
             Self::Edm => SceneId::Edm,
             Self::StepVsRun => SceneId::StepVsRun,
+            Self::Grid => SceneId::ComparisonGrid,
             Self::DpmSolver => SceneId::DpmSolver,
             Self::Distillation => SceneId::Distillation,
             Self::Guidance => SceneId::Guidance,
@@ -204,6 +209,7 @@ impl Topic {
             Self::FlowMatching => Box::new(flow_matching::FlowMatchingScene::new(context)),
             Self::Edm => Box::new(edm::EdmScene::new(context)),
             Self::StepVsRun => Box::new(step_vs_run::StepVsRunScene::new(context)),
+            Self::Grid => Box::new(grid::GridScene::new(context)),
             Self::DpmSolver => Box::new(dpm_solver::DpmSolverScene::new(context)),
             Self::Distillation => Box::new(distill::DistillScene::new(context)),
             Self::Guidance => Box::new(guidance::GuidanceScene::new(context)),
