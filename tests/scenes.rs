@@ -91,7 +91,7 @@ fn the_comparison_grid_runs_again_when_an_axis_changes_and_refuses_a_bad_one() {
     let mut harness = open(SceneId::ComparisonGrid.title());
     wait_for_figure(&mut harness, "the default grid");
     harness.get_by_label("12 of 12 cells");
-    let mut set_columns = |harness: &mut Harness<'static, ExplorerApp>, text: &str| {
+    let set_columns = |harness: &mut Harness<'static, ExplorerApp>, text: &str| {
         let edit = harness.get_by_role_and_label(egui::accesskit::Role::TextInput, "Columns");
         edit.focus();
         edit.set_text_value_accesskit(text);

@@ -133,15 +133,9 @@ impl GridScene {
         let mut committed = false;
         ui.horizontal_wrapped(|ui| {
             let rows = ui.label("Rows");
-            committed |= ui
-                .text_edit_singleline(&mut self.setup.rows)
-                .labelled_by(rows.id)
-                .lost_focus();
+            committed |= axis_edit_ui(ui, &mut self.setup.rows).labelled_by(rows.id).lost_focus();
             let cols = ui.label("Columns");
-            committed |= ui
-                .text_edit_singleline(&mut self.setup.cols)
-                .labelled_by(cols.id)
-                .lost_focus();
+            committed |= axis_edit_ui(ui, &mut self.setup.cols).labelled_by(cols.id).lost_focus();
             ui.selectable_value(&mut self.model, GridModelChoice::Mixture, "three blobs (exact)");
             ui.selectable_value(&mut self.model, GridModelChoice::ShippedUnet, "shipped U-Net");
             self.computation.status_ui(ui);
