@@ -71,14 +71,15 @@ pub fn folded_ui(ui: &mut egui::Ui, current: Scene) -> NavigatorRequests {
 fn scene_menu_ui(ui: &mut egui::Ui, current: Scene, label: &str) -> Option<Scene> {
     let mut picked = None;
     ui.menu_button(label, |ui| {
-        // Two columns of three chapters: half the height, so every scene shows
-        // at once at 720 px, even in presentation mode's larger type.
+        // Three columns of whole chapters, as even in height as the order
+        // allows, so that every scene shows at once at 720 px, even in
+        // presentation mode's larger type.
         let screen_height = ui.ctx().content_rect().height();
         egui::ScrollArea::vertical()
             .max_height(screen_height - 48.0)
             .show(ui, |ui| {
                 ui.horizontal_top(|ui| {
-                    for column in Chapter::ALL.chunks(3) {
+                    for column in balanced_columns(&Chapter::ALL, 3) {
                         ui.vertical(|ui| {
                             for chapter in column {
                                 chapter_ui(ui, *chapter, current, &mut picked);
@@ -93,6 +94,40 @@ fn scene_menu_ui(ui: &mut egui::Ui, current: Scene, label: &str) -> Option<Scene
     picked
 }
 
+/// `chapters` in order, cut into at most `columns` runs whose tallest (a
+/// heading and its scenes per chapter) is as short as possible.
+fn balanced_columns(chapters: &[Chapter], columns: usize) -> Vec<&[Chapter]> {
+    let rows = |run: &[Chapter]| -> usize { run.iter().map(|c| 1 + SceneId::in_chapter(*c).count()).sum() };
+    // Every way to cut, by brute force: there are only a handful of chapters.
+    let mut best: (usize, Vec<&[Chapter]>) = (rows(chapters), vec![chapters]);
+    let mut cuts = vec![0_usize; columns.saturating_sub(1)];
+    cut_ways(chapters.len(), &mut cuts, 0, 1, &mut |cuts| {
+        let mut runs = Vec::with_capacity(cuts.len() + 1);
+        let mut start = 0;
+        for &cut in cuts.iter().chain(std::iter::once(&chapters.len())) {
+            runs.push(&chapters[start..cut]);
+            start = cut;
+        }
+        let tallest = runs.iter().map(|r| rows(r)).max().unwrap_or(0);
+        if tallest < best.0 {
+            best = (tallest, runs);
+        }
+    });
+    best.1
+}
+
+/// Calls `visit` with every increasing choice of cut points in `from..len`.
+fn cut_ways(len: usize, cuts: &mut [usize], index: usize, from: usize, visit: &mut dyn FnMut(&[usize])) {
+    if index == cuts.len() {
+        visit(cuts);
+        return;
+    }
+    for cut in from..len {
+        cuts[index] = cut;
+        cut_ways(len, cuts, index + 1, cut + 1, visit);
+    }
+}
+
 /// One chapter's heading and its scenes; a click sets `picked`.
 fn chapter_ui(ui: &mut egui::Ui, chapter: Chapter, current: Scene, picked: &mut Option<Scene>) {
     ui.label(egui::RichText::new(chapter.title()).strong());
@@ -103,4 +138,23 @@ fn chapter_ui(ui: &mut egui::Ui, chapter: Chapter, current: Scene, picked: &mut 
             }
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_columns_keep_the_order_and_even_out_the_height() {
+        let columns = balanced_columns(&Chapter::ALL, 3);
+        assert!(columns.len() <= 3);
+        let flat: Vec<Chapter> = columns.iter().flat_map(|c| c.iter().copied()).collect();
+        assert_eq!(flat, Chapter::ALL.to_vec(), "every chapter once, in order");
+        let rows = |run: &[Chapter]| -> usize { run.iter().map(|c| 1 + SceneId::in_chapter(*c).count()).sum() };
+        let tallest = columns.iter().map(|c| rows(c)).max().unwrap();
+        // Shorter than three chapters to a column, the layout before (whose
+        // middle column ran off a 720 px window once the Samplers chapter grew).
+        let fixed = Chapter::ALL.chunks(3).map(rows).max().unwrap();
+        assert!(tallest < fixed, "{tallest} rows against {fixed}");
+    }
 }
