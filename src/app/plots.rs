@@ -232,7 +232,7 @@ const CURVE_COLORS: [egui::Color32; 3] = [
 pub enum PlotKind {
     /// ᾱ_t, √ᾱ_t and √(1−ᾱ_t).
     Signal,
-    /// log SNR(t).
+    /// log SNR(t), and EDM's noise level log₁₀ σ.
     LogSnr,
     /// β_t and the posterior variance, log₁₀.
     Beta,
@@ -249,7 +249,7 @@ impl PlotKind {
     pub fn title(self) -> &'static str {
         match self {
             Self::Signal => "signal",
-            Self::LogSnr => "log SNR(t)",
+            Self::LogSnr => "log SNR(t) and σ",
             Self::Beta => "β_t",
             Self::Kl => "KL terms",
         }
@@ -258,7 +258,8 @@ impl PlotKind {
     fn curve_names(self) -> &'static [&'static str] {
         match self {
             Self::Signal => &["ᾱ_t", "√ᾱ_t", "√(1−ᾱ_t)"],
-            Self::LogSnr => &["log SNR(t)"],
+            // EDM's σ = √((1 − ᾱ)/ᾱ) = e^{−λ/2} (Karras et al. 2022), on a log axis.
+            Self::LogSnr => &["log SNR(t)", "log₁₀ σ"],
             // β spans orders of magnitude (1e-4 to 0.999 for cosine): a log scale.
             Self::Beta => &["log₁₀ β_t (forward)", "log₁₀ β_post (posterior variance)"],
             Self::Kl => &["log₁₀ L_{t−1} (nats)"],
@@ -272,7 +273,8 @@ impl PlotKind {
             (Self::Signal, 0) => a,
             (Self::Signal, 1) => a.sqrt(),
             (Self::Signal, _) => (1.0 - a).sqrt(),
-            (Self::LogSnr, _) => schedule.log_snr(t),
+            (Self::LogSnr, 0) => schedule.log_snr(t),
+            (Self::LogSnr, _) => crate::diffusion::timesteps::edm_sigma(schedule, t).log10(),
             (Self::Beta, 0) => schedule.beta(t).log10(),
             (Self::Beta, _) => schedule.posterior_variance(t).log10(),
             // 1e-12 floors exact zeros; missing terms (t = 1) are NaN.
@@ -335,6 +337,16 @@ pub fn thin_min_max(points: &[[f64; 2]], columns: usize) -> Vec<[f64; 2]> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_sigma_curve_is_edms_noise_level() {
+        // Ho et al.'s linear schedule: ᾱ_T = 4.036e-5, so σ_T = √((1 − ᾱ)/ᾱ) = 157.4,
+        // and σ_1 = √(0.0001/0.9999) = 0.0100.
+        let schedule = Schedule::new(&crate::diffusion::ScheduleConfig::default()).unwrap();
+        let sigma = |t: usize| PlotKind::LogSnr.value(&schedule, &[], t, 1);
+        assert!((sigma(1000) - 157.4_f64.log10()).abs() < 1e-3, "{}", sigma(1000));
+        assert!((sigma(1) - (0.0001_f64 / 0.9999).sqrt().log10()).abs() < 1e-9);
+    }
 
     #[test]
     fn thinning_keeps_each_columns_extremes_and_the_ends() {
