@@ -77,9 +77,11 @@ pub fn render_grid(title: &str, row_labels: &[String], col_labels: &[String], ce
     let cols = col_labels.len().max(1) as u32;
     let rows = row_labels.len().max(1) as u32;
     let pitch = [GRID_CELL + 12, GRID_CELL + IMAGE_CAPTION + 12];
-    let width = GRID_HEADER[1] + cols * pitch[0] + 8;
+    let cells_width = GRID_HEADER[1] + cols * pitch[0] + 8;
     let height = TITLE_HEIGHT + GRID_HEADER[0] + rows * pitch[1];
-    let mut canvas = Canvas::new(width, height);
+    // Wide enough for the title too: a grid of two columns is narrower than its axes' text.
+    let title_width = Canvas::new(1, 1).text_width(20.0, title).ceil() as u32 + 24;
+    let mut canvas = Canvas::new(cells_width.max(title_width), height);
     canvas.text(12.0, 8.0, 20.0, INK, title);
     let top = TITLE_HEIGHT + GRID_HEADER[0];
     for (c, label) in col_labels.iter().enumerate() {

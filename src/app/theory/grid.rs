@@ -15,6 +15,9 @@ use crate::figures::grid::{
     Cell, GridModel, GridSpec, Setup, cell_label, cell_raster, distances_csv, grid_png, run_grid,
 };
 
+/// Images per cell of the U-Net's grid.
+const UNET_SAMPLES: usize = 8;
+
 /// Which model the grid samples.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum GridModelChoice {
@@ -70,6 +73,12 @@ impl GridScene {
         self.problem = None;
         self.applied = (self.setup.rows.clone(), self.setup.cols.clone());
         let spec = match self.setup.spec() {
+            // The U-Net's cells show four images: eight keep a cell and its
+            // 1000-step reference to seconds, not the mixture's 2000 points' hours.
+            Ok(spec) if self.model == GridModelChoice::ShippedUnet => GridSpec {
+                samples: UNET_SAMPLES,
+                ..spec
+            },
             Ok(spec) => spec,
             Err(e) => {
                 self.spec = None;
