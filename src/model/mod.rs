@@ -13,6 +13,7 @@ pub mod kernels;
 pub mod layers;
 pub mod mlp;
 pub mod network;
+mod noise_path;
 pub mod optim;
 pub mod params;
 pub mod quality;

@@ -25,6 +25,7 @@ use candle_core::{Device, Tensor};
 use super::config::{MetaReader, ModelConfig};
 use super::error::{Error, Result, weights_error};
 use super::network::TrainedModel;
+use super::noise_path::{NoisePath, column};
 use super::optim::{AdamW, AdamWConfig, Ema};
 use super::params::{read_safetensors, write_safetensors};
 use crate::data::Dataset;
@@ -550,40 +551,6 @@ impl Trainer {
 /// timestep range a network of the default T = 1000 sees, so its time embedding
 /// spans the same frequencies.
 pub const FLOW_TIME_INPUT: f64 = 1000.0;
-
-/// Per row: the factors of x_0 and ε in the noised point, and the network's time input.
-struct NoisePath {
-    signal: Tensor,
-    sigma: Tensor,
-    time_input: Vec<f64>,
-}
-
-impl NoisePath {
-    /// √ᾱ_t, √(1 − ᾱ_t) and t for diffusion; 1 − τ, τ and τ·[`FLOW_TIME_INPUT`]
-    /// with τ = t/T for flow matching.
-    fn new(schedule: &Schedule, prediction: PredictionType, timesteps: &[usize]) -> Result<Self> {
-        if prediction == PredictionType::FlowVelocity {
-            let big_t = schedule.train_steps() as f64;
-            let tau: Vec<f64> = timesteps.iter().map(|&t| t as f64 / big_t).collect();
-            return Ok(Self {
-                signal: column(tau.iter().map(|tau| 1.0 - tau))?,
-                sigma: column(tau.iter().copied())?,
-                time_input: tau.iter().map(|tau| tau * FLOW_TIME_INPUT).collect(),
-            });
-        }
-        Ok(Self {
-            signal: column(timesteps.iter().map(|&t| schedule.alpha_bar(t).sqrt()))?,
-            sigma: column(timesteps.iter().map(|&t| (1.0 - schedule.alpha_bar(t)).sqrt()))?,
-            time_input: timesteps.iter().map(|&t| t as f64).collect(),
-        })
-    }
-}
-
-fn column(values: impl Iterator<Item = f64>) -> Result<Tensor> {
-    let values: Vec<f32> = values.map(|v| v as f32).collect();
-    let rows = values.len();
-    Ok(Tensor::from_vec(values, (rows, 1), &Device::Cpu)?)
-}
 
 #[cfg(test)]
 mod tests {

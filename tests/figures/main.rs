@@ -499,22 +499,20 @@ fn csv_fields(line: &str) -> usize {
 fn small_settings(id: SceneId) -> Vec<String> {
     match id {
         SceneId::Spacing => vec!["--set".into(), "steps=4".into()],
-        SceneId::Train2D => vec!["--set".into(), "steps=20".into()],
         SceneId::ImageBatch => ["--set", "steps=2", "--set", "batch=2"].map(String::from).to_vec(),
         SceneId::Mixture2D => vec!["--set".into(), "particles=50".into()],
-        SceneId::LearnedVariance
+        SceneId::Train2D
+        | SceneId::LearnedVariance
         | SceneId::VdmSchedule
         | SceneId::LearnedVsExact
         | SceneId::LossWeights
         | SceneId::Ncsn
         | SceneId::Vae
         | SceneId::HvaeToDiffusion
-        | SceneId::FlowMatching => {
-            vec!["--set".into(), "steps=20".into()]
-        }
+        | SceneId::FlowMatching => vec!["--set".into(), "steps=20".into()],
         SceneId::Distillation => ["--set", "first-round-steps=10", "--set", "later-round-steps=5"]
             .map(String::from)
-            .to_vec(),
+            .into(),
         _ => Vec::new(),
     }
 }
