@@ -14,6 +14,7 @@ use crate::worker::Direction;
 
 /// Everything the controls set: the worker's run settings.
 pub use crate::worker::RunSettings as Settings;
+use crate::worker::limits;
 
 /// Which scene the window shows.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -189,7 +190,7 @@ impl ControlsPanel {
         }
         if mixture {
             ui.add(
-                Slider::new(&mut self.settings.batch, 1..=8000)
+                Slider::new(&mut self.settings.batch, 1..=limits::MAX_BATCH)
                     .text("Batch (samples)")
                     .logarithmic(true),
             );
@@ -259,7 +260,7 @@ impl ControlsPanel {
         );
         ui.add(
             DragValue::new(&mut schedule.train_steps)
-                .range(2..=4000)
+                .range(limits::MIN_TRAIN_STEPS..=limits::MAX_TRAIN_STEPS)
                 .prefix("T = ")
                 .suffix(" training steps"),
         );
@@ -343,7 +344,7 @@ impl ControlsPanel {
         });
         ui.add_enabled_ui(settings.class.is_some(), |ui| {
             let gamma_label = if essentials_only { "γ" } else { "γ (guidance)" };
-            ui.add(Slider::new(&mut settings.guidance.scale, 0.0..=10.0).text(gamma_label))
+            ui.add(Slider::new(&mut settings.guidance.scale, 0.0..=limits::MAX_GUIDANCE_SCALE).text(gamma_label))
                 .on_hover_text("γ: the guidance scale (1 = the conditional model itself)");
             enum_combo_ui(
                 ui,

@@ -39,6 +39,24 @@ pub struct View {
     pub caption: String,
 }
 
+impl View {
+    /// Checks the view's values against the window's limits (the ones its
+    /// controls can set), so a file cannot start a run the window could not.
+    ///
+    /// # Errors
+    /// The first value out of range, in one line.
+    pub fn check(&self) -> Result<(), String> {
+        self.settings.check()?;
+        match self.t {
+            Some(t) if t > self.settings.schedule.train_steps => Err(format!(
+                "t = {t} is outside 0 … train-steps ({})",
+                self.settings.schedule.train_steps
+            )),
+            _ => Ok(()),
+        }
+    }
+}
+
 /// A scene's name in files: its stable id in the registry.
 #[must_use]
 pub fn scene_name(scene: Scene) -> String {
@@ -126,11 +144,15 @@ fn is_legacy(text: &str) -> bool {
 /// # Errors
 /// "SOURCE line N: problem" for the first mistake, or a file without stops.
 pub fn parse(text: &str, source: &str) -> Result<Vec<View>, String> {
-    if is_legacy(text) {
+    let views = if is_legacy(text) {
         parse_legacy(text, source)
     } else {
         super::lesson_file::parse(text, source)
+    }?;
+    for (index, view) in views.iter().enumerate() {
+        view.check().map_err(|e| format!("{source} stop {}: {e}", index + 1))?;
     }
+    Ok(views)
 }
 
 pub use super::lesson_file::{write, write_session};
@@ -197,11 +219,13 @@ fn parse_window(value: &str) -> Option<[f32; 2]> {
 /// # Errors
 /// As [`parse`], and a zoom outside 0.5 … 3.
 pub fn parse_session(text: &str, source: &str) -> Result<Session, String> {
-    if is_legacy(text) {
+    let session = if is_legacy(text) {
         parse_session_legacy(text, source)
     } else {
         super::lesson_file::parse_session(text, source)
-    }
+    }?;
+    session.view.check().map_err(|e| format!("{source}: {e}"))?;
+    Ok(session)
 }
 
 /// Reads a session file in the format before TOML.
@@ -358,6 +382,27 @@ mod tests {
                 .collect::<Vec<_>>(),
             [None, Some(3)]
         );
+    }
+
+    #[test]
+    fn values_past_the_windows_limits_are_refused_when_the_file_loads() {
+        let error = parse(
+            "[[stop]]\nscene = \"2d-mixture\"\n[[stop]]\nbatch = 100000000000\n",
+            "big.lesson",
+        );
+        assert_eq!(
+            error.unwrap_err(),
+            "big.lesson stop 2: batch = 100000000000 is outside 1 … 8000"
+        );
+        let error = parse("[stop]\ntrain-steps = 100000000\n", "old.lesson").unwrap_err();
+        assert!(
+            error.starts_with("old.lesson stop 1: train-steps = 100000000"),
+            "{error}"
+        );
+        let error = parse("[[stop]]\nt = 5000\n", "x").unwrap_err();
+        assert_eq!(error, "x stop 1: t = 5000 is outside 0 … train-steps (1000)");
+        let error = parse_session("zoom = 1.0\n[[stop]]\neta = nan\n", "s.session").unwrap_err();
+        assert!(error.starts_with("s.session: eta = NaN"), "{error}");
     }
 
     #[test]

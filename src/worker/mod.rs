@@ -24,6 +24,8 @@ use crate::diffusion::sampler::{SamplerConfig, StepOutput, build_sampler, run_sa
 use crate::diffusion::{Denoiser, NoiseRng, Schedule, ScheduleConfig};
 use crate::model::TrainedModel;
 
+pub mod limits;
+
 /// Which way a run goes.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Direction {
