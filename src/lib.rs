@@ -21,6 +21,7 @@ pub mod cli;
 pub mod data;
 pub mod export;
 pub mod figures;
+pub mod fuzzing;
 pub mod jobs;
 pub mod live_training;
 pub mod model;

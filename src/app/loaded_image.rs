@@ -14,6 +14,20 @@ use crate::render::grid::GridShape;
 /// The largest side kept; bigger photos are scaled down to fit.
 const MAX_SIDE: u32 = 2048;
 
+/// The largest side a file may declare, and the most the decoder may hold.
+const MAX_DECODED_SIDE: u32 = 16_384;
+const MAX_DECODED_BYTES: u64 = 192 << 20;
+
+/// The decoder's limits, checked against the header before it allocates: a
+/// small file that declares a huge image is refused, not decoded.
+fn decoder_limits() -> image::Limits {
+    let mut limits = image::Limits::default();
+    limits.max_image_width = Some(MAX_DECODED_SIDE);
+    limits.max_image_height = Some(MAX_DECODED_SIDE);
+    limits.max_alloc = Some(MAX_DECODED_BYTES);
+    limits
+}
+
 /// The Markov chain runs on the CPU, step by step: offered up to this many pixels.
 pub(super) const MARKOV_MAX_PIXELS: u32 = 256 * 256;
 
@@ -98,7 +112,12 @@ impl LoadedImage {
     /// # Errors
     /// Bytes that are not a readable image, with the decoder's reason.
     pub fn decode(name: &str, bytes: &[u8]) -> Result<Self, String> {
-        let image = image::load_from_memory(bytes).map_err(|e| format!("{name}: not a readable image ({e})"))?;
+        let unreadable = |e: &dyn std::fmt::Display| format!("{name}: not a readable image ({e})");
+        let mut reader = image::ImageReader::new(std::io::Cursor::new(bytes))
+            .with_guessed_format()
+            .map_err(|e| unreadable(&e))?;
+        reader.limits(decoder_limits());
+        let image = reader.decode().map_err(|e| unreadable(&e))?;
         let image = if image.width() > MAX_SIDE || image.height() > MAX_SIDE {
             image.resize(MAX_SIDE, MAX_SIDE, image::imageops::FilterType::Triangle)
         } else {

@@ -181,7 +181,11 @@ pub fn parse_idx(bytes: &[u8], expected_dims: u8) -> Result<(Vec<usize>, Vec<u8>
         .chunks_exact(4)
         .map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]]) as usize)
         .collect();
-    let expected_len = dims.iter().product::<usize>();
+    // Checked: three u32 sides can promise more bytes than a usize counts.
+    let expected_len = dims
+        .iter()
+        .try_fold(1_usize, |len, &side| len.checked_mul(side))
+        .ok_or_else(|| format!("the header {dims:?} promises more bytes than this machine can address"))?;
     let data = &bytes[header_len..];
     if data.len() != expected_len {
         return Err(format!(
@@ -217,6 +221,13 @@ mod tests {
         assert!(parse_idx(&good, 1).unwrap_err().contains("wrong magic number"));
         assert!(parse_idx(&good[..6], 3).unwrap_err().contains("truncated header"));
         assert!(parse_idx(&[1, 2], 3).unwrap_err().contains("not even a header"));
+        // Found by the fuzzer: sides whose product overflows a usize panicked.
+        let huge = idx(0x0803, &[u32::MAX, u32::MAX, u32::MAX], &[]);
+        assert!(
+            parse_idx(&huge, 3)
+                .unwrap_err()
+                .contains("more bytes than this machine")
+        );
     }
 
     #[test]
