@@ -1,5 +1,6 @@
-//! Nothing is lost: training killed with SIGKILL at random moments resumes to
-//! the very weights an uninterrupted run writes.
+//! Nothing is lost and nothing crashes: training killed with SIGKILL at
+//! random moments resumes to the very weights an uninterrupted run writes, and
+//! a lost GPU device closes the window with its message.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeMap;
@@ -77,4 +78,32 @@ fn training_killed_at_random_moments_resumes_to_the_uninterrupted_weights() {
     );
     // The test means something only if kills landed mid-run.
     assert!(resumed_runs > 0, "no killed run had a checkpoint to resume from");
+}
+
+#[test]
+fn a_lost_gpu_device_closes_the_window_with_its_message() {
+    use egui_kittest::Harness;
+    use egui_kittest::kittest::Queryable;
+    use std::sync::{Arc, Mutex};
+
+    let device = Arc::new(Mutex::new(None));
+    let kept = Arc::clone(&device);
+    let mut harness = Harness::builder()
+        .with_size([1280.0, 720.0])
+        .wgpu()
+        .build_eframe(move |cc| {
+            *kept.lock().unwrap() = cc.wgpu_render_state.as_ref().map(|s| s.device.clone());
+            noisescope::app::ExplorerApp::new(cc).unwrap()
+        });
+    harness.run_steps(2);
+    let device: wgpu::Device = device
+        .lock()
+        .unwrap()
+        .clone()
+        .expect("the test window has a wgpu device");
+    device.destroy();
+    let _ = device.poll(wgpu::PollType::wait_indefinitely());
+    harness.run_steps(3);
+    harness.get_by_label_contains("the GPU device was lost");
+    assert_eq!(harness.state().uncaptured_gpu_errors(), 0);
 }

@@ -83,6 +83,7 @@ pub fn launch(options: LaunchOptions) -> anyhow::Result<()> {
             .with_min_inner_size([640.0, 400.0])
             .with_title("noisescope"),
         renderer: eframe::Renderer::Wgpu,
+        wgpu_options: crate::render::faults::wgpu_configuration(),
         ..eframe::NativeOptions::default()
     };
     eframe::run_native(

@@ -374,6 +374,7 @@ impl eframe::App for ExplorerApp {
         if self.show_help {
             keys::help_ui(ui.ctx(), &mut self.show_help);
         }
+        self.watch_gpu(ui.ctx());
         self.notice_ui(ui.ctx());
         let dt_secs = ui.input(|i| i.stable_dt);
         if self.timeline.advance(dt_secs) {

@@ -53,6 +53,8 @@ pub const DEFAULT_MIXTURE_NAME: &str = "three blobs (weights 0.7 / 0.2 / 0.1)";
 
 /// The eframe application.
 pub struct ExplorerApp {
+    /// The GPU device's watch: a lost device closes the window with its message.
+    gpu: Option<crate::render::faults::DeviceWatch>,
     controls: ControlsPanel,
     timeline: TimelinePanel,
     plots: PlotsPanel,
@@ -96,9 +98,10 @@ impl ExplorerApp {
         cc.egui_ctx
             .all_styles_mut(|style| style.spacing.text_edit_width = 140.0);
         let render_state = cc.wgpu_render_state.clone();
-        if let Some(state) = &render_state {
+        let gpu = render_state.as_ref().map(|state| {
             crate::render::install(state);
-        }
+            crate::render::faults::DeviceWatch::install(&state.device)
+        });
         let ctx = cc.egui_ctx.clone();
         let worker = Worker::spawn(move || ctx.request_repaint())?;
         let mixture = default_mixture()?;
@@ -128,6 +131,7 @@ impl ExplorerApp {
             schedule_before_network: None,
             status: String::new(),
             layout: layout::LayoutState::default(),
+            gpu,
         };
         app.upload_mixture();
         app.start_run();

@@ -264,6 +264,28 @@ impl ExplorerApp {
         }
     }
 
+    /// Closes the window, saving its session, once the GPU device is lost:
+    /// nothing drawn on it can come back. The message stays on standard error
+    /// (logged by the watch) and in the notice for the last frame.
+    pub(super) fn watch_gpu(&mut self, ctx: &egui::Context) {
+        let Some(message) = self.gpu.as_ref().and_then(crate::render::faults::DeviceWatch::lost) else {
+            return;
+        };
+        if self.notice.as_deref() != Some(message.as_str()) {
+            eprintln!("noisescope: closing the window: {message}; start noisescope again to go on");
+            self.notice = Some(message);
+            ctx.send_viewport_cmd(egui::ViewportCommand::Close);
+        }
+    }
+
+    /// How many GPU errors nobody captured have been logged (none, normally).
+    #[must_use]
+    pub fn uncaptured_gpu_errors(&self) -> usize {
+        self.gpu
+            .as_ref()
+            .map_or(0, crate::render::faults::DeviceWatch::uncaptured_errors)
+    }
+
     /// A message that stays until it is closed (a session that could not be reopened).
     pub(super) fn notice_ui(&mut self, ctx: &egui::Context) {
         let Some(message) = &self.notice else {

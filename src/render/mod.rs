@@ -2,12 +2,10 @@
 //! kept in egui-wgpu's `callback_resources`; per-frame callbacks carry small
 //! `Copy` data. No panels live here.
 
+pub mod faults;
 pub mod grid;
 pub mod image;
 pub mod plane;
-
-use std::collections::HashSet;
-use std::sync::Mutex;
 
 use egui_wgpu::{RenderState, wgpu};
 
@@ -24,12 +22,10 @@ pub fn install(render_state: &RenderState) {
 
 /// Reports a missing GPU resource once per name, instead of panicking each frame.
 pub fn log_missing_once(name: &'static str) {
-    static SEEN: Mutex<Option<HashSet<&'static str>>> = Mutex::new(None);
-    if let Ok(mut seen) = SEEN.lock()
-        && seen.get_or_insert_with(HashSet::new).insert(name)
-    {
-        eprintln!("noisescope: GPU resource {name} is missing; that view stays empty");
-    }
+    faults::log_once(
+        &format!("missing {name}"),
+        &format!("GPU resource {name} is missing; that view stays empty"),
+    );
 }
 
 /// Builds the render pipelines of one shader module that share a layout.
