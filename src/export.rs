@@ -161,6 +161,30 @@ impl From<ExportError> for String {
     }
 }
 
+/// Checks, before any work, that a file can be written at `path`: its folder
+/// exists and takes a new file (a probe is created and removed there).
+///
+/// # Errors
+/// The folder is missing or refuses a file; the error names the folder.
+pub fn check_writable(path: &Path) -> Result<(), ExportError> {
+    let folder = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    if !folder.is_dir() {
+        return Err(ExportError::new(folder, &"the folder does not exist"));
+    }
+    let probe = folder.join(format!(".noisescope-probe-{}", std::process::id()));
+    match std::fs::File::create(&probe) {
+        Ok(_) => {
+            // Best effort: the probe proved what it had to.
+            let _ = std::fs::remove_file(&probe);
+            Ok(())
+        }
+        Err(e) => Err(ExportError::new(folder, &e)),
+    }
+}
+
 /// Writes a text file atomically ([`write_atomically`]).
 ///
 /// # Errors

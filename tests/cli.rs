@@ -218,7 +218,7 @@ fn bad_input_is_one_line_and_a_failure() {
         ),
         (
             argv("train --data two-moons --out /nonexistent/m.safetensors"),
-            "--out /nonexistent/m.safetensors: the folder /nonexistent does not exist",
+            "--out /nonexistent/m.safetensors: cannot write /nonexistent: the folder does not exist",
         ),
         (argv("schedule --beta-end 1.5"), "beta-end"),
         (argv("schedule --schedule cosine --beta-start 0.1"), "cosine"),
@@ -239,7 +239,7 @@ fn bad_input_is_one_line_and_a_failure() {
         (argv(&format!("sample --model {good} --class 3")), "label 3"),
         (
             argv(&format!("sample --model {good} --out /no/such/dir/p.csv")),
-            "--out /no/such/dir/p.csv: the folder /no/such/dir does not exist",
+            "--out /no/such/dir/p.csv: cannot write /no/such/dir: the folder does not exist",
         ),
         (
             argv("sample --model net:/no/such/weights.safetensors"),

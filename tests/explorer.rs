@@ -313,6 +313,53 @@ fn the_image_scene_exports_png_and_gif() {
     assert_eq!(frames[0].buffer().dimensions(), (224, 224), "28 px enlarged 8×");
 }
 
+#[test]
+fn an_export_to_a_folder_that_cannot_take_it_is_refused_before_any_work() {
+    let mut harness = explorer();
+    run_until(&mut harness, "the first run", settled);
+    set_stem(&mut harness, "/no/such/folder/lesson");
+    press_button(&mut harness, "Save run GIF");
+    harness.run_steps(1);
+    // At once, not after encoding every frame: no "saving…" in between.
+    assert_eq!(
+        harness.state().export_message(),
+        "cannot write /no/such/folder: the folder does not exist"
+    );
+}
+
+#[test]
+fn a_mixture_file_deleted_or_changed_after_it_was_chosen_gets_a_message() {
+    let mut harness = explorer();
+    run_until(&mut harness, "the first run", settled);
+    let path = std::path::PathBuf::from(export_stem("mixture")).with_file_name("two.json");
+    let mixture = r#"{"components": [{"mean": [-1, 0], "std": 0.2}, {"mean": [1, 0], "std": 0.2}]}"#;
+    std::fs::write(&path, mixture).unwrap();
+    let edit = harness.get_by_role_and_label(egui::accesskit::Role::TextInput, "Mixture path");
+    edit.set_text_value_accesskit(path.to_str().unwrap());
+    harness.run_steps(1);
+    // Chosen, then deleted before it is loaded.
+    std::fs::remove_file(&path).unwrap();
+    press_button(&mut harness, "Load");
+    harness.run_steps(2);
+    let status = harness.state().status().to_owned();
+    assert!(status.contains("two.json") && !status.contains('\n'), "{status}");
+    // Changed into something else: its own message, and the window goes on.
+    std::fs::write(&path, r#"{"components": [{"mean": [-1,"#).unwrap();
+    press_button(&mut harness, "Load");
+    harness.run_steps(2);
+    assert!(
+        harness.state().status().contains("not a valid mixture JSON"),
+        "{}",
+        harness.state().status()
+    );
+    std::fs::write(&path, mixture).unwrap();
+    let before = harness.state().run().run_id;
+    press_button(&mut harness, "Load");
+    run_until(&mut harness, "a run of the repaired file", |app| {
+        app.run().run_id > before && settled(app)
+    });
+}
+
 /// Opens the image batch scene and switches it to the memorizing empirical denoiser.
 fn choose_empirical_denoiser(harness: &mut Harness<'static, ExplorerApp>) {
     open_scene(harness, "Image batch");

@@ -22,6 +22,12 @@ impl ExplorerApp {
 
     pub(super) fn export(&mut self, request: ExportRequest) {
         let stem = self.export.stem().to_owned();
+        // Checked before any encoding starts (a 1000-frame GIF takes a while):
+        // a folder that cannot take the file is said at once, and no work is lost.
+        if let Err(e) = crate::export::check_writable(Path::new(&format!("{stem}-export"))) {
+            self.export.set_message(e.to_string());
+            return;
+        }
         let result = match request {
             ExportRequest::Curves => {
                 let path = format!("{stem}-curves.csv");

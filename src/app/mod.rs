@@ -98,10 +98,11 @@ impl ExplorerApp {
         cc.egui_ctx
             .all_styles_mut(|style| style.spacing.text_edit_width = 140.0);
         let render_state = cc.wgpu_render_state.clone();
-        let gpu = render_state.as_ref().map(|state| {
-            crate::render::install(state);
-            crate::render::faults::DeviceWatch::install(&state.device)
-        });
+        // The watch first: an error while the pipelines build is then logged, never a panic.
+        let gpu = render_state
+            .as_ref()
+            .map(|state| crate::render::faults::DeviceWatch::install(&state.device));
+        let unsupported = render_state.as_ref().and_then(crate::render::install);
         let ctx = cc.egui_ctx.clone();
         let worker = Worker::spawn(move || ctx.request_repaint())?;
         let mixture = default_mixture()?;
@@ -118,7 +119,7 @@ impl ExplorerApp {
             presentation: presentation::Presentation::default(),
             last_command: None,
             teaching: teaching::Teaching::default(),
-            notice: None,
+            notice: unsupported,
             run_kind: RunKind::Plane,
             last_scene: Scene::Mixture2D,
             export: ExportPanel::default(),

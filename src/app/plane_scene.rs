@@ -55,7 +55,7 @@ impl PlaneScene {
     pub fn run_model(&self) -> RunModel {
         match &self.network {
             Some(plane) => RunModel::Network {
-                net: Arc::clone(&plane.net),
+                net: plane.net.clone(),
                 data: Arc::clone(&plane.data),
             },
             None => RunModel::Mixture(Arc::clone(&self.mixture)),

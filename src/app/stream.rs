@@ -104,6 +104,18 @@ impl RunStore {
 }
 
 impl ExplorerApp {
+    /// The id of the run most recently started (its frames are the only ones shown).
+    #[must_use]
+    pub fn latest_run_id(&self) -> u64 {
+        self.worker.as_ref().map_or(0, crate::worker::Worker::latest_run)
+    }
+
+    /// The bytes of GPU memory the views hold: the run's frames, the image and its noise.
+    #[must_use]
+    pub fn gpu_bytes_held(&self) -> u64 {
+        self.render_state.as_ref().map_or(0, crate::render::held_bytes)
+    }
+
     /// Starts a run of the current settings on the worker (the old one is cancelled).
     pub(super) fn start_run(&mut self) {
         if !self.rebuild_schedule() {
@@ -124,7 +136,7 @@ impl ExplorerApp {
                 settings.sampler.clip_sample = true;
                 let model = match self.image_scene.chosen_network() {
                     Some(net) => RunModel::Network {
-                        net: Arc::clone(net),
+                        net: net.clone(),
                         data: Arc::clone(&image_model.mixture),
                     },
                     None => RunModel::Mixture(Arc::clone(&image_model.mixture)),

@@ -37,29 +37,11 @@ pub fn check_memory(flag: &str, count: usize, bytes_each: u64) -> Result<()> {
     Ok(())
 }
 
-/// Refuses an output path whose folder does not exist or cannot be written,
-/// by creating and removing a probe file there.
+/// Refuses an output path whose folder does not exist or cannot be written
+/// ([`crate::export::check_writable`]).
 ///
 /// # Errors
-/// "FLAG PATH: …" naming the folder.
+/// "FLAG PATH: cannot write FOLDER: …".
 pub fn check_writable(flag: &str, path: &Path) -> Result<()> {
-    let folder = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    if !folder.is_dir() {
-        bail!(
-            "{flag} {}: the folder {} does not exist",
-            path.display(),
-            folder.display()
-        );
-    }
-    let probe = folder.join(format!(".noisescope-probe-{}", std::process::id()));
-    match std::fs::File::create(&probe) {
-        Ok(_) => {
-            let _ = std::fs::remove_file(&probe);
-            Ok(())
-        }
-        Err(e) => bail!("{flag} {}: cannot write in {}: {e}", path.display(), folder.display()),
-    }
+    crate::export::check_writable(path).map_err(|e| anyhow::anyhow!("{flag} {}: {e}", path.display()))
 }

@@ -127,6 +127,14 @@ impl ImageResources {
         }
     }
 
+    /// The bytes the image and its noise hold (two RGBA f32 textures).
+    #[must_use]
+    pub fn texture_bytes(&self) -> u64 {
+        self.noise
+            .as_ref()
+            .map_or(0, |t| 2 * u64::from(t.width()) * u64::from(t.height()) * 16)
+    }
+
     /// Uploads a new image and its noise (call only when either changed).
     pub fn set_image(&mut self, device: &wgpu::Device, queue: &wgpu::Queue, image: &ImageData<'_>) {
         let x0 = float_texture(device, queue, "x0", image.width, image.height, image.rgba);

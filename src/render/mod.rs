@@ -9,15 +9,57 @@ pub mod plane;
 
 use egui_wgpu::{RenderState, wgpu};
 
-/// Builds every pipeline and stores it in the renderer's callback resources.
-pub fn install(render_state: &RenderState) {
-    let plane = plane::PlaneResources::new(&render_state.device, render_state.target_format);
-    let image = image::ImageResources::new(&render_state.device, render_state.target_format);
-    let grid = grid::GridResources::new(&render_state.device, render_state.target_format);
+/// Storage buffers the grid's fragment shader reads (the batch and its colours).
+const GRID_FRAGMENT_STORAGE_BUFFERS: u32 = 2;
+
+/// Builds every pipeline the device can run and stores it in the renderer's
+/// callback resources; returns, in one line, what this device cannot draw.
+///
+/// A downlevel adapter (OpenGL ES, WebGL) may offer no storage buffers to
+/// fragment shaders: the grid is then left out (its view logs once and stays
+/// empty) rather than failing validation, and the window says so.
+#[must_use]
+pub fn install(render_state: &RenderState) -> Option<String> {
+    let device = &render_state.device;
+    let plane = plane::PlaneResources::new(device, render_state.target_format);
+    let image = image::ImageResources::new(device, render_state.target_format);
+    let offered = device.limits().max_storage_buffers_per_shader_stage;
+    let grid = (offered >= GRID_FRAGMENT_STORAGE_BUFFERS)
+        .then(|| grid::GridResources::new(device, render_state.target_format));
     let mut renderer = render_state.renderer.write();
     renderer.callback_resources.insert(plane);
     renderer.callback_resources.insert(image);
-    renderer.callback_resources.insert(grid);
+    match grid {
+        Some(grid) => {
+            renderer.callback_resources.insert(grid);
+            None
+        }
+        None => {
+            let text = format!(
+                "this GPU offers {offered} storage buffers to fragment shaders, the image batch grid needs \
+                 {GRID_FRAGMENT_STORAGE_BUFFERS}: the grid stays empty"
+            );
+            faults::log_once("grid unsupported", &text);
+            Some(text)
+        }
+    }
+}
+
+/// The bytes of GPU memory every view's buffers and textures hold now (the
+/// pipelines' own small buffers aside): what a leak would grow.
+#[must_use]
+pub fn held_bytes(render_state: &RenderState) -> u64 {
+    let renderer = render_state.renderer.read();
+    let resources = &renderer.callback_resources;
+    resources
+        .get::<plane::PlaneResources>()
+        .map_or(0, plane::PlaneResources::position_bytes)
+        + resources
+            .get::<grid::GridResources>()
+            .map_or(0, grid::GridResources::run_bytes)
+        + resources
+            .get::<image::ImageResources>()
+            .map_or(0, image::ImageResources::texture_bytes)
 }
 
 /// Reports a missing GPU resource once per name, instead of panicking each frame.

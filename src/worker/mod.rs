@@ -22,7 +22,6 @@ use crate::diffusion::guidance::{GuidanceConfig, Guided};
 use crate::diffusion::mixture::GaussianMixture;
 use crate::diffusion::sampler::{SamplerConfig, StepOutput, build_sampler, run_sampler};
 use crate::diffusion::{Denoiser, NoiseRng, Schedule, ScheduleConfig};
-use crate::model::TrainedModel;
 
 pub mod limits;
 
@@ -74,10 +73,11 @@ impl Default for RunSettings {
 pub enum RunModel {
     /// An exact mixture or empirical denoiser: its own data source too.
     Mixture(Arc<GaussianMixture>),
-    /// A trained network; `data` supplies x_0 for forward runs and the ELBO.
+    /// A trained network (or any denoiser); `data` supplies x_0 for forward
+    /// runs and the ELBO.
     Network {
         /// The network.
-        net: Arc<TrainedModel>,
+        net: Arc<dyn Denoiser>,
         /// Data samples (an empirical mixture of real images).
         data: Arc<GaussianMixture>,
     },
@@ -110,7 +110,7 @@ impl std::fmt::Debug for RunModel {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Self::Mixture(m) => write!(f, "Mixture({} components)", m.components().len()),
-            Self::Network { net, .. } => write!(f, "Network({:?})", net.config().architecture),
+            Self::Network { net, .. } => write!(f, "Network({:?})", net.prediction_type()),
         }
     }
 }

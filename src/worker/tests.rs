@@ -160,3 +160,47 @@ fn a_bad_spec_reports_one_line() {
         other => panic!("expected a failure, got {other:?}"),
     }
 }
+
+/// A model whose evaluation panics, as a bug in a network's forward pass would.
+struct PanickingDenoiser;
+
+impl Denoiser for PanickingDenoiser {
+    fn prediction_type(&self) -> crate::diffusion::PredictionType {
+        crate::diffusion::PredictionType::Epsilon
+    }
+
+    fn predict(
+        &self,
+        _x_t: &candle_core::Tensor,
+        _level: crate::diffusion::denoiser::NoiseLevel,
+        _labels: crate::diffusion::denoiser::Labels<'_>,
+    ) -> crate::diffusion::Result<crate::diffusion::denoiser::DenoiserOutput> {
+        panic!("the forward pass hit a bug")
+    }
+}
+
+#[test]
+fn a_panic_in_the_models_evaluation_fails_that_run_in_one_line_and_the_next_run_works() {
+    let mut worker = Worker::spawn(|| {}).unwrap();
+    let mut broken = spec(10);
+    broken.model = RunModel::Network {
+        net: Arc::new(PanickingDenoiser),
+        data: Arc::new(Arc::unwrap_or_clone(crate::assets::three_blobs().unwrap())),
+    };
+    let failed_run = worker.start(broken);
+    let events = collect_until_done(&worker);
+    match events.last() {
+        Some(Event::Failed { run_id, message }) => {
+            assert_eq!(*run_id, failed_run);
+            assert_eq!(message, "the run panicked: the forward pass hit a bug");
+            assert!(!message.contains('\n'), "one line: {message}");
+        }
+        other => panic!("expected the panic as a failure, got {other:?}"),
+    }
+    // The same worker thread runs the next run to its end.
+    worker.start(spec(10));
+    let events = collect_until_done(&worker);
+    let steps = events.iter().filter(|e| matches!(e, Event::Step { .. })).count();
+    assert_eq!(steps, 10);
+    assert!(matches!(events.last(), Some(Event::Elbo { .. })));
+}

@@ -92,3 +92,36 @@ impl<T: Send + 'static> Computation<T> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn finish<T: Send + 'static>(computation: &mut Computation<T>) {
+        for _ in 0..2000 {
+            if computation.poll() {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
+        panic!("the computation never finished");
+    }
+
+    #[test]
+    fn a_panicking_figure_becomes_the_scenes_one_line_message_and_the_next_computes() {
+        let ctx = egui::Context::default();
+        let mut computation = Computation::<u32>::default();
+        computation.restart(&ctx, |_| panic!("index out of bounds"));
+        finish(&mut computation);
+        assert_eq!(
+            computation.error(),
+            Some("the scene's computation stopped: it panicked: index out of bounds")
+        );
+        assert!(computation.value().is_none());
+        computation.restart(&ctx, |_| Ok(7));
+        finish(&mut computation);
+        assert_eq!(computation.value(), Some(&7));
+        assert_eq!(computation.error(), None);
+    }
+}
