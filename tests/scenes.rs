@@ -46,6 +46,20 @@ fn wait_for_figure(harness: &mut Harness<'static, ExplorerApp>, what: &str) {
 /// places, so that the two run side by side (several scenes train a model).
 /// `NOISESCOPE_TEST_SCENES=elbo-gap,langevin` limits the loop to those ids,
 /// to renew one scene's snapshot while working on it.
+/// The VAE trains through gemm, whose kernels sum in a different order on an
+/// AVX2 and an AVX-512 CPU: its latent points land a few pixels apart (2299
+/// pixels differed between two such machines). Its layout is what the
+/// snapshot keeps; its numbers are checked in `tests/figures/`. So up to 1% of
+/// its pixels may differ; every other scene must match as usual.
+fn snapshot_options(id: SceneId) -> egui_kittest::SnapshotOptions {
+    let options = egui_kittest::SnapshotOptions::default();
+    if id == SceneId::Vae {
+        options.max_failed_pixels(1280 * 720 / 100)
+    } else {
+        options
+    }
+}
+
 fn snapshot_theory_scenes(parity: usize) {
     let only = std::env::var("NOISESCOPE_TEST_SCENES").ok();
     let wanted = |id: SceneId| {
@@ -61,7 +75,8 @@ fn snapshot_theory_scenes(parity: usize) {
         let mut harness = open(id.title());
         wait_for_figure(&mut harness, id.id());
         harness.get_by_label(id.title());
-        results.add(harness.try_snapshot(format!("scene_{}", id.id().replace('-', "_"))));
+        let name = format!("scene_{}", id.id().replace('-', "_"));
+        results.add(harness.try_snapshot_options(name, &snapshot_options(id)));
     }
     results.unwrap();
 }

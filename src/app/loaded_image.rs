@@ -18,6 +18,12 @@ const MAX_SIDE: u32 = 2048;
 const MAX_DECODED_SIDE: u32 = 16_384;
 const MAX_DECODED_BYTES: u64 = 192 << 20;
 
+/// The most pixels a file may declare per byte it holds. Real images stay far
+/// below: deflate's best ratio is about 1032:1, so a flat 8-bit PNG holds at
+/// most ~1000 pixels a byte, and a flat JPEG a few hundred. A 308-byte JPEG
+/// the fuzzer made declared 4085×4099 pixels of garbage to decode.
+const MAX_PIXELS_PER_BYTE: u64 = 8192;
+
 /// The decoder's limits, checked against the header before it allocates: a
 /// small file that declares a huge image is refused, not decoded.
 fn decoder_limits() -> image::Limits {
@@ -113,10 +119,24 @@ impl LoadedImage {
     /// Bytes that are not a readable image, with the decoder's reason.
     pub fn decode(name: &str, bytes: &[u8]) -> Result<Self, String> {
         let unreadable = |e: &dyn std::fmt::Display| format!("{name}: not a readable image ({e})");
-        let mut reader = image::ImageReader::new(std::io::Cursor::new(bytes))
-            .with_guessed_format()
-            .map_err(|e| unreadable(&e))?;
-        reader.limits(decoder_limits());
+        let reader = || {
+            let mut reader = image::ImageReader::new(std::io::Cursor::new(bytes))
+                .with_guessed_format()
+                .map_err(|e| unreadable(&e))?;
+            reader.limits(decoder_limits());
+            Ok::<_, String>(reader)
+        };
+        // The header alone first: a tiny file that declares a huge image is
+        // refused before seconds go into decoding it.
+        let (width, height) = reader()?.into_dimensions().map_err(|e| unreadable(&e))?;
+        let declared = u64::from(width) * u64::from(height);
+        if declared > MAX_PIXELS_PER_BYTE.saturating_mul(bytes.len() as u64) {
+            return Err(format!(
+                "{name}: declares {width}×{height} pixels in {} bytes, far more than any real image holds",
+                bytes.len()
+            ));
+        }
+        let reader = reader()?;
         let image = reader.decode().map_err(|e| unreadable(&e))?;
         let image = if image.width() > MAX_SIDE || image.height() > MAX_SIDE {
             image.resize(MAX_SIDE, MAX_SIDE, image::imageops::FilterType::Triangle)
@@ -212,5 +232,34 @@ impl LoadedImage {
             let values = rng.normal_vec(pixels * 3);
             values.chunks_exact(3).flat_map(|c| [c[0], c[1], c[2], 0.0]).collect()
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn a_tiny_file_that_declares_a_huge_image_is_refused_before_decoding() {
+        // Found by the fuzzer: 308 bytes of JPEG declaring 4085×4099 pixels,
+        // which took seconds to decode.
+        let bomb = include_bytes!("../../tests/data/jpeg_bomb_308_bytes.jpg");
+        let refused = LoadedImage::decode("bomb.jpg", bomb).unwrap_err();
+        assert_eq!(
+            refused,
+            "bomb.jpg: declares 4085×4099 pixels in 308 bytes, far more than any real image holds"
+        );
+    }
+
+    #[test]
+    fn a_flat_image_compressed_to_the_limit_still_decodes() {
+        // A flat 1000×1000 PNG compresses about as far as deflate allows.
+        let flat = image::RgbaImage::from_pixel(1000, 1000, image::Rgba([40, 80, 120, 255]));
+        let mut png = std::io::Cursor::new(Vec::new());
+        flat.write_to(&mut png, image::ImageFormat::Png).unwrap();
+        let png = png.into_inner();
+        let decoded = LoadedImage::decode("flat.png", &png).unwrap();
+        assert_eq!((decoded.width, decoded.height), (1000, 1000), "{} bytes", png.len());
     }
 }
