@@ -119,33 +119,33 @@ pub fn mixture_json(bytes: &[u8]) {
     let _ = GaussianMixture::from_json(&String::from_utf8_lossy(bytes), "fuzz.json");
 }
 
-/// A lesson file, TOML or the older format; a lesson that loads must write
-/// back to a file that loads as the same lesson.
-pub fn lesson_file(bytes: &[u8]) {
+/// What a file that loads promises: written back, it loads as the same value.
+fn round_trips<T: PartialEq + std::fmt::Debug, E: std::fmt::Debug>(
+    bytes: &[u8],
+    parse: impl Fn(&str, &str) -> Result<T, E>,
+    write: impl Fn(&T) -> Result<String, E>,
+) {
     let text = String::from_utf8_lossy(bytes);
-    if let Ok(views) = lesson::parse(&text, "fuzz.lesson") {
-        let written = lesson::write(&views).unwrap_or_default();
-        let again = lesson::parse(&written, "written.lesson");
+    if let Ok(value) = parse(&text, "fuzz") {
+        let written = write(&value).unwrap_or_default();
+        let again = parse(&written, "written");
         assert_eq!(
             again.as_ref().ok(),
-            Some(&views),
-            "a loaded lesson does not write back: {again:?}"
+            Some(&value),
+            "a loaded file does not write back: {again:?}"
         );
     }
 }
 
+/// A lesson file, TOML or the older format; a lesson that loads must write
+/// back to a file that loads as the same lesson.
+pub fn lesson_file(bytes: &[u8]) {
+    round_trips(bytes, lesson::parse, |views| lesson::write(views));
+}
+
 /// A session file; one that loads must write back to the same session.
 pub fn session_file(bytes: &[u8]) {
-    let text = String::from_utf8_lossy(bytes);
-    if let Ok(session) = lesson::parse_session(&text, "fuzz.session") {
-        let written = lesson::write_session(&session).unwrap_or_default();
-        let again = lesson::parse_session(&written, "written.session");
-        assert_eq!(
-            again.as_ref().ok(),
-            Some(&session),
-            "a loaded session does not write back: {again:?}"
-        );
-    }
+    round_trips(bytes, lesson::parse_session, lesson::write_session);
 }
 
 /// An image opened in the window (PNG, JPEG and the image crate's other formats).
