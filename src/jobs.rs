@@ -94,6 +94,16 @@ impl JobContext {
         self.cancelled.load(Ordering::Relaxed)
     }
 
+    /// A step loop's verdict: break once the job is cancelled, else go on. The
+    /// samplers' and trainers' callbacks return this after their own work.
+    pub fn keep_going(&self) -> std::ops::ControlFlow<()> {
+        if self.is_cancelled() {
+            std::ops::ControlFlow::Break(())
+        } else {
+            std::ops::ControlFlow::Continue(())
+        }
+    }
+
     /// Asks the job to stop at its next check.
     pub fn cancel(&self) {
         self.cancelled.store(true, Ordering::Relaxed);

@@ -100,7 +100,7 @@ scene_registry! {
     HvaeToDiffusion => "hvae-to-diffusion", Latent, "From the hierarchical VAE to diffusion", "A Markovian HVAE, then its three constraints one at a time, until it is a diffusion model; diffusion at T = 2, 10, 100, 1000.";
     ImageForward => "images", Forward, "Images", "The forward process on an image, schedules compared.";
     CosineVsLinear => "cosine-vs-linear", Forward, "Cosine vs linear", "Improved DDPM's cosine schedule against the linear one.";
-    Spacing => "timestep-spacing", Forward, "Timestep spacing", "Which t leading, trailing, linspace, log-SNR and Karras spacing visit.";
+    Spacing => "timestep-spacing", Forward, "Timestep spacing", "Which t leading, trailing, linspace, log-SNR, Karras and time-quadratic spacing visit.";
     Mixture2D => "2d-mixture", Reverse, "2D mixture", "Particles of a 2D mixture, sampled live.";
     ReverseKernel => "reverse-kernel", Reverse, "The true reverse kernel", "q(x_{t−Δ}|x_t) by Bayes against its Gaussians: Gaussian only for small steps.";
     Elbo => "elbo", Reverse, "ELBO", "The ELBO term by term.";

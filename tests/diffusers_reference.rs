@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use common::{AffineEps, first_row, floats, ints, max_diff, reference, row};
 use noisescope::diffusion::sampler::{DdpmVariance, DpmSolverConfig, SamplerConfig, SamplerKind, build_sampler_on};
-use noisescope::diffusion::timesteps::inference_timesteps;
+use noisescope::diffusion::timesteps::{edm_sigma, inference_timesteps, karras_sigmas};
 use noisescope::diffusion::{NoiseRng, Schedule, ScheduleConfig, ScheduleKind};
 
 fn config_for(name: &str, case: &serde_json::Value) -> ScheduleConfig {
@@ -215,5 +215,68 @@ fn add_noise_matches_diffusers() {
         let t = case["t"].as_u64().unwrap() as usize;
         let ours = noisescope::diffusion::sampler::add_noise(&schedule, &x0, &noise, t).unwrap();
         assert!(max_diff(&first_row(&ours), &floats(&case["noised"])) < 1e-6, "t={t}");
+    }
+}
+
+#[test]
+fn karras_and_log_snr_levels_match_diffusers() {
+    let schedule = linear();
+    for case in reference()["spaced_levels"].as_array().unwrap() {
+        let steps = case["steps"].as_u64().unwrap() as usize;
+        let spacing = case["spacing"].as_str().unwrap().parse().unwrap();
+        let ours = inference_timesteps(&schedule, steps, spacing).unwrap();
+        assert_eq!(ours, ints(&case["timesteps"]), "N={steps} {spacing}");
+    }
+}
+
+#[test]
+fn karras_sigmas_and_their_fractional_t_match_diffusers_heun() {
+    let schedule = linear();
+    let big_t = schedule.train_steps();
+    for case in reference()["edm"]["karras"].as_array().unwrap() {
+        let steps = case["steps"].as_u64().unwrap() as usize;
+        let ours = karras_sigmas(edm_sigma(&schedule, 1), edm_sigma(&schedule, big_t), steps);
+        let theirs = floats(&case["sigmas"]);
+        let relative = ours
+            .iter()
+            .zip(&theirs)
+            .map(|(a, b)| (a / b - 1.0).abs())
+            .fold(0.0, f64::max);
+        assert!(relative < 1e-9, "N={steps}: σ off by {relative:e} (relative)");
+        let fractional: Vec<f64> = ours
+            .iter()
+            .map(|s| schedule.fractional_t((1.0 + s * s).recip()))
+            .collect();
+        let diff = max_diff(&fractional, &floats(&case["fractional_t"]));
+        assert!(diff < 1e-6, "N={steps}: fractional t off by {diff:e}");
+    }
+}
+
+#[test]
+fn edm_heun_trajectory_matches_diffusers_heun() {
+    let reference = reference();
+    let case = &reference["edm"]["heun"];
+    let model = AffineEps {
+        offset: row(&floats(&reference["ddim"]["offset"])),
+    };
+    let timesteps = ints(&case["timesteps"]);
+    let config = SamplerConfig {
+        kind: SamplerKind::EdmHeun,
+        ..SamplerConfig::default()
+    };
+    let mut sampler = build_sampler_on(&config, linear(), timesteps).unwrap();
+    // diffusers works on x̃ = x/√ᾱ; our sampler on the VP point x = x̃/√(1 + σ²).
+    let sigmas = floats(&case["sigmas"]);
+    let to_vp = |sigma: f64| (1.0 + sigma * sigma).sqrt().recip();
+    let start: Vec<f64> = floats(&case["start"]).iter().map(|v| v * to_vp(sigmas[0])).collect();
+    let mut x = row(&start);
+    for (index, expected) in case["trajectory"].as_array().unwrap().iter().enumerate() {
+        x = sampler
+            .step(&model, None, index, &x, &mut NoiseRng::seed_from(0))
+            .unwrap()
+            .x_next;
+        let scaled: Vec<f64> = floats(expected).iter().map(|v| v * to_vp(sigmas[index + 1])).collect();
+        let diff = max_diff(&first_row(&x), &scaled);
+        assert!(diff < 1e-4, "level {index}: {diff:e}");
     }
 }

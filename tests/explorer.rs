@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::window::{explorer, open_scene, run_until};
+use common::window::{assert_two_moons_x_spread, explorer, open_scene, run_until};
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use noisescope::app::ExplorerApp;
@@ -508,12 +508,10 @@ fn the_train_scene_fits_two_moons_live() {
         counts.iter().all(|&n| (f64::from(n) - expected).abs() < 0.1 * expected),
         "{counts:?}"
     );
-    // The final samples have the data's spread (the moons span about ±1.6 in x).
+    // The final samples have the data's spread.
     let (step, points) = scene.preview().unwrap();
     assert_eq!(*step, 2000);
-    let xs: Vec<f64> = points.chunks_exact(2).map(|p| f64::from(p[0])).collect();
-    let spread = (xs.iter().map(|x| x * x).sum::<f64>() / xs.len() as f64).sqrt();
-    assert!((0.6..1.4).contains(&spread), "x spread {spread}");
+    assert_two_moons_x_spread(points, "the preview");
     harness.get_by_label_contains("trained 2000 steps");
     harness.snapshot("explorer_train_two_moons");
 
@@ -525,10 +523,7 @@ fn the_train_scene_fits_two_moons_live() {
     });
     harness.get_by_label_contains("Model: MLP trained on two-moons");
     let run = harness.state().run();
-    let last = &run.frames[run.frames.len() - 1].x;
-    let xs: Vec<f64> = last.chunks_exact(2).map(|p| f64::from(p[0])).collect();
-    let spread = (xs.iter().map(|x| x * x).sum::<f64>() / xs.len() as f64).sqrt();
-    assert!((0.6..1.4).contains(&spread), "x spread {spread}");
+    assert_two_moons_x_spread(&run.frames[run.frames.len() - 1].x, "the 2D scene's run");
     // Two moons have no exact density here: neither p_t nor its score is drawn.
     harness.snapshot("explorer_2d_trained_mlp");
     let before = harness.state().run().run_id;

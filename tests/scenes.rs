@@ -2,7 +2,8 @@
 //! over the registry opens each theory scene by its navigator entry, waits for
 //! its figure and takes a snapshot. The figures' numbers are checked without a
 //! window in `tests/figures/`; the explorer's own scenes (live runs,
-//! streaming) in `tests/explorer.rs`.
+//! streaming) in `tests/explorer.rs`; this file also holds the window tests of
+//! the models behind the newer scenes (the U-Net grid, Train 2D by flow matching).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -10,9 +11,10 @@ mod common;
 use std::time::{Duration, Instant};
 
 use egui_kittest::Harness;
-use egui_kittest::kittest::Queryable;
+use egui_kittest::kittest::{NodeT, Queryable};
 use noisescope::app::ExplorerApp;
 use noisescope::app::controls::Scene;
+use noisescope::diffusion::PredictionType;
 use noisescope::scenes::SceneId;
 
 fn open(title: &str) -> Harness<'static, ExplorerApp> {
@@ -121,4 +123,76 @@ fn the_comparison_grid_runs_again_when_an_axis_changes_and_refuses_a_bad_one() {
     assert_eq!(harness.query_all_by_label("d = 0.0000").count(), 3);
     set_columns(&mut harness, "color=1");
     harness.get_by_label_contains("unknown axis 'color'");
+}
+
+/// The grid's distances as shown, row by row ("d = 0.1234" labels).
+fn shown_distances(harness: &Harness<'static, ExplorerApp>) -> Vec<f64> {
+    harness
+        .query_all_by_label_contains("d = ")
+        .filter_map(|node| {
+            // A label's text is its accesskit value.
+            let text = node
+                .accesskit_node()
+                .value()
+                .or_else(|| node.accesskit_node().label())?;
+            text.strip_prefix("d = ")?.parse().ok()
+        })
+        .collect()
+}
+
+#[test]
+fn the_comparison_grid_samples_the_shipped_unet() {
+    let mut harness = open(SceneId::ComparisonGrid.title());
+    wait_for_figure(&mut harness, "the default grid");
+    for (axis, text) in [("Rows", "sampler=ddim"), ("Columns", "steps=2,10")] {
+        let edit = harness.get_by_role_and_label(egui::accesskit::Role::TextInput, axis);
+        edit.focus();
+        edit.set_text_value_accesskit(text);
+        harness.run_steps(2);
+        harness.key_press(egui::Key::Enter);
+        harness.run_steps(2);
+    }
+    wait_for_figure(&mut harness, "the mixture's 1×2 grid");
+    harness.get_by_label("shipped U-Net").click();
+    harness.run_steps(2);
+    wait_for_figure(&mut harness, "the U-Net's 1×2 grid");
+    harness.get_by_label("2 of 2 cells");
+    let distances = shown_distances(&harness);
+    assert_eq!(distances.len(), 2, "{distances:?}");
+    // Against the same x_T run for 1000 DDIM steps: 10 steps land nearer than 2.
+    assert!(distances[1] < distances[0], "{distances:?}");
+    assert!(distances.iter().all(|d| *d > 0.0), "{distances:?}");
+}
+
+#[test]
+fn train_2d_fits_two_moons_by_flow_matching_and_samples_it() {
+    let mut harness = common::window::explorer();
+    common::window::open_scene(&mut harness, "Train 2D");
+    harness.run_steps(2);
+    harness.get_by_label("two-moons").click();
+    harness.get_by_label("flow matching").click();
+    harness.run_steps(2);
+    // The flow objective has one target, u = ε − x0: no prediction choice.
+    assert!(harness.query_by_label("Predicts").is_none());
+    harness.get_by_label("Train").click();
+    common::window::run_until(&mut harness, "the end of flow training", |app| {
+        app.train_scene().model().is_some()
+    });
+    let scene = harness.state().train_scene();
+    let model = scene.model().unwrap();
+    assert_eq!(model.config().prediction, PredictionType::FlowVelocity);
+    let losses = scene.losses();
+    let mean = |part: &[[f64; 2]]| part.iter().map(|[_, l]| l).sum::<f64>() / part.len() as f64;
+    let (first, last) = (mean(&losses[..100]), mean(&losses[losses.len() - 100..]));
+    assert!(last < 0.8 * first, "the flow loss fell from {first} to only {last}");
+    // The 2D scene's samplers read the flow network through the VP path: moons again.
+    let before = harness.state().run().run_id;
+    harness.get_by_label("Sample it in the 2D scene").click();
+    common::window::run_until(&mut harness, "a run of the flow MLP", |app| {
+        let run = app.run();
+        app.scene() == Scene::Mixture2D && run.run_id > before && run.frames.len() == run.expected_frames()
+    });
+    harness.get_by_label_contains("Model: MLP trained on two-moons");
+    let run = harness.state().run();
+    common::window::assert_two_moons_x_spread(&run.frames[run.frames.len() - 1].x, "the flow MLP's run");
 }

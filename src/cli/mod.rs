@@ -188,7 +188,7 @@ pub struct TimestepsArgs {
     /// N, the number of inference steps.
     #[arg(long, default_value_t = 50)]
     pub steps: usize,
-    /// leading, trailing, linspace, log-snr or karras.
+    /// leading, trailing, linspace, log-snr, karras or time-quadratic.
     #[arg(long, default_value = "leading")]
     pub spacing: TimestepSpacing,
 }

@@ -37,8 +37,9 @@ pub struct SampleArgs {
     /// N, the number of sampling steps (noise levels for Langevin).
     #[arg(long, default_value_t = 50)]
     pub steps: usize,
-    /// leading, trailing, linspace, log-snr (even in log-SNR) or karras (Karras et al. σ, ρ = 7).
-    /// Default: log-snr for dpm-solver++, leading for the others.
+    /// leading, trailing, linspace, log-snr (even in log-SNR), karras (Karras et al. σ, ρ = 7)
+    /// or time-quadratic (√t even, DPM-Solver's). Default: time-quadratic for dpm-solver++,
+    /// karras for edm-heun and edm-stochastic, leading for the others.
     #[arg(long)]
     pub spacing: Option<TimestepSpacing>,
     /// DPM-Solver++: take the step into the last level first order (true or false).

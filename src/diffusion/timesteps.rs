@@ -14,6 +14,12 @@
 //! - `karras`: σ = √((1 − ᾱ)/ᾱ) = e^{−λ/2} spaced by Karras et al. 2022, eq. 5:
 //!   σ_i = (σ_max^{1/ρ} + i/(N − 1) (σ_min^{1/ρ} − σ_max^{1/ρ}))^ρ with ρ = 7, from
 //!   σ_max = σ_T to σ_min = σ_1.
+//!
+//! And one more in t, from DPM-Solver's own code (Lu et al. 2022, the
+//! `time_quadratic` skip type, recommended there for discrete-time models):
+//! - `time-quadratic`: √t even from √T to 1, t = (√T + i/(N − 1)(1 − √T))², rounded
+//!   to distinct levels. It spends more steps at small t than `leading` does, and
+//!   fewer at the highest λ than `log-snr` does, where x̂0 barely changes.
 
 use super::error::{Result, invalid};
 use super::schedule::{Schedule, linspace};
@@ -38,9 +44,11 @@ pub enum TimestepSpacing {
     LogSnr,
     /// Karras et al.'s ρ = 7 spacing in σ from t = T to t = 1 (EDM's choice).
     Karras,
+    /// √t even from √T to 1 (DPM-Solver's `time_quadratic`; DPM-Solver++'s default here).
+    TimeQuadratic,
 }
 
-named_enum!(TimestepSpacing, "timestep spacing", [Leading => "leading", Trailing => "trailing", Linspace => "linspace", LogSnr => "log-snr", Karras => "karras"]);
+named_enum!(TimestepSpacing, "timestep spacing", [Leading => "leading", Trailing => "trailing", Linspace => "linspace", LogSnr => "log-snr", Karras => "karras", TimeQuadratic => "time-quadratic"]);
 
 /// The t (1-based) that `steps` inference steps visit under `schedule`, in
 /// sampling order (descending).
@@ -68,6 +76,7 @@ pub fn inference_timesteps(schedule: &Schedule, steps: usize, spacing: TimestepS
         }
         TimestepSpacing::LogSnr => return Ok(targets(log_snr_targets(schedule, steps))),
         TimestepSpacing::Karras => return Ok(targets(karras_targets(schedule, steps))),
+        TimestepSpacing::TimeQuadratic => return Ok(time_quadratic_levels(train_steps, steps)),
     };
     Ok(zero_based.into_iter().map(to_one_based).collect())
 }
@@ -126,15 +135,40 @@ pub fn karras_sigmas(sigma_min: f64, sigma_max: f64, steps: usize) -> Vec<f64> {
         .collect()
 }
 
+/// DPM-Solver's `time_quadratic` levels: t = (√T + i/(N − 1)(1 − √T))², from T
+/// down to 1, made distinct where rounding would repeat a t near t = 1.
+fn time_quadratic_levels(train_steps: usize, steps: usize) -> Vec<usize> {
+    let top = (train_steps as f64).sqrt();
+    // Descending first, so that one step visits T (as `log-snr` and `karras` do).
+    let ascending = linspace(top, 1.0, steps)
+        .into_iter()
+        .rev()
+        // Within 1..=T (the root runs from 1 to √T), so the cast is exact.
+        .map(|root| (root * root).round_ties_even().clamp(1.0, train_steps as f64) as usize);
+    distinct_descending(ascending, train_steps, steps)
+}
+
+/// Levels from smallest t up, made strictly increasing without leaving 1..=T:
+/// a repeated t moves up to the next free one, and no t climbs so high that
+/// the levels still to come would not fit below T. Returned descending.
+fn distinct_descending(ascending: impl Iterator<Item = usize>, big_t: usize, steps: usize) -> Vec<usize> {
+    let mut levels: Vec<usize> = Vec::with_capacity(steps);
+    for (i, nearest) in ascending.enumerate() {
+        let floor = levels.last().map_or(1, |t| t + 1);
+        let ceiling = big_t - (steps - 1 - i);
+        levels.push(nearest.clamp(floor, ceiling));
+    }
+    levels.reverse();
+    levels
+}
+
 /// The t nearest in λ to each target (ascending λ, so descending t), as distinct
 /// levels: where rounding would repeat a t (λ changes fastest near t = 1), the
 /// next free t above is taken, so there is exactly one t per target.
 fn nearest_distinct_levels(schedule: &Schedule, lambdas: &[f64]) -> Vec<usize> {
     let big_t = schedule.train_steps();
-    let steps = lambdas.len();
-    let mut ascending: Vec<usize> = Vec::with_capacity(steps);
     // The highest λ (smallest t) first.
-    for (i, &lambda) in lambdas.iter().rev().enumerate() {
+    let ascending = lambdas.iter().rev().map(|&lambda| {
         // λ falls with t: the nearest t by bisection over 1..=T.
         let (mut lo, mut hi) = (1, big_t.max(2));
         while hi - lo > 1 {
@@ -146,19 +180,13 @@ fn nearest_distinct_levels(schedule: &Schedule, lambdas: &[f64]) -> Vec<usize> {
             }
         }
         let hi = hi.min(big_t);
-        let nearest =
-            if (floored_log_snr(schedule, lo) - lambda).abs() <= (floored_log_snr(schedule, hi) - lambda).abs() {
-                lo
-            } else {
-                hi
-            };
-        let floor = ascending.last().map_or(1, |t| t + 1);
-        // Leave room above for the levels still to come.
-        let ceiling = big_t - (steps - 1 - i);
-        ascending.push(nearest.clamp(floor, ceiling));
-    }
-    ascending.reverse();
-    ascending
+        if (floored_log_snr(schedule, lo) - lambda).abs() <= (floored_log_snr(schedule, hi) - lambda).abs() {
+            lo
+        } else {
+            hi
+        }
+    });
+    distinct_descending(ascending, big_t, lambdas.len())
 }
 
 /// Rounds a 0-based diffusers timestep half to even (numpy) and shifts it to our t.
@@ -195,6 +223,24 @@ mod tests {
         assert!((schedule.log_snr(ten[4]) - target).abs() < 0.05, "{ten:?}");
         let many = inference_timesteps(&schedule, 200, TimestepSpacing::LogSnr).unwrap();
         assert_eq!(many.len(), 200);
+        assert!(many.windows(2).all(|w| w[0] > w[1]), "{many:?}");
+    }
+
+    #[test]
+    fn time_quadratic_spacing_is_even_in_root_t_and_distinct() {
+        let schedule = Schedule::new(&crate::diffusion::ScheduleConfig::default()).unwrap();
+        // Worked by hand: the second level is (√1000 − (√1000 − 1)/9)² = 28.2203² = 796.4.
+        let ten = inference_timesteps(&schedule, 10, TimestepSpacing::TimeQuadratic).unwrap();
+        assert_eq!(ten, [1000, 796, 616, 459, 324, 213, 126, 61, 19, 1]);
+        assert_eq!(
+            inference_timesteps(&schedule, 1, TimestepSpacing::TimeQuadratic).unwrap(),
+            [1000]
+        );
+        // Every level, once: rounding near t = 1 would repeat levels without the fix-up.
+        let all = inference_timesteps(&schedule, 1000, TimestepSpacing::TimeQuadratic).unwrap();
+        assert_eq!(all, (1..=1000).rev().collect::<Vec<_>>());
+        let many = inference_timesteps(&schedule, 300, TimestepSpacing::TimeQuadratic).unwrap();
+        assert_eq!((many.len(), many[0], many[299]), (300, 1000, 1));
         assert!(many.windows(2).all(|w| w[0] > w[1]), "{many:?}");
     }
 

@@ -220,14 +220,7 @@ pub fn run_to_end(
     rng: &mut NoiseRng,
     job: &JobContext,
 ) -> Result<Tensor> {
-    let keep_going = |_: &StepOutput| {
-        if job.is_cancelled() {
-            ControlFlow::Break(())
-        } else {
-            ControlFlow::Continue(())
-        }
-    };
-    run_sampler(sampler, model, None, start, rng, keep_going)?.ok_or(FigureError::Cancelled)
+    run_sampler(sampler, model, None, start, rng, |_: &StepOutput| job.keep_going())?.ok_or(FigureError::Cancelled)
 }
 
 /// Particle `i`'s path through `frames`.

@@ -14,8 +14,6 @@
 //!   single Euler step; the exact independent-coupling flow lands on E[x_0], the
 //!   mixture's mean.
 
-use std::ops::ControlFlow;
-
 use candle_core::{Device, Tensor};
 
 use super::Inputs;
@@ -353,14 +351,7 @@ fn reflow_pairs(
         solver: FlowSolver::Heun,
         steps: FLOW_STEPS / 2,
     })?;
-    let keep_going = |_: &crate::diffusion::flow::FlowStep| {
-        if job.is_cancelled() {
-            ControlFlow::Break(())
-        } else {
-            ControlFlow::Continue(())
-        }
-    };
-    let samples = run_flow(&sampler, &field, None, &starts, keep_going)?.ok_or(FigureError::Cancelled)?;
+    let samples = run_flow(&sampler, &field, None, &starts, |_| job.keep_going())?.ok_or(FigureError::Cancelled)?;
     Ok((samples, starts))
 }
 

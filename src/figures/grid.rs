@@ -9,7 +9,6 @@
 //! samples and dimensions of x − x_ref.
 
 use std::collections::HashMap;
-use std::ops::ControlFlow;
 use std::str::FromStr;
 use std::sync::Arc;
 
@@ -361,21 +360,9 @@ fn sample(
     let labels = spec.class.map(|y| vec![y; spec.samples]);
     // x_T is shared; the noise stream after it is the same for every cell.
     let mut rng = NoiseRng::seed_from(spec.seed.wrapping_add(1));
-    let keep_going = |_: &crate::diffusion::sampler::StepOutput| {
-        if job.is_cancelled() {
-            ControlFlow::Break(())
-        } else {
-            ControlFlow::Continue(())
-        }
-    };
-    run_sampler(
-        sampler.as_mut(),
-        &guided,
-        labels.as_deref(),
-        x_start,
-        &mut rng,
-        keep_going,
-    )?
+    run_sampler(sampler.as_mut(), &guided, labels.as_deref(), x_start, &mut rng, |_| {
+        job.keep_going()
+    })?
     .ok_or(FigureError::Cancelled)
 }
 

@@ -121,11 +121,7 @@ pub fn sample_unet(
     let total = sampler.timesteps().len();
     let x = run_sampler(sampler.as_mut(), &guided, Some(labels), &start, &mut rng, |out| {
         job.report(format!("step {} of {total}", out.index + 1));
-        if job.is_cancelled() {
-            std::ops::ControlFlow::Break(())
-        } else {
-            std::ops::ControlFlow::Continue(())
-        }
+        job.keep_going()
     })?
     .ok_or(FigureError::Cancelled)?;
     Ok(x.to_vec2()?)

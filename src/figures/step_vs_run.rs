@@ -7,7 +7,6 @@
 //! step k is the long run's x̂0 there, a blurred guess, not the short run's
 //! sample. The σ = √((1 − ᾱ)/ᾱ) each has reached is plotted step by step.
 
-use std::ops::ControlFlow;
 use std::sync::Arc;
 
 use super::data::{Figure, Panel, Raster, Series};
@@ -116,11 +115,7 @@ pub fn compute(setup: &Setup, job: &JobContext) -> Result<StepVsRun> {
             if out.index + 1 == keep_at {
                 kept = Some(out.clone());
             }
-            if job.is_cancelled() {
-                ControlFlow::Break(())
-            } else {
-                ControlFlow::Continue(())
-            }
+            job.keep_going()
         })?
         .ok_or(FigureError::Cancelled)?;
         Ok((sigmas, kept))

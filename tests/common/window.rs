@@ -40,3 +40,14 @@ pub fn run_until(harness: &mut Harness<'static, ExplorerApp>, what: &str, done: 
     }
     panic!("timed out waiting for {what}");
 }
+
+/// Points (x, y interleaved) have two-moons' spread in x: the moons' x is
+/// 1.6 (cos θ − ½) for θ uniform on [0, π], whose RMS is 1.6 √¾ = 1.386.
+pub fn assert_two_moons_x_spread(points: &[f32], what: &str) {
+    let xs: Vec<f64> = points.chunks_exact(2).map(|p| f64::from(p[0])).collect();
+    let spread = (xs.iter().map(|x| x * x).sum::<f64>() / xs.len() as f64).sqrt();
+    assert!(
+        (spread / 1.386 - 1.0).abs() < 0.1,
+        "{what}: x spread {spread}, not 1.386"
+    );
+}

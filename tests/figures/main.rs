@@ -55,14 +55,14 @@ fn spacing_visits_the_timesteps_diffusers_does() {
         ),
     ];
     assert_eq!(spacings.rows[..3], expected);
-    // The schedule's own rules run from t = T to t = 1 (their spacing in λ is
-    // tested in src/diffusion/timesteps.rs).
+    // log-snr, karras and time-quadratic run from t = T to t = 1 (their spacing in
+    // λ, σ and √t is tested in src/diffusion/timesteps.rs).
     for (rule, visited) in &spacings.rows[3..] {
         assert_eq!((visited.len(), visited[0], visited[9]), (10, 1000, 1), "{rule}");
     }
     let figure = figure(SceneId::Spacing, &["steps=10"]);
     assert_eq!(value(&figure, "trailing: first t"), 1000.0);
-    assert_eq!(figure.panels[0].series.len(), 5);
+    assert_eq!(figure.panels[0].series.len(), 6);
 }
 
 #[test]

@@ -21,7 +21,12 @@ import torch
 torch.float32 = torch.float64  # run diffusers' own code in double precision
 torch.set_default_dtype(torch.float64)
 
-from diffusers import DDIMScheduler, DDPMScheduler, DPMSolverMultistepScheduler  # noqa: E402
+from diffusers import (  # noqa: E402
+    DDIMScheduler,
+    DDPMScheduler,
+    DPMSolverMultistepScheduler,
+    HeunDiscreteScheduler,
+)
 
 T = 1000
 SAMPLE = [-1.5, -0.7, 0.0, 0.4, 1.1, 2.0]
@@ -136,6 +141,62 @@ def dpm_solver():
     return out
 
 
+def spaced_levels():
+    """Karras and log-SNR levels: diffusers computes continuous sigmas, maps them
+    to fractional timesteps by interpolating log sigma, and (DPM-Solver) rounds.
+    noisescope's `karras` and `log-snr` spacings visit the same rounded levels."""
+    out = []
+    for steps in [5, 10, 18, 25]:
+        for spacing, flag in [("karras", "use_karras_sigmas"), ("log-snr", "use_lu_lambdas")]:
+            s = DPMSolverMultistepScheduler(beta_schedule="linear", **{flag: True})
+            s.set_timesteps(steps)
+            out.append({"spacing": spacing, "steps": steps, "timesteps": [int(k) + 1 for k in s.timesteps]})
+    return out
+
+
+# HeunDiscreteScheduler defaults to Stable Diffusion's β range; these are Ho et al.'s.
+HO_BETAS = dict(beta_start=0.0001, beta_end=0.02)
+
+
+def edm_heun():
+    """EDM's Algorithm 1 as diffusers' HeunDiscreteScheduler runs it.
+
+    With use_karras_sigmas=True the scheduler's sigmas are eq. 5's and its
+    timesteps the fractional t of each sigma (pinned as they are). For a step-by-
+    step trajectory the sampler visits hand-chosen integer timesteps instead,
+    which noisescope's edm-heun can visit too. numpy's float32 is aliased to
+    float64 while the scheduler is built, as torch's is above."""
+    float32 = np.float32
+    np.float32 = np.float64
+    try:
+        karras = []
+        for steps in [5, 18]:
+            s = HeunDiscreteScheduler(beta_schedule="linear", use_karras_sigmas=True, **HO_BETAS)
+            s.set_timesteps(steps)
+            # Each level but the first and the final 0 appears twice (Heun's two evaluations).
+            levels = [float(s.sigmas[0])] + [float(v) for v in s.sigmas[1:-1:2]]
+            times = [float(s.timesteps[0])] + [float(v) for v in s.timesteps[1::2]]
+            karras.append({"steps": steps, "sigmas": levels, "fractional_t": [k + 1.0 for k in times]})
+        zero_based = [999, 700, 400, 200, 90, 40, 15, 5, 1, 0]
+        s = HeunDiscreteScheduler(beta_schedule="linear", **HO_BETAS)
+        s.set_timesteps(timesteps=zero_based)
+        x = torch.tensor(SAMPLE) * s.init_noise_sigma
+        start = tolist(x)
+        trajectory = []
+        for call, k in enumerate(s.timesteps):
+            eps = affine_eps(s.scale_model_input(x, k))
+            x = s.step(eps, k, x).prev_sample
+            # A level is complete after each second-order call, and after the final Euler call.
+            if call % 2 == 1 or call == len(s.timesteps) - 1:
+                trajectory.append(tolist(x))
+        sigmas = [float(s.sigmas[0])] + [float(v) for v in s.sigmas[1::2]]
+        heun = {"timesteps": [k + 1 for k in zero_based], "sigmas": sigmas, "start": start,
+                "trajectory": trajectory}
+    finally:
+        np.float32 = float32
+    return {"karras": karras, "heun": heun}
+
+
 def add_noise():
     s = DDPMScheduler(beta_schedule="squaredcos_cap_v2")
     x = torch.tensor(SAMPLE)
@@ -151,4 +212,6 @@ print(json.dumps({
     "ddpm": ddpm_steps(),
     "dpm_solver_pp": dpm_solver(),
     "add_noise": add_noise(),
+    "spaced_levels": spaced_levels(),
+    "edm": edm_heun(),
 }))

@@ -32,7 +32,8 @@ impl TheoryScene for SpacingScene {
          unless N divides T); trailing: t = round(T − i·T/N) (always starts at T, the pure noise \
          the sampler starts from); linspace: t = round(i·(T−1)/(N−1)) + 1. log-snr and karras \
          follow the schedule: the t nearest to even steps in log SNR (DPM-Solver's choice), or \
-         in σ^(1/7) with σ = √((1−ᾱ)/ᾱ) (Karras et al. 2022, eq. 5; EDM's choice)."
+         in σ^(1/7) with σ = √((1−ᾱ)/ᾱ) (Karras et al. 2022, eq. 5; EDM's choice). time-quadratic: \
+         √t even from √T to 1 (DPM-Solver's time_quadratic; DPM-Solver++'s default here)."
     }
 
     fn ui(&mut self, ui: &mut egui::Ui) {
