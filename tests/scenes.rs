@@ -153,6 +153,8 @@ fn the_comparison_grid_samples_the_shipped_unet() {
         harness.run_steps(2);
     }
     wait_for_figure(&mut harness, "the mixture's 1×2 grid");
+    let mixture = shown_distances(&harness);
+    assert_eq!(mixture.len(), 2, "{mixture:?}");
     harness.get_by_label("shipped U-Net").click();
     harness.run_steps(2);
     wait_for_figure(&mut harness, "the U-Net's 1×2 grid");
@@ -162,6 +164,8 @@ fn the_comparison_grid_samples_the_shipped_unet() {
     // Against the same x_T run for 1000 DDIM steps: 10 steps land nearer than 2.
     assert!(distances[1] < distances[0], "{distances:?}");
     assert!(distances.iter().all(|d| *d > 0.0), "{distances:?}");
+    // The U-Net's cells replaced the mixture's (784 pixels in [-1, 1], not 2D points).
+    assert_ne!(distances, mixture, "the grid still shows the mixture's cells");
 }
 
 #[test]
