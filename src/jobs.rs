@@ -95,7 +95,7 @@ impl JobContext {
     }
 
     /// A step loop's verdict: break once the job is cancelled, else go on. The
-    /// samplers' and trainers' callbacks return this after their own work.
+    /// figures' sampler and flow callbacks return this after their own work.
     pub fn keep_going(&self) -> std::ops::ControlFlow<()> {
         if self.is_cancelled() {
             std::ops::ControlFlow::Break(())
