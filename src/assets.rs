@@ -47,6 +47,9 @@ pub const THREE_BLOBS: TextAsset = text_asset!("assets/mixtures/three-blobs.json
 /// The class-conditional Fashion-MNIST U-Net (see README, "The shipped model").
 pub const FASHION_MNIST_MODEL: Asset = asset!("assets/models/fashion-mnist.safetensors");
 
+/// The same U-Net trained by flow matching (see README, "The shipped flow model").
+pub const FASHION_MNIST_FLOW_MODEL: Asset = asset!("assets/models/fashion-mnist-flow.safetensors");
+
 /// The lesson PageDown starts when none is open: every scene, in Luo's order.
 pub const DEFAULT_LESSON: TextAsset = text_asset!("assets/lessons/default.toml");
 
@@ -138,5 +141,14 @@ mod tests {
         for (name, image) in super::SAMPLE_IMAGES {
             assert!(image::load_from_memory(image.bytes).is_ok(), "{name}: {}", image.path);
         }
+        use crate::model::shipped::ShippedImageModel;
+        for &model in ShippedImageModel::ALL {
+            let net = model.load().unwrap();
+            assert_eq!(net.config().classes, 10, "{model}");
+        }
+        assert_eq!(
+            ShippedImageModel::Flow.load().unwrap().config().prediction,
+            crate::diffusion::PredictionType::FlowVelocity
+        );
     }
 }

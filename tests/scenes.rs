@@ -200,3 +200,49 @@ fn train_2d_fits_two_moons_by_flow_matching_and_samples_it() {
     let run = harness.state().run();
     common::window::assert_two_moons_x_spread(&run.frames[run.frames.len() - 1].x, "the flow MLP's run");
 }
+
+#[test]
+fn the_image_batch_samples_the_shipped_flow_matching_unet() {
+    use candle_core::{Device, Tensor};
+    let mut harness = common::window::explorer();
+    common::window::open_scene(&mut harness, "Image batch");
+    let complete = |app: &ExplorerApp| {
+        let run = app.run();
+        run.dims == 784 && run.run_id > 0 && run.frames.len() == run.expected_frames()
+    };
+    common::window::run_until(&mut harness, "the ε U-Net's run", complete);
+    // Sneakers (class 7), by the digit key.
+    let before = harness.state().run().run_id;
+    harness.key_press(egui::Key::Num7);
+    common::window::run_until(&mut harness, "the ε U-Net's sneakers", |app| {
+        app.run().run_id > before && complete(app)
+    });
+    assert_eq!(harness.state().settings().class, Some(7));
+    let last = |app: &ExplorerApp| app.run().frames.last().unwrap().x.clone();
+    let epsilon = last(harness.state());
+    let before = harness.state().run().run_id;
+    harness.get_by_label("Flow-matching U-Net").click();
+    common::window::run_until(&mut harness, "the flow U-Net's sneakers", |app| {
+        app.run().run_id > before && complete(app)
+    });
+    harness.get_by_label_contains("by flow matching (velocity prediction)");
+    let flow = last(harness.state());
+    // Another network from the same x_T: other images.
+    let changed = flow.iter().zip(&epsilon).filter(|(a, b)| (*a - *b).abs() > 0.1).count();
+    assert!(
+        changed > flow.len() / 10,
+        "only {changed} pixels differ from the ε U-Net's"
+    );
+    // The shipped classifier (87.9% on real test images) sees sneakers.
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/models/fashion-classifier.safetensors");
+    let classifier = noisescope::model::classifier::Classifier::load(&path).unwrap();
+    let batch = Tensor::from_vec(flow.clone(), (flow.len() / 784, 784), &Device::Cpu).unwrap();
+    let classes = classifier.predict(&batch).unwrap();
+    let sneakers = classes.iter().filter(|&&c| c == 7).count();
+    assert!(
+        sneakers >= classes.len() * 3 / 4,
+        "{sneakers} of {} are sneakers: {classes:?}",
+        classes.len()
+    );
+    harness.snapshot("explorer_image_batch_flow_unet");
+}

@@ -145,3 +145,46 @@ fn the_mlp_matches_pytorch() {
     eprintln!("MLP: max |candle − PyTorch| = {prediction:e}");
     assert!(prediction < 1e-4, "prediction differs by {prediction}");
 }
+
+/// `bench --model`'s count of one forward pass against PyTorch's
+/// `FlopCounterMode` on the PyTorch twin, for a U-Net with and without
+/// attention, at another width and size, and for the MLP.
+#[test]
+#[ignore = "needs PyTorch (5 GB): bash .ci/run installs it and runs these with --ignored"]
+fn the_flop_count_matches_pytorchs_counter() {
+    use noisescope::model::UnetConfig;
+    use noisescope::model::flops::forward_flops_per_sample;
+    require_torch();
+    let unet = |channels, image_size, attention| {
+        Architecture::Unet(UnetConfig {
+            channels,
+            image_size,
+            attention,
+            ..UnetConfig::default()
+        })
+    };
+    for (seed, architecture) in [
+        (5, unet(32, 28, true)),
+        (6, unet(16, 16, false)),
+        (7, unet(48, 32, true)),
+        (8, Architecture::Mlp(MlpConfig::default())),
+    ] {
+        let config = ModelConfig {
+            architecture,
+            classes: 10,
+            ..ModelConfig::default()
+        };
+        let model = TrainedModel::fresh(config, seed).unwrap();
+        let weights = scratch(&format!("flops-{seed}.safetensors"));
+        model.save(&weights).unwrap();
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/reference/torch_model.py");
+        let out = Command::new(python())
+            .arg(script)
+            .args(["flops", weights.to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let theirs: u64 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
+        assert_eq!(forward_flops_per_sample(&model), theirs, "{architecture:?}");
+    }
+}

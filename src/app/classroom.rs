@@ -71,10 +71,8 @@ impl ExplorerApp {
     /// The `noisescope sample` line of the current run, onto the clipboard.
     pub(super) fn copy_command(&mut self) {
         let model = if self.controls.scene == Scene::ImageBatch {
-            match self.image_scene.chosen_network() {
-                Some(_) => Ok(command::CommandModel::Network(
-                    crate::assets::FASHION_MNIST_MODEL.path.into(),
-                )),
+            match self.image_scene.batch_model.shipped() {
+                Some(shipped) => Ok(command::CommandModel::Network(shipped.asset().path.into())),
                 None => Err("the empirical denoiser of the image batch has no sample command".to_owned()),
             }
         } else if self.plane.network.is_some() {

@@ -7,7 +7,7 @@ use egui::Vec2;
 
 use super::image_set::{ImageSet, looks_like_idx};
 use super::loaded_image::load_image_model;
-pub use super::loaded_image::{ImageModel, LoadedImage, MODEL_IMAGES};
+pub use super::loaded_image::{BatchModel, ImageModel, LoadedImage, MODEL_IMAGES};
 use crate::diffusion::forward::ForwardMode;
 use crate::diffusion::{Schedule, ScheduleKind};
 use crate::jobs::{Job, Poll};
@@ -67,8 +67,8 @@ pub struct ImageScene {
     markov_key: Option<String>,
     model: Option<ImageModel>,
     model_loading: Option<Job<Result<ImageModel, String>>>,
-    /// Sample with the trained U-Net (else the empirical denoiser).
-    pub use_network: bool,
+    /// What the batch samples with.
+    pub batch_model: BatchModel,
     model_changed: bool,
 }
 
@@ -97,7 +97,7 @@ impl ImageScene {
             markov_key: None,
             model: None,
             model_loading: None,
-            use_network: true,
+            batch_model: BatchModel::default(),
             model_changed: false,
         }
     }
@@ -155,12 +155,8 @@ impl ImageScene {
     /// The network the batch samples with, if chosen and loaded.
     #[must_use]
     pub fn chosen_network(&self) -> Option<&Arc<TrainedModel>> {
-        let model = self.model.as_ref()?;
-        if self.use_network {
-            model.network.as_ref().ok()
-        } else {
-            None
-        }
+        let shipped = self.batch_model.shipped()?;
+        self.model.as_ref()?.shipped(shipped).as_ref().ok()
     }
 
     /// The batch model picker and what the chosen model is.
@@ -168,27 +164,34 @@ impl ImageScene {
         let Some(model) = &self.model else { return };
         ui.horizontal_wrapped(|ui| {
             ui.label("Model");
-            let before = self.use_network;
-            ui.add_enabled_ui(model.network.is_ok(), |ui| {
-                ui.selectable_value(&mut self.use_network, true, "Trained U-Net");
-            });
-            ui.selectable_value(&mut self.use_network, false, "Empirical denoiser");
-            self.model_changed |= before != self.use_network;
+            let before = self.batch_model;
+            for &choice in BatchModel::ALL {
+                let loaded = choice.shipped().is_none_or(|shipped| model.shipped(shipped).is_ok());
+                let button = egui::Button::selectable(self.batch_model == choice, choice.label());
+                if ui.add_enabled(loaded, button).clicked() {
+                    self.batch_model = choice;
+                }
+            }
+            self.model_changed |= before != self.batch_model;
         });
-        match (&model.network, self.use_network) {
-            (Ok(net), true) => {
+        match self.batch_model.shipped().map(|shipped| model.shipped(shipped)) {
+            Some(Ok(net)) => {
                 let steps = net.info.get("training.steps").map_or("?", String::as_str);
+                let objective = match self.batch_model {
+                    BatchModel::FlowUnet => "by flow matching (velocity prediction)",
+                    _ => "by the DDPM objective (ε-prediction)",
+                };
                 ui.label(format!(
-                    "U-Net trained by noisescope on Fashion-MNIST ({steps} steps); it samples on its training schedule ({}, T = {})",
+                    "U-Net trained by noisescope on Fashion-MNIST {objective}, {steps} steps; it samples on its training schedule ({}, T = {})",
                     net.config().schedule.kind,
                     net.config().schedule.train_steps
                 ));
             }
-            (Err(e), _) => {
+            Some(Err(e)) => {
                 ui.label(format!("trained model unavailable: {e}"));
                 ui.label(&model.description);
             }
-            (Ok(_), false) => {
+            None => {
                 ui.label(&model.description);
             }
         }

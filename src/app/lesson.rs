@@ -5,7 +5,7 @@
 //! the one view the window was left in. Both are TOML, read and written through
 //! serde in [`super::lesson_file`]: one `[[stop]]` table per view, keys left
 //! out keep their defaults. Scenes are named by their stable id in
-//! [`crate::scenes`] (`2d-mixture`, `ddim-inversion`, …); `model` is `unet` or
+//! [`crate::scenes`] (`2d-mixture`, `ddim-inversion`, …); `model` is `unet`, `flow-unet` or
 //! `empirical` for the image batch, and a mixture JSON path or `three-blobs`
 //! for the 2D scene. A mistake is reported with its line number and key, and
 //! the file is not used.
@@ -28,7 +28,7 @@ pub struct View {
     pub title: String,
     /// The scene.
     pub scene: Scene,
-    /// The model: `unet` or `empirical` for the image batch, a mixture JSON
+    /// The model: `unet`, `flow-unet` or `empirical` for the image batch, a mixture JSON
     /// path or `three-blobs` for the 2D scene (`None`: keep the current one).
     pub model: Option<String>,
     /// The run settings.

@@ -9,6 +9,7 @@ use crate::diffusion::forward::{ForwardMode, run_forward};
 use crate::diffusion::mixture::GaussianMixture;
 use crate::diffusion::{NoiseRng, Schedule};
 use crate::model::TrainedModel;
+use crate::model::shipped::ShippedImageModel;
 use crate::render::grid::GridShape;
 
 /// The largest side kept; bigger photos are scaled down to fit.
@@ -40,7 +41,7 @@ pub(super) const MARKOV_MAX_PIXELS: u32 = 256 * 256;
 /// Images the batch scene's empirical denoiser holds.
 pub const MODEL_IMAGES: usize = 1000;
 
-/// The image batch scene's models: the shipped trained U-Net, and the
+/// The image batch scene's models: the two shipped trained U-Nets, and the
 /// empirical optimal denoiser of a set of images (which also supplies x_0 for
 /// the ELBO).
 #[derive(Clone)]
@@ -49,8 +50,10 @@ pub struct ImageModel {
     pub mixture: Arc<GaussianMixture>,
     /// What the empirical denoiser is, for the panel.
     pub description: String,
-    /// The shipped network, or why it could not load.
+    /// The shipped ε-prediction network, or why it could not load.
     pub network: Result<Arc<TrainedModel>, String>,
+    /// The shipped flow-matching network, or why it could not load.
+    pub flow_network: Result<Arc<TrainedModel>, String>,
     /// The grid layout of a batch.
     pub shape: GridShape,
 }
@@ -90,11 +93,61 @@ pub(super) fn load_image_model(built_in: &[LoadedImage]) -> Result<ImageModel, S
     Ok(ImageModel {
         mixture: Arc::new(mixture),
         description,
-        network: crate::model::shipped::fashion_mnist()
-            .map(Arc::new)
-            .map_err(|e| e.to_string()),
+        network: load_shipped(ShippedImageModel::Epsilon),
+        flow_network: load_shipped(ShippedImageModel::Flow),
         shape: GridShape::new(super::image_scene::BATCH, 28, 28),
     })
+}
+
+/// What the image batch samples with: one of the shipped U-Nets, or the
+/// empirical denoiser. Lesson and session files name it as `model`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum BatchModel {
+    /// The ε-prediction U-Net.
+    #[default]
+    Unet,
+    /// The flow-matching U-Net.
+    FlowUnet,
+    /// The empirical optimal denoiser of the test images.
+    Empirical,
+}
+
+named_enum!(BatchModel, "batch model", [Unet => "unet", FlowUnet => "flow-unet", Empirical => "empirical"]);
+
+impl BatchModel {
+    /// The shipped network it samples with, if any.
+    #[must_use]
+    pub fn shipped(self) -> Option<ShippedImageModel> {
+        match self {
+            Self::Unet => Some(ShippedImageModel::Epsilon),
+            Self::FlowUnet => Some(ShippedImageModel::Flow),
+            Self::Empirical => None,
+        }
+    }
+
+    /// Its button's label.
+    #[must_use]
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Unet => "Trained U-Net",
+            Self::FlowUnet => "Flow-matching U-Net",
+            Self::Empirical => "Empirical denoiser",
+        }
+    }
+}
+
+fn load_shipped(model: ShippedImageModel) -> Result<Arc<TrainedModel>, String> {
+    model.load().map(Arc::new).map_err(|e| e.to_string())
+}
+
+impl ImageModel {
+    /// A shipped network, or why it could not load.
+    pub fn shipped(&self, model: ShippedImageModel) -> &Result<Arc<TrainedModel>, String> {
+        match model {
+            ShippedImageModel::Epsilon => &self.network,
+            ShippedImageModel::Flow => &self.flow_network,
+        }
+    }
 }
 
 /// A decoded image: RGBA in [0, 1].

@@ -194,7 +194,10 @@ impl ExplorerApp {
     pub(super) fn apply_view(&mut self, view: View) {
         // The model first: changing it resets the class, which the view then sets.
         match (view.scene, view.model.as_deref()) {
-            (Scene::ImageBatch, Some(model)) => self.image_scene.use_network = model != "empirical",
+            (Scene::ImageBatch, Some(model)) => match model.parse() {
+                Ok(model) => self.image_scene.batch_model = model,
+                Err(message) => self.notice = Some(message),
+            },
             (Scene::Mixture2D, Some("three-blobs")) if self.controls.model_name != super::DEFAULT_MIXTURE_NAME => {
                 self.reset_mixture();
             }
@@ -241,14 +244,7 @@ impl ExplorerApp {
             Scene::Train2D | Scene::Theory(_) => None,
         };
         let model = match self.controls.scene {
-            Scene::ImageBatch => Some(
-                if self.image_scene.use_network {
-                    "unet"
-                } else {
-                    "empirical"
-                }
-                .to_owned(),
-            ),
+            Scene::ImageBatch => Some(self.image_scene.batch_model.name().to_owned()),
             // A network from Train 2D lives only in this window: the mixture is what is kept.
             Scene::Mixture2D if self.plane.name == super::DEFAULT_MIXTURE_NAME => Some("three-blobs".to_owned()),
             Scene::Mixture2D => Some(self.plane.name.clone()),

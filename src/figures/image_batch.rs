@@ -1,6 +1,7 @@
-//! The image-batch scene without a window: a batch sampled from the shipped
-//! class-conditional Fashion-MNIST U-Net with classifier-free guidance
-//! (Ho & Salimans 2022, eq. 6), x̂0 clipped to [−1, 1] as diffusers does.
+//! The image-batch scene without a window: a batch sampled from a shipped
+//! class-conditional Fashion-MNIST U-Net (ε-prediction, or flow matching
+//! through its conversion to ε) with classifier-free guidance (Ho & Salimans
+//! 2022, eq. 6), x̂0 clipped to [−1, 1] as diffusers does.
 
 use std::sync::Arc;
 
@@ -11,10 +12,13 @@ use crate::diffusion::guidance::{GuidanceConfig, GuidanceKind, Guided};
 use crate::diffusion::sampler::{SamplerConfig, SamplerKind, build_sampler, run_sampler};
 use crate::diffusion::{NoiseRng, Schedule};
 use crate::jobs::JobContext;
+use crate::model::shipped::ShippedImageModel;
 
 /// What is sampled.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Setup {
+    /// Which shipped U-Net samples.
+    pub model: ShippedImageModel,
     /// The Fashion-MNIST class, 0 (T-shirt/top) to 9 (ankle boot).
     pub class: u32,
     /// Classifier-free guidance's γ (1: the plain conditional model).
@@ -33,6 +37,7 @@ impl Default for Setup {
     /// 16 sneakers, DDIM-50, γ = 3.
     fn default() -> Self {
         Self {
+            model: ShippedImageModel::Epsilon,
             class: 7,
             gamma: 3.0,
             sampler: SamplerKind::Ddim,
@@ -44,6 +49,7 @@ impl Default for Setup {
 }
 
 figure_setup!(Setup, {
+    model => "model": "unet (ε-prediction) or flow-unet (flow matching)",
     class => "class": "the Fashion-MNIST class, 0 to 9",
     gamma => "gamma": "classifier-free guidance's γ",
     sampler => "sampler": "ddim, ddpm, euler-ode, heun-ode, reverse-sde, dpm-solver++",
@@ -68,7 +74,15 @@ pub fn figure(setup: &Setup, job: &JobContext) -> Result<Figure> {
         ));
     }
     let labels = vec![setup.class; setup.batch];
-    let rows = sample_unet(&labels, setup.gamma, setup.sampler, setup.steps, setup.seed, job)?;
+    let rows = sample_unet(
+        setup.model,
+        &labels,
+        setup.gamma,
+        setup.sampler,
+        setup.steps,
+        setup.seed,
+        job,
+    )?;
     let dims = rows.first().map_or(0, Vec::len);
     let mut figure = Figure {
         image_columns: 8,
@@ -88,12 +102,13 @@ pub fn figure(setup: &Setup, job: &JobContext) -> Result<Figure> {
     Ok(figure)
 }
 
-/// Images sampled from the shipped U-Net, one per label (classifier-free
+/// Images sampled from a shipped U-Net, one per label (classifier-free
 /// guidance at `gamma`; 1 is the plain conditional model), rows in [−1, 1].
 ///
 /// # Errors
 /// The shipped model does not load; a sampler failure; cancelled.
 pub fn sample_unet(
+    model: ShippedImageModel,
     labels: &[u32],
     gamma: f64,
     kind: SamplerKind,
@@ -101,7 +116,7 @@ pub fn sample_unet(
     seed: u64,
     job: &JobContext,
 ) -> Result<Vec<Vec<f32>>> {
-    let net = crate::model::shipped::fashion_mnist()?;
+    let net = model.load()?;
     let schedule = Arc::new(Schedule::new(&net.config().schedule)?);
     let config = SamplerConfig {
         kind,

@@ -349,7 +349,15 @@ fn diffusion_samples(setup: &Setup, inputs: &Inputs, job: &JobContext) -> Result
     match setup.data {
         VaeData::FashionMnist => {
             let labels: Vec<u32> = (0..IMAGE_SAMPLES as u32).map(|i| i % 10).collect();
-            super::image_batch::sample_unet(&labels, 1.0, SamplerKind::Ddim, DIFFUSION_STEPS, setup.seed, job)
+            super::image_batch::sample_unet(
+                crate::model::shipped::ShippedImageModel::Epsilon,
+                &labels,
+                1.0,
+                SamplerKind::Ddim,
+                DIFFUSION_STEPS,
+                setup.seed,
+                job,
+            )
         }
         VaeData::Blobs => {
             let config = SamplerConfig {

@@ -7,6 +7,7 @@ pub mod config;
 pub mod conv;
 pub mod distill;
 pub mod error;
+pub mod flops;
 mod fused;
 pub mod hvae;
 pub mod kernels;

@@ -9,14 +9,41 @@ use super::{figure, value};
 fn flow_matching_paths_straighten_with_ot_pairs_and_reflow() {
     let figure = figure(SceneId::FlowMatching, &["steps=300"]);
     let straight = |name: &str| value(&figure, &format!("straightness: {name}"));
-    // With one mode there is no choice to make and the flow's path is the
-    // straighter; with three the exact flow first heads for the mixture's mean,
-    // then turns (both measured here, not asserted: 0.83 against 0.86).
-    assert!(
-        value(&figure, "straightness, one mode: exact flow") > value(&figure, "straightness, one mode: PF-ODE"),
-        "{:?}",
-        figure.numbers
-    );
+    // The exact flow's and the PF-ODE's straightness against an independent
+    // integration of the same trajectory (tests/reference/flow_straightness.py,
+    // 4000 particles, 8000 Heun steps in log σ). With three modes the exact
+    // flow of independent pairs is the *less* straight: it first heads for the
+    // mixture's mean, then turns (0.82 against 0.85); with the heaviest mode
+    // alone it is the straighter. Each value is allowed the sampling error of
+    // 1000 particles against 4000; the gap between the two, computed from the
+    // same particles, is pinned closer.
+    let reference: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/data/flow_straightness.json"
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    for (case, flow_name, ode_name) in [
+        ("three_blobs", "straightness: exact flow", "straightness: PF-ODE"),
+        (
+            "heaviest_mode_alone",
+            "straightness, one mode: exact flow",
+            "straightness, one mode: PF-ODE",
+        ),
+    ] {
+        let expected = |key: &str| reference[case][key].as_f64().unwrap();
+        let (flow, ode) = (value(&figure, flow_name), value(&figure, ode_name));
+        assert!((flow - expected("flow")).abs() < 0.02, "{case}: flow {flow}");
+        assert!((ode - expected("pf_ode")).abs() < 0.02, "{case}: PF-ODE {ode}");
+        let gap = expected("pf_ode") - expected("flow");
+        assert!(
+            ((ode - flow) - gap).abs() < 0.01,
+            "{case}: gap {} against {gap}",
+            ode - flow
+        );
+    }
     let independent = straight("independent coupling");
     for better in ["minibatch OT coupling", "reflow"] {
         assert!(straight(better) > independent + 0.05, "{better}: {:?}", figure.numbers);

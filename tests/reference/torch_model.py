@@ -8,7 +8,14 @@ src/model/unet.rs, mlp.rs and network.rs), it serves two purposes:
                                  tests/torch_crosscheck.rs compares with candle.
   bench WEIGHTS                  print sampling and training steps/s at batch
                                  1, 16 and 64 on 2 threads, as CSV lines that
-                                 `noisescope bench --model` shows beside candle's.
+                                 `noisescope bench --model` shows beside candle's,
+                                 then PyTorch's own 2048^2 f32 matmul rate.
+  flops WEIGHTS                  print the floating-point operations of one
+                                 forward pass per sample, by PyTorch's own
+                                 FlopCounterMode (products and convolutions,
+                                 2 per multiply-add; element-wise work is not
+                                 counted); tests/torch_crosscheck.rs compares
+                                 noisescope's count from the architecture.
 
 Needs torch and safetensors (pip install torch safetensors).
 """
@@ -164,6 +171,33 @@ def bench(weights):
             n += 1
         train = n / (time.perf_counter() - start)
         print(f"pytorch {torch.__version__},{batch},{sample:.3f},{train:.3f}")
+    print(f"pytorch matmul 2048x2048 f32: {matmul_gflops(2048):.1f} GFLOP/s")
+
+
+def matmul_gflops(n):
+    """The best of five n x n f32 products, in GFLOP/s (2 n^3 per product)."""
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    a @ b
+    best = math.inf
+    for _ in range(5):
+        start = time.perf_counter()
+        a @ b
+        best = min(best, time.perf_counter() - start)
+    return 2 * n**3 / best / 1e9
+
+
+def flops(weights):
+    from torch.utils.flop_counter import FlopCounterMode
+
+    p, meta = load(weights)
+    dims = int(meta["unet.image_size"]) ** 2 * int(meta["unet.image_channels"]) if meta["architecture"] == "unet" else int(meta["mlp.dims"])
+    batch = 4
+    x, t = torch.randn(batch, dims), torch.linspace(1, 1000, batch)
+    labels = torch.full((batch,), int(meta["classes"]), dtype=torch.long)
+    counter = FlopCounterMode(display=False)
+    with torch.no_grad(), counter:
+        forward(p, meta, x, t, labels)
+    print(counter.get_total_flops() // batch)
 
 
 if __name__ == "__main__":
@@ -171,5 +205,7 @@ if __name__ == "__main__":
         check(*sys.argv[2:])
     elif len(sys.argv) == 3 and sys.argv[1] == "bench":
         bench(sys.argv[2])
+    elif len(sys.argv) == 3 and sys.argv[1] == "flops":
+        flops(sys.argv[2])
     else:
         sys.exit(__doc__)
