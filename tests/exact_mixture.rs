@@ -8,7 +8,7 @@ mod common;
 use std::sync::Arc;
 
 use common::{three_blobs, weights_and_spreads};
-use noisescope::diffusion::guidance::{GuidanceConfig, GuidanceKind, Guided};
+use noisescope::diffusion::guidance::{GuidanceConfig, GuidanceKind, Guided, SigmaInterval};
 use noisescope::diffusion::mixture::GaussianMixture;
 use noisescope::diffusion::sampler::{SamplerConfig, SamplerKind, build_sampler, sample_from_noise};
 use noisescope::diffusion::{Denoiser, NoiseRng, Schedule, ScheduleConfig};
@@ -196,7 +196,11 @@ fn labelled_mixture() -> GaussianMixture {
 
 fn assert_guided_reproduces_conditional(kind: GuidanceKind) {
     let mixture = labelled_mixture();
-    let guided = Guided::new(&mixture, Some(&mixture), GuidanceConfig { kind, scale: 1.0 }).unwrap();
+    let guided = Guided::new(&mixture, Some(&mixture), GuidanceConfig {
+            kind,
+            scale: 1.0,
+            ..GuidanceConfig::default()
+        }).unwrap();
     let labels = vec![0u32; SAMPLES];
     let samples = draw(&guided, Some(&labels), config(SamplerKind::Ddim, 50), 3);
     let (weights, spreads) = weights_and_spreads(&mixture, &samples);
@@ -233,6 +237,7 @@ fn strong_guidance_favours_the_mode_farthest_from_other_classes() {
         let config_at = GuidanceConfig {
             kind: GuidanceKind::ClassifierFree,
             scale,
+            ..GuidanceConfig::default()
         };
         let guided = Guided::new(&mixture, None, config_at).unwrap();
         let labels = vec![0u32; SAMPLES];
@@ -244,6 +249,35 @@ fn strong_guidance_favours_the_mode_farthest_from_other_classes() {
         w1 < 0.7 && w4 > 0.75 && w8 > w4 + 0.03,
         "weights at γ = 1, 4, 8: {w1}, {w4}, {w8}"
     );
+}
+
+#[test]
+fn guidance_limited_to_low_noise_keeps_the_conditional_mode_weights() {
+    // Kynkäänniemi et al. 2024: the modes' weights are settled at high noise.
+    // Below σ = 0.3 each of class 0's modes is 3.5 or more from any class-1 mode
+    // in 0.42-wide blurs, so p_t(y | x) ≈ 1 there and the tilt p_t(y | x)^(γ−1)
+    // leaves the exact conditional weights (2/3, 1/3) and spreads (0.3) alone,
+    // where guiding every step at the same γ moves them (the test above).
+    let mixture = labelled_mixture();
+    let guided = Guided::new(
+        &mixture,
+        None,
+        GuidanceConfig {
+            scale: 8.0,
+            interval: SigmaInterval { low: 0.0, high: 0.3 },
+            ..GuidanceConfig::default()
+        },
+    )
+    .unwrap();
+    let labels = vec![0u32; SAMPLES];
+    let samples = draw(&guided, Some(&labels), config(SamplerKind::Ddim, 50), 3);
+    let (weights, spreads) = weights_and_spreads(&mixture, &samples);
+    let e = 2.0 / 3.0;
+    let tolerance = 4.0 * (e * (1.0 - e) / SAMPLES as f64).sqrt() + 0.005;
+    assert!((weights[0] - e).abs() < tolerance, "weights {weights:?}");
+    for s in &spreads[..2] {
+        assert!((s / 0.3 - 1.0).abs() < 0.1, "spread {s}");
+    }
 }
 
 #[test]

@@ -171,6 +171,7 @@ fn ddim_timings(model: &TrainedModel, out: &mut dyn std::io::Write) -> Result<()
         let guidance = GuidanceConfig {
             kind: GuidanceKind::ClassifierFree,
             scale: if class.is_some() { 3.0 } else { 1.0 },
+            ..GuidanceConfig::default()
         };
         let guided = Guided::new(model, None, guidance)?;
         let labels = class.map(|c| vec![c; 16]);

@@ -11,7 +11,7 @@ use clap::Args;
 use super::{ScheduleArgs, limits};
 use crate::diffusion::denoiser::NoisyClassifier;
 use crate::diffusion::flow::{DenoiserField, FlowConfig, FlowSampler, FlowSolver, Process, VelocityField, run_flow};
-use crate::diffusion::guidance::{GuidanceConfig, GuidanceKind, Guided};
+use crate::diffusion::guidance::{GuidanceConfig, GuidanceKind, Guided, SigmaInterval};
 use crate::diffusion::mixture::GaussianMixture;
 use crate::diffusion::sampler::edm::EdmConfig;
 use crate::diffusion::sampler::{
@@ -81,6 +81,10 @@ pub struct SampleArgs {
     /// cfg (classifier-free) or classifier.
     #[arg(long, default_value = "cfg")]
     pub guidance_kind: GuidanceKind,
+    /// Guide only where σ = √((1 − ᾱ)/ᾱ) lies in (LOW, HIGH], for example 0.3,5
+    /// (Kynkäänniemi et al. 2024); elsewhere γ = 1. Default: every step.
+    #[arg(long)]
+    pub guidance_interval: Option<SigmaInterval>,
     /// Langevin updates per noise level.
     #[arg(long, default_value_t = LangevinConfig::default().steps_per_level)]
     pub langevin_steps_per_level: usize,
@@ -170,6 +174,9 @@ pub(super) fn sample(args: &SampleArgs, stdout: &mut dyn std::io::Write) -> Resu
     if args.guidance.is_some() && args.class.is_none() {
         bail!("--guidance needs --class");
     }
+    if args.guidance_interval.is_some() && args.guidance.is_none() {
+        bail!("--guidance-interval needs --guidance");
+    }
     for (flag, path) in [("--out", &args.out), ("--grid", &args.grid)] {
         if let Some(path) = path {
             limits::check_writable(flag, path)?;
@@ -182,6 +189,7 @@ pub(super) fn sample(args: &SampleArgs, stdout: &mut dyn std::io::Write) -> Resu
     let guidance = GuidanceConfig {
         kind: args.guidance_kind,
         scale: args.guidance.unwrap_or(1.0),
+        interval: args.guidance_interval.unwrap_or_default(),
     };
     let guided = Guided::new(model.denoiser(), model.classifier(), guidance)?;
     let labels = args.class.map(|y| vec![y; args.n]);

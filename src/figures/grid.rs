@@ -355,6 +355,7 @@ fn sample(
     let guidance = GuidanceConfig {
         kind: GuidanceKind::ClassifierFree,
         scale: settings.guidance,
+        ..GuidanceConfig::default()
     };
     let guided = Guided::new(model.denoiser, model.classifier, guidance)?;
     let labels = spec.class.map(|y| vec![y; spec.samples]);

@@ -5,6 +5,9 @@
 //!
 //! γ = 1 samples p(x | y) exactly; larger γ sharpens the class toward its mode,
 //! and very large γ collapses it.
+//! - A guidance interval (Kynkäänniemi et al. 2024) applies γ only where σ lies
+//!   in (σ_lo, σ_hi]: guided only at low noise, where each blob is already its
+//!   class's, the samples keep the class's own spread.
 
 use std::sync::Arc;
 
@@ -13,7 +16,7 @@ use super::common::{self, DETERMINISTIC, STOCHASTIC};
 use super::data::{Backdrop, Figure, Panel, Point, Series};
 use super::error::{FigureError, Result};
 use crate::diffusion::denoiser::NoisyClassifier;
-use crate::diffusion::guidance::{GuidanceConfig, GuidanceKind, Guided};
+use crate::diffusion::guidance::{GuidanceConfig, GuidanceKind, Guided, SigmaInterval};
 use crate::diffusion::mixture::GaussianMixture;
 use crate::diffusion::sampler::{SamplerConfig, build_sampler};
 use crate::diffusion::{Denoiser, NoiseLevel, NoiseRng, Schedule};
@@ -33,6 +36,8 @@ pub struct Setup {
     pub class: u32,
     /// γ, the guidance scale.
     pub gamma: f64,
+    /// The noise levels γ applies at, in σ = √((1 − ᾱ)/ᾱ); γ = 1 elsewhere.
+    pub interval: SigmaInterval,
     /// The level the arrows are drawn at.
     pub t: usize,
     /// Draws x_T and the noise.
@@ -46,6 +51,7 @@ impl Default for Setup {
             kind: GuidanceKind::Classifier,
             class: 1,
             gamma: 1.0,
+            interval: SigmaInterval::default(),
             t: 600,
             seed: 4,
         }
@@ -56,6 +62,7 @@ figure_setup!(Setup, {
     kind => "kind": "classifier or cfg (classifier-free)",
     class => "class": "the class guided toward: 0, 1 or 2",
     gamma => "gamma": "γ, the guidance scale",
+    interval => "interval": "LOW,HIGH: guide only where σ is in (LOW, HIGH], e.g. 0,0.5",
     t => "t": "the level the arrows are drawn at, 1 to 1000",
     seed => "seed": "draws x_T and the noise",
 });
@@ -113,6 +120,7 @@ pub fn compute(setup: &Setup, inputs: &Inputs, job: &JobContext) -> Result<Guida
     let config = GuidanceConfig {
         kind: setup.kind,
         scale: setup.gamma,
+        interval: setup.interval,
     };
     let model = Guided::new(mixture.as_ref(), Some(mixture.as_ref()), config)?;
     let mut sampler = build_sampler(&SamplerConfig::default(), Arc::clone(schedule))?;
@@ -173,6 +181,12 @@ fn fields(
     grid: &[Point],
 ) -> Result<(Vec<Point>, Vec<Point>)> {
     let alpha_bar = schedule.alpha_bar(setup.t);
+    // Outside the interval the sampler steps with γ = 1, so the arrows do too.
+    let gamma = if setup.interval.contains(alpha_bar) {
+        setup.gamma
+    } else {
+        1.0
+    };
     let level = NoiseLevel {
         t: setup.t as f64,
         alpha_bar,
@@ -187,7 +201,7 @@ fn fields(
             let step = 1.0 - alpha_bar;
             Ok((
                 scale(common::points(&score)?, step),
-                scale(common::points(&grad)?, step * setup.gamma),
+                scale(common::points(&grad)?, step * gamma),
             ))
         }
         GuidanceKind::ClassifierFree => {
@@ -202,7 +216,7 @@ fn fields(
                 .zip(&eps_u)
                 .map(|(c, u)| [c[0] - u[0], c[1] - u[1]])
                 .collect();
-            Ok((scale(eps_u, toward_data), scale(difference, toward_data * setup.gamma)))
+            Ok((scale(eps_u, toward_data), scale(difference, toward_data * gamma)))
         }
     }
 }

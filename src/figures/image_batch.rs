@@ -128,6 +128,7 @@ pub fn sample_unet(
     let guidance = GuidanceConfig {
         kind: GuidanceKind::ClassifierFree,
         scale: gamma,
+        ..GuidanceConfig::default()
     };
     let guided = Guided::new(&net, None, guidance)?;
     let mut rng = NoiseRng::seed_from(seed);

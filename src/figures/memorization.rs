@@ -169,6 +169,7 @@ pub fn compute(setup: &Setup, job: &JobContext) -> Result<Memorization> {
         GuidanceConfig {
             kind: GuidanceKind::ClassifierFree,
             scale: 3.0,
+            ..GuidanceConfig::default()
         },
     )?;
     job.report("sampling the U-Net…");

@@ -89,6 +89,7 @@ pub fn compute(setup: &Setup, job: &JobContext) -> Result<StepVsRun> {
         GuidanceConfig {
             kind: GuidanceKind::ClassifierFree,
             scale: 1.0,
+            ..GuidanceConfig::default()
         },
     )?;
     let dims = net.config().sample_dims();

@@ -273,6 +273,13 @@ fn guidance_at_one_samples_the_class_and_larger_gamma_sharpens_it() {
         (free[2] - sharp[2]).abs() < 0.02,
         "classifier {sharp:?} vs classifier-free {free:?}"
     );
+    // Guided only where σ ≤ 0.5, each blob is already wholly its class's:
+    // p_t(y | x) ≈ 1 there, so even γ = 8 leaves the class as γ = 1 samples it.
+    let late = stats(&["gamma=8", "interval=0,0.5"]);
+    assert!(
+        late[0] > 97.0 && late[1] < 0.05 && (late[2] / alone - 1.0).abs() < 0.15,
+        "γ = 8 below σ = 0.5: {late:?}"
+    );
     let unconditional = stats(&["gamma=0"]);
     assert!(
         (unconditional[0] - 20.0).abs() < 6.0,

@@ -5,7 +5,7 @@ use egui::Slider;
 use super::job::Computation;
 use super::view::{self, FigureCache, Textures};
 use super::{SceneContext, TheoryScene};
-use crate::diffusion::guidance::GuidanceKind;
+use crate::diffusion::guidance::{GuidanceKind, SigmaInterval};
 use crate::figures::guidance::{self, Guidance, Setup};
 
 /// The guidance scene.
@@ -58,6 +58,13 @@ impl GuidanceScene {
             }
             ui.add(Slider::new(&mut self.setup.t, 1..=1000).text("arrows at t"));
         });
+        ui.horizontal_wrapped(|ui| {
+            ui.label("Guided levels:");
+            for (high, label) in [(f64::INFINITY, "every σ"), (2.0, "σ ≤ 2"), (0.5, "σ ≤ 0.5")] {
+                let interval = SigmaInterval { low: 0.0, high };
+                ui.selectable_value(&mut self.setup.interval, interval, label);
+            }
+        });
     }
 }
 
@@ -65,7 +72,8 @@ impl TheoryScene for GuidanceScene {
     fn caption(&self) -> &'static str {
         "Classifier guidance: ∇log p_γ(x_t|y) = ∇log p(x_t) + γ∇log p(y|x_t). Classifier-free: \
          ε_γ = ε_u + γ(ε_c − ε_u). Arrows are steps toward the data, (1−ᾱ_t)∇log p = −√(1−ᾱ_t) ε. \
-         γ = 1 samples p(x|y) exactly; larger γ sharpens the class, then collapses it."
+         γ = 1 samples p(x|y) exactly; larger γ sharpens the class, then collapses it. Guided \
+         only at low σ, where each blob is already its class's, the class keeps its spread."
     }
 
     fn ui(&mut self, ui: &mut egui::Ui) {
