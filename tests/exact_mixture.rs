@@ -196,11 +196,16 @@ fn labelled_mixture() -> GaussianMixture {
 
 fn assert_guided_reproduces_conditional(kind: GuidanceKind) {
     let mixture = labelled_mixture();
-    let guided = Guided::new(&mixture, Some(&mixture), GuidanceConfig {
+    let guided = Guided::new(
+        &mixture,
+        Some(&mixture),
+        GuidanceConfig {
             kind,
             scale: 1.0,
             ..GuidanceConfig::default()
-        }).unwrap();
+        },
+    )
+    .unwrap();
     let labels = vec![0u32; SAMPLES];
     let samples = draw(&guided, Some(&labels), config(SamplerKind::Ddim, 50), 3);
     let (weights, spreads) = weights_and_spreads(&mixture, &samples);
