@@ -74,7 +74,7 @@ pub fn bench_model(path: &Path, python: &str, out: &mut dyn std::io::Write) -> R
     // All sampling first, then all training: a training phase leaves the
     // heap fragmented (its saved activations), which cost the batch-64
     // sampling after it a fifth of its speed when the two alternated.
-    let batches = [1usize, 16, 64];
+    let batches = [1usize, 16, 32, 64];
     let mut sample_rates = Vec::with_capacity(batches.len());
     for &batch in &batches {
         let mut rng = NoiseRng::seed_from(1);

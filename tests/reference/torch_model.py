@@ -7,7 +7,7 @@ src/model/unet.rs, mlp.rs and network.rs), it serves two purposes:
                                  and write prediction (and variance) to OUTPUTS;
                                  tests/torch_crosscheck.rs compares with candle.
   bench WEIGHTS                  print sampling and training steps/s at batch
-                                 1, 16 and 64 on 2 threads, as CSV lines that
+                                 1, 16, 32 and 64 on 2 threads, as CSV lines that
                                  `noisescope bench --model` shows beside candle's,
                                  then PyTorch's own 2048^2 f32 matmul rate.
   flops WEIGHTS                  print the floating-point operations of one
@@ -148,7 +148,7 @@ def bench(weights):
     dims = int(meta["unet.image_size"]) ** 2 * int(meta["unet.image_channels"]) if meta["architecture"] == "unet" else int(meta["mlp.dims"])
     classes = int(meta["classes"])
     print("framework,batch,sample_steps_per_sec,train_steps_per_sec")
-    for batch in (1, 16, 64):
+    for batch in (1, 16, 32, 64):
         x = torch.randn(batch, dims)
         t = torch.linspace(1, 1000, batch)
         labels = torch.full((batch,), classes, dtype=torch.long)
