@@ -107,11 +107,53 @@ fn presentation_mode_enlarges_the_type_and_shows_the_step() {
 fn copy_as_command_redraws_the_run_bit_for_bit() {
     let mut harness = explorer();
     run_until(&mut harness, "the first run", finished);
+    assert_the_copied_command_redraws_the_run(&mut harness, "samples.csv");
+}
+
+#[test]
+fn guided_levels_change_the_run_and_the_copied_command_keeps_them() {
+    let mut harness = explorer();
+    run_until(&mut harness, "the first run", finished);
+    // Class 1 at γ = 3 (four presses of ] from 1), guided at every level.
+    let before = harness.state().run().run_id;
+    press(&mut harness, Key::Num1);
+    for _ in 0..4 {
+        press(&mut harness, Key::CloseBracket);
+    }
+    assert!((harness.state().settings().guidance.scale - 3.0).abs() < 1e-9);
+    run_until(&mut harness, "the run at γ = 3", |app| {
+        finished(app) && app.run().run_id > before
+    });
+    let every_level = harness.state().run().frames.last().unwrap().x.clone();
+    let before = harness.state().run().run_id;
+    harness
+        .get_by_role_and_label(egui::accesskit::Role::ComboBox, "Guided levels")
+        .click();
+    harness.run_steps(2);
+    harness.get_by_label("σ ≤ 1").click();
+    harness.run_steps(2);
+    let interval = harness.state().settings().guidance.interval;
+    assert_eq!((interval.low, interval.high), (0.0, 1.0));
+    run_until(&mut harness, "the run guided where σ ≤ 1", |app| {
+        finished(app) && app.run().run_id > before
+    });
+    assert_ne!(harness.state().run().frames.last().unwrap().x, every_level);
+    let line = assert_the_copied_command_redraws_the_run(&mut harness, "guided-levels.csv");
+    assert!(
+        line.contains("--guidance 3 ") && line.contains("--guidance-interval 0,1 "),
+        "{line}"
+    );
+}
+
+/// Presses "Copy as command", runs the copied line and checks that its CSV
+/// (written to `csv_name` in the scratch folder) holds the window's last
+/// frame bit for bit; returns the line.
+fn assert_the_copied_command_redraws_the_run(harness: &mut Harness<'static, ExplorerApp>, csv_name: &str) -> String {
     harness.get_by_label("Copy as command").click();
     harness.run_steps(2);
     let line = harness.state().last_command().expect("a command was copied").to_owned();
     harness.get_by_label_contains("copied: noisescope sample");
-    let out = common::scratch("classroom", "samples.csv");
+    let out = common::scratch("classroom", csv_name);
     let args: Vec<String> = line
         .split_whitespace()
         .skip(1)
@@ -136,6 +178,7 @@ fn copy_as_command_redraws_the_run_bit_for_bit() {
         .collect();
     let in_window = &harness.state().run().frames.last().unwrap().x;
     assert_eq!(&from_command, in_window, "{line}");
+    line
 }
 
 /// The t on screen, wherever the scene keeps it.

@@ -2,6 +2,7 @@
 //! run from the command line (the same seed and settings give the same
 //! numbers, bit for bit), so a figure from class can be rebuilt for slides.
 
+use crate::diffusion::guidance::SigmaInterval;
 use crate::diffusion::sampler::{DdpmVariance, LangevinConfig, SamplerKind};
 use crate::worker::{Direction, RunSettings};
 
@@ -50,6 +51,9 @@ pub fn sample_command(settings: &RunSettings, model: &CommandModel) -> Result<St
         push("class", class.to_string());
         push("guidance", settings.guidance.scale.to_string());
         push("guidance-kind", settings.guidance.kind.name().to_owned());
+        if settings.guidance.interval != SigmaInterval::default() {
+            push("guidance-interval", settings.guidance.interval.to_string());
+        }
     }
     if matches!(sampler.kind, SamplerKind::Langevin | SamplerKind::AnnealedLangevin) {
         let defaults = LangevinConfig::default();

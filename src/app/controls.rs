@@ -6,7 +6,7 @@ use egui::{ComboBox, DragValue, Slider};
 
 use super::theory::Topic;
 use crate::diffusion::forward::ForwardMode;
-use crate::diffusion::guidance::GuidanceKind;
+use crate::diffusion::guidance::{GuidanceKind, SigmaInterval};
 use crate::diffusion::sampler::SamplerKind;
 use crate::diffusion::{ScheduleKind, TimestepSpacing};
 use crate::scenes::SceneId;
@@ -353,6 +353,10 @@ impl ControlsPanel {
                 GuidanceKind::ALL,
                 GuidanceKind::name,
             );
+            // Presenting, only when a lesson chose an interval: the strip stays slim.
+            if !essentials_only || settings.guidance.interval != SigmaInterval::default() {
+                guided_levels_ui(ui, &mut settings.guidance.interval);
+            }
         });
     }
 
@@ -407,4 +411,30 @@ fn enum_combo_ui<T: Copy + PartialEq>(
                 ui.selectable_value(value, option, name(option));
             }
         });
+}
+
+/// The noise levels guidance applies at (Kynkäänniemi et al. 2024): every
+/// level, or only where σ is at most a bound; γ = 1 elsewhere.
+fn guided_levels_ui(ui: &mut egui::Ui, interval: &mut SigmaInterval) {
+    let choices = [
+        (f64::INFINITY, "every σ"),
+        (5.0, "σ ≤ 5"),
+        (3.0, "σ ≤ 3"),
+        (1.0, "σ ≤ 1"),
+    ];
+    let label = |i: &SigmaInterval| {
+        choices
+            .iter()
+            .find(|(high, _)| i.low == 0.0 && i.high == *high)
+            .map_or_else(|| format!("σ in ({i}]"), |(_, name)| (*name).to_owned())
+    };
+    ComboBox::from_label("Guided levels")
+        .selected_text(label(interval))
+        .show_ui(ui, |ui| {
+            for (high, name) in choices {
+                ui.selectable_value(interval, SigmaInterval { low: 0.0, high }, name);
+            }
+        })
+        .response
+        .on_hover_text("guide only where σ = √((1 − ᾱ)/ᾱ) is at most this; γ = 1 at noisier levels keeps the variety");
 }

@@ -126,6 +126,7 @@ fn set(view: &mut View, key: &str, value: &str) -> Result<(), String> {
         "class" => s.class = Some(parse_number(key, value)?),
         "gamma" => s.guidance.scale = parse_number(key, value)?,
         "guidance" => s.guidance.kind = value.parse()?,
+        "guidance-interval" => s.guidance.interval = value.parse()?,
         "seed" => s.seed = parse_number(key, value)?,
         "batch" => s.batch = parse_number(key, value)?,
         "direction" => s.direction = parse_direction(value)?,
@@ -357,6 +358,16 @@ mod tests {
         let views = parse(crate::assets::DEFAULT_LESSON.text, crate::assets::DEFAULT_LESSON.path).unwrap();
         assert!(views.len() >= 8, "{} stops", views.len());
         assert_eq!(parse(&write(&views).unwrap(), "written").unwrap(), views);
+    }
+
+    #[test]
+    fn a_guidance_interval_round_trips_and_a_bad_one_names_its_line() {
+        let views = parse("[[stop]]\nclass = 1\ngamma = 3\nguidance-interval = \"0,3\"\n", "x").unwrap();
+        let interval = views[0].settings.guidance.interval;
+        assert_eq!((interval.low, interval.high), (0.0, 3.0));
+        assert_eq!(parse(&write(&views).unwrap(), "written").unwrap(), views);
+        let error = parse("[[stop]]\nguidance-interval = \"3,1\"\n", "x").unwrap_err();
+        assert!(error.starts_with("x line 2: ") && error.contains("LOW,HIGH"), "{error}");
     }
 
     #[test]

@@ -28,7 +28,7 @@ use toml::Spanned;
 
 use super::controls::{Scene, Settings};
 use super::lesson::{Session, View, direction_name, parse_direction, parse_scene, scene_name};
-use crate::diffusion::guidance::GuidanceKind;
+use crate::diffusion::guidance::{GuidanceKind, SigmaInterval};
 use crate::diffusion::sampler::SamplerKind;
 use crate::diffusion::{ScheduleKind, TimestepSpacing};
 use crate::worker::Direction;
@@ -137,6 +137,8 @@ pub struct StopFile {
     gamma: Option<f64>,
     #[serde(default, with = "text", skip_serializing_if = "Option::is_none")]
     guidance: Option<GuidanceKind>,
+    #[serde(default, with = "text", skip_serializing_if = "Option::is_none")]
+    guidance_interval: Option<SigmaInterval>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     seed: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -163,6 +165,7 @@ impl StopFile {
         set(&mut s.sampler.eta, self.eta);
         set(&mut s.guidance.scale, self.gamma);
         set(&mut s.guidance.kind, self.guidance);
+        set(&mut s.guidance.interval, self.guidance_interval);
         set(&mut s.seed, self.seed);
         set(&mut s.batch, self.batch);
         set(&mut s.direction, self.direction.map(|d| d.0));
@@ -199,6 +202,8 @@ impl StopFile {
             class: Some(s.class.map_or(ClassValue::Word(NoClass::None), ClassValue::Number)),
             gamma: Some(s.guidance.scale),
             guidance: Some(s.guidance.kind),
+            // Written only when set, so lessons that guide every level read as before.
+            guidance_interval: (s.guidance.interval != SigmaInterval::default()).then_some(s.guidance.interval),
             seed: Some(s.seed),
             batch: Some(s.batch),
             direction: Some(DirectionName(s.direction)),
