@@ -54,6 +54,19 @@ impl Default for GuidanceConfig {
     }
 }
 
+impl GuidanceConfig {
+    /// The γ a step at cumulative signal fraction `alpha_bar` uses: the scale
+    /// inside the interval, 1 (the plain conditional model) outside it.
+    #[must_use]
+    pub fn scale_at(&self, alpha_bar: f64) -> f64 {
+        if self.interval.contains(alpha_bar) {
+            self.scale
+        } else {
+            1.0
+        }
+    }
+}
+
 /// A range of noise levels (σ_lo, σ_hi] in the variance-exploding σ.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct SigmaInterval {
@@ -149,12 +162,7 @@ impl Denoiser for Guided<'_> {
         let Some(labels) = labels else {
             return self.model.predict(x_t, level, None);
         };
-        // Outside the interval the step is plainly conditional: γ = 1.
-        let gamma = if self.config.interval.contains(level.alpha_bar) {
-            self.config.scale
-        } else {
-            1.0
-        };
+        let gamma = self.config.scale_at(level.alpha_bar);
         match (self.config.kind, self.classifier) {
             (GuidanceKind::Classifier, Some(classifier)) => {
                 let unconditional = self.model.predict(x_t, level, None)?;

@@ -58,6 +58,17 @@ impl Default for Setup {
     }
 }
 
+impl Setup {
+    /// The guidance the samples and the arrows use.
+    fn guidance(&self) -> GuidanceConfig {
+        GuidanceConfig {
+            kind: self.kind,
+            scale: self.gamma,
+            interval: self.interval,
+        }
+    }
+}
+
 figure_setup!(Setup, {
     kind => "kind": "classifier or cfg (classifier-free)",
     class => "class": "the class guided toward: 0, 1 or 2",
@@ -117,12 +128,7 @@ pub fn compute(setup: &Setup, inputs: &Inputs, job: &JobContext) -> Result<Guida
         .zip(&guidance)
         .map(|(u, g)| [u[0] + g[0], u[1] + g[1]])
         .collect();
-    let config = GuidanceConfig {
-        kind: setup.kind,
-        scale: setup.gamma,
-        interval: setup.interval,
-    };
-    let model = Guided::new(mixture.as_ref(), Some(mixture.as_ref()), config)?;
+    let model = Guided::new(mixture.as_ref(), Some(mixture.as_ref()), setup.guidance())?;
     let mut sampler = build_sampler(&SamplerConfig::default(), Arc::clone(schedule))?;
     let labels = vec![setup.class; PARTICLES];
     let mut rng = NoiseRng::seed_from(setup.seed);
@@ -181,12 +187,8 @@ fn fields(
     grid: &[Point],
 ) -> Result<(Vec<Point>, Vec<Point>)> {
     let alpha_bar = schedule.alpha_bar(setup.t);
-    // Outside the interval the sampler steps with γ = 1, so the arrows do too.
-    let gamma = if setup.interval.contains(alpha_bar) {
-        setup.gamma
-    } else {
-        1.0
-    };
+    // The γ the sampler steps with at this level, so the arrows match it.
+    let gamma = setup.guidance().scale_at(alpha_bar);
     let level = NoiseLevel {
         t: setup.t as f64,
         alpha_bar,
