@@ -397,6 +397,41 @@ fn flow_matching_trains_and_samples_from_the_command_line() {
     }
 }
 
+/// A weights file's safetensors metadata (its JSON header's `__metadata__`).
+fn metadata(path: &std::path::Path) -> std::collections::BTreeMap<String, String> {
+    let bytes = std::fs::read(path).unwrap();
+    let header_len = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    let header: serde_json::Value = serde_json::from_slice(&bytes[8..8 + header_len]).unwrap();
+    serde_json::from_value(header["__metadata__"].clone()).unwrap()
+}
+
+/// `train --init` starts from a saved model, and the file it writes counts the
+/// steps behind it across a chain of runs.
+#[test]
+fn train_init_records_every_step_behind_the_weights() {
+    let dir = std::env::temp_dir().join(format!("noisescope-init-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mixture = concat!(env!("CARGO_MANIFEST_DIR"), "/assets/mixtures/three-blobs.json");
+    let files = ["a", "b", "c"].map(|n| dir.join(format!("{n}.safetensors")));
+    let run = |steps: &str, init: Option<&std::path::Path>, out: &std::path::Path| {
+        let mut args = vec!["train", "--data", mixture, "--steps", steps, "--batch", "16"];
+        if let Some(init) = init {
+            args.extend(["--init", init.to_str().unwrap(), "--cosine-decay"]);
+        }
+        args.extend(["--out", out.to_str().unwrap()]);
+        stdout(&noisescope(&args));
+    };
+    run("3", None, &files[0]);
+    run("2", Some(&files[0]), &files[1]);
+    run("4", Some(&files[1]), &files[2]);
+    let last = metadata(&files[2]);
+    assert_eq!(last["training.steps"], "4");
+    assert_eq!(last["training.init_steps"], "5", "3 + 2 steps behind its start");
+    assert_eq!(last["training.learning_rate_schedule"], "cosine");
+    assert!(last["training.init"].ends_with("b.safetensors"));
+    std::fs::remove_dir_all(&dir).ok();
+}
+
 /// `grid` writes one PNG and a CSV with a line per cell.
 #[test]
 fn grid_writes_a_png_and_the_distances() {

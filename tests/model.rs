@@ -213,6 +213,37 @@ fn training_is_deterministic_and_resumes_exactly() {
     assert!(err.to_string().contains("different model config"), "{err}");
 }
 
+#[test]
+fn training_can_start_from_a_saved_model() {
+    let config = TrainConfig {
+        batch: 64,
+        seed: 3,
+        ..TrainConfig::default()
+    };
+    let mut first = Trainer::new(mlp_config(32, 2), config, blob_data(500)).unwrap();
+    for _ in 0..4 {
+        first.step().unwrap();
+    }
+    let saved = first.ema_model().unwrap();
+    let path = scratch("init.safetensors");
+    saved.save(&path).unwrap();
+    let mut further = Trainer::from_weights(&path, mlp_config(32, 2), config, blob_data(500)).unwrap();
+    assert_eq!(further.step_count(), 0);
+    assert_eq!(
+        weights(further.model()),
+        weights(&saved),
+        "it starts at the file's weights"
+    );
+    assert_eq!(weights(&further.ema_model().unwrap()), weights(&saved));
+    further.step().unwrap();
+    assert_ne!(weights(further.model()), weights(&saved), "and trains them");
+
+    let err = Trainer::from_weights(&path, mlp_config(16, 2), config, blob_data(500))
+        .err()
+        .unwrap();
+    assert!(err.to_string().contains("init.safetensors"), "{err}");
+}
+
 /// Fraction of samples on the right (x > 0), and its standard error.
 fn right_fraction(model: &dyn Denoiser, schedule: &ScheduleConfig, n: usize) -> (f64, f64) {
     let schedule = std::sync::Arc::new(Schedule::new(schedule).unwrap());

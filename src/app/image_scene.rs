@@ -176,7 +176,7 @@ impl ImageScene {
         });
         match self.batch_model.shipped().map(|shipped| model.shipped(shipped)) {
             Some(Ok(net)) => {
-                let steps = net.info.get("training.steps").map_or("?", String::as_str);
+                let steps = net.total_training_steps().map_or_else(|| "?".into(), |s| s.to_string());
                 let objective = match self.batch_model {
                     BatchModel::FlowUnet => "by flow matching (velocity prediction)",
                     _ => "by the DDPM objective (ε-prediction)",

@@ -71,6 +71,29 @@ pub fn allocate_whole_number_ui(ui: &mut egui::Ui, pixels: Vec2) -> egui::Rect {
         .inner
 }
 
+/// `panel` filled with `color` except for `hole`, as plain quads: no
+/// anti-aliased edges, so the pieces meet without seams. The hole shrinks by a
+/// point so that its opaque figure, drawn on top, covers the boundary.
+fn fill_around(panel: egui::Rect, hole: Option<egui::Rect>, color: egui::Color32) -> egui::Shape {
+    let mut mesh = egui::Mesh::default();
+    let hole = hole.map(|h| h.shrink(1.0).intersect(panel)).filter(|h| h.is_positive());
+    let Some(hole) = hole else {
+        mesh.add_colored_rect(panel, color);
+        return egui::Shape::mesh(mesh);
+    };
+    let pieces = [
+        // Above and below the hole, the panel's whole width; beside it, its rows.
+        egui::Rect::from_x_y_ranges(panel.x_range(), panel.top()..=hole.top()),
+        egui::Rect::from_x_y_ranges(panel.x_range(), hole.bottom()..=panel.bottom()),
+        egui::Rect::from_x_y_ranges(panel.left()..=hole.left(), hole.y_range()),
+        egui::Rect::from_x_y_ranges(hole.right()..=panel.right(), hole.y_range()),
+    ];
+    for piece in pieces.into_iter().filter(|r| r.is_positive()) {
+        mesh.add_colored_rect(piece, color);
+    }
+    egui::Shape::mesh(mesh)
+}
+
 impl ExplorerApp {
     /// Where the figure was drawn in the last frame (points).
     #[must_use]
@@ -321,30 +344,49 @@ impl ExplorerApp {
     }
 
     /// The figure: the scene's own view, or a plot made big by its title.
+    ///
+    /// The panel's fill is painted around an opaque figure, not under it: a
+    /// software renderer shades every covered pixel, and under the figure the
+    /// fill was a third of a 1280×720 window shaded for nothing.
     fn figure_ui(&mut self, ui: &mut egui::Ui) {
         let scene = self.controls.scene;
         if scene != Scene::ImageForward {
             self.plots.set_comparison(Vec::new());
         }
         let plane = self.plane_frame();
-        egui::CentralPanel::default().show(ui, |ui| {
-            if self.plots.big_plot().is_some() {
-                self.layout.figure_rect = Some(ui.max_rect());
-                self.plots.big_ui(ui);
-                return;
-            }
-            self.layout.figure_rect = match scene {
-                Scene::ImageForward => self.image_scene_ui(ui),
-                Scene::Train2D => {
-                    self.train_scene.ui(ui);
-                    Some(ui.min_rect())
+        let frame = egui::Frame::central_panel(ui.style());
+        let fill = frame.fill;
+        let background = ui.painter().add(egui::Shape::Noop);
+        let mut opaque_figure = None;
+        let panel = egui::CentralPanel::default()
+            .frame(frame.fill(egui::Color32::TRANSPARENT))
+            .show(ui, |ui| {
+                if self.plots.big_plot().is_some() {
+                    self.layout.figure_rect = Some(ui.max_rect());
+                    self.plots.big_ui(ui);
+                    return;
                 }
-                Scene::ImageBatch => self.image_scene.batch_ui(ui, plane.step, plane.alpha_bar),
-                Scene::Mixture2D | Scene::Theory(_) => {
-                    Some(ui.vertical_centered(|ui| self.plane.viewer.ui(ui, plane)).inner)
-                }
-            };
-        });
+                self.layout.figure_rect = match scene {
+                    Scene::ImageForward => self.image_scene_ui(ui),
+                    Scene::Train2D => {
+                        self.train_scene.ui(ui);
+                        Some(ui.min_rect())
+                    }
+                    Scene::ImageBatch => {
+                        // The grid shades every pixel of its rectangle.
+                        opaque_figure = self.image_scene.batch_ui(ui, plane.step, plane.alpha_bar);
+                        opaque_figure
+                    }
+                    Scene::Mixture2D | Scene::Theory(_) => {
+                        let rect = ui.vertical_centered(|ui| self.plane.viewer.ui(ui, plane)).inner;
+                        // The density shades the whole square; without it the particles float.
+                        opaque_figure = plane.show_density.then_some(rect);
+                        Some(rect)
+                    }
+                };
+            });
+        ui.painter()
+            .set(background, fill_around(panel.response.rect, opaque_figure, fill));
     }
 
     /// A theory scene fills the window beside the controls: its plots are the figure.
@@ -411,6 +453,31 @@ impl eframe::App for ExplorerApp {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_fill_around_a_figure_covers_the_rest_of_the_panel_once() {
+        let panel = egui::Rect::from_min_max(egui::pos2(0.0, 0.0), egui::pos2(100.0, 80.0));
+        let hole = egui::Rect::from_min_max(egui::pos2(21.0, 11.0), egui::pos2(61.0, 71.0));
+        let egui::Shape::Mesh(mesh) = fill_around(panel, Some(hole), egui::Color32::RED) else {
+            panic!("a mesh");
+        };
+        // Two triangles per piece; their areas add up to the panel less the
+        // hole shrunk by a point (38 × 58), so no piece overlaps another.
+        let area: f32 = mesh
+            .indices
+            .chunks(3)
+            .map(|t| {
+                let [a, b, c] = [0, 1, 2].map(|i| mesh.vertices[t[i] as usize].pos);
+                ((b - a).x * (c - a).y - (b - a).y * (c - a).x).abs() / 2.0
+            })
+            .sum();
+        assert!((area - (100.0 * 80.0 - 38.0 * 58.0)).abs() < 1e-3, "{area}");
+        assert_eq!(mesh.indices.len(), 4 * 6);
+        let egui::Shape::Mesh(whole) = fill_around(panel, None, egui::Color32::RED) else {
+            panic!("a mesh");
+        };
+        assert_eq!(whole.indices.len(), 6, "no figure: the whole panel");
+    }
 
     #[test]
     fn images_magnify_by_whole_numbers_and_shrink_when_too_large() {

@@ -166,6 +166,9 @@ impl PlotsPanel {
             .allow_drag(false)
             .allow_zoom(false)
             .allow_scroll(false)
+            // The strip's own fill shows through: the plot's darker one shaded
+            // each plot's area a second time.
+            .show_background(false)
             .x_axis_label("t")
             .show(ui, |plot_ui| {
                 for (name, color, points) in lines {

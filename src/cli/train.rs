@@ -46,6 +46,14 @@ pub struct TrainArgs {
     /// AdamW's learning rate.
     #[arg(long, default_value_t = AdamWConfig::default().learning_rate)]
     pub lr: f64,
+    /// After warm-up the learning rate falls along a half cosine to 0 at --steps
+    /// (instead of staying constant).
+    #[arg(long)]
+    pub cosine_decay: bool,
+    /// Start from this trained model's weights (its architecture must match the
+    /// run's options) instead of fresh ones: to train a shipped model further.
+    #[arg(long)]
+    pub init: Option<PathBuf>,
     /// U-Net channels at full resolution (images) or MLP width (2D).
     #[arg(long)]
     pub channels: Option<usize>,
@@ -194,6 +202,7 @@ pub fn train(args: &TrainArgs, out: &mut dyn std::io::Write) -> Result<()> {
         batch: args.batch,
         optimizer: AdamWConfig {
             learning_rate: args.lr,
+            cosine_decay_steps: if args.cosine_decay { args.steps } else { 0 },
             ..AdamWConfig::default()
         },
         ema_decay: args.ema_decay,
@@ -217,6 +226,17 @@ pub fn train(args: &TrainArgs, out: &mut dyn std::io::Write) -> Result<()> {
             trainer.step_count()
         )?;
         trainer
+    } else if let Some(init) = &args.init {
+        let mut trainer = Trainer::from_weights(init, model_config, config, data)?;
+        // All the steps behind the starting weights, so a chain of runs adds up.
+        let init_steps = trainer.model().total_training_steps();
+        trainer.set_info("init", init.display().to_string());
+        trainer.set_info(
+            "init_steps",
+            init_steps.map_or_else(|| "unknown".into(), |s| s.to_string()),
+        );
+        writeln!(out, "starting from the weights of {}", init.display())?;
+        trainer
     } else {
         Trainer::new(model_config, config, data)?
     };
@@ -224,6 +244,8 @@ pub fn train(args: &TrainArgs, out: &mut dyn std::io::Write) -> Result<()> {
     trainer.set_info("seed", args.seed.to_string());
     trainer.set_info("batch", args.batch.to_string());
     trainer.set_info("learning_rate", args.lr.to_string());
+    let lr_schedule = if args.cosine_decay { "cosine" } else { "constant" };
+    trainer.set_info("learning_rate_schedule", lr_schedule.into());
     trainer.set_info("loss", args.loss.to_string());
     trainer.set_info("timestep_sampling", args.timesteps.to_string());
     trainer.set_info("label_dropout", args.label_dropout.to_string());

@@ -181,9 +181,7 @@ impl<'a> FrameRecorder<'a> {
 
     /// Keeps `x`'s points; breaks the run when cancelled or when they cannot be read.
     pub fn record(&mut self, x: &Tensor) -> ControlFlow<()> {
-        if self.job.is_cancelled() {
-            return ControlFlow::Break(());
-        }
+        self.job.keep_going()?;
         match points(x) {
             Ok(p) => {
                 self.frames.push(p);

@@ -153,9 +153,7 @@ pub fn compute(setup: &Setup, job: &JobContext) -> Result<Inpainted> {
         &start,
         &mut rng,
         |step| {
-            if job.is_cancelled() {
-                return ControlFlow::Break(());
-            }
+            job.keep_going()?;
             if STRIP.contains(&(step.index + 1)) {
                 match first_row(&step.x_next) {
                     Ok(row) => strip.push(row),

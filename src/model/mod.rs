@@ -23,6 +23,7 @@ pub mod shipped;
 pub mod tensor_ops;
 #[cfg(test)]
 mod test_support;
+pub mod timestep_sampler;
 pub mod train;
 pub mod unet;
 mod unet_training;

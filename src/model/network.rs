@@ -177,6 +177,15 @@ pub struct TrainedModel {
 }
 
 impl TrainedModel {
+    /// Optimiser steps behind these weights in all: this file's run plus those
+    /// of the model it started from (`train --init`), when the file says.
+    #[must_use]
+    pub fn total_training_steps(&self) -> Option<u64> {
+        let steps = |key: &str| self.info.get(key).and_then(|v| v.parse::<u64>().ok());
+        let own = steps("training.steps")?;
+        Some(own + steps("training.init_steps").unwrap_or(0))
+    }
+
     /// A freshly initialised model from `seed`.
     ///
     /// # Errors

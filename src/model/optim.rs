@@ -22,6 +22,10 @@ pub struct AdamWConfig {
     pub warmup_steps: usize,
     /// Gradients are scaled down to at most this global L2 norm.
     pub max_grad_norm: f64,
+    /// 0 keeps the learning rate constant after warm-up; otherwise it falls
+    /// along a half cosine from `learning_rate` after warm-up to 0 at this
+    /// step (Loshchilov & Hutter 2017, eq. 5, one cycle without restarts).
+    pub cosine_decay_steps: usize,
 }
 
 impl Default for AdamWConfig {
@@ -31,7 +35,26 @@ impl Default for AdamWConfig {
             weight_decay: 0.0,
             warmup_steps: 200,
             max_grad_norm: 1.0,
+            cosine_decay_steps: 0,
         }
+    }
+}
+
+impl AdamWConfig {
+    /// The learning rate of `step` (counted from 1): the linear warm-up, then
+    /// constant, or the half cosine over the steps after warm-up (the shape of
+    /// transformers' `get_cosine_schedule_with_warmup`).
+    #[must_use]
+    pub fn learning_rate_at(&self, step: usize) -> f64 {
+        let warmup_steps = self.warmup_steps.max(1);
+        if step < warmup_steps {
+            return self.learning_rate * step as f64 / warmup_steps as f64;
+        }
+        if self.cosine_decay_steps <= warmup_steps {
+            return self.learning_rate;
+        }
+        let progress = ((step - warmup_steps) as f64 / (self.cosine_decay_steps - warmup_steps) as f64).min(1.0);
+        self.learning_rate * 0.5 * (1.0 + (std::f64::consts::PI * progress).cos())
     }
 }
 
@@ -102,8 +125,7 @@ impl AdamW {
         } else {
             1.0
         };
-        let warmup = (step as f64 / self.config.warmup_steps.max(1) as f64).min(1.0);
-        let lr = self.config.learning_rate * warmup;
+        let lr = self.config.learning_rate_at(step);
         let exponent = i32::try_from(step).unwrap_or(i32::MAX);
         let constants = AdamConstants {
             clip: clip as f32,
@@ -221,6 +243,7 @@ mod tests {
             weight_decay: 0.01,
             warmup_steps: 1,
             max_grad_norm: 1.0,
+            cosine_decay_steps: 0,
         };
         let mut adam = AdamW::new(config, &vars).unwrap();
         let c = Tensor::new(&[3.0f32, -4.0], &Device::Cpu).unwrap();
@@ -238,6 +261,36 @@ mod tests {
         let first = adam.first["w"].to_vec1::<f32>().unwrap();
         // m after three steps of the clipped gradient g = (0.6, −0.8): (1 − 0.9³)·g.
         assert!((f64::from(first[0]) - 0.271 * 0.6).abs() < 1e-6, "{first:?}");
+    }
+
+    #[test]
+    fn the_cosine_schedule_halves_at_its_midpoint_and_ends_at_zero() {
+        // SGDR's eq. 5 with η_min = 0 over the 80 steps after 10 of warm-up:
+        // η = ½ η_max (1 + cos(π · (step − 10)/80)); step 30 is a quarter of
+        // the way, ½ · 2 · (1 + cos(π/4)) = 1 + √½.
+        let config = AdamWConfig {
+            learning_rate: 2.0,
+            warmup_steps: 10,
+            cosine_decay_steps: 90,
+            ..AdamWConfig::default()
+        };
+        let expected = [
+            (5, 1.0),
+            (10, 2.0),
+            (30, 1.0 + std::f64::consts::FRAC_1_SQRT_2),
+            (50, 1.0),
+            (90, 0.0),
+            (150, 0.0),
+        ];
+        for (step, lr) in expected {
+            let got = config.learning_rate_at(step);
+            assert!((got - lr).abs() < 1e-12, "step {step}: {got} vs {lr}");
+        }
+        let constant = AdamWConfig {
+            cosine_decay_steps: 0,
+            ..config
+        };
+        assert!((constant.learning_rate_at(5000) - 2.0).abs() < 1e-12);
     }
 
     #[test]
