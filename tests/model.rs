@@ -171,6 +171,15 @@ fn classes_out_of_range_and_wrong_shapes_are_errors() {
     assert!(model.predict(&wrong, level, None).is_err());
 }
 
+/// A trainer on the 2D blobs after `steps` steps.
+fn blob_trainer_after(config: TrainConfig, steps: usize) -> Trainer {
+    let mut trainer = Trainer::new(mlp_config(32, 2), config, blob_data(500)).unwrap();
+    for _ in 0..steps {
+        trainer.step().unwrap();
+    }
+    trainer
+}
+
 #[test]
 fn training_is_deterministic_and_resumes_exactly() {
     let config = TrainConfig {
@@ -178,14 +187,8 @@ fn training_is_deterministic_and_resumes_exactly() {
         seed: 9,
         ..TrainConfig::default()
     };
-    let mut straight = Trainer::new(mlp_config(32, 2), config, blob_data(500)).unwrap();
-    for _ in 0..6 {
-        straight.step().unwrap();
-    }
-    let mut first_half = Trainer::new(mlp_config(32, 2), config, blob_data(500)).unwrap();
-    for _ in 0..3 {
-        first_half.step().unwrap();
-    }
+    let straight = blob_trainer_after(config, 6);
+    let first_half = blob_trainer_after(config, 3);
     let checkpoint = scratch("resume.ckpt.safetensors");
     first_half.save_checkpoint(&checkpoint).unwrap();
     drop(first_half);
@@ -201,10 +204,7 @@ fn training_is_deterministic_and_resumes_exactly() {
     );
 
     let other_seed = TrainConfig { seed: 10, ..config };
-    let mut different = Trainer::new(mlp_config(32, 2), other_seed, blob_data(500)).unwrap();
-    for _ in 0..6 {
-        different.step().unwrap();
-    }
+    let different = blob_trainer_after(other_seed, 6);
     assert_ne!(weights(straight.model()), weights(different.model()));
 
     let err = Trainer::resume(&checkpoint, mlp_config(16, 2), config, blob_data(500))
@@ -220,11 +220,7 @@ fn training_can_start_from_a_saved_model() {
         seed: 3,
         ..TrainConfig::default()
     };
-    let mut first = Trainer::new(mlp_config(32, 2), config, blob_data(500)).unwrap();
-    for _ in 0..4 {
-        first.step().unwrap();
-    }
-    let saved = first.ema_model().unwrap();
+    let saved = blob_trainer_after(config, 4).ema_model().unwrap();
     let path = scratch("init.safetensors");
     saved.save(&path).unwrap();
     let mut further = Trainer::from_weights(&path, mlp_config(32, 2), config, blob_data(500)).unwrap();
