@@ -15,27 +15,9 @@ cd "$(dirname "$0")/.."
 out="${1:-assets/screenshots/explorer.png}"
 size="${2:-1280x720}"
 shift $(($# > 2 ? 2 : $#))
-bin="${NOISESCOPE_BIN:-target/release/noisescope}"
-if [ ! -x "$bin" ]; then
-    cargo build --release
-fi
-display=":${SCREENSHOT_DISPLAY:-97}"
-Xvfb "$display" -screen 0 "${size}x24" >/dev/null 2>&1 &
-xvfb_pid=$!
-app_pid=""
-cleanup() {
-    [ -n "$app_pid" ] && kill "$app_pid" 2>/dev/null
-    kill "$xvfb_pid" 2>/dev/null
-}
-trap cleanup EXIT
-export DISPLAY="$display"
-XDG_RUNTIME_DIR="$(mktemp -d)"
-chmod 700 "$XDG_RUNTIME_DIR"
-export XDG_RUNTIME_DIR
-# A fresh session, so the window opens as a first start would.
-NOISESCOPE_SESSION="$XDG_RUNTIME_DIR/session.lesson"
-export NOISESCOPE_SESSION
-sleep 1
+# shellcheck source=tests/virtual_screen.sh
+. tests/virtual_screen.sh
+start_virtual_screen ":${SCREENSHOT_DISPLAY:-97}" "$size"
 # Without a window manager there is no full screen: the window is made the
 # screen's size instead, as presentation mode does where it cannot go full screen.
 "$bin" explore --size "$size" "$@" &

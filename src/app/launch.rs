@@ -95,6 +95,8 @@ pub fn launch(options: LaunchOptions) -> anyhow::Result<()> {
                 None => ExplorerApp::new(cc),
             }
             .map_err(Box::<dyn std::error::Error + Send + Sync>::from)?;
+            // Before presentation mode, which keeps the styles it found.
+            app.clear_background(&cc.egui_ctx);
             app.apply_launch_options(options, &cc.egui_ctx)
                 .map_err(Box::<dyn std::error::Error + Send + Sync>::from)?;
             Ok(Box::new(app))

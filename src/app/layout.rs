@@ -9,6 +9,7 @@ use std::time::Instant;
 
 use egui::Vec2;
 
+use super::background::Background;
 use super::controls::Scene;
 use super::frame_stats::FrameStats;
 use super::navigator::{self, NavigatorRequests};
@@ -35,6 +36,8 @@ pub struct LayoutState {
     pub figure_rect: Option<egui::Rect>,
     /// The side panels drawn in the last frame (controls, strip), in points.
     pub panel_rects: Vec<egui::Rect>,
+    /// Whether egui or the clear paints the panels' background.
+    pub background: Background,
 }
 
 impl Default for LayoutState {
@@ -47,6 +50,7 @@ impl Default for LayoutState {
             frame_stats: FrameStats::default(),
             figure_rect: None,
             panel_rects: Vec::new(),
+            background: Background::Painted,
         }
     }
 }
@@ -99,6 +103,15 @@ impl ExplorerApp {
     #[must_use]
     pub fn figure_rect(&self) -> Option<egui::Rect> {
         self.layout.figure_rect
+    }
+
+    /// From now on the window's clear paints the panels' background, not egui
+    /// (see [`Background`]): for a real window, whose clear colour eframe takes
+    /// from [`eframe::App::clear_color`].
+    pub fn clear_background(&mut self, ctx: &egui::Context) {
+        if self.layout.background == Background::Painted {
+            self.layout.background = Background::clear_instead_of_painting(ctx);
+        }
     }
 
     /// The side panels drawn in the last frame: the controls and the strip.
@@ -385,8 +398,11 @@ impl ExplorerApp {
                     }
                 };
             });
-        ui.painter()
-            .set(background, fill_around(panel.response.rect, opaque_figure, fill));
+        // Transparent where the clear paints the background.
+        if fill != egui::Color32::TRANSPARENT {
+            ui.painter()
+                .set(background, fill_around(panel.response.rect, opaque_figure, fill));
+        }
     }
 
     /// A theory scene fills the window beside the controls: its plots are the figure.
@@ -402,6 +418,10 @@ impl ExplorerApp {
 }
 
 impl eframe::App for ExplorerApp {
+    fn clear_color(&self, visuals: &egui::Visuals) -> [f32; 4] {
+        self.layout.background.clear_color(visuals)
+    }
+
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
         let started = Instant::now();
         self.sync_theme(ui.ctx());

@@ -2,6 +2,7 @@
 //! timeline and the schedule plots below. The app only draws and routes: runs
 //! happen on the [`Worker`], GPU work in [`crate::render`].
 
+pub mod background;
 mod classroom;
 pub mod command;
 pub mod controls;

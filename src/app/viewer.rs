@@ -123,12 +123,13 @@ impl PlaneViewer {
             self.arrows_alpha_bar = Some(alpha_bar);
         }
         let cell = rect.width() / ARROW_GRID as f32;
-        let stroke = Stroke::new(1.2, Color32::from_rgba_unmultiplied(255, 255, 255, 150));
-        for (p, direction) in &self.arrows {
+        let color = Color32::from_rgba_unmultiplied(255, 255, 255, 150);
+        let shapes = self.arrows.iter().flat_map(|(p, direction)| {
             let origin = self.to_screen(rect, [p.x, p.y]);
             let tip = Vec2::new(direction.x, -direction.y) * 0.45 * cell;
-            ui.painter().arrow(origin, tip, stroke);
-        }
+            arrow_shapes(origin, tip, color)
+        });
+        ui.painter().extend(shapes);
     }
 
     fn axes_ui(&self, ui: &egui::Ui, rect: Rect) {
@@ -144,6 +145,37 @@ impl PlaneViewer {
             painter.text(anchor, align, text, egui::FontId::proportional(12.0), color);
         }
     }
+}
+
+/// Half the arrow shaft's width, in points.
+const SHAFT_HALF_WIDTH: f32 = 0.6;
+
+/// An arrow from `origin` along `tip`: a shaft and a head, two filled convex
+/// polygons (anti-aliased, 17 triangles). egui's stroked arrow is three
+/// feathered lines, 30 triangles and more pixels: 289 of them were a tenth of
+/// a frame on a software renderer.
+fn arrow_shapes(origin: Pos2, tip: Vec2, color: Color32) -> [egui::Shape; 2] {
+    let length = tip.length().max(1e-3);
+    let along = tip / length;
+    let across = along.rot90();
+    let head_length = (length * 0.35).min(6.0);
+    let head_half_width = head_length * 0.55;
+    let neck = origin + along * (length - head_length);
+    let shaft = vec![
+        origin + across * SHAFT_HALF_WIDTH,
+        neck + across * SHAFT_HALF_WIDTH,
+        neck - across * SHAFT_HALF_WIDTH,
+        origin - across * SHAFT_HALF_WIDTH,
+    ];
+    let head = vec![
+        neck + across * head_half_width,
+        origin + tip,
+        neck - across * head_half_width,
+    ];
+    [
+        egui::Shape::convex_polygon(shaft, color, Stroke::NONE),
+        egui::Shape::convex_polygon(head, color, Stroke::NONE),
+    ]
 }
 
 /// p_t on a `grid × grid` lattice over the view (rows from the top), relative

@@ -17,7 +17,10 @@
 //!
 //! Targets (issue 13), as ratios to a nearly empty eframe app in the same run
 //! (through the same harness path as the explorer; a plain `build_ui` window
-//! is printed too, and is several times cheaper to render on lavapipe),
+//! is printed too). Both are set up as `explore` opens a window: the clear
+//! paints the background and the panels paint no fill (`app::background`),
+//! for a full-window fill costs about 30 ms on lavapipe and made the
+//! reference window look three times dearer than a real one.
 //! for a frame rendered and read back: median at most 2×, p99 at most 3×, for
 //! the 2D scene at rest, the 2D scene streaming a 1000-step run and the image
 //! batch streaming a 1000-step DDPM run. The ratios are printed, not asserted.
@@ -28,6 +31,7 @@ use std::time::{Duration, Instant};
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use noisescope::app::ExplorerApp;
+use noisescope::app::background::Background;
 use noisescope::diffusion::sampler::SamplerKind;
 
 fn percentile(sorted_ms: &[f64], p: f64) -> f64 {
@@ -200,10 +204,11 @@ impl eframe::App for EmptyApp {
 }
 
 fn measure_reference_eframe() -> (f64, f64) {
-    let mut harness = Harness::builder()
-        .with_size([1280.0, 720.0])
-        .wgpu()
-        .build_eframe(|_cc| EmptyApp);
+    let mut harness = Harness::builder().with_size([1280.0, 720.0]).wgpu().build_eframe(|cc| {
+        // As a real window draws: the clear paints the background.
+        let _ = Background::clear_instead_of_painting(&cc.egui_ctx);
+        EmptyApp
+    });
     let mut times = FrameTimes::default();
     for _ in 0..200 {
         times.frame(&mut harness);
@@ -219,10 +224,12 @@ fn main() {
         "  the eframe path's empty window costs {:.1}× the plain one (median)",
         empty.0 / ui_only.0
     );
-    let mut harness = Harness::builder()
-        .with_size([1280.0, 720.0])
-        .wgpu()
-        .build_eframe(|cc| ExplorerApp::new(cc).expect("the explorer starts"));
+    let mut harness = Harness::builder().with_size([1280.0, 720.0]).wgpu().build_eframe(|cc| {
+        let mut app = ExplorerApp::new(cc).expect("the explorer starts");
+        // As `explore` opens it: the clear paints the background, not egui.
+        app.clear_background(&cc.egui_ctx);
+        app
+    });
     measure(&mut harness, "2D mixture", empty);
     harness.state_mut().show_scene(noisescope::scenes::SceneId::ImageBatch);
     harness.run_steps(2);
