@@ -17,13 +17,15 @@
 //!
 //! Targets (issue 13), as ratios to a nearly empty eframe app in the same run
 //! (through the same harness path as the explorer; a plain `build_ui` window
-//! is printed too). Both are set up as `explore` opens a window: the clear
-//! paints the background and the panels paint no fill (`app::background`),
-//! for a full-window fill costs about 30 ms on lavapipe and made the
-//! reference window look three times dearer than a real one.
-//! for a frame rendered and read back: median at most 2×, p99 at most 3×, for
-//! the 2D scene at rest, the 2D scene streaming a 1000-step run and the image
-//! batch streaming a 1000-step DDPM run. The ratios are printed, not asserted.
+//! is printed too), for a frame rendered and read back: median at most 2×,
+//! p99 at most 3×, for the 2D scene at rest, the 2D scene streaming a
+//! 1000-step run and the image batch streaming a 1000-step DDPM run. The
+//! ratios are printed, not asserted.
+//!
+//! Both windows are set up as `explore` opens one: the clear paints the
+//! background and the panels paint no fill (`app::background`). A full-window
+//! fill costs about 30 ms on lavapipe; painted, it made the reference window
+//! look three to five times dearer than a real one.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 
 use std::time::{Duration, Instant};
