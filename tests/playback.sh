@@ -27,14 +27,23 @@ shift $(($# > 2 ? 2 : $#))
 . tests/virtual_screen.sh
 start_virtual_screen ":${PLAYBACK_DISPLAY:-92}" "$size"
 stats="$scratch/frames.csv"
+# summarise FROM_MS: the frames that began at FROM_MS or later; an interval
+# over 500 ms is the idle wait after playback ends.
+summarise() {
+    awk -F, -v from="$1" 'NR > 1 && $2 >= from && $4 < 500 { print $4, $3 }' "$stats" |
+        sort -n | awk -v scene="$scene" '{ v[NR] = $1; ui += $2 } END {
+            if (NR == 0) { print scene ": no frames"; exit 1 }
+            printf "%s: frames %d  interval median %.1f ms  p90 %.1f ms  (UI pass %.1f ms on average)\n",
+                scene, NR, v[int((NR + 1) / 2)], v[int(NR * 0.9 + 0.5)], ui / NR
+        }'
+}
 if [ "$scene" = empty ]; then
     empty_bin=target/release/examples/empty_window
     [ -x "$empty_bin" ] || cargo build --release --example empty_window
     "$empty_bin" "$size" "$stats" 8
-    start_ms=$(($(head -2 "$stats" | tail -1 | cut -d, -f2) + 1000))
-    awk -F, -v from="$start_ms" 'NR > 1 && $2 >= from { print $4 }' "$stats" | sort -n |
-        awk '{ v[NR] = $1 } END { printf "empty window: frames %d  interval median %.1f ms  p90 %.1f ms\n", NR, v[int((NR + 1) / 2)], v[int(NR * 0.9 + 0.5)] }'
-    exit 0
+    # From a second after the first frame, past start-up.
+    summarise $(($(head -2 "$stats" | tail -1 | cut -d, -f2) + 1000))
+    exit
 fi
 "$bin" explore --scene "$scene" --size "$size" --frame-stats "$stats" &
 app_pid=$!
@@ -53,10 +62,5 @@ xdotool key End
 sleep 0.3
 xdotool key space
 sleep "${PLAYBACK_SECS:-4}"
-# Frames from 400 ms after Space; an interval over 500 ms is the idle wait after playback ends.
-awk -F, -v from=$((start_ms + 700)) 'NR > 1 && $2 >= from && $4 < 500 { print $4, $3 }' "$stats" |
-    sort -n | awk '{ v[NR] = $1; ui += $2 } END {
-        if (NR == 0) { print "no frames"; exit 1 }
-        printf "frames %d  interval median %.1f ms  p90 %.1f ms  (UI pass %.1f ms on average)\n",
-            NR, v[int((NR + 1) / 2)], v[int(NR * 0.9 + 0.5)], ui / NR
-    }'
+# Frames from 400 ms after Space.
+summarise $((start_ms + 700))

@@ -24,5 +24,7 @@ start_virtual_screen() {
 stop_virtual_screen() {
     [ -n "$app_pid" ] && kill "$app_pid" 2>/dev/null
     kill "$xvfb_pid" 2>/dev/null
+    # Until the display is free again, so that a next run can open it.
+    wait "$xvfb_pid" 2>/dev/null || true
     rm -rf "$scratch"
 }
