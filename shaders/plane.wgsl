@@ -11,6 +11,10 @@ struct View {
     particle_color: vec4<f32>,
     trail_color: vec4<f32>,
     x0_color: vec4<f32>,
+    arrow_color: vec4<f32>,
+    // clip units per point, points of length per unit of direction,
+    // the shaft's half-width and the head's longest length in points.
+    arrow_geometry: vec4<f32>,
 }
 
 // Each component: mean.xy, std, weight (normalised).
@@ -116,4 +120,75 @@ fn x0_segment_fs() -> @location(0) vec4<f32> {
     let c = view.x0_color;
     let a = 0.35 * c.a;
     return vec4<f32>(c.rgb * a, a);
+}
+
+// The score arrows, instanced: a shaft (two triangles) and a head (one), nine
+// vertices per arrow. Each vertex carries its signed distances in points to
+// the shape's edges, which interpolate exactly (they are linear), so the
+// fragment stage can anti-alias the edges the way egui's feathering does.
+// The geometry is grown by GROW points so the soft edge has room; the shaft
+// and head meet at the neck without overlapping (no double-blended seam).
+const GROW: f32 = 1.0;
+const FAR: f32 = 1e4;
+
+struct ArrowOut {
+    @builtin(position) position: vec4<f32>,
+    @location(0) edges: vec4<f32>,
+}
+
+// Signed distance of q from the line through a and b, positive to its left.
+fn left_of(q: vec2<f32>, a: vec2<f32>, b: vec2<f32>) -> f32 {
+    let d = normalize(b - a);
+    return dot(q - a, vec2<f32>(-d.y, d.x));
+}
+
+@vertex
+fn arrow_vs(@builtin(vertex_index) index: u32, @location(0) origin: vec2<f32>, @location(1) direction: vec2<f32>) -> ArrowOut {
+    let clip_per_point = view.arrow_geometry.x;
+    let tip = direction * view.arrow_geometry.y;
+    let length_points = max(length(tip), 1e-3);
+    let along = select(vec2<f32>(1.0, 0.0), tip / length_points, length(tip) > 1e-6);
+    let across = vec2<f32>(-along.y, along.x);
+    let half_width = view.arrow_geometry.z;
+    let head_length = min(0.35 * length_points, view.arrow_geometry.w);
+    let head_half_width = 0.55 * head_length;
+    let neck = along * (length_points - head_length);
+    var q: vec2<f32>;
+    var edges: vec4<f32>;
+    if index < 6u {
+        // Shaft corners, in strip order per triangle: (0,1,2) and (2,1,3).
+        let corner = array<u32, 6>(0u, 1u, 2u, 2u, 1u, 3u)[index];
+        let back = select(-GROW, length_points - head_length, (corner & 1u) == 1u);
+        let side = select(-1.0, 1.0, (corner & 2u) == 2u);
+        q = along * back + across * side * (half_width + GROW);
+        let a = dot(q, across);
+        edges = vec4<f32>(half_width - a, half_width + a, dot(q, along), FAR);
+    } else {
+        let left = neck + across * head_half_width;
+        let right = neck - across * head_half_width;
+        let grown = array<vec2<f32>, 3>(
+            neck + across * (head_half_width + 2.0 * GROW),
+            tip + along * 2.0 * GROW,
+            neck - across * (head_half_width + 2.0 * GROW),
+        );
+        q = grown[index - 6u];
+        edges = vec4<f32>(left_of(q, tip, left), left_of(q, right, tip), FAR, FAR);
+    }
+    var out: ArrowOut;
+    let base = (origin - view.center) * view.scale;
+    out.position = vec4<f32>(base + q * clip_per_point, 0.0, 1.0);
+    out.edges = edges;
+    return out;
+}
+
+@fragment
+fn arrow_fs(in: ArrowOut) -> @location(0) vec4<f32> {
+    // Each edge's distance in pixels, then coverage over a one-pixel ramp.
+    let pixels = in.edges / max(fwidth(in.edges), vec4<f32>(1e-6));
+    let coverage = clamp(min(min(pixels.x, pixels.y), min(pixels.z, pixels.w)) + 0.5, 0.0, 1.0);
+    let alpha = view.arrow_color.a * coverage;
+    if alpha <= 0.0 {
+        discard;
+    }
+    return vec4<f32>(view.arrow_color.rgb * alpha, alpha);
 }

@@ -419,7 +419,7 @@ fn guided_levels_ui(ui: &mut egui::Ui, interval: &mut SigmaInterval) {
     let choices = [
         (f64::INFINITY, "every σ"),
         (5.0, "σ ≤ 5"),
-        (3.0, "σ ≤ 3"),
+        (2.5, "σ ≤ 2.5"),
         (1.0, "σ ≤ 1"),
     ];
     let label = |i: &SigmaInterval| {

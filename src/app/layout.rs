@@ -391,7 +391,9 @@ impl ExplorerApp {
                         opaque_figure
                     }
                     Scene::Mixture2D | Scene::Theory(_) => {
-                        let rect = ui.vertical_centered(|ui| self.plane.viewer.ui(ui, plane)).inner;
+                        let rect = ui
+                            .vertical_centered(|ui| self.plane.viewer.ui(ui, plane, self.render_state.as_ref()))
+                            .inner;
                         // The density shades the whole square; without it the particles float.
                         opaque_figure = plane.show_density.then_some(rect);
                         Some(rect)

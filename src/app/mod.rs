@@ -456,6 +456,7 @@ impl ExplorerApp {
         self.timeline.alpha_bar = alpha_bar;
         PlaneFrame {
             step: u32::try_from(self.timeline.current).unwrap_or(0),
+            frames: u32::try_from(self.run.expected_frames()).unwrap_or(0),
             particles: u32::try_from(self.run.batch()).unwrap_or(0),
             alpha_bar,
             // The density and score drawn are the mixture's: right for it, and for

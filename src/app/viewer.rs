@@ -4,10 +4,10 @@
 use std::sync::Arc;
 
 use candle_core::{Device, Tensor};
-use egui::{Color32, Pos2, Rect, Stroke, Vec2};
+use egui::{Color32, Rect, Stroke, Vec2};
 
 use crate::diffusion::mixture::GaussianMixture;
-use crate::render::plane::{PlaneCallback, ViewUniform};
+use crate::render::plane::{PlaneCallback, PlaneResources, ViewUniform};
 
 /// Arrows per side of the score grid.
 const ARROW_GRID: usize = 17;
@@ -16,12 +16,18 @@ const TRAIL_PARTICLES: u32 = 150;
 /// Trails cover at most this many recent steps: a 1000-step run drew 1000
 /// segments per particle per frame, 300 ms a frame on lavapipe (the benchmark).
 const TRAIL_STEPS: u32 = 100;
+/// Trails have about this many segments at most, each spanning several steps
+/// when the trail covers more: a software renderer pays for every triangle,
+/// and 100 one-step segments of 150 trails were a fifth of a frame.
+const TRAIL_SEGMENTS: u32 = 25;
 
 /// What the viewer shows this frame.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct PlaneFrame {
     /// The frame index on the GPU.
     pub step: u32,
+    /// Frames in the whole run.
+    pub frames: u32,
     /// Particles per frame.
     pub particles: u32,
     /// ᾱ at the frame's t.
@@ -40,7 +46,6 @@ pub struct PlaneFrame {
 pub struct PlaneViewer {
     mixture: Arc<GaussianMixture>,
     half_extent: f32,
-    arrows: Vec<(Pos2, Vec2)>,
     arrows_alpha_bar: Option<f64>,
 }
 
@@ -52,7 +57,6 @@ impl PlaneViewer {
         Self {
             mixture,
             half_extent,
-            arrows: Vec::new(),
             arrows_alpha_bar: None,
         }
     }
@@ -63,9 +67,9 @@ impl PlaneViewer {
         self.half_extent
     }
 
-    /// Draws the view into the remaining space.
-    /// Draws the view, square and as large as fits; its rectangle.
-    pub fn ui(&mut self, ui: &mut egui::Ui, frame: PlaneFrame) -> Rect {
+    /// Draws the view, square and as large as fits; its rectangle. The score
+    /// arrows go to the GPU through `render_state` (none without one).
+    pub fn ui(&mut self, ui: &mut egui::Ui, frame: PlaneFrame, render_state: Option<&egui_wgpu::RenderState>) -> Rect {
         let size = ui.available_size();
         let side = size.x.min(size.y).max(50.0);
         let (rect, _response) = ui.allocate_exact_size(Vec2::splat(side), egui::Sense::hover());
@@ -85,9 +89,25 @@ impl PlaneViewer {
             trail_color: [0.55, 0.85, 1.0, 0.18],
             // The density's amber family would hide it; a light green reads on both.
             x0_color: [0.6, 1.0, 0.55, 0.9],
+            arrow_color: [1.0, 1.0, 1.0, 150.0 / 255.0],
+            arrow_geometry: [
+                2.0 / side,
+                0.45 * side / ARROW_GRID as f32,
+                SHAFT_HALF_WIDTH_POINTS,
+                HEAD_LENGTH_POINTS,
+            ],
         };
+        // The same stride all run long, so a trail's shape holds still as it plays.
+        let trail_stride = TRAIL_STEPS
+            .min(frame.frames.saturating_sub(1))
+            .div_ceil(TRAIL_SEGMENTS)
+            .max(1);
         let trail_from = if frame.show_trails {
-            frame.step.saturating_sub(TRAIL_STEPS)
+            frame
+                .step
+                .saturating_sub(TRAIL_STEPS)
+                .next_multiple_of(trail_stride)
+                .min(frame.step)
         } else {
             frame.step
         };
@@ -95,41 +115,35 @@ impl PlaneViewer {
             view,
             step: frame.step,
             trail_from,
+            trail_stride,
             particles: frame.particles,
             trail_particles: if frame.show_trails { TRAIL_PARTICLES } else { 0 },
             show_density: frame.show_density,
+            show_score: frame.show_score,
             show_x0: frame.show_x0,
         };
         ui.painter()
             .add(egui_wgpu::Callback::new_paint_callback(rect, callback));
         if frame.show_score {
-            self.arrows_ui(ui, rect, frame.alpha_bar);
+            self.upload_arrows(render_state, frame.alpha_bar);
         }
         self.axes_ui(ui, rect);
         rect
     }
 
-    fn to_screen(&self, rect: Rect, p: [f32; 2]) -> Pos2 {
-        let half = rect.width() / 2.0;
-        Pos2::new(
-            rect.center().x + p[0] / self.half_extent * half,
-            rect.center().y - p[1] / self.half_extent * half,
-        )
-    }
-
-    fn arrows_ui(&mut self, ui: &egui::Ui, rect: Rect, alpha_bar: f64) {
-        if self.arrows_alpha_bar != Some(alpha_bar) {
-            self.arrows = score_grid(&self.mixture, self.half_extent, alpha_bar).unwrap_or_default();
+    /// Recomputes the score arrows when ᾱ changed and hands them to the GPU.
+    fn upload_arrows(&mut self, render_state: Option<&egui_wgpu::RenderState>, alpha_bar: f64) {
+        if self.arrows_alpha_bar == Some(alpha_bar) {
+            return;
+        }
+        let Some(state) = render_state else {
+            return;
+        };
+        let arrows = score_grid(&self.mixture, self.half_extent, alpha_bar).unwrap_or_default();
+        if let Some(plane) = state.renderer.write().callback_resources.get_mut::<PlaneResources>() {
+            plane.set_arrows(&state.device, &state.queue, &arrows);
             self.arrows_alpha_bar = Some(alpha_bar);
         }
-        let cell = rect.width() / ARROW_GRID as f32;
-        let color = Color32::from_rgba_unmultiplied(255, 255, 255, 150);
-        let shapes = self.arrows.iter().flat_map(|(p, direction)| {
-            let origin = self.to_screen(rect, [p.x, p.y]);
-            let tip = Vec2::new(direction.x, -direction.y) * 0.45 * cell;
-            arrow_shapes(origin, tip, color)
-        });
-        ui.painter().extend(shapes);
     }
 
     fn axes_ui(&self, ui: &egui::Ui, rect: Rect) {
@@ -148,35 +162,9 @@ impl PlaneViewer {
 }
 
 /// Half the arrow shaft's width, in points.
-const SHAFT_HALF_WIDTH: f32 = 0.6;
-
-/// An arrow from `origin` along `tip`: a shaft and a head, two filled convex
-/// polygons (anti-aliased, 17 triangles). egui's stroked arrow is three
-/// feathered lines, 30 triangles and more pixels: 289 of them were a tenth of
-/// a frame on a software renderer.
-fn arrow_shapes(origin: Pos2, tip: Vec2, color: Color32) -> [egui::Shape; 2] {
-    let length = tip.length().max(1e-3);
-    let along = tip / length;
-    let across = along.rot90();
-    let head_length = (length * 0.35).min(6.0);
-    let head_half_width = head_length * 0.55;
-    let neck = origin + along * (length - head_length);
-    let shaft = vec![
-        origin + across * SHAFT_HALF_WIDTH,
-        neck + across * SHAFT_HALF_WIDTH,
-        neck - across * SHAFT_HALF_WIDTH,
-        origin - across * SHAFT_HALF_WIDTH,
-    ];
-    let head = vec![
-        neck + across * head_half_width,
-        origin + tip,
-        neck - across * head_half_width,
-    ];
-    [
-        egui::Shape::convex_polygon(shaft, color, Stroke::NONE),
-        egui::Shape::convex_polygon(head, color, Stroke::NONE),
-    ]
-}
+const SHAFT_HALF_WIDTH_POINTS: f32 = 0.6;
+/// The longest an arrow's head gets, in points.
+const HEAD_LENGTH_POINTS: f32 = 6.0;
 
 /// p_t on a `grid × grid` lattice over the view (rows from the top), relative
 /// to its largest value there and on a sqrt scale, like the density shader.
@@ -209,7 +197,9 @@ fn frame_extent(mixture: &GaussianMixture) -> f32 {
 }
 
 /// Score directions on a grid, scaled so the longest arrow has length 1.
-fn score_grid(mixture: &GaussianMixture, half_extent: f32, alpha_bar: f64) -> Option<Vec<(Pos2, Vec2)>> {
+/// The exact score on an `ARROW_GRID²` lattice over the view: each arrow's
+/// origin (data units) and direction, the longest of length 1.
+fn score_grid(mixture: &GaussianMixture, half_extent: f32, alpha_bar: f64) -> Option<Vec<[f32; 4]>> {
     let alpha_bar = alpha_bar.min(1.0 - 1e-6);
     let mut points = Vec::with_capacity(ARROW_GRID * ARROW_GRID * 2);
     for row in 0..ARROW_GRID {
@@ -226,12 +216,7 @@ fn score_grid(mixture: &GaussianMixture, half_extent: f32, alpha_bar: f64) -> Op
         score
             .iter()
             .enumerate()
-            .map(|(i, s)| {
-                (
-                    Pos2::new(points[2 * i], points[2 * i + 1]),
-                    Vec2::new(s[0], s[1]) / longest,
-                )
-            })
+            .map(|(i, s)| [points[2 * i], points[2 * i + 1], s[0] / longest, s[1] / longest])
             .collect(),
     )
 }

@@ -19,6 +19,8 @@ pub const MAX_COMPONENTS: usize = 32;
 const X0_SEGMENTS: u32 = 300;
 /// Bytes per particle position (two f32).
 const POSITION_BYTES: u64 = 8;
+/// Bytes per score arrow (origin and direction, four f32).
+const ARROW_BYTES: u64 = 16;
 
 /// Where the data plane sits and how it looks, for one frame.
 #[derive(Clone, Copy, Debug, PartialEq, Pod, Zeroable)]
@@ -40,6 +42,12 @@ pub struct ViewUniform {
     pub trail_color: [f32; 4],
     /// Straight RGBA of the x̂0 points and their segments from x_t.
     pub x0_color: [f32; 4],
+    /// Straight RGBA of the score arrows.
+    pub arrow_color: [f32; 4],
+    /// The score arrows' size: clip units per point, an arrow's length in
+    /// points per unit of its direction, the shaft's half-width and the
+    /// head's longest length, both in points.
+    pub arrow_geometry: [f32; 4],
 }
 
 #[derive(Clone, Copy, Pod, Zeroable)]
@@ -63,8 +71,13 @@ pub struct PlaneCallback {
     pub particles: u32,
     /// How many of them get trails.
     pub trail_particles: u32,
+    /// Steps per trail segment: trails pass through every step that is a
+    /// multiple of this, then end at `step`.
+    pub trail_stride: u32,
     /// Whether to draw the density behind.
     pub show_density: bool,
+    /// Whether to draw the score arrows set by [`PlaneResources::set_arrows`].
+    pub show_score: bool,
     /// Whether to draw each particle's x̂0, joined to it.
     pub show_x0: bool,
 }
@@ -76,6 +89,10 @@ pub struct PlaneResources {
     trails: wgpu::RenderPipeline,
     x0_particles: wgpu::RenderPipeline,
     x0_segments: wgpu::RenderPipeline,
+    arrows: wgpu::RenderPipeline,
+    /// Each score arrow's origin (data units) and direction (longest = 1).
+    arrow_instances: wgpu::Buffer,
+    arrow_count: u32,
     bind_group: wgpu::BindGroup,
     view_buffer: wgpu::Buffer,
     mixture_buffer: wgpu::Buffer,
@@ -148,6 +165,18 @@ impl PlaneResources {
         };
         let at0 = [position_attribute(0)];
         let at1 = [position_attribute(1)];
+        let arrow_attributes = [
+            position_attribute(0),
+            wgpu::VertexAttribute {
+                offset: POSITION_BYTES,
+                ..position_attribute(1)
+            },
+        ];
+        let arrow_layout = wgpu::VertexBufferLayout {
+            array_stride: ARROW_BYTES,
+            step_mode: wgpu::VertexStepMode::Instance,
+            attributes: &arrow_attributes,
+        };
         Self {
             density: builder.build_with(
                 "fullscreen_vs",
@@ -177,6 +206,9 @@ impl PlaneResources {
                 &[Some(instance_layout(&at0)), Some(instance_layout(&at1))],
                 wgpu::PrimitiveTopology::TriangleStrip,
             ),
+            arrows: builder.build("arrow", &[Some(arrow_layout)], wgpu::PrimitiveTopology::TriangleList),
+            arrow_instances: positions_buffer(device, 2),
+            arrow_count: 0,
             bind_group,
             view_buffer,
             mixture_buffer,
@@ -196,6 +228,17 @@ impl PlaneResources {
         uniform.components[..count].copy_from_slice(&components[..count]);
         uniform.count = u32::try_from(count).unwrap_or(0);
         queue.write_buffer(&self.mixture_buffer, 0, bytemuck::bytes_of(&uniform));
+    }
+
+    /// Sets the score arrows: (origin x, origin y, direction x, direction y)
+    /// each, origins in data units, the longest direction of length 1.
+    pub fn set_arrows(&mut self, device: &wgpu::Device, queue: &wgpu::Queue, arrows: &[[f32; 4]]) {
+        let bytes = arrows.len() as u64 * ARROW_BYTES;
+        if bytes > self.arrow_instances.size() {
+            self.arrow_instances = positions_buffer(device, bytes / POSITION_BYTES);
+        }
+        queue.write_buffer(&self.arrow_instances, 0, bytemuck::cast_slice(arrows));
+        self.arrow_count = u32::try_from(arrows.len()).unwrap_or(0);
     }
 
     /// Makes room for a run of `steps` frames of `particles` points, forgetting the old run.
@@ -266,6 +309,14 @@ impl PlaneResources {
             pass.set_pipeline(&self.density);
             pass.draw(0..3, 0..1);
         }
+        if callback.show_score && self.arrow_count > 0 {
+            pass.set_pipeline(&self.arrows);
+            pass.set_vertex_buffer(
+                0,
+                self.arrow_instances.slice(..u64::from(self.arrow_count) * ARROW_BYTES),
+            );
+            pass.draw(0..9, 0..self.arrow_count);
+        }
         let step = u64::from(callback.step);
         if self.particles_per_step == 0 || step >= self.steps_uploaded {
             return;
@@ -276,10 +327,15 @@ impl PlaneResources {
         let trail_count = callback.trail_particles.min(count);
         if trail_count > 0 {
             pass.set_pipeline(&self.trails);
-            for s in callback.trail_from..callback.step {
-                pass.set_vertex_buffer(0, self.step_slice(s, trail_count));
-                pass.set_vertex_buffer(1, self.step_slice(s + 1, trail_count));
+            let stride = callback.trail_stride.max(1);
+            let mut from = callback.trail_from;
+            while from < callback.step {
+                // Older points are multiples of the stride, so they hold still as the run plays.
+                let to = ((from / stride + 1) * stride).min(callback.step);
+                pass.set_vertex_buffer(0, self.step_slice(from, trail_count));
+                pass.set_vertex_buffer(1, self.step_slice(to, trail_count));
                 pass.draw(0..4, 0..trail_count);
+                from = to;
             }
         }
         if callback.show_x0 && step < self.x0_steps_uploaded {
@@ -301,7 +357,7 @@ impl PlaneResources {
 fn positions_buffer(device: &wgpu::Device, points: u64) -> wgpu::Buffer {
     let size = NonZeroU64::new(points.max(1) * POSITION_BYTES).map_or(POSITION_BYTES, NonZeroU64::get);
     device.create_buffer(&wgpu::BufferDescriptor {
-        label: Some("run positions"),
+        label: Some("plane points"),
         size,
         usage: wgpu::BufferUsages::VERTEX | wgpu::BufferUsages::COPY_DST,
         mapped_at_creation: false,
