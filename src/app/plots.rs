@@ -136,6 +136,21 @@ impl PlotsPanel {
                 lines.push((format!("{first} {name}"), *color, self.curve(kind, other, 0, columns)));
             }
         }
+        // A software renderer pays for every segment: keep only the points a
+        // quarter of a pixel would show (the axes span the data, so the scale is
+        // at least this fine).
+        let (low, high) = lines
+            .iter()
+            .flat_map(|(_, _, points)| points.iter().map(|p| p[1]))
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), y| (lo.min(y), hi.max(y)));
+        let pixels_per_point = f64::from(ui.ctx().pixels_per_point());
+        let units_per_pixel = [
+            schedule.train_steps() as f64 / (f64::from(width) * pixels_per_point).max(1.0),
+            (high - low).max(1e-12) / (f64::from(height) * pixels_per_point).max(1.0),
+        ];
+        for (_, _, points) in &mut lines {
+            *points = simplify_polyline(points, units_per_pixel, 0.25);
+        }
         ui.horizontal_wrapped(|ui| {
             let big = self.big == Some(kind);
             let hint = if big {
@@ -337,6 +352,48 @@ pub fn thin_min_max(points: &[[f64; 2]], columns: usize) -> Vec<[f64; 2]> {
     thinned
 }
 
+/// The points of the polyline `points` that keep it within `tolerance_pixels`
+/// of itself (Ramer–Douglas–Peucker), distances measured in pixels of
+/// `units_per_pixel` (x, y); the ends stay.
+#[must_use]
+pub fn simplify_polyline(points: &[[f64; 2]], units_per_pixel: [f64; 2], tolerance_pixels: f64) -> Vec<[f64; 2]> {
+    let n = points.len();
+    if n <= 2 {
+        return points.to_vec();
+    }
+    let pixel = |p: [f64; 2]| [p[0] / units_per_pixel[0], p[1] / units_per_pixel[1]];
+    let mut keep = vec![false; n];
+    (keep[0], keep[n - 1]) = (true, true);
+    let mut spans = vec![(0, n - 1)];
+    while let Some((first, last)) = spans.pop() {
+        let (a, b) = (pixel(points[first]), pixel(points[last]));
+        let chord = [b[0] - a[0], b[1] - a[1]];
+        let chord_length = chord[0].hypot(chord[1]);
+        let distance = |p: [f64; 2]| {
+            let (dx, dy) = (p[0] - a[0], p[1] - a[1]);
+            if chord_length > 0.0 {
+                (dx * chord[1] - dy * chord[0]).abs() / chord_length
+            } else {
+                dx.hypot(dy)
+            }
+        };
+        let farthest = (first + 1..last)
+            .map(|i| (i, distance(pixel(points[i]))))
+            .max_by(|x, y| x.1.total_cmp(&y.1));
+        if let Some((i, d)) = farthest
+            && d > tolerance_pixels
+        {
+            keep[i] = true;
+            spans.extend([(first, i), (i, last)]);
+        }
+    }
+    points
+        .iter()
+        .zip(keep)
+        .filter_map(|(p, kept)| kept.then_some(*p))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -371,5 +428,34 @@ mod tests {
         assert!(thinned.windows(2).all(|w| w[0][0] < w[1][0]), "out of order");
         // Few points: untouched.
         assert_eq!(thin_min_max(&points[..20], 100), points[..20].to_vec());
+    }
+
+    #[test]
+    fn simplifying_drops_what_a_pixel_cannot_show_and_keeps_corners() {
+        // A straight line is its two ends; a V keeps its corner.
+        let line: Vec<[f64; 2]> = (0..=100).map(|t| [f64::from(t), 2.0 * f64::from(t)]).collect();
+        assert_eq!(
+            simplify_polyline(&line, [1.0, 1.0], 0.25),
+            vec![[0.0, 0.0], [100.0, 200.0]]
+        );
+        let v: Vec<[f64; 2]> = (0..=100).map(|t| [f64::from(t), (f64::from(t) - 50.0).abs()]).collect();
+        assert_eq!(
+            simplify_polyline(&v, [1.0, 1.0], 0.25),
+            vec![[0.0, 50.0], [50.0, 0.0], [100.0, 50.0]]
+        );
+        // A parabola y = x²/100 on a 100 × 100 pixel plot: every point left out
+        // lies within a quarter pixel of the simplified curve.
+        let parabola: Vec<[f64; 2]> = (0..=1000)
+            .map(|i| [f64::from(i) / 10.0, (f64::from(i) / 10.0).powi(2) / 100.0])
+            .collect();
+        let kept = simplify_polyline(&parabola, [1.0, 1.0], 0.25);
+        assert!(kept.len() < 40, "{}", kept.len());
+        for p in &parabola {
+            let segment = kept.windows(2).find(|w| w[0][0] <= p[0] && p[0] <= w[1][0]).unwrap();
+            let (a, b) = (segment[0], segment[1]);
+            let (dx, dy) = (b[0] - a[0], b[1] - a[1]);
+            let off_line = ((p[0] - a[0]) * dy - (p[1] - a[1]) * dx).abs() / dx.hypot(dy);
+            assert!(off_line <= 0.25 + 1e-9, "{p:?} is {off_line} px off");
+        }
     }
 }
