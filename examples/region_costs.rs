@@ -12,7 +12,7 @@ use egui_kittest::kittest::Queryable;
 use noisescope::app::ExplorerApp;
 use noisescope::app::background::Background;
 
-const FRAMES: usize = 40;
+const FRAMES: usize = 60;
 
 fn median_render_ms<State>(harness: &mut Harness<'_, State>) -> f64 {
     let mut ms = Vec::with_capacity(FRAMES);
@@ -26,21 +26,120 @@ fn median_render_ms<State>(harness: &mut Harness<'_, State>) -> f64 {
     ms[FRAMES / 2]
 }
 
-/// Triangles and vertices in the last frame's tessellated output.
-fn census<State>(harness: &Harness<'_, State>) -> (usize, usize, usize) {
+/// CPU time this process has used (all threads: llvmpipe's rasterisers too),
+/// in ms; steadier than wall time on a shared machine.
+fn process_cpu_ms() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // The fields after the command name's closing parenthesis, from the 3rd
+    // (the state, a letter); utime and stime are the 14th and 15th, in clock
+    // ticks of 10 ms.
+    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let field = |n: usize| fields.get(n - 3).and_then(|f| f.parse::<f64>().ok());
+    field(14)
+        .zip(field(15))
+        .map_or(0.0, |(user, system)| (user + system) * 10.0)
+}
+
+/// The median wall time of a render, and the CPU time per frame (step and render).
+fn frame_costs<State>(harness: &mut Harness<'_, State>) -> (f64, f64) {
+    let cpu_before = process_cpu_ms();
+    let wall = median_render_ms(harness);
+    (wall, (process_cpu_ms() - cpu_before) / FRAMES as f64)
+}
+
+/// What the last frame's tessellated output asks of a rasteriser.
+#[derive(Default)]
+struct Census {
+    /// Clipped primitives: one draw call each.
+    meshes: usize,
+    triangles: usize,
+    vertices: usize,
+    callbacks: usize,
+    /// 4×4-pixel blocks each triangle overlaps, summed: what
+    /// llvmpipe shades, roughly, however few pixels a thin triangle covers.
+    blocks: usize,
+    /// The same for triangles no wider than 2 pixels in x or y (feathering,
+    /// thin lines).
+    thin_blocks: usize,
+    /// The same for text: glyphs sample the font atlas away from its white
+    /// texel, where shapes sample it.
+    text_blocks: usize,
+}
+
+/// The 4×4-pixel blocks within `low..high` that the triangle `corners`
+/// overlaps (a block is out only if it lies wholly outside one edge).
+fn blocks_touched(corners: [egui::Pos2; 3], low: egui::Pos2, high: egui::Pos2) -> usize {
+    let [a, b, c] = corners;
+    let clockwise = (b - a).x * (c - a).y - (b - a).y * (c - a).x < 0.0;
+    let edges = if clockwise {
+        [(a, c), (c, b), (b, a)]
+    } else {
+        [(a, b), (b, c), (c, a)]
+    };
+    let mut count = 0;
+    let (x0, x1) = ((low.x / 4.0).floor() as i32, (high.x / 4.0).ceil() as i32);
+    let (y0, y1) = ((low.y / 4.0).floor() as i32, (high.y / 4.0).ceil() as i32);
+    for by in y0..y1.max(y0 + 1) {
+        for bx in x0..x1.max(x0 + 1) {
+            let (left, top) = (bx as f32 * 4.0, by as f32 * 4.0);
+            let inside = edges.iter().all(|(p, q)| {
+                let edge = *q - *p;
+                // The block's corner farthest inside this edge.
+                let corner = egui::pos2(
+                    if edge.y > 0.0 { left } else { left + 4.0 },
+                    if edge.x > 0.0 { top + 4.0 } else { top },
+                );
+                edge.x * (corner.y - p.y) - edge.y * (corner.x - p.x) >= 0.0
+            });
+            count += usize::from(inside);
+        }
+    }
+    count
+}
+
+fn census<State>(harness: &Harness<'_, State>) -> Census {
     let output = harness.output();
-    let primitives = harness.ctx.tessellate(output.shapes.clone(), output.pixels_per_point);
-    let (mut triangles, mut vertices, mut callbacks) = (0, 0, 0);
+    let ppp = output.pixels_per_point;
+    let primitives = harness.ctx.tessellate(output.shapes.clone(), ppp);
+    let mut census = Census {
+        meshes: primitives.len(),
+        ..Census::default()
+    };
     for clipped in &primitives {
         match &clipped.primitive {
             egui::epaint::Primitive::Mesh(mesh) => {
-                triangles += mesh.indices.len() / 3;
-                vertices += mesh.vertices.len();
+                census.triangles += mesh.indices.len() / 3;
+                census.vertices += mesh.vertices.len();
+                for triangle in mesh.indices.chunks_exact(3) {
+                    let corners = [0, 1, 2].map(|k| mesh.vertices[triangle[k] as usize].pos);
+                    let clip = clipped.clip_rect;
+                    let (mut low, mut high) = (egui::pos2(f32::MAX, f32::MAX), egui::pos2(f32::MIN, f32::MIN));
+                    for corner in corners {
+                        (low, high) = (low.min(corner), high.max(corner));
+                    }
+                    let (low, high) = (low.max(clip.min) * ppp, high.min(clip.max) * ppp);
+                    if high.x <= low.x || high.y <= low.y {
+                        continue;
+                    }
+                    let blocks = blocks_touched(corners.map(|c| c * ppp), low, high);
+                    census.blocks += blocks;
+                    if high.x - low.x <= 2.0 || high.y - low.y <= 2.0 {
+                        census.thin_blocks += blocks;
+                    }
+                    let glyph = mesh.texture_id == egui::TextureId::default()
+                        && triangle
+                            .iter()
+                            .any(|&i| mesh.vertices[i as usize].uv != egui::epaint::WHITE_UV);
+                    if glyph {
+                        census.text_blocks += blocks;
+                    }
+                }
             }
-            egui::epaint::Primitive::Callback(_) => callbacks += 1,
+            egui::epaint::Primitive::Callback(_) => census.callbacks += 1,
         }
     }
-    (triangles, vertices, callbacks)
+    census
 }
 
 struct EmptyApp;
@@ -52,17 +151,32 @@ impl eframe::App for EmptyApp {
 }
 
 fn main() {
-    let mut empty = Harness::builder().with_size([1280.0, 720.0]).wgpu().build_eframe(|cc| {
-        let _ = Background::clear_instead_of_painting(&cc.egui_ctx);
-        EmptyApp
-    });
-    let empty_ms = median_render_ms(&mut empty);
-    println!("empty eframe app: median {empty_ms:.1} ms");
-    let mut harness = Harness::builder().with_size([1280.0, 720.0]).wgpu().build_eframe(|cc| {
-        let mut app = ExplorerApp::new(cc).expect("the explorer starts");
-        app.clear_background(&cc.egui_ctx);
-        app
-    });
+    // `--eframe-options`: the renderer options a real window runs with
+    // (dithering, the sampler's own filtering), not kittest's predictable ones.
+    let options = if std::env::args().any(|a| a == "--eframe-options") {
+        egui_wgpu::RendererOptions::default()
+    } else {
+        egui_wgpu::RendererOptions::PREDICTABLE
+    };
+    let mut empty = Harness::builder()
+        .with_size([1280.0, 720.0])
+        .with_render_options(options)
+        .wgpu()
+        .build_eframe(|cc| {
+            let _ = Background::clear_instead_of_painting(&cc.egui_ctx);
+            EmptyApp
+        });
+    let (empty_ms, empty_cpu_ms) = frame_costs(&mut empty);
+    println!("empty eframe app: median {empty_ms:.1} ms, {empty_cpu_ms:.1} CPU ms a frame");
+    let mut harness = Harness::builder()
+        .with_size([1280.0, 720.0])
+        .with_render_options(options)
+        .wgpu()
+        .build_eframe(|cc| {
+            let mut app = ExplorerApp::new(cc).expect("the explorer starts");
+            app.clear_background(&cc.egui_ctx);
+            app
+        });
     for _ in 0..2000 {
         harness.step();
         let run = harness.state().run();
@@ -73,14 +187,32 @@ fn main() {
         std::thread::sleep(std::time::Duration::from_millis(2));
     }
     let case = |harness: &mut Harness<'static, ExplorerApp>, name: &str| {
-        let ms = median_render_ms(harness);
-        let (triangles, vertices, callbacks) = census(harness);
+        let (ms, cpu_ms) = frame_costs(harness);
+        let Census {
+            meshes,
+            triangles,
+            vertices,
+            callbacks,
+            blocks,
+            thin_blocks,
+            text_blocks,
+        } = census(harness);
         println!(
-            "{name}: median {ms:.1} ms ({:.1}× empty), {triangles} triangles, {vertices} vertices, {callbacks} callbacks",
-            ms / empty_ms
+            "{name}: median {ms:.1} ms ({:.1}× empty), CPU {cpu_ms:.1} ms ({:.1}×), {meshes} draws, {triangles} triangles, {vertices} vertices, \
+             {callbacks} callbacks, {blocks} blocks ({thin_blocks} under thin triangles, {text_blocks} under text)",
+            ms / empty_ms,
+            cpu_ms / empty_cpu_ms
         );
     };
     case(&mut harness, "whole window");
+    // `region_costs profile`: only the whole window, long enough for
+    // `perf record` to see where a frame goes.
+    if std::env::args().any(|a| a == "profile") {
+        for _ in 0..10 {
+            case(&mut harness, "whole window");
+        }
+        return;
+    }
     harness.key_press(egui::Key::C);
     case(&mut harness, "controls hidden");
     harness.key_press(egui::Key::P);
@@ -89,11 +221,25 @@ fn main() {
     case(&mut harness, "strip hidden");
     harness.key_press(egui::Key::P);
     case(&mut harness, "whole window again");
+    // Each layer alone off, then back on.
     for layer in ["Show density", "Show score", "Show trails"] {
         harness.get_by_label_contains(layer).click();
-        case(&mut harness, &format!("whole window, after toggling {layer}"));
+        case(&mut harness, &format!("whole window, {layer} off"));
+        harness.get_by_label_contains(layer).click();
+    }
+    harness
+        .ctx
+        .tessellation_options_mut(|options| options.feathering = false);
+    case(&mut harness, "whole window, egui's feathering off");
+    harness
+        .ctx
+        .tessellation_options_mut(|options| options.feathering = true);
+    for layer in ["Show density", "Show score", "Show trails"] {
+        harness.get_by_label_contains(layer).click();
     }
     harness.key_press(egui::Key::C);
     harness.key_press(egui::Key::P);
     case(&mut harness, "controls and strip hidden, no layers");
+    let (again, again_cpu_ms) = frame_costs(&mut empty);
+    println!("empty eframe app again: median {again:.1} ms, {again_cpu_ms:.1} CPU ms a frame");
 }

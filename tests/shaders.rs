@@ -41,3 +41,14 @@ fn grid_shader_is_valid_wgsl() {
         ),
     );
 }
+
+#[test]
+fn density_blit_shader_is_valid_wgsl() {
+    validate(
+        "density_blit.wgsl",
+        concat!(
+            include_str!("../shaders/common.wgsl"),
+            include_str!("../shaders/density_blit.wgsl")
+        ),
+    );
+}

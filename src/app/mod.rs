@@ -334,7 +334,7 @@ impl ExplorerApp {
             .iter()
             .map(|c| [c.mean[0] as f32, c.mean[1] as f32, c.std as f32, c.weight as f32])
             .collect();
-        if let Some(plane) = state.renderer.read().callback_resources.get::<PlaneResources>() {
+        if let Some(plane) = state.renderer.write().callback_resources.get_mut::<PlaneResources>() {
             plane.set_mixture(&state.queue, &components);
         }
     }

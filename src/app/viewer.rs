@@ -119,6 +119,9 @@ impl PlaneViewer {
             particles: frame.particles,
             trail_particles: if frame.show_trails { TRAIL_PARTICLES } else { 0 },
             show_density: frame.show_density,
+            density_side: crate::render::density::side_for(
+                rect.width().max(rect.height()) * ui.ctx().pixels_per_point(),
+            ),
             show_score: frame.show_score,
             show_x0: frame.show_x0,
         };

@@ -2,6 +2,7 @@
 //! kept in egui-wgpu's `callback_resources`; per-frame callbacks carry small
 //! `Copy` data. No panels live here.
 
+pub(crate) mod density;
 pub mod faults;
 pub mod grid;
 pub mod image;
@@ -53,7 +54,7 @@ pub fn held_bytes(render_state: &RenderState) -> u64 {
     let resources = &renderer.callback_resources;
     resources
         .get::<plane::PlaneResources>()
-        .map_or(0, plane::PlaneResources::position_bytes)
+        .map_or(0, plane::PlaneResources::held_bytes)
         + resources
             .get::<grid::GridResources>()
             .map_or(0, grid::GridResources::run_bytes)

@@ -1,4 +1,5 @@
-//! The 2D scene on the GPU: the noised density p_t, particle trails and particles.
+//! The 2D scene on the GPU: the noised density p_t (through a texture redrawn
+//! only when it changes, [`super::density`]), particle trails and particles.
 //!
 //! Every step of a run stays resident in one vertex buffer (`steps × particles`
 //! positions), so scrubbing only changes the per-frame [`PlaneCallback`], a small
@@ -11,6 +12,7 @@ use std::num::NonZeroU64;
 use bytemuck::{Pod, Zeroable};
 use egui_wgpu::wgpu;
 
+use super::density::{DensityKey, DensityTexture};
 use super::{PipelineBuilder, uniform_buffer, uniform_entry};
 
 /// The most mixture components the density shader draws.
@@ -76,6 +78,8 @@ pub struct PlaneCallback {
     pub trail_stride: u32,
     /// Whether to draw the density behind.
     pub show_density: bool,
+    /// Texels per side of the density's texture (see [`super::density`]).
+    pub density_side: u32,
     /// Whether to draw the score arrows set by [`PlaneResources::set_arrows`].
     pub show_score: bool,
     /// Whether to draw each particle's x̂0, joined to it.
@@ -84,7 +88,11 @@ pub struct PlaneCallback {
 
 /// The pipelines and buffers, kept in egui-wgpu's `callback_resources`.
 pub struct PlaneResources {
+    /// Draws p_t into `density_texture`, which is what the view shows.
     density: wgpu::RenderPipeline,
+    density_texture: DensityTexture,
+    /// Bumped by [`Self::set_mixture`], so the density is redrawn.
+    mixture_generation: u64,
     particles: wgpu::RenderPipeline,
     trails: wgpu::RenderPipeline,
     x0_particles: wgpu::RenderPipeline,
@@ -207,6 +215,8 @@ impl PlaneResources {
                 wgpu::PrimitiveTopology::TriangleStrip,
             ),
             arrows: builder.build("arrow", &[Some(arrow_layout)], wgpu::PrimitiveTopology::TriangleList),
+            density_texture: DensityTexture::new(device, target_format),
+            mixture_generation: 0,
             arrow_instances: positions_buffer(device, 2),
             arrow_count: 0,
             bind_group,
@@ -222,12 +232,14 @@ impl PlaneResources {
     }
 
     /// Sets the mixture the density shows (the first [`MAX_COMPONENTS`]).
-    pub fn set_mixture(&self, queue: &wgpu::Queue, components: &[[f32; 4]]) {
+    pub fn set_mixture(&mut self, queue: &wgpu::Queue, components: &[[f32; 4]]) {
         let mut uniform = MixtureUniform::zeroed();
         let count = components.len().min(MAX_COMPONENTS);
         uniform.components[..count].copy_from_slice(&components[..count]);
         uniform.count = u32::try_from(count).unwrap_or(0);
         queue.write_buffer(&self.mixture_buffer, 0, bytemuck::bytes_of(&uniform));
+        self.mixture_generation += 1;
+        self.density_texture.invalidate();
     }
 
     /// Sets the score arrows: (origin x, origin y, direction x, direction y)
@@ -288,6 +300,12 @@ impl PlaneResources {
         self.positions.size() + self.x0_positions.size()
     }
 
+    /// The bytes held for run positions and the density's texture.
+    #[must_use]
+    pub fn held_bytes(&self) -> u64 {
+        self.position_bytes() + self.density_texture.texture_bytes()
+    }
+
     fn step_slice(&self, step: u32, count: u32) -> wgpu::BufferSlice<'_> {
         let start = u64::from(step) * self.particles_per_step * POSITION_BYTES;
         self.positions.slice(start..start + u64::from(count) * POSITION_BYTES)
@@ -299,16 +317,38 @@ impl PlaneResources {
             .slice(start..start + u64::from(count) * POSITION_BYTES)
     }
 
-    fn prepare(&self, queue: &wgpu::Queue, callback: &PlaneCallback) {
+    fn prepare(
+        &mut self,
+        device: &wgpu::Device,
+        queue: &wgpu::Queue,
+        encoder: &mut wgpu::CommandEncoder,
+        callback: &PlaneCallback,
+    ) {
         queue.write_buffer(&self.view_buffer, 0, bytemuck::bytes_of(&callback.view));
+        if callback.show_density {
+            let view = &callback.view;
+            let key = DensityKey {
+                view: [
+                    view.center[0],
+                    view.center[1],
+                    view.scale[0],
+                    view.scale[1],
+                    view.alpha_bar,
+                    view.density_gain,
+                ],
+                mixture_generation: self.mixture_generation,
+                side: callback.density_side,
+            };
+            self.density_texture
+                .refresh(device, encoder, (&self.density, &self.bind_group), key);
+        }
     }
 
     fn paint(&self, pass: &mut wgpu::RenderPass<'static>, callback: &PlaneCallback) {
-        pass.set_bind_group(0, &self.bind_group, &[]);
         if callback.show_density {
-            pass.set_pipeline(&self.density);
-            pass.draw(0..3, 0..1);
+            self.density_texture.paint(pass);
         }
+        pass.set_bind_group(0, &self.bind_group, &[]);
         if callback.show_score && self.arrow_count > 0 {
             pass.set_pipeline(&self.arrows);
             pass.set_vertex_buffer(
@@ -367,14 +407,14 @@ fn positions_buffer(device: &wgpu::Device, points: u64) -> wgpu::Buffer {
 impl egui_wgpu::CallbackTrait for PlaneCallback {
     fn prepare(
         &self,
-        _device: &wgpu::Device,
+        device: &wgpu::Device,
         queue: &wgpu::Queue,
         _screen: &egui_wgpu::ScreenDescriptor,
-        _encoder: &mut wgpu::CommandEncoder,
+        encoder: &mut wgpu::CommandEncoder,
         resources: &mut egui_wgpu::CallbackResources,
     ) -> Vec<wgpu::CommandBuffer> {
-        match resources.get::<PlaneResources>() {
-            Some(plane) => plane.prepare(queue, self),
+        match resources.get_mut::<PlaneResources>() {
+            Some(plane) => plane.prepare(device, queue, encoder, self),
             None => super::log_missing_once("PlaneResources"),
         }
         Vec::new()
