@@ -128,27 +128,7 @@ impl PlaneResources {
                 .into(),
             ),
         });
-        let uniform_entry = |binding| uniform_entry(binding, wgpu::ShaderStages::VERTEX_FRAGMENT);
-        let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
-            label: Some("plane"),
-            entries: &[uniform_entry(0), uniform_entry(1)],
-        });
-        let view_buffer = uniform_buffer(device, "plane view", std::mem::size_of::<ViewUniform>());
-        let mixture_buffer = uniform_buffer(device, "plane mixture", std::mem::size_of::<MixtureUniform>());
-        let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
-            label: Some("plane"),
-            layout: &layout,
-            entries: &[
-                wgpu::BindGroupEntry {
-                    binding: 0,
-                    resource: view_buffer.as_entire_binding(),
-                },
-                wgpu::BindGroupEntry {
-                    binding: 1,
-                    resource: mixture_buffer.as_entire_binding(),
-                },
-            ],
-        });
+        let (layout, bind_group, view_buffer, mixture_buffer) = uniforms(device);
         let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
             label: Some("plane"),
             bind_group_layouts: &[Some(&layout)],
@@ -392,6 +372,32 @@ impl PlaneResources {
         pass.set_vertex_buffer(0, self.step_slice(callback.step, count));
         pass.draw(0..4, 0..count);
     }
+}
+
+/// The view and mixture uniform buffers, their layout and bind group.
+fn uniforms(device: &wgpu::Device) -> (wgpu::BindGroupLayout, wgpu::BindGroup, wgpu::Buffer, wgpu::Buffer) {
+    let uniform_entry = |binding| uniform_entry(binding, wgpu::ShaderStages::VERTEX_FRAGMENT);
+    let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+        label: Some("plane"),
+        entries: &[uniform_entry(0), uniform_entry(1)],
+    });
+    let view_buffer = uniform_buffer(device, "plane view", std::mem::size_of::<ViewUniform>());
+    let mixture_buffer = uniform_buffer(device, "plane mixture", std::mem::size_of::<MixtureUniform>());
+    let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
+        label: Some("plane"),
+        layout: &layout,
+        entries: &[
+            wgpu::BindGroupEntry {
+                binding: 0,
+                resource: view_buffer.as_entire_binding(),
+            },
+            wgpu::BindGroupEntry {
+                binding: 1,
+                resource: mixture_buffer.as_entire_binding(),
+            },
+        ],
+    });
+    (layout, bind_group, view_buffer, mixture_buffer)
 }
 
 fn positions_buffer(device: &wgpu::Device, points: u64) -> wgpu::Buffer {
