@@ -111,27 +111,50 @@ pub fn enlarge(image: &RgbaImage, factor: u32) -> RgbaImage {
     )
 }
 
-/// Writes text, naming the path in the error.
-///
-/// # Errors
+/// Lays `count` images (`width × height` values each, one after another in
+/// `images`) `cols` to a row into one row-major raster `cols · width` values
+/// wide, with `fill` where no image lies.
+#[must_use]
+pub fn tile_values(images: &[f32], width: usize, height: usize, cols: usize, count: usize, fill: f32) -> Vec<f32> {
+    let cols = cols.max(1);
+    let rows = count.div_ceil(cols).max(1);
+    let row_width = cols * width;
+    let mut tiled = vec![fill; row_width * rows * height];
+    let pixels = (width * height).max(1);
+    for (sample, image) in images.chunks(pixels).take(count).enumerate() {
+        let (x0, y0) = ((sample % cols) * width, (sample / cols) * height);
+        for (i, v) in image.iter().enumerate() {
+            tiled[(y0 + i / width.max(1)) * row_width + x0 + i % width.max(1)] = *v;
+        }
+    }
+    tiled
+}
+
 /// `count` grey images in [−1, 1] (`width × height` each, one after another)
 /// laid out `cols` to a row on a dark background.
 #[must_use]
 pub fn image_grid(values: &[f32], width: u32, height: u32, cols: u32, count: u32) -> RgbaImage {
     let cols = cols.max(1);
     let rows = count.div_ceil(cols).max(1);
-    let mut grid = RgbaImage::from_pixel(cols * width, rows * height, image::Rgba([26, 26, 31, 255]));
-    let pixels = (width * height) as usize;
-    for (sample, image) in values.chunks(pixels).enumerate().take(count as usize) {
-        let sample = u32::try_from(sample).unwrap_or(0);
-        let (x0, y0) = ((sample % cols) * width, (sample / cols) * height);
-        for (i, v) in image.iter().enumerate() {
-            let i = u32::try_from(i).unwrap_or(0);
+    // NaN marks the background: no image value is NaN.
+    let tiled = tile_values(
+        values,
+        width as usize,
+        height as usize,
+        cols as usize,
+        count as usize,
+        f32::NAN,
+    );
+    let grid_width = cols * width;
+    RgbaImage::from_fn(grid_width, rows * height, |x, y| {
+        let v = tiled[(y * grid_width + x) as usize];
+        if v.is_nan() {
+            image::Rgba([26, 26, 31, 255])
+        } else {
             let level = (((v + 1.0) / 2.0).clamp(0.0, 1.0) * 255.0).round() as u8;
-            grid.put_pixel(x0 + i % width, y0 + i / width, image::Rgba([level, level, level, 255]));
+            image::Rgba([level, level, level, 255])
         }
-    }
-    grid
+    })
 }
 
 /// A file that could not be written, named.
@@ -309,5 +332,17 @@ mod tests {
         assert_eq!(noised_image(1, 1, &rgba, &noise, 1.0).into_raw(), [255, 0, 128, 255]);
         let noise = [1.0, -1.0, 0.0, 0.0];
         assert_eq!(noised_image(1, 1, &rgba, &noise, 0.0).into_raw(), [255, 0, 128, 255]);
+    }
+
+    #[test]
+    fn three_images_tile_two_to_a_row_with_the_fill_where_none_lies() {
+        // Three 2×1 images: [1, 2], [3, 4], [5, 6], two to a row.
+        let tiled = tile_values(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0], 2, 1, 2, 3, -1.0);
+        assert_eq!(tiled, [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, -1.0, -1.0]);
+        let grid = image_grid(&[1.0, -1.0], 1, 2, 2, 1);
+        assert_eq!(grid.dimensions(), (2, 2));
+        assert_eq!(grid.get_pixel(0, 0).0, [255, 255, 255, 255]);
+        assert_eq!(grid.get_pixel(0, 1).0, [0, 0, 0, 255]);
+        assert_eq!(grid.get_pixel(1, 0).0, [26, 26, 31, 255]);
     }
 }

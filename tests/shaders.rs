@@ -43,12 +43,12 @@ fn grid_shader_is_valid_wgsl() {
 }
 
 #[test]
-fn density_blit_shader_is_valid_wgsl() {
+fn cached_layer_shader_is_valid_wgsl() {
     validate(
-        "density_blit.wgsl",
+        "cached_layer.wgsl",
         concat!(
             include_str!("../shaders/common.wgsl"),
-            include_str!("../shaders/density_blit.wgsl")
+            include_str!("../shaders/cached_layer.wgsl")
         ),
     );
 }

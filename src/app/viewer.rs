@@ -119,7 +119,7 @@ impl PlaneViewer {
             particles: frame.particles,
             trail_particles: if frame.show_trails { TRAIL_PARTICLES } else { 0 },
             show_density: frame.show_density,
-            density_side: crate::render::density::side_for(
+            density_side: crate::render::plane::density_side_for(
                 rect.width().max(rect.height()) * ui.ctx().pixels_per_point(),
             ),
             show_score: frame.show_score,

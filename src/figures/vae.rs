@@ -381,21 +381,11 @@ const SMOOTHING: usize = 50;
 /// Tiles `images` (square, all one size) `columns` to a row into one raster.
 fn tile(name: &str, images: &[Vec<f32>], columns: usize) -> Raster {
     let side = images.first().map_or(0, |i| i.len().isqrt());
-    let columns = columns.max(1);
-    let rows = images.len().div_ceil(columns);
-    let width = side * columns;
-    let mut values = vec![-1.0_f32; width * side * rows];
-    for (k, image) in images.iter().enumerate() {
-        let (tile_row, tile_col) = (k / columns, k % columns);
-        for (j, v) in image.iter().enumerate() {
-            let (y, x) = (tile_row * side + j / side.max(1), tile_col * side + j % side.max(1));
-            values[y * width + x] = *v;
-        }
-    }
+    let values: Vec<f32> = images.iter().flatten().copied().collect();
     Raster {
         name: name.to_owned(),
-        width,
-        values,
+        width: side * columns.max(1),
+        values: crate::export::tile_values(&values, side, side, columns, images.len(), -1.0),
     }
 }
 

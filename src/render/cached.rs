@@ -1,54 +1,38 @@
-//! The 2D scene's density p_t as a texture: drawn by `plane.wgsl`'s
-//! `density_fs` into a texture of about half the view's pixels only when what
-//! it shows changes (ᾱ_t, the view, the gain, the mixture), and magnified into
-//! the view each frame by one bilinear sample a pixel.
+//! A full-viewport layer drawn into a texture only when what it shows
+//! changes, and copied into its view each frame by one texture sample a pixel.
 //!
-//! The density is smooth at any t (a mixture of Gaussians, each at least
-//! √(1 − ᾱ_t) wide after noising, and as wide as the data's own components at
-//! t = 0), so half resolution loses nothing a class can see; per frame a
-//! software renderer then shades a quarter of the view's pixels with the
-//! mixture's exponentials, and those only when the picture moves.
+//! A software renderer pays for every pixel of a view every frame, so a layer
+//! whose shader is dear per pixel, or that holds still while the rest of the
+//! window repaints, costs far less this way:
+//! - the 2D scene's density p_t (`plane.wgsl`'s `density_fs`, the mixture's
+//!   exponentials) is drawn at about half the view's pixels and magnified
+//!   bilinearly: it is smooth at any t (each component at least as wide as the
+//!   data's own), so half resolution loses nothing a class can see;
+//! - the image batch's grid (`grid.wgsl`, integer arithmetic per pixel) is
+//!   drawn at the images' own pixels and magnified by nearest sampling, which
+//!   is what it showed before.
 
 use egui_wgpu::wgpu;
 
-/// Texels per side, least and most.
-const SIDE_RANGE: std::ops::RangeInclusive<u32> = 64..=1024;
-
-/// What the texture shows; a new one redraws it.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub(crate) struct DensityKey {
-    /// The view uniform's centre, scale, ᾱ_t and gain.
-    pub view: [f32; 6],
-    /// Bumped when the mixture changes.
-    pub mixture_generation: u64,
-    /// Texels per side.
-    pub side: u32,
-}
-
-/// The texture, its blit pipeline and what it holds.
-pub(crate) struct DensityTexture {
+/// The texture, its blit pipeline and what it holds (`Key` says what).
+pub(crate) struct CachedLayer<Key> {
     blit: wgpu::RenderPipeline,
     layout: wgpu::BindGroupLayout,
     sampler: wgpu::Sampler,
     format: wgpu::TextureFormat,
-    /// The texture's view to render into, and the blit's bind group.
-    target: Option<(wgpu::TextureView, wgpu::BindGroup)>,
-    drawn: Option<DensityKey>,
+    /// The texture's view to render into, the blit's bind group, and its size.
+    target: Option<(wgpu::TextureView, wgpu::BindGroup, [u32; 2])>,
+    drawn: Option<Key>,
 }
 
-/// Texels per side for a view `view_pixels` wide: about half, within bounds.
-#[must_use]
-pub(crate) fn side_for(view_pixels: f32) -> u32 {
-    ((view_pixels / 2.0).ceil() as u32).clamp(*SIDE_RANGE.start(), *SIDE_RANGE.end())
-}
-
-impl DensityTexture {
-    pub(crate) fn new(device: &wgpu::Device, target_format: wgpu::TextureFormat) -> Self {
+impl<Key: Copy + PartialEq> CachedLayer<Key> {
+    /// The blit pipeline for the window's format; `filter` magnifies the texture.
+    pub(crate) fn new(device: &wgpu::Device, target_format: wgpu::TextureFormat, filter: wgpu::FilterMode) -> Self {
         let (blit, layout) = super::fullscreen_pipeline(
             device,
             target_format,
-            include_str!("../../shaders/density_blit.wgsl"),
-            "density_blit_fs",
+            include_str!("../../shaders/cached_layer.wgsl"),
+            "cached_layer_fs",
             &[
                 wgpu::BindGroupLayoutEntry {
                     binding: 0,
@@ -69,9 +53,9 @@ impl DensityTexture {
             ],
         );
         let sampler = device.create_sampler(&wgpu::SamplerDescriptor {
-            label: Some("density"),
-            mag_filter: wgpu::FilterMode::Linear,
-            min_filter: wgpu::FilterMode::Linear,
+            label: Some("cached layer"),
+            mag_filter: filter,
+            min_filter: filter,
             ..wgpu::SamplerDescriptor::default()
         });
         Self {
@@ -89,27 +73,29 @@ impl DensityTexture {
         self.drawn = None;
     }
 
-    /// Redraws the texture with `density` (its bind group 0 set to `bind_group`)
-    /// if `key` differs from what it holds. The view uniform must already be
-    /// written for this frame.
+    /// Redraws the texture, `size` texels, with the full-viewport pipeline
+    /// `layer` (its bind group 0 set to the given one) if `key` differs from
+    /// what it holds. The layer's uniforms must already be written this frame.
     pub(crate) fn refresh(
         &mut self,
         device: &wgpu::Device,
         encoder: &mut wgpu::CommandEncoder,
-        density: (&wgpu::RenderPipeline, &wgpu::BindGroup),
-        key: DensityKey,
+        layer: (&wgpu::RenderPipeline, &wgpu::BindGroup),
+        key: Key,
+        size: [u32; 2],
     ) {
-        if self.drawn == Some(key) {
+        let size = size.map(|side| side.clamp(1, device.limits().max_texture_dimension_2d));
+        if self.drawn == Some(key) && self.target.as_ref().is_some_and(|target| target.2 == size) {
             return;
         }
-        if self.drawn.is_none_or(|drawn| drawn.side != key.side) || self.target.is_none() {
-            self.target = Some(self.make_target(device, key.side));
+        if self.target.as_ref().is_none_or(|target| target.2 != size) {
+            self.target = Some(self.make_target(device, size));
         }
-        let Some((view, _)) = &self.target else {
+        let Some((view, _, _)) = &self.target else {
             return;
         };
         let mut pass = encoder.begin_render_pass(&wgpu::RenderPassDescriptor {
-            label: Some("density texture"),
+            label: Some("cached layer"),
             color_attachments: &[Some(wgpu::RenderPassColorAttachment {
                 view,
                 depth_slice: None,
@@ -124,24 +110,24 @@ impl DensityTexture {
             occlusion_query_set: None,
             multiview_mask: None,
         });
-        pass.set_pipeline(density.0);
-        pass.set_bind_group(0, density.1, &[]);
+        pass.set_pipeline(layer.0);
+        pass.set_bind_group(0, layer.1, &[]);
         pass.draw(0..3, 0..1);
         self.drawn = Some(key);
     }
 
-    fn make_target(&self, device: &wgpu::Device, side: u32) -> (wgpu::TextureView, wgpu::BindGroup) {
+    fn make_target(&self, device: &wgpu::Device, size: [u32; 2]) -> (wgpu::TextureView, wgpu::BindGroup, [u32; 2]) {
         let texture = device.create_texture(&wgpu::TextureDescriptor {
-            label: Some("density"),
+            label: Some("cached layer"),
             size: wgpu::Extent3d {
-                width: side,
-                height: side,
+                width: size[0],
+                height: size[1],
                 depth_or_array_layers: 1,
             },
             mip_level_count: 1,
             sample_count: 1,
             dimension: wgpu::TextureDimension::D2,
-            // The window's own format: what density_fs writes is what the blit
+            // The window's own format: what the layer writes is what the blit
             // samples back, so the colours are those it drew straight to the screen.
             format: self.format,
             usage: wgpu::TextureUsages::RENDER_ATTACHMENT | wgpu::TextureUsages::TEXTURE_BINDING,
@@ -149,7 +135,7 @@ impl DensityTexture {
         });
         let view = texture.create_view(&wgpu::TextureViewDescriptor::default());
         let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
-            label: Some("density"),
+            label: Some("cached layer"),
             layout: &self.layout,
             entries: &[
                 wgpu::BindGroupEntry {
@@ -162,12 +148,12 @@ impl DensityTexture {
                 },
             ],
         });
-        (view, bind_group)
+        (view, bind_group, size)
     }
 
     /// Magnifies the texture into the pass's viewport, if it holds anything.
     pub(crate) fn paint(&self, pass: &mut wgpu::RenderPass<'static>) {
-        if let (Some((_, bind_group)), Some(_)) = (&self.target, self.drawn) {
+        if let (Some((_, bind_group, _)), Some(_)) = (&self.target, self.drawn) {
             pass.set_pipeline(&self.blit);
             pass.set_bind_group(0, bind_group, &[]);
             pass.draw(0..3, 0..1);
@@ -177,7 +163,8 @@ impl DensityTexture {
     /// The bytes the texture holds (four a texel).
     #[must_use]
     pub(crate) fn texture_bytes(&self) -> u64 {
-        self.drawn
-            .map_or(0, |key| 4 * u64::from(key.side) * u64::from(key.side))
+        self.target
+            .as_ref()
+            .map_or(0, |(_, _, size)| 4 * u64::from(size[0]) * u64::from(size[1]))
     }
 }

@@ -2,10 +2,16 @@
 //!
 //! Every step's x_t and x̂0 stay resident in two storage buffers, uploaded once
 //! when the step arrives; the per-frame [`GridCallback`] only picks the step.
+//! The grid is drawn at the images' own pixels into a texture when the step,
+//! the quantity or the data changes, and magnified from it by nearest sampling
+//! ([`super::cached`]).
+
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytemuck::{Pod, Zeroable};
 use egui_wgpu::wgpu;
 
+use super::cached::CachedLayer;
 use super::image::Quantity;
 use super::{uniform_buffer, uniform_entry};
 
@@ -73,9 +79,22 @@ impl GridShape {
     }
 }
 
+/// What the grid's texture shows; a new one redraws it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct GridKey {
+    frame: u32,
+    alpha_bar: f32,
+    quantity: u32,
+    /// The count of uploads and runs begun when it was drawn: new data.
+    writes: u64,
+}
+
 /// The pipeline and the run's buffers, kept in `callback_resources`.
 pub struct GridResources {
     pipeline: wgpu::RenderPipeline,
+    cached: CachedLayer<GridKey>,
+    /// Bumped by every upload and every run begun (uploads take `&self`).
+    writes: AtomicU64,
     layout: wgpu::BindGroupLayout,
     params: wgpu::Buffer,
     xs: Option<wgpu::Buffer>,
@@ -112,6 +131,8 @@ impl GridResources {
         );
         Self {
             pipeline,
+            cached: CachedLayer::new(device, target_format, wgpu::FilterMode::Nearest),
+            writes: AtomicU64::new(0),
             layout,
             params: uniform_buffer(device, "grid params", std::mem::size_of::<GridUniform>()),
             xs: None,
@@ -175,6 +196,7 @@ impl GridResources {
         self.x0s = Some(x0s);
         self.shape = shape;
         self.frames = frames as u64;
+        self.writes.fetch_add(1, Ordering::Relaxed);
         Ok(())
     }
 
@@ -199,40 +221,64 @@ impl GridResources {
                 frame as u64 * per_frame * VALUE_BYTES,
                 bytemuck::cast_slice(values),
             );
+            self.writes.fetch_add(1, Ordering::Relaxed);
         }
     }
 
-    /// The bytes this run holds on the GPU.
+    /// The bytes this run holds on the GPU, with the grid's texture.
     #[must_use]
     pub fn run_bytes(&self) -> u64 {
-        self.xs.as_ref().map_or(0, wgpu::Buffer::size) + self.x0s.as_ref().map_or(0, wgpu::Buffer::size)
+        self.xs.as_ref().map_or(0, wgpu::Buffer::size)
+            + self.x0s.as_ref().map_or(0, wgpu::Buffer::size)
+            + self.cached.texture_bytes()
+    }
+
+    fn prepare(
+        &mut self,
+        device: &wgpu::Device,
+        queue: &wgpu::Queue,
+        encoder: &mut wgpu::CommandEncoder,
+        callback: &GridCallback,
+    ) {
+        let shape = self.shape;
+        let cols = shape.cols.max(1);
+        let uniform = GridUniform {
+            frame: callback.frame,
+            batch: shape.batch,
+            width: shape.width,
+            height: shape.height,
+            cols,
+            quantity: callback.quantity.code(),
+            alpha_bar: callback.alpha_bar,
+            pad: 0.0,
+        };
+        queue.write_buffer(&self.params, 0, bytemuck::bytes_of(&uniform));
+        let Some(bind_group) = &self.bind_group else {
+            return;
+        };
+        let key = GridKey {
+            frame: callback.frame,
+            alpha_bar: callback.alpha_bar,
+            quantity: uniform.quantity,
+            writes: self.writes.load(Ordering::Relaxed),
+        };
+        let size = [cols * shape.width, shape.rows() * shape.height];
+        self.cached
+            .refresh(device, encoder, (&self.pipeline, bind_group), key, size);
     }
 }
 
 impl egui_wgpu::CallbackTrait for GridCallback {
     fn prepare(
         &self,
-        _device: &wgpu::Device,
+        device: &wgpu::Device,
         queue: &wgpu::Queue,
         _screen: &egui_wgpu::ScreenDescriptor,
-        _encoder: &mut wgpu::CommandEncoder,
+        encoder: &mut wgpu::CommandEncoder,
         resources: &mut egui_wgpu::CallbackResources,
     ) -> Vec<wgpu::CommandBuffer> {
-        match resources.get::<GridResources>() {
-            Some(grid) => {
-                let shape = grid.shape;
-                let uniform = GridUniform {
-                    frame: self.frame,
-                    batch: shape.batch,
-                    width: shape.width,
-                    height: shape.height,
-                    cols: shape.cols.max(1),
-                    quantity: self.quantity.code(),
-                    alpha_bar: self.alpha_bar,
-                    pad: 0.0,
-                };
-                queue.write_buffer(&grid.params, 0, bytemuck::bytes_of(&uniform));
-            }
+        match resources.get_mut::<GridResources>() {
+            Some(grid) => grid.prepare(device, queue, encoder, self),
             None => super::log_missing_once("GridResources"),
         }
         Vec::new()
@@ -245,12 +291,10 @@ impl egui_wgpu::CallbackTrait for GridCallback {
         resources: &egui_wgpu::CallbackResources,
     ) {
         if let Some(grid) = resources.get::<GridResources>()
-            && let Some(bind_group) = &grid.bind_group
+            && grid.bind_group.is_some()
             && u64::from(self.frame) < grid.frames
         {
-            pass.set_pipeline(&grid.pipeline);
-            pass.set_bind_group(0, bind_group, &[]);
-            pass.draw(0..3, 0..1);
+            grid.cached.paint(pass);
         }
     }
 }

@@ -2,7 +2,7 @@
 //! kept in egui-wgpu's `callback_resources`; per-frame callbacks carry small
 //! `Copy` data. No panels live here.
 
-pub(crate) mod density;
+pub(crate) mod cached;
 pub mod faults;
 pub mod grid;
 pub mod image;

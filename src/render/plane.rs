@@ -1,5 +1,5 @@
 //! The 2D scene on the GPU: the noised density p_t (through a texture redrawn
-//! only when it changes, [`super::density`]), particle trails and particles.
+//! only when it changes, [`super::cached`]), particle trails and particles.
 //!
 //! Every step of a run stays resident in one vertex buffer (`steps × particles`
 //! positions), so scrubbing only changes the per-frame [`PlaneCallback`], a small
@@ -12,7 +12,7 @@ use std::num::NonZeroU64;
 use bytemuck::{Pod, Zeroable};
 use egui_wgpu::wgpu;
 
-use super::density::{DensityKey, DensityTexture};
+use super::cached::CachedLayer;
 use super::{PipelineBuilder, uniform_buffer, uniform_entry};
 
 /// The most mixture components the density shader draws.
@@ -23,6 +23,25 @@ const X0_SEGMENTS: u32 = 300;
 const POSITION_BYTES: u64 = 8;
 /// Bytes per score arrow (origin and direction, four f32).
 const ARROW_BYTES: u64 = 16;
+
+/// Texels per side of the density's texture, least and most.
+const DENSITY_SIDE_RANGE: std::ops::RangeInclusive<u32> = 64..=1024;
+
+/// Texels per side of the density's texture for a view `view_pixels` wide:
+/// about half (see [`super::cached`]), within bounds.
+#[must_use]
+pub fn density_side_for(view_pixels: f32) -> u32 {
+    ((view_pixels / 2.0).ceil() as u32).clamp(*DENSITY_SIDE_RANGE.start(), *DENSITY_SIDE_RANGE.end())
+}
+
+/// What the density's texture shows; a new one redraws it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct DensityKey {
+    /// The view uniform's centre, scale, ᾱ_t and gain.
+    view: [f32; 6],
+    /// Bumped when the mixture changes.
+    mixture_generation: u64,
+}
 
 /// Where the data plane sits and how it looks, for one frame.
 #[derive(Clone, Copy, Debug, PartialEq, Pod, Zeroable)]
@@ -78,7 +97,7 @@ pub struct PlaneCallback {
     pub trail_stride: u32,
     /// Whether to draw the density behind.
     pub show_density: bool,
-    /// Texels per side of the density's texture (see [`super::density`]).
+    /// Texels per side of the density's texture (see [`density_side_for`]).
     pub density_side: u32,
     /// Whether to draw the score arrows set by [`PlaneResources::set_arrows`].
     pub show_score: bool,
@@ -90,7 +109,7 @@ pub struct PlaneCallback {
 pub struct PlaneResources {
     /// Draws p_t into `density_texture`, which is what the view shows.
     density: wgpu::RenderPipeline,
-    density_texture: DensityTexture,
+    density_texture: CachedLayer<DensityKey>,
     /// Bumped by [`Self::set_mixture`], so the density is redrawn.
     mixture_generation: u64,
     particles: wgpu::RenderPipeline,
@@ -195,7 +214,7 @@ impl PlaneResources {
                 wgpu::PrimitiveTopology::TriangleStrip,
             ),
             arrows: builder.build("arrow", &[Some(arrow_layout)], wgpu::PrimitiveTopology::TriangleList),
-            density_texture: DensityTexture::new(device, target_format),
+            density_texture: CachedLayer::new(device, target_format, wgpu::FilterMode::Linear),
             mixture_generation: 0,
             arrow_instances: positions_buffer(device, 2),
             arrow_count: 0,
@@ -317,10 +336,10 @@ impl PlaneResources {
                     view.density_gain,
                 ],
                 mixture_generation: self.mixture_generation,
-                side: callback.density_side,
             };
+            let side = [callback.density_side; 2];
             self.density_texture
-                .refresh(device, encoder, (&self.density, &self.bind_group), key);
+                .refresh(device, encoder, (&self.density, &self.bind_group), key, side);
         }
     }
 
