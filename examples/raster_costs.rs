@@ -15,7 +15,12 @@ const FRAMES: usize = 30;
 
 /// Renders `paint` for `FRAMES` frames; prints the median time of a render and readback.
 fn time(label: &str, paint: impl FnMut(&mut egui::Ui) + 'static) {
-    let renderer = egui_kittest::wgpu::WgpuTestRenderer::with_render_options(egui_wgpu::RendererOptions::default());
+    time_with(label, egui_wgpu::RendererOptions::default(), paint);
+}
+
+/// [`time`] with other renderer options.
+fn time_with(label: &str, options: egui_wgpu::RendererOptions, paint: impl FnMut(&mut egui::Ui) + 'static) {
+    let renderer = egui_kittest::wgpu::WgpuTestRenderer::with_render_options(options);
     let mut harness = Harness::builder().with_size(SIZE).renderer(renderer).build_ui(paint);
     let mut render_ms = Vec::with_capacity(FRAMES);
     for _ in 0..FRAMES {
@@ -43,6 +48,37 @@ fn main() {
                     .rect_filled(rect, 0.0, egui::Color32::from_rgba_unmultiplied(200, 100, 50, 20));
             }
         });
+    }
+    let undithered = egui_wgpu::RendererOptions {
+        dithering: false,
+        ..egui_wgpu::RendererOptions::default()
+    };
+    time_with("1 translucent full-window fill, no dithering", undithered, |ui| {
+        let rect = ui.ctx().content_rect();
+        ui.painter()
+            .rect_filled(rect, 0.0, egui::Color32::from_rgba_unmultiplied(200, 100, 50, 20));
+    });
+    for (name, filter) in [
+        ("linear", egui::TextureOptions::LINEAR),
+        ("nearest", egui::TextureOptions::NEAREST),
+    ] {
+        let mut texture: Option<egui::TextureHandle> = None;
+        time(
+            &format!("1 full-window fill from a white texture, {name} sampling"),
+            move |ui| {
+                let texture = texture.get_or_insert_with(|| {
+                    ui.ctx()
+                        .load_texture("white", egui::ColorImage::filled([4, 4], egui::Color32::WHITE), filter)
+                });
+                let rect = ui.ctx().content_rect();
+                ui.painter().image(
+                    texture.id(),
+                    rect,
+                    egui::Rect::from_min_max(egui::pos2(0.5, 0.5), egui::pos2(0.5, 0.5)),
+                    egui::Color32::from_rgba_unmultiplied(200, 100, 50, 20),
+                );
+            },
+        );
     }
     for count in [2000_u16, 8000] {
         time(&format!("{count} small rectangles (6×6 points)"), move |ui| {

@@ -23,9 +23,12 @@
 //! ratios are printed, not asserted.
 //!
 //! Both windows are set up as `explore` opens one: the clear paints the
-//! background and the panels paint no fill (`app::background`). A full-window
-//! fill costs about 30 ms on lavapipe; painted, it made the reference window
-//! look three to five times dearer than a real one.
+//! background and the panels paint no fill (`app::background`), and egui's
+//! renderer runs with the options eframe gives it (hardware filtering and
+//! dithering), not kittest's predictable ones, whose software filtering is for
+//! snapshots alone. A full-window fill cost about 30 ms on lavapipe before
+//! egui-wgpu's shader was patched (`vendor/egui-wgpu/PATCH.md`); painted, it
+//! made the reference window look three to five times dearer than a real one.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 
 use std::time::{Duration, Instant};
@@ -35,6 +38,22 @@ use egui_kittest::kittest::Queryable;
 use noisescope::app::ExplorerApp;
 use noisescope::app::background::Background;
 use noisescope::diffusion::sampler::SamplerKind;
+
+/// A 1280×720 window rendered on wgpu as eframe renders a real one.
+fn window<State>() -> egui_kittest::HarnessBuilder<State> {
+    Harness::builder()
+        .with_size([1280.0, 720.0])
+        .with_render_options(eframe_renderer_options())
+        .wgpu()
+}
+
+/// The renderer options eframe's native wgpu window uses (its defaults).
+fn eframe_renderer_options() -> egui_wgpu::RendererOptions {
+    egui_wgpu::RendererOptions {
+        dithering: eframe::NativeOptions::default().dithering,
+        ..egui_wgpu::RendererOptions::default()
+    }
+}
 
 fn percentile(sorted_ms: &[f64], p: f64) -> f64 {
     let index = ((sorted_ms.len() as f64 - 1.0) * p).round() as usize;
@@ -182,7 +201,7 @@ fn measure(harness: &mut Harness<'static, ExplorerApp>, scene: &str, empty: (f64
 /// The same renderer and readback on a window with nothing of ours in it:
 /// the floor the adapter sets, measured in the same run.
 fn measure_reference() -> (f64, f64) {
-    let mut harness = Harness::builder().with_size([1280.0, 720.0]).wgpu().build_ui(|ui| {
+    let mut harness = window().build_ui(|ui| {
         ui.heading("reference");
         ui.label("an egui window with one heading and one label");
     });
@@ -206,7 +225,7 @@ impl eframe::App for EmptyApp {
 }
 
 fn measure_reference_eframe() -> (f64, f64) {
-    let mut harness = Harness::builder().with_size([1280.0, 720.0]).wgpu().build_eframe(|cc| {
+    let mut harness = window().build_eframe(|cc| {
         // As a real window draws: the clear paints the background.
         let _ = Background::clear_instead_of_painting(&cc.egui_ctx);
         EmptyApp
@@ -226,7 +245,7 @@ fn main() {
         "  the eframe path's empty window costs {:.1}× the plain one (median)",
         empty.0 / ui_only.0
     );
-    let mut harness = Harness::builder().with_size([1280.0, 720.0]).wgpu().build_eframe(|cc| {
+    let mut harness = window().build_eframe(|cc| {
         let mut app = ExplorerApp::new(cc).expect("the explorer starts");
         // As `explore` opens it: the clear paints the background, not egui.
         app.clear_background(&cc.egui_ctx);
