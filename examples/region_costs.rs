@@ -151,12 +151,13 @@ impl eframe::App for EmptyApp {
 }
 
 fn main() {
-    // `--eframe-options`: the renderer options a real window runs with
-    // (dithering, the sampler's own filtering), not kittest's predictable ones.
-    let options = if std::env::args().any(|a| a == "--eframe-options") {
-        egui_wgpu::RendererOptions::default()
-    } else {
+    // The renderer options a real window runs with (dithering, the sampler's
+    // own filtering), as the explorer bench uses; `--predictable` for
+    // kittest's, which the snapshot tests use.
+    let options = if std::env::args().any(|a| a == "--predictable") {
         egui_wgpu::RendererOptions::PREDICTABLE
+    } else {
+        egui_wgpu::RendererOptions::default()
     };
     let mut empty = Harness::builder()
         .with_size([1280.0, 720.0])

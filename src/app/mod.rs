@@ -93,6 +93,8 @@ impl ExplorerApp {
     /// # Errors
     /// The worker thread could not start, or the shipped assets are broken.
     pub fn new(cc: &eframe::CreationContext<'_>) -> anyhow::Result<Self> {
+        // Before any model runs: the U-Net's kernels yield the CPU to the window's drawing.
+        crate::jobs::lower_compute_pool_priority();
         install_fonts(&cc.egui_ctx);
         // Text fields as wide as their panel allows, not egui's fixed 280 points,
         // which held the controls panel wider than it needs.
@@ -204,6 +206,20 @@ impl ExplorerApp {
     #[must_use]
     pub fn elbo_bits_per_dim(&self) -> Option<f64> {
         self.plots.elbo_bits_per_dim()
+    }
+
+    /// Whether the 2D view's last frame was copied from its kept picture
+    /// (`render::cached`), not drawn layer by layer.
+    #[must_use]
+    pub fn plane_copied_kept_picture(&self) -> bool {
+        self.render_state.as_ref().is_some_and(|state| {
+            state
+                .renderer
+                .read()
+                .callback_resources
+                .get::<PlaneResources>()
+                .is_some_and(PlaneResources::copied_kept_picture)
+        })
     }
 
     /// The bytes of GPU memory the current run's frames hold.

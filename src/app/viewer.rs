@@ -124,6 +124,7 @@ impl PlaneViewer {
             ),
             show_score: frame.show_score,
             show_x0: frame.show_x0,
+            view_pixels: (side * ui.ctx().pixels_per_point()).round() as u32,
         };
         ui.painter()
             .add(egui_wgpu::Callback::new_paint_callback(rect, callback));

@@ -10,9 +10,35 @@
 //!   data's own), so half resolution loses nothing a class can see;
 //! - the image batch's grid (`grid.wgsl`, integer arithmetic per pixel) is
 //!   drawn at the images' own pixels and magnified by nearest sampling, which
-//!   is what it showed before.
+//!   is what it showed before;
+//! - the whole 2D picture (density, score arrows, trails, particles) once it
+//!   has held still for a frame, at the view's own pixels, copied over what is
+//!   under it ([`Blit::Over`]): while the window repaints for other reasons
+//!   (a hover, a control, a timer) the view costs one copy, not its layers.
 
 use egui_wgpu::wgpu;
+
+/// How the texture is copied into its view.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Blit {
+    /// It replaces what is there (the layer is opaque).
+    Opaque,
+    /// It is laid over what is there: the texture holds premultiplied colour
+    /// and coverage, drawn onto a transparent clear, so laying it over the
+    /// view gives what drawing its layers straight there gives.
+    Over,
+}
+
+/// Draws one full-viewport triangle with `pipeline` and its bind group 0.
+pub(crate) fn draw_fullscreen(
+    pass: &mut wgpu::RenderPass<'_>,
+    pipeline: &wgpu::RenderPipeline,
+    bind_group: &wgpu::BindGroup,
+) {
+    pass.set_pipeline(pipeline);
+    pass.set_bind_group(0, bind_group, &[]);
+    pass.draw(0..3, 0..1);
+}
 
 /// The texture, its blit pipeline and what it holds (`Key` says what).
 pub(crate) struct CachedLayer<Key> {
@@ -27,7 +53,16 @@ pub(crate) struct CachedLayer<Key> {
 
 impl<Key: Copy + PartialEq> CachedLayer<Key> {
     /// The blit pipeline for the window's format; `filter` magnifies the texture.
-    pub(crate) fn new(device: &wgpu::Device, target_format: wgpu::TextureFormat, filter: wgpu::FilterMode) -> Self {
+    pub(crate) fn new(
+        device: &wgpu::Device,
+        target_format: wgpu::TextureFormat,
+        filter: wgpu::FilterMode,
+        blit: Blit,
+    ) -> Self {
+        let blend = match blit {
+            Blit::Opaque => None,
+            Blit::Over => Some(wgpu::BlendState::PREMULTIPLIED_ALPHA_BLENDING),
+        };
         let (blit, layout) = super::fullscreen_pipeline(
             device,
             target_format,
@@ -51,6 +86,7 @@ impl<Key: Copy + PartialEq> CachedLayer<Key> {
                     count: None,
                 },
             ],
+            blend,
         );
         let sampler = device.create_sampler(&wgpu::SamplerDescriptor {
             label: Some("cached layer"),
@@ -73,14 +109,19 @@ impl<Key: Copy + PartialEq> CachedLayer<Key> {
         self.drawn = None;
     }
 
-    /// Redraws the texture, `size` texels, with the full-viewport pipeline
-    /// `layer` (its bind group 0 set to the given one) if `key` differs from
-    /// what it holds. The layer's uniforms must already be written this frame.
+    /// Whether the texture holds `key`'s picture.
+    pub(crate) fn holds(&self, key: Key) -> bool {
+        self.drawn == Some(key) && self.target.is_some()
+    }
+
+    /// Redraws the texture, `size` texels, by `draw` into a pass cleared to
+    /// transparent, if `key` differs from what it holds. What `draw` uses
+    /// (uniforms, buffers) must already be written this frame.
     pub(crate) fn refresh(
         &mut self,
         device: &wgpu::Device,
         encoder: &mut wgpu::CommandEncoder,
-        layer: (&wgpu::RenderPipeline, &wgpu::BindGroup),
+        draw: impl FnOnce(&mut wgpu::RenderPass<'_>),
         key: Key,
         size: [u32; 2],
     ) {
@@ -101,7 +142,7 @@ impl<Key: Copy + PartialEq> CachedLayer<Key> {
                 depth_slice: None,
                 resolve_target: None,
                 ops: wgpu::Operations {
-                    load: wgpu::LoadOp::Clear(wgpu::Color::BLACK),
+                    load: wgpu::LoadOp::Clear(wgpu::Color::TRANSPARENT),
                     store: wgpu::StoreOp::Store,
                 },
             })],
@@ -110,9 +151,7 @@ impl<Key: Copy + PartialEq> CachedLayer<Key> {
             occlusion_query_set: None,
             multiview_mask: None,
         });
-        pass.set_pipeline(layer.0);
-        pass.set_bind_group(0, layer.1, &[]);
-        pass.draw(0..3, 0..1);
+        draw(&mut pass);
         self.drawn = Some(key);
     }
 
@@ -152,7 +191,7 @@ impl<Key: Copy + PartialEq> CachedLayer<Key> {
     }
 
     /// Magnifies the texture into the pass's viewport, if it holds anything.
-    pub(crate) fn paint(&self, pass: &mut wgpu::RenderPass<'static>) {
+    pub(crate) fn paint(&self, pass: &mut wgpu::RenderPass<'_>) {
         if let (Some((_, bind_group, _)), Some(_)) = (&self.target, self.drawn) {
             pass.set_pipeline(&self.blit);
             pass.set_bind_group(0, bind_group, &[]);

@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use bytemuck::{Pod, Zeroable};
 use egui_wgpu::wgpu;
 
-use super::cached::CachedLayer;
+use super::cached::{Blit, CachedLayer, draw_fullscreen};
 use super::image::Quantity;
 use super::{uniform_buffer, uniform_entry};
 
@@ -128,10 +128,11 @@ impl GridResources {
                 storage_entry(1),
                 storage_entry(2),
             ],
+            None,
         );
         Self {
             pipeline,
-            cached: CachedLayer::new(device, target_format, wgpu::FilterMode::Nearest),
+            cached: CachedLayer::new(device, target_format, wgpu::FilterMode::Nearest, Blit::Opaque),
             writes: AtomicU64::new(0),
             layout,
             params: uniform_buffer(device, "grid params", std::mem::size_of::<GridUniform>()),
@@ -263,8 +264,13 @@ impl GridResources {
             writes: self.writes.load(Ordering::Relaxed),
         };
         let size = [cols * shape.width, shape.rows() * shape.height];
-        self.cached
-            .refresh(device, encoder, (&self.pipeline, bind_group), key, size);
+        self.cached.refresh(
+            device,
+            encoder,
+            |pass| draw_fullscreen(pass, &self.pipeline, bind_group),
+            key,
+            size,
+        );
     }
 }
 

@@ -114,6 +114,7 @@ impl ImageResources {
                 texture_entry(1),
                 texture_entry(2),
             ],
+            None,
         );
         let params = (0..MAX_VIEWS)
             .map(|_| uniform_buffer(device, "forward image params", std::mem::size_of::<Params>()))

@@ -156,13 +156,15 @@ pub(crate) fn uniform_entry(binding: u32, visibility: wgpu::ShaderStages) -> wgp
 
 /// A pipeline that paints its whole viewport: `common.wgsl`'s `fullscreen_vs`
 /// with the fragment entry point `fragment` of `source` (common.wgsl is
-/// prepended), one bind group of `entries`, no blending.
+/// prepended), one bind group of `entries`, blended by `blend` (`None`: it
+/// replaces what is there).
 pub(crate) fn fullscreen_pipeline(
     device: &wgpu::Device,
     target_format: wgpu::TextureFormat,
     source: &str,
     fragment: &str,
     entries: &[wgpu::BindGroupLayoutEntry],
+    blend: Option<wgpu::BlendState>,
 ) -> (wgpu::RenderPipeline, wgpu::BindGroupLayout) {
     let shader = device.create_shader_module(wgpu::ShaderModuleDescriptor {
         label: Some(fragment),
@@ -182,7 +184,7 @@ pub(crate) fn fullscreen_pipeline(
         layout: &pipeline_layout,
         shader: &shader,
         format: target_format,
-        blend: None,
+        blend,
     }
     .build_with("fullscreen_vs", fragment, &[], wgpu::PrimitiveTopology::TriangleList);
     (pipeline, layout)

@@ -6,13 +6,17 @@
 //! `Copy` value; a step is uploaded once, when it arrives. The model's x̂0 at
 //! each step (E[x0|x_t] for the exact mixture: Tweedie's formula) sits in a
 //! second buffer of the same shape, drawn on demand with a segment from x_t.
+//!
+//! A picture that held still for a frame is kept whole in a texture at the
+//! view's pixels and copied from then on ([`super::cached`]): the window
+//! repaints for hovers, controls and timers while the figure stays the same.
 
 use std::num::NonZeroU64;
 
 use bytemuck::{Pod, Zeroable};
 use egui_wgpu::wgpu;
 
-use super::cached::CachedLayer;
+use super::cached::{Blit, CachedLayer, draw_fullscreen};
 use super::{PipelineBuilder, uniform_buffer, uniform_entry};
 
 /// The most mixture components the density shader draws.
@@ -41,6 +45,14 @@ struct DensityKey {
     view: [f32; 6],
     /// Bumped when the mixture changes.
     mixture_generation: u64,
+}
+
+/// What the whole picture shows: the callback, and everything uploaded.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct PictureKey {
+    callback: PlaneCallback,
+    /// [`PlaneResources::generation`] when it was drawn.
+    generation: u64,
 }
 
 /// Where the data plane sits and how it looks, for one frame.
@@ -103,6 +115,8 @@ pub struct PlaneCallback {
     pub show_score: bool,
     /// Whether to draw each particle's x̂0, joined to it.
     pub show_x0: bool,
+    /// The view's side in physical pixels: the size of the kept picture.
+    pub view_pixels: u32,
 }
 
 /// The pipelines and buffers, kept in egui-wgpu's `callback_resources`.
@@ -112,6 +126,15 @@ pub struct PlaneResources {
     density_texture: CachedLayer<DensityKey>,
     /// Bumped by [`Self::set_mixture`], so the density is redrawn.
     mixture_generation: u64,
+    /// The whole picture once it has held still ([`PictureKey`]); `None`
+    /// only while it is being redrawn.
+    picture: Option<CachedLayer<PictureKey>>,
+    /// The picture the last frame asked for.
+    previous_picture: Option<PictureKey>,
+    /// Bumped by every upload, so a kept picture is never shown stale.
+    generation: u64,
+    /// Whether the last paint copied the kept picture (for tests and benches).
+    copied_last: std::sync::atomic::AtomicBool,
     particles: wgpu::RenderPipeline,
     trails: wgpu::RenderPipeline,
     x0_particles: wgpu::RenderPipeline,
@@ -214,8 +237,18 @@ impl PlaneResources {
                 wgpu::PrimitiveTopology::TriangleStrip,
             ),
             arrows: builder.build("arrow", &[Some(arrow_layout)], wgpu::PrimitiveTopology::TriangleList),
-            density_texture: CachedLayer::new(device, target_format, wgpu::FilterMode::Linear),
+            density_texture: CachedLayer::new(device, target_format, wgpu::FilterMode::Linear, Blit::Opaque),
             mixture_generation: 0,
+            // At the view's own pixels, so nearest sampling copies it texel for pixel.
+            picture: Some(CachedLayer::new(
+                device,
+                target_format,
+                wgpu::FilterMode::Nearest,
+                Blit::Over,
+            )),
+            previous_picture: None,
+            generation: 0,
+            copied_last: std::sync::atomic::AtomicBool::new(false),
             arrow_instances: positions_buffer(device, 2),
             arrow_count: 0,
             bind_group,
@@ -238,6 +271,7 @@ impl PlaneResources {
         uniform.count = u32::try_from(count).unwrap_or(0);
         queue.write_buffer(&self.mixture_buffer, 0, bytemuck::bytes_of(&uniform));
         self.mixture_generation += 1;
+        self.generation += 1;
         self.density_texture.invalidate();
     }
 
@@ -250,6 +284,7 @@ impl PlaneResources {
         }
         queue.write_buffer(&self.arrow_instances, 0, bytemuck::cast_slice(arrows));
         self.arrow_count = u32::try_from(arrows.len()).unwrap_or(0);
+        self.generation += 1;
     }
 
     /// Makes room for a run of `steps` frames of `particles` points, forgetting the old run.
@@ -263,6 +298,7 @@ impl PlaneResources {
         self.particles_per_step = particles;
         self.steps_uploaded = 0;
         self.x0_steps_uploaded = 0;
+        self.generation += 1;
     }
 
     /// Uploads the model's x̂0 made at step `step` (x, y pairs); ignored if it does not fit.
@@ -274,6 +310,7 @@ impl PlaneResources {
         let offset = step * self.particles_per_step * POSITION_BYTES;
         queue.write_buffer(&self.x0_positions, offset, bytemuck::cast_slice(positions));
         self.x0_steps_uploaded = self.x0_steps_uploaded.max(step + 1);
+        self.generation += 1;
     }
 
     /// Uploads step `step`'s positions (x, y pairs); ignored if it does not fit.
@@ -285,6 +322,7 @@ impl PlaneResources {
         let offset = step * self.particles_per_step * POSITION_BYTES;
         queue.write_buffer(&self.positions, offset, bytemuck::cast_slice(positions));
         self.steps_uploaded = self.steps_uploaded.max(step + 1);
+        self.generation += 1;
     }
 
     /// How many steps of the current run are on the GPU.
@@ -299,10 +337,25 @@ impl PlaneResources {
         self.positions.size() + self.x0_positions.size()
     }
 
-    /// The bytes held for run positions and the density's texture.
+    /// The bytes held for run positions and the density's and the picture's textures.
     #[must_use]
     pub fn held_bytes(&self) -> u64 {
-        self.position_bytes() + self.density_texture.texture_bytes()
+        self.position_bytes()
+            + self.density_texture.texture_bytes()
+            + self.picture.as_ref().map_or(0, CachedLayer::texture_bytes)
+    }
+
+    /// Whether the last frame's picture was copied from the kept one, not drawn layer by layer.
+    #[must_use]
+    pub fn copied_kept_picture(&self) -> bool {
+        self.copied_last.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    fn picture_key(&self, callback: &PlaneCallback) -> PictureKey {
+        PictureKey {
+            callback: *callback,
+            generation: self.generation,
+        }
     }
 
     fn step_slice(&self, step: u32, count: u32) -> wgpu::BufferSlice<'_> {
@@ -338,12 +391,41 @@ impl PlaneResources {
                 mixture_generation: self.mixture_generation,
             };
             let side = [callback.density_side; 2];
-            self.density_texture
-                .refresh(device, encoder, (&self.density, &self.bind_group), key, side);
+            self.density_texture.refresh(
+                device,
+                encoder,
+                |pass| draw_fullscreen(pass, &self.density, &self.bind_group),
+                key,
+                side,
+            );
+        }
+        // Kept once the same picture is asked for twice in a row: a picture
+        // that changes every frame (a run streaming, playback) is drawn
+        // straight, with no copy on top.
+        let key = self.picture_key(callback);
+        let held_still = self.previous_picture.replace(key) == Some(key);
+        if held_still && let Some(mut picture) = self.picture.take() {
+            let side = [callback.view_pixels; 2];
+            picture.refresh(device, encoder, |pass| self.paint_layers(pass, callback), key, side);
+            self.picture = Some(picture);
         }
     }
 
-    fn paint(&self, pass: &mut wgpu::RenderPass<'static>, callback: &PlaneCallback) {
+    fn paint(&self, pass: &mut wgpu::RenderPass<'_>, callback: &PlaneCallback) {
+        let kept = self
+            .picture
+            .as_ref()
+            .filter(|picture| picture.holds(self.picture_key(callback)));
+        self.copied_last
+            .store(kept.is_some(), std::sync::atomic::Ordering::Relaxed);
+        match kept {
+            Some(picture) => picture.paint(pass),
+            None => self.paint_layers(pass, callback),
+        }
+    }
+
+    /// Draws every layer of the picture into the pass's viewport.
+    fn paint_layers(&self, pass: &mut wgpu::RenderPass<'_>, callback: &PlaneCallback) {
         if callback.show_density {
             self.density_texture.paint(pass);
         }
