@@ -18,17 +18,6 @@ struct Locals {
 };
 @group(0) @binding(0) var<uniform> r_locals: Locals;
 
-// noisescope's patch: the two options above are also pipeline-overridable
-// constants, set from the same `RendererOptions` when the pipeline is built,
-// and the branches below test these, not the uniform. A software rasteriser
-// (llvmpipe, lavapipe) runs a fragment shader's every branch under an
-// execution mask, so a uniform branch still pays for the code it skips: the
-// predictable filtering's four `textureLoad`s and its integer wrapping ran
-// for every pixel of a real window. With constants the driver removes the
-// branch not taken.
-override DITHERING: bool = true;
-override PREDICTABLE_TEXTURE_FILTERING: bool = false;
-
 
 // -----------------------------------------------
 // Adapted from
@@ -144,8 +133,59 @@ fn wrap_texel_coord(coord: vec2<i32>, texture_size: vec2<i32>) -> vec2<i32> {
 }
 
 
+// noisescope's patch (PATCH.md): with hardware filtering (eframe's options)
+// the fragment entry point is chosen when the pipeline is built, with or
+// without dithering, instead of branching on the `Locals` uniform. A software
+// rasteriser (llvmpipe, lavapipe) runs every branch of a shader under an
+// execution mask, so a uniform branch still pays for the code it skips: the
+// predictable filtering's `textureLoad`s and integer wrapping ran for every
+// pixel of a real window. With `predictable_texture_filtering` (kittest's
+// snapshots) the shader is egui's own, unchanged, under the entry points'
+// names with `_predictable` added.
+
+// Hardware filtering: fast, but varies across GPUs and drivers.
+fn sample_hardware(in: VertexOutput) -> vec4<f32> {
+    return textureSample(r_tex_color, r_tex_sampler, in.tex_coord);
+}
+
+// Dither the float color down to eight bits to reduce banding.
+// This step is optional for egui backends.
+// Note that dithering is performed on the gamma encoded values,
+// because it is used together with a srgb converting target too.
+fn dithered(color_gamma: vec4<f32>, frag_coord: vec4<f32>) -> vec4<f32> {
+    return vec4<f32>(dither_interleaved(color_gamma.rgb, 256.0, frag_coord), color_gamma.a);
+}
+
+fn to_linear(color_gamma: vec4<f32>) -> vec4<f32> {
+    return vec4<f32>(linear_from_gamma_rgb(color_gamma.rgb), color_gamma.a);
+}
+
+// We expect "normal" textures that are NOT sRGB-aware.
+// Gamma framebuffer (what we prefer): eframe's options, then without dithering.
+@fragment
+fn fs_main_gamma_framebuffer(in: VertexOutput) -> @location(0) vec4<f32> {
+    return dithered(in.color * sample_hardware(in), in.position);
+}
+
+@fragment
+fn fs_main_gamma_framebuffer_undithered(in: VertexOutput) -> @location(0) vec4<f32> {
+    return in.color * sample_hardware(in);
+}
+
+@fragment
+fn fs_main_linear_framebuffer(in: VertexOutput) -> @location(0) vec4<f32> {
+    return to_linear(dithered(in.color * sample_hardware(in), in.position));
+}
+
+@fragment
+fn fs_main_linear_framebuffer_undithered(in: VertexOutput) -> @location(0) vec4<f32> {
+    return to_linear(in.color * sample_hardware(in));
+}
+
+// egui's own shader, for `predictable_texture_filtering`.
+
 fn sample_texture(in: VertexOutput) -> vec4<f32> {
-    if !PREDICTABLE_TEXTURE_FILTERING {
+    if r_locals.predictable_texture_filtering == 0 {
         // Hardware filtering: fast, but varies across GPUs and drivers.
         return textureSample(r_tex_color, r_tex_sampler, in.tex_coord);
     } else {
@@ -182,7 +222,7 @@ fn sample_texture(in: VertexOutput) -> vec4<f32> {
 }
 
 @fragment
-fn fs_main_linear_framebuffer(in: VertexOutput) -> @location(0) vec4<f32> {
+fn fs_main_linear_framebuffer_predictable(in: VertexOutput) -> @location(0) vec4<f32> {
     // We expect "normal" textures that are NOT sRGB-aware.
     let tex_gamma = sample_texture(in);
     var out_color_gamma = in.color * tex_gamma;
@@ -190,7 +230,7 @@ fn fs_main_linear_framebuffer(in: VertexOutput) -> @location(0) vec4<f32> {
     // This step is optional for egui backends.
     // Note that dithering is performed on the gamma encoded values,
     // because this function is used together with a srgb converting target.
-    if DITHERING {
+    if r_locals.dithering == 1 {
         let out_color_gamma_rgb = dither_interleaved(out_color_gamma.rgb, 256.0, in.position);
         out_color_gamma = vec4<f32>(out_color_gamma_rgb, out_color_gamma.a);
     }
@@ -199,13 +239,13 @@ fn fs_main_linear_framebuffer(in: VertexOutput) -> @location(0) vec4<f32> {
 }
 
 @fragment
-fn fs_main_gamma_framebuffer(in: VertexOutput) -> @location(0) vec4<f32> {
+fn fs_main_gamma_framebuffer_predictable(in: VertexOutput) -> @location(0) vec4<f32> {
     // We expect "normal" textures that are NOT sRGB-aware.
     let tex_gamma = sample_texture(in);
     var out_color_gamma = in.color * tex_gamma;
     // Dither the float color down to eight bits to reduce banding.
     // This step is optional for egui backends.
-    if DITHERING {
+    if r_locals.dithering == 1 {
         let out_color_gamma_rgb = dither_interleaved(out_color_gamma.rgb, 256.0, in.position);
         out_color_gamma = vec4<f32>(out_color_gamma_rgb, out_color_gamma.a);
     }

@@ -396,6 +396,24 @@ impl Renderer {
                 bias: wgpu::DepthBiasState::default(),
             });
 
+        // noisescope's patch (PATCH.md): the options choose an entry point,
+        // not a branch on the uniform, so a software rasteriser runs only
+        // the code the options ask for.
+        let fragment_entry_point = format!(
+            "fs_main_{}_framebuffer{}",
+            if output_color_format.is_srgb() {
+                log::warn!("Detected a linear (sRGBA aware) framebuffer {output_color_format:?}. egui prefers Rgba8Unorm or Bgra8Unorm");
+                "linear"
+            } else {
+                "gamma" // this is what we prefer
+            },
+            match (options.predictable_texture_filtering, options.dithering) {
+                // egui's own shader: the uniform says whether to dither.
+                (true, _) => "_predictable",
+                (false, true) => "",
+                (false, false) => "_undithered",
+            }
+        );
         let pipeline = {
             profiling::scope!("create_render_pipeline");
             device.create_render_pipeline(&wgpu::RenderPipelineDescriptor {
@@ -432,12 +450,7 @@ impl Renderer {
 
                 fragment: Some(wgpu::FragmentState {
                     module: &module,
-                    entry_point: Some(if output_color_format.is_srgb() {
-                        log::warn!("Detected a linear (sRGBA aware) framebuffer {output_color_format:?}. egui prefers Rgba8Unorm or Bgra8Unorm");
-                        "fs_main_linear_framebuffer"
-                    } else {
-                        "fs_main_gamma_framebuffer" // this is what we prefer
-                    }),
+                    entry_point: Some(&fragment_entry_point),
                     targets: &[Some(wgpu::ColorTargetState {
                         format: output_color_format,
                         blend: Some(wgpu::BlendState {
@@ -454,17 +467,7 @@ impl Renderer {
                         }),
                         write_mask: wgpu::ColorWrites::ALL,
                     })],
-                    compilation_options: wgpu::PipelineCompilationOptions {
-                        // noisescope's patch: see `override` in egui.wgsl.
-                        constants: &[
-                            ("DITHERING", f64::from(u8::from(options.dithering))),
-                            (
-                                "PREDICTABLE_TEXTURE_FILTERING",
-                                f64::from(u8::from(options.predictable_texture_filtering)),
-                            ),
-                        ],
-                        ..Default::default()
-                    }
+                    compilation_options: wgpu::PipelineCompilationOptions::default()
                 }),
                 multiview_mask: None,
                 cache: None,
