@@ -33,49 +33,8 @@ pub struct SpawnError {
     pub source: std::io::Error,
 }
 
-/// How much lower than the window's a background thread's CPU priority is
-/// (a Linux nice value: each step gives about 1.25× less CPU time under contention).
-///
-/// On a machine without a GPU the window's frames are drawn by the software
-/// rasteriser's threads on the same few cores as the sampler and the U-Net.
-/// At equal priority a streaming run took half the CPU from every frame; at
-/// nice 10 the scheduler gives a frame about ten times the background
-/// threads' share while both want the CPU, and the background threads still
-/// take every cycle the window leaves idle.
-pub const BACKGROUND_NICE: i32 = 10;
-
-/// Lowers the calling thread's CPU priority by [`BACKGROUND_NICE`], so that
-/// the window's drawing comes first; every thread this module starts calls
-/// it, and so do the compute pool's threads ([`lower_compute_pool_priority`]).
-/// Nothing happens where threads have no priority of their own (outside Linux)
-/// or where the OS refuses.
-pub fn yield_cpu_to_the_window() {
-    #[cfg(target_os = "linux")]
-    {
-        // SAFETY: gettid takes nothing and cannot fail.
-        let thread = unsafe { libc::gettid() };
-        if let Ok(thread) = libc::id_t::try_from(thread) {
-            // SAFETY: setpriority only reads its three integers; on Linux
-            // `PRIO_PROCESS` with a thread id changes that thread alone. A
-            // refusal returns -1 and changes nothing, which is fine here.
-            let _ = unsafe { libc::setpriority(libc::PRIO_PROCESS, thread, BACKGROUND_NICE) };
-        }
-    }
-}
-
-/// Builds rayon's global pool, where the U-Net's kernels run, with threads
-/// that yield to the window ([`yield_cpu_to_the_window`]). Call it before any
-/// parallel work; where the pool already exists it is left as it is.
-pub fn lower_compute_pool_priority() {
-    let _ = rayon::ThreadPoolBuilder::new()
-        .thread_name(|index| format!("noisescope-compute-{index}"))
-        .start_handler(|_| yield_cpu_to_the_window())
-        .build_global();
-}
-
 /// Starts `work` on a thread named `name` (`noisescope-…`, so that a debugger
-/// or `top -H` tells the threads apart), at background priority
-/// ([`yield_cpu_to_the_window`]).
+/// or `top -H` tells the threads apart).
 ///
 /// # Errors
 /// The OS refused a new thread.
@@ -86,10 +45,7 @@ pub fn spawn_named<R: Send + 'static>(
     #[allow(clippy::disallowed_methods)] // The one place threads start (module docs).
     std::thread::Builder::new()
         .name(name.to_owned())
-        .spawn(|| {
-            yield_cpu_to_the_window();
-            work()
-        })
+        .spawn(work)
         .map_err(|source| SpawnError {
             name: name.to_owned(),
             source,
@@ -352,22 +308,5 @@ mod tests {
             .join()
             .unwrap();
         assert_eq!(name.as_deref(), Some("noisescope-named"));
-    }
-
-    /// This thread's nice value, as the OS reports it.
-    #[cfg(target_os = "linux")]
-    fn own_nice() -> i32 {
-        // SAFETY: gettid takes nothing; getpriority only reads its integers.
-        unsafe { libc::getpriority(libc::PRIO_PROCESS, libc::gettid().try_into().unwrap()) }
-    }
-
-    #[cfg(target_os = "linux")]
-    #[test]
-    fn spawned_threads_run_below_the_spawners_priority() {
-        let spawner = own_nice();
-        let worker = spawn_named("noisescope-nice", own_nice).unwrap().join().unwrap();
-        // The kernel caps nice at 19.
-        assert_eq!(worker, (spawner + BACKGROUND_NICE).min(19));
-        assert_eq!(own_nice(), spawner, "the spawning thread keeps its priority");
     }
 }

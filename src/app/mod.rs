@@ -93,8 +93,6 @@ impl ExplorerApp {
     /// # Errors
     /// The worker thread could not start, or the shipped assets are broken.
     pub fn new(cc: &eframe::CreationContext<'_>) -> anyhow::Result<Self> {
-        // Before any model runs: the U-Net's kernels yield the CPU to the window's drawing.
-        crate::jobs::lower_compute_pool_priority();
         install_fonts(&cc.egui_ctx);
         // Text fields as wide as their panel allows, not egui's fixed 280 points,
         // which held the controls panel wider than it needs.
