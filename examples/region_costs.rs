@@ -13,6 +13,8 @@ use noisescope::app::ExplorerApp;
 use noisescope::app::background::Background;
 
 const FRAMES: usize = 60;
+/// Frames per scrubbing case: enough for steady CPU figures.
+const SCRUB_FRAMES: usize = 200;
 
 fn median_render_ms<State>(harness: &mut Harness<'_, State>) -> f64 {
     let mut ms = Vec::with_capacity(FRAMES);
@@ -39,6 +41,28 @@ fn process_cpu_ms() -> f64 {
     field(14)
         .zip(field(15))
         .map_or(0.0, |(user, system)| (user + system) * 10.0)
+}
+
+/// CPU time llvmpipe's rasteriser threads have used, in ms (0 on a GPU).
+fn rasteriser_cpu_ms() -> f64 {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return 0.0;
+    };
+    tasks
+        .flatten()
+        .filter_map(|task| {
+            let comm = std::fs::read_to_string(task.path().join("comm")).ok()?;
+            if !comm.starts_with("llvmpipe") {
+                return None;
+            }
+            let stat = std::fs::read_to_string(task.path().join("stat")).ok()?;
+            let after = stat.rsplit_once(')').map(|(_, rest)| rest.to_owned())?;
+            let fields: Vec<&str> = after.split_whitespace().collect();
+            let user = fields.get(11)?.parse::<f64>().ok()?;
+            let system = fields.get(12)?.parse::<f64>().ok()?;
+            Some((user + system) * 10.0)
+        })
+        .sum()
 }
 
 /// The median wall time of a render, and the CPU time per frame (step and render).
@@ -178,15 +202,7 @@ fn main() {
             app.clear_background(&cc.egui_ctx);
             app
         });
-    for _ in 0..2000 {
-        harness.step();
-        let run = harness.state().run();
-        if run.run_id > 0 && run.frames.len() == run.expected_frames() && harness.state().elbo_bits_per_dim().is_some()
-        {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(2));
-    }
+    settle(&mut harness);
     let case = |harness: &mut Harness<'static, ExplorerApp>, name: &str| {
         let (ms, cpu_ms) = frame_costs(harness);
         let Census {
@@ -212,6 +228,10 @@ fn main() {
         for _ in 0..10 {
             case(&mut harness, "whole window");
         }
+        return;
+    }
+    if std::env::args().any(|a| a == "scrub") {
+        scrub_costs(&mut harness);
         return;
     }
     harness.key_press(egui::Key::C);
@@ -243,4 +263,63 @@ fn main() {
     case(&mut harness, "controls and strip hidden, no layers");
     let (again, again_cpu_ms) = frame_costs(&mut empty);
     println!("empty eframe app again: median {again:.1} ms, {again_cpu_ms:.1} CPU ms a frame");
+}
+
+/// The 2D picture redrawn every frame with no model thread running: a
+/// 1000-step DDPM run, finished, stepped one step a frame from x_T (as
+/// playback does), with each layer alone off. What a streaming frame costs
+/// to draw, apart from what the worker takes from the rasteriser.
+fn scrub_costs(harness: &mut Harness<'static, ExplorerApp>) {
+    let mut settings = harness.state().settings();
+    settings.sampler.kind = noisescope::diffusion::sampler::SamplerKind::Ddpm;
+    settings.sampler.steps = 1000;
+    harness.state_mut().apply_settings(settings);
+    settle(harness);
+    let timed = |harness: &mut Harness<'static, ExplorerApp>, name: &str, scrub: bool| {
+        harness.key_press(egui::Key::End);
+        harness.step();
+        harness.step();
+        let cpu_before = process_cpu_ms();
+        let rasteriser_before = rasteriser_cpu_ms();
+        let mut ms = Vec::with_capacity(SCRUB_FRAMES);
+        for _ in 0..SCRUB_FRAMES {
+            if scrub {
+                harness.key_press(egui::Key::ArrowRight);
+            }
+            harness.step();
+            let started = std::time::Instant::now();
+            let _ = harness.render();
+            ms.push(started.elapsed().as_secs_f64() * 1e3);
+        }
+        ms.sort_by(f64::total_cmp);
+        let cpu_ms = (process_cpu_ms() - cpu_before) / SCRUB_FRAMES as f64;
+        let rasteriser_ms = (rasteriser_cpu_ms() - rasteriser_before) / SCRUB_FRAMES as f64;
+        println!(
+            "{name}: median {:.1} ms, CPU {cpu_ms:.1} ms a frame ({rasteriser_ms:.1} in llvmpipe's rasterisers), kept picture copied: {}",
+            ms[SCRUB_FRAMES / 2],
+            harness.state().plane_copied_kept_picture()
+        );
+    };
+    let scrubbed = |harness: &mut Harness<'static, ExplorerApp>, name: &str| timed(harness, name, true);
+    timed(harness, "at rest, at x_T", false);
+    scrubbed(harness, "scrubbing");
+    for layer in ["Show density", "Show score", "Show trails"] {
+        harness.get_by_label_contains(layer).click();
+        scrubbed(harness, &format!("scrubbing, {layer} off"));
+        harness.get_by_label_contains(layer).click();
+    }
+    scrubbed(harness, "scrubbing again");
+    timed(harness, "at rest, at x_T, again", false);
+}
+
+fn settle(harness: &mut Harness<'static, ExplorerApp>) {
+    for _ in 0..20_000 {
+        harness.step();
+        let run = harness.state().run();
+        if run.run_id > 0 && run.frames.len() == run.expected_frames() && harness.state().elbo_bits_per_dim().is_some()
+        {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
 }

@@ -6,6 +6,7 @@ struct View {
     center: vec2<f32>,
     scale: vec2<f32>,
     point_radius: vec2<f32>,
+    trail_half_width: vec2<f32>,
     alpha_bar: f32,
     density_gain: f32,
     particle_color: vec4<f32>,
@@ -58,10 +59,17 @@ struct ParticleOut {
     @location(0) corner: vec2<f32>,
 }
 
-// Instanced quads (triangle strip), one per particle.
+// One instanced triangle per particle: the equilateral triangle around the
+// unit disc (its corners two radii out), so the disc the fragment stage cuts
+// is whole. A software rasteriser pays for every triangle however small, and
+// a quad is two.
 @vertex
 fn particle_vs(@builtin(vertex_index) index: u32, @location(0) center: vec2<f32>) -> ParticleOut {
-    let corner = vec2<f32>(f32(index & 1u), f32((index >> 1u) & 1u)) * 2.0 - 1.0;
+    let corner = array<vec2<f32>, 3>(
+        vec2<f32>(0.0, 2.0),
+        vec2<f32>(-1.7320508, -1.0),
+        vec2<f32>(1.7320508, -1.0),
+    )[index];
     var out: ParticleOut;
     out.position = vec4<f32>((center - view.center) * view.scale + corner * view.point_radius, 0.0, 1.0);
     out.corner = corner;
@@ -79,10 +87,9 @@ fn particle_fs(in: ParticleOut) -> @location(0) vec4<f32> {
 }
 
 // Trail segments from a particle's position at one step to the next, as
-// instanced quads (triangle strip), not GPU lines: lines are one pixel wide on
-// every screen, so they thinned to a hair at 4K. The width follows the
-// particles' size (in points), so it scales with the screen like the UI does.
-const TRAIL_HALF_WIDTH_PER_RADIUS: f32 = 0.3125; // 0.5 pt half-width for 1.6 pt dots
+// instanced quads (triangle strip) of the width the view sets (in points, so
+// it scales with the screen like the UI does): GPU lines are one pixel wide on
+// every screen, so they thinned to a hair at 4K.
 @vertex
 fn trail_vs(@builtin(vertex_index) index: u32, @location(0) start: vec2<f32>, @location(1) end: vec2<f32>) -> @builtin(position) vec4<f32> {
     let a = (start - view.center) * view.scale;
@@ -91,10 +98,19 @@ fn trail_vs(@builtin(vertex_index) index: u32, @location(0) start: vec2<f32>, @l
     let length_clip = length(along);
     // The viewport is square, so clip space is isotropic and a perpendicular stays one.
     let direction = select(vec2<f32>(1.0, 0.0), along / length_clip, length_clip > 1e-9);
-    let normal = vec2<f32>(-direction.y, direction.x) * view.point_radius * TRAIL_HALF_WIDTH_PER_RADIUS;
+    let normal = vec2<f32>(-direction.y, direction.x) * view.trail_half_width;
     let side = f32(index & 1u) * 2.0 - 1.0;
     let p = select(a, b, (index >> 1u) == 1u);
     return vec4<f32>(p + side * normal, 0.0, 1.0);
+}
+
+// The same segments as GPU lines (line list), where a trail is about a pixel
+// wide anyway: one primitive a segment where a quad is two triangles, and a
+// software rasteriser pays for every primitive however few pixels it covers.
+@vertex
+fn trail_line_vs(@builtin(vertex_index) index: u32, @location(0) start: vec2<f32>, @location(1) end: vec2<f32>) -> @builtin(position) vec4<f32> {
+    let p = select(start, end, index == 1u);
+    return vec4<f32>((p - view.center) * view.scale, 0.0, 1.0);
 }
 
 @fragment

@@ -20,6 +20,15 @@ const TRAIL_STEPS: u32 = 100;
 /// when the trail covers more: a software renderer pays for every triangle,
 /// and 100 one-step segments of 150 trails were a fifth of a frame.
 const TRAIL_SEGMENTS: u32 = 25;
+/// A trail's width in points.
+const TRAIL_WIDTH_POINTS: f32 = 1.0;
+/// Trails at most this many pixels wide (a 1280×720 or 1920×1080 screen at
+/// one pixel a point) are drawn as one-pixel GPU lines: one primitive a
+/// segment, where a quad is two triangles, and llvmpipe pays for every
+/// primitive (the 2D scene redrawn every frame: 10 to 5 ms of rasteriser time
+/// a frame, `examples/region_costs scrub`). Wider ones stay quads, which
+/// scale with the screen.
+const LINE_TRAIL_MAX_PIXELS: f32 = 1.5;
 
 /// What the viewer shows this frame.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -77,21 +86,28 @@ impl PlaneViewer {
         let scale = 1.0 / self.half_extent;
         // In points, like every other size in the UI: the same look on a 4K screen.
         let radius_points = 1.6;
+        let clip_per_point = 2.0 / side;
+        let trail_pixels = TRAIL_WIDTH_POINTS * ui.ctx().pixels_per_point();
+        let trail_lines = trail_pixels <= LINE_TRAIL_MAX_PIXELS;
+        // Stronger than the 0.12 that suited 300 trails: half as many now
+        // carry the same picture of the flow. A one-pixel line lays down as
+        // much colour along its length as the quad it stands for.
+        let trail_alpha = if trail_lines { 0.18 * trail_pixels } else { 0.18 };
         let view = ViewUniform {
             center: [0.0, 0.0],
             scale: [scale, scale],
-            point_radius: [2.0 * radius_points / side, 2.0 * radius_points / side],
+            point_radius: [radius_points * clip_per_point; 2],
+            trail_half_width: [0.5 * TRAIL_WIDTH_POINTS * clip_per_point; 2],
             alpha_bar: frame.alpha_bar as f32,
             density_gain: 1.0,
+            padding: [0.0; 2],
             particle_color: [0.55, 0.85, 1.0, 0.85],
-            // Stronger than the 0.12 that suited 300 trails: half as many now
-            // carry the same picture of the flow.
-            trail_color: [0.55, 0.85, 1.0, 0.18],
+            trail_color: [0.55, 0.85, 1.0, trail_alpha],
             // The density's amber family would hide it; a light green reads on both.
             x0_color: [0.6, 1.0, 0.55, 0.9],
             arrow_color: [1.0, 1.0, 1.0, 150.0 / 255.0],
             arrow_geometry: [
-                2.0 / side,
+                clip_per_point,
                 0.45 * side / ARROW_GRID as f32,
                 SHAFT_HALF_WIDTH_POINTS,
                 HEAD_LENGTH_POINTS,
@@ -118,6 +134,7 @@ impl PlaneViewer {
             trail_stride,
             particles: frame.particles,
             trail_particles: if frame.show_trails { TRAIL_PARTICLES } else { 0 },
+            trail_lines,
             show_density: frame.show_density,
             density_side: crate::render::plane::density_side_for(
                 rect.width().max(rect.height()) * ui.ctx().pixels_per_point(),

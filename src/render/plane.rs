@@ -65,10 +65,14 @@ pub struct ViewUniform {
     pub scale: [f32; 2],
     /// A particle's radius in clip units (x, y).
     pub point_radius: [f32; 2],
+    /// Half a trail quad's width in clip units (x, y); lines ignore it.
+    pub trail_half_width: [f32; 2],
     /// ᾱ_t of the density shown.
     pub alpha_bar: f32,
     /// Brightness of the density (1 = peak maps to full colour).
     pub density_gain: f32,
+    /// Unused: WGSL aligns the colours below to 16 bytes.
+    pub padding: [f32; 2],
     /// Premultiplied later; straight RGBA here.
     pub particle_color: [f32; 4],
     /// Straight RGBA of the trails.
@@ -104,6 +108,9 @@ pub struct PlaneCallback {
     pub particles: u32,
     /// How many of them get trails.
     pub trail_particles: u32,
+    /// Whether trails are one-pixel GPU lines (`trail_line_vs`), not quads
+    /// of `ViewUniform::trail_half_width`: for trails about a pixel wide.
+    pub trail_lines: bool,
     /// Steps per trail segment: trails pass through every step that is a
     /// multiple of this, then end at `step`.
     pub trail_stride: u32,
@@ -137,6 +144,7 @@ pub struct PlaneResources {
     copied_last: std::sync::atomic::AtomicBool,
     particles: wgpu::RenderPipeline,
     trails: wgpu::RenderPipeline,
+    trail_lines: wgpu::RenderPipeline,
     x0_particles: wgpu::RenderPipeline,
     x0_segments: wgpu::RenderPipeline,
     arrows: wgpu::RenderPipeline,
@@ -160,16 +168,7 @@ impl PlaneResources {
     /// Builds the pipelines once, for the window's surface format.
     #[must_use]
     pub fn new(device: &wgpu::Device, target_format: wgpu::TextureFormat) -> Self {
-        let shader = device.create_shader_module(wgpu::ShaderModuleDescriptor {
-            label: Some("plane"),
-            source: wgpu::ShaderSource::Wgsl(
-                concat!(
-                    include_str!("../../shaders/common.wgsl"),
-                    include_str!("../../shaders/plane.wgsl")
-                )
-                .into(),
-            ),
-        });
+        let shader = plane_shader(device);
         let (layout, bind_group, view_buffer, mixture_buffer) = uniforms(device);
         let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
             label: Some("plane"),
@@ -217,18 +216,24 @@ impl PlaneResources {
             particles: builder.build(
                 "particle",
                 &[Some(instance_layout(&at0))],
-                wgpu::PrimitiveTopology::TriangleStrip,
+                wgpu::PrimitiveTopology::TriangleList,
             ),
             trails: builder.build(
                 "trail",
                 &[Some(instance_layout(&at0)), Some(instance_layout(&at1))],
                 wgpu::PrimitiveTopology::TriangleStrip,
             ),
+            trail_lines: builder.build_with(
+                "trail_line_vs",
+                "trail_fs",
+                &[Some(instance_layout(&at0)), Some(instance_layout(&at1))],
+                wgpu::PrimitiveTopology::LineList,
+            ),
             x0_particles: builder.build_with(
                 "particle_vs",
                 "x0_fs",
                 &[Some(instance_layout(&at0))],
-                wgpu::PrimitiveTopology::TriangleStrip,
+                wgpu::PrimitiveTopology::TriangleList,
             ),
             x0_segments: builder.build_with(
                 "trail_vs",
@@ -447,7 +452,12 @@ impl PlaneResources {
             .min(u32::try_from(self.particles_per_step).unwrap_or(u32::MAX));
         let trail_count = callback.trail_particles.min(count);
         if trail_count > 0 {
-            pass.set_pipeline(&self.trails);
+            let (pipeline, vertices) = if callback.trail_lines {
+                (&self.trail_lines, 0..2)
+            } else {
+                (&self.trails, 0..4)
+            };
+            pass.set_pipeline(pipeline);
             let stride = callback.trail_stride.max(1);
             let mut from = callback.trail_from;
             while from < callback.step {
@@ -455,7 +465,7 @@ impl PlaneResources {
                 let to = ((from / stride + 1) * stride).min(callback.step);
                 pass.set_vertex_buffer(0, self.step_slice(from, trail_count));
                 pass.set_vertex_buffer(1, self.step_slice(to, trail_count));
-                pass.draw(0..4, 0..trail_count);
+                pass.draw(vertices.clone(), 0..trail_count);
                 from = to;
             }
         }
@@ -467,12 +477,26 @@ impl PlaneResources {
             pass.draw(0..4, 0..segments);
             pass.set_pipeline(&self.x0_particles);
             pass.set_vertex_buffer(0, self.x0_slice(callback.step, count));
-            pass.draw(0..4, 0..count);
+            pass.draw(0..3, 0..count);
         }
         pass.set_pipeline(&self.particles);
         pass.set_vertex_buffer(0, self.step_slice(callback.step, count));
-        pass.draw(0..4, 0..count);
+        pass.draw(0..3, 0..count);
     }
+}
+
+/// `plane.wgsl`, with `common.wgsl` before it.
+fn plane_shader(device: &wgpu::Device) -> wgpu::ShaderModule {
+    device.create_shader_module(wgpu::ShaderModuleDescriptor {
+        label: Some("plane"),
+        source: wgpu::ShaderSource::Wgsl(
+            concat!(
+                include_str!("../../shaders/common.wgsl"),
+                include_str!("../../shaders/plane.wgsl")
+            )
+            .into(),
+        ),
+    })
 }
 
 /// The view and mixture uniform buffers, their layout and bind group.

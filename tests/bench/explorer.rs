@@ -252,6 +252,10 @@ fn main() {
         app
     });
     measure(&mut harness, "2D mixture", empty);
+    // `EXPLORER_BENCH_2D_ONLY=1`: stop after the 2D scene, for quick comparisons.
+    if std::env::var_os("EXPLORER_BENCH_2D_ONLY").is_some() {
+        return;
+    }
     harness.state_mut().show_scene(noisescope::scenes::SceneId::ImageBatch);
     harness.run_steps(2);
     measure(&mut harness, "image batch", empty);

@@ -62,6 +62,11 @@ struct ComponentFile {
     label: Option<u32>,
 }
 
+/// Data of at most this many dimensions is evaluated row by row in plain
+/// loops (`GaussianMixture::posterior_moment`); wider data (an image set's
+/// empirical denoiser) through matrix products, which its size needs.
+const ROW_LOOP_MAX_DIMS: usize = 8;
+
 fn one() -> f64 {
     1.0
 }
@@ -269,6 +274,18 @@ impl GaussianMixture {
     /// # Errors
     /// Tensor failures, a width other than D, or a label no component has.
     pub fn score(&self, x_t: &Tensor, alpha_bar: f64, labels: Labels<'_>) -> Result<Tensor> {
+        if self.dims() <= ROW_LOOP_MAX_DIMS {
+            let a = alpha_bar.sqrt();
+            let per_component: Vec<[f64; 2]> = self
+                .components
+                .iter()
+                .map(|c| {
+                    let inv_var = 1.0 / noised_variance(c.std, alpha_bar);
+                    [a * inv_var, -inv_var]
+                })
+                .collect();
+            return self.posterior_moment(x_t, alpha_bar, labels, &per_component);
+        }
         let x = self.rows(x_t)?;
         let r = self.posterior(&x, alpha_bar, labels)?;
         let inv_var = self.per_component(|c| 1.0 / noised_variance(c.std, alpha_bar))?;
@@ -284,6 +301,17 @@ impl GaussianMixture {
     /// # Errors
     /// Tensor failures, a width other than D, or a label no component has.
     pub fn posterior_mean(&self, x_t: &Tensor, alpha_bar: f64, labels: Labels<'_>) -> Result<Tensor> {
+        if self.dims() <= ROW_LOOP_MAX_DIMS {
+            let per_component: Vec<[f64; 2]> = self
+                .components
+                .iter()
+                .map(|c| {
+                    let v = noised_variance(c.std, alpha_bar);
+                    [(1.0 - alpha_bar) / v, alpha_bar.sqrt() * c.std * c.std / v]
+                })
+                .collect();
+            return self.posterior_moment(x_t, alpha_bar, labels, &per_component);
+        }
         let x = self.rows(x_t)?;
         let r = self.posterior(&x, alpha_bar, labels)?;
         let h = self.per_component(|c| (1.0 - alpha_bar) / noised_variance(c.std, alpha_bar))?;
@@ -291,6 +319,87 @@ impl GaussianMixture {
         let from_means = r.broadcast_mul(&h)?.matmul(&self.means)?;
         let from_x = x.broadcast_mul(&r.broadcast_mul(&g)?.sum_keepdim(1)?)?;
         self.like_input(&(from_means + from_x)?, x_t)
+    }
+
+    /// Σ_k r_k [m_k μ_k + c_k x] for each row of `x_t`, with (m_k, c_k) =
+    /// `per_component[k]` and r_k restricted to the row's label: the score
+    /// and the posterior mean both have this form (module docs). Row by row
+    /// in plain loops, for data of a few dimensions (the 2D toys): there the
+    /// tensor form's broadcasts over `[rows, K]` cost several times the
+    /// arithmetic, and they ran on the explorer's model thread beside a
+    /// software renderer.
+    fn posterior_moment(
+        &self,
+        x_t: &Tensor,
+        alpha_bar: f64,
+        labels: Labels<'_>,
+        per_component: &[[f64; 2]],
+    ) -> Result<Tensor> {
+        let x = self.rows(x_t)?.flatten_all()?.to_vec1::<f64>()?;
+        let dims = self.dims();
+        let rows = x.len() / dims;
+        let mask = match labels {
+            Some(labels) => Some(self.label_allowed(labels, rows)?),
+            None => None,
+        };
+        let a = alpha_bar.sqrt();
+        let half_dims = dims as f64 / 2.0;
+        let terms: Vec<[f64; 2]> = self
+            .components
+            .iter()
+            .map(|c| {
+                let v = noised_variance(c.std, alpha_bar);
+                [
+                    c.weight.ln() - half_dims * (2.0 * std::f64::consts::PI * v).ln(),
+                    0.5 / v,
+                ]
+            })
+            .collect();
+        let k_count = self.components.len();
+        let mut logits = vec![0.0; k_count];
+        let mut out = vec![0.0; x.len()];
+        for (row, (point, moment)) in x.chunks_exact(dims).zip(out.chunks_exact_mut(dims)).enumerate() {
+            for (k, (c, [normaliser, inv_two_var])) in self.components.iter().zip(&terms).enumerate() {
+                let allowed = mask
+                    .as_ref()
+                    .is_none_or(|m| m[(row % (m.len() / k_count)) * k_count + k]);
+                let sq: f64 = point.iter().zip(&c.mean).map(|(p, m)| (p - a * m).powi(2)).sum();
+                logits[k] = if allowed {
+                    normaliser - sq * inv_two_var
+                } else {
+                    f64::NEG_INFINITY
+                };
+            }
+            let max = logits.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            let mut total = 0.0;
+            for logit in &mut logits {
+                *logit = (*logit - max).exp();
+                total += *logit;
+            }
+            for ((c, [from_mean, from_x]), weight) in self.components.iter().zip(per_component).zip(&logits) {
+                let r = weight / total;
+                for ((value, m), p) in moment.iter_mut().zip(&c.mean).zip(point) {
+                    *value += r * (from_mean * m + from_x * p);
+                }
+            }
+        }
+        let moment = Tensor::from_vec(out, (rows, dims), &Device::Cpu)?;
+        self.like_input(&moment, x_t)
+    }
+
+    /// Which components each label allows, `[labels, K]` row-major.
+    fn label_allowed(&self, labels: &[u32], rows: usize) -> Result<Vec<bool>> {
+        if labels.len() != rows && labels.len() != 1 {
+            return Err(invalid(format!("{rows} rows but {} labels", labels.len())));
+        }
+        let mut allowed = Vec::with_capacity(labels.len() * self.components.len());
+        for &y in labels {
+            if !self.components.iter().any(|c| c.label == Some(y)) {
+                return Err(self.unknown_label(y));
+            }
+            allowed.extend(self.components.iter().map(|c| c.label == Some(y)));
+        }
+        Ok(allowed)
     }
 
     /// Responsibilities, restricted to each row's label when labels are given.
@@ -305,20 +414,11 @@ impl GaussianMixture {
 
     /// An additive mask, 0 where component k has row i's label and −∞ elsewhere.
     fn label_mask(&self, labels: &[u32], rows: usize) -> Result<Tensor> {
-        if labels.len() != rows && labels.len() != 1 {
-            return Err(invalid(format!("{rows} rows but {} labels", labels.len())));
-        }
-        let mut mask = Vec::with_capacity(labels.len() * self.components.len());
-        for &y in labels {
-            if !self.components.iter().any(|c| c.label == Some(y)) {
-                return Err(self.unknown_label(y));
-            }
-            mask.extend(
-                self.components
-                    .iter()
-                    .map(|c| if c.label == Some(y) { 0.0 } else { f64::NEG_INFINITY }),
-            );
-        }
+        let mask = self
+            .label_allowed(labels, rows)?
+            .into_iter()
+            .map(|allowed| if allowed { 0.0 } else { f64::NEG_INFINITY })
+            .collect();
         Ok(Tensor::from_vec(
             mask,
             (labels.len(), self.components.len()),
@@ -445,105 +545,4 @@ impl GaussianMixture {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn two_blobs() -> GaussianMixture {
-        GaussianMixture::from_json(
-            r#"{"components": [
-                {"mean": [-2, 0], "std": 0.5, "weight": 3, "label": 0},
-                {"mean": [2, 1], "std": 0.3, "weight": 1, "label": 1}]}"#,
-            "test",
-        )
-        .unwrap()
-    }
-
-    /// log p_t by the definition, one point at a time, in plain f64.
-    fn log_density_by_hand(m: &GaussianMixture, x: [f64; 2], alpha_bar: f64) -> f64 {
-        m.components()
-            .iter()
-            .map(|c| {
-                let v = noised_variance(c.std, alpha_bar);
-                let sq: f64 = x
-                    .iter()
-                    .zip(&c.mean)
-                    .map(|(x, mu)| (x - alpha_bar.sqrt() * mu).powi(2))
-                    .sum();
-                c.weight * (-sq / (2.0 * v)).exp() / (2.0 * std::f64::consts::PI * v)
-            })
-            .sum::<f64>()
-            .ln()
-    }
-
-    #[test]
-    fn score_is_the_gradient_of_the_log_density() {
-        let m = two_blobs();
-        let alpha_bar = 0.6;
-        let x = [0.3, -0.4];
-        let h = 1e-5;
-        let tensor = Tensor::new(&[[x[0] as f32, x[1] as f32]], &Device::Cpu).unwrap();
-        let score: Vec<Vec<f32>> = m.score(&tensor, alpha_bar, None).unwrap().to_vec2().unwrap();
-        for d in 0..2 {
-            let (mut up, mut down) = (x, x);
-            up[d] += h;
-            down[d] -= h;
-            let numeric =
-                (log_density_by_hand(&m, up, alpha_bar) - log_density_by_hand(&m, down, alpha_bar)) / (2.0 * h);
-            assert!(
-                (f64::from(score[0][d]) - numeric).abs() < 1e-4,
-                "dim {d}: {} vs {numeric}",
-                score[0][d]
-            );
-        }
-        let log_p = m.log_density(&tensor, alpha_bar).unwrap()[0];
-        assert!((log_p - log_density_by_hand(&m, x, alpha_bar)).abs() < 1e-6);
-    }
-
-    #[test]
-    fn tweedie_links_posterior_mean_and_score() {
-        let m = two_blobs();
-        let alpha_bar: f64 = 0.3;
-        let x = Tensor::new(&[[0.5f32, 0.5], [-1.0, 2.0]], &Device::Cpu).unwrap();
-        let level = NoiseLevel { t: 1.0, alpha_bar };
-        let x0 = m.predict(&x, level, None).unwrap().prediction.value;
-        let score = m.score(&x, alpha_bar, None).unwrap();
-        // x̂0 = (x + (1 − ᾱ) ŝ)/√ᾱ.
-        let tweedie = ((&x + (score * (1.0 - alpha_bar)).unwrap()).unwrap() / alpha_bar.sqrt()).unwrap();
-        let diff: f32 = (x0 - tweedie)
-            .unwrap()
-            .abs()
-            .unwrap()
-            .max_all()
-            .unwrap()
-            .to_scalar()
-            .unwrap();
-        assert!(diff < 1e-5, "{diff}");
-    }
-
-    #[test]
-    fn bad_files_say_what_is_wrong() {
-        let err = |text: &str| GaussianMixture::from_json(text, "m.json").unwrap_err().to_string();
-        assert!(err("").contains("empty"));
-        assert!(err("{\"components\": [").contains("not a valid mixture JSON"));
-        assert!(err(r#"{"components": []}"#).contains("at least one component"));
-        assert!(err(r#"{"components": [{"mean": [0], "std": -1}]}"#).contains("std"));
-        assert!(err(r#"{"components": [{"mean": [0], "std": 1, "weight": -2}]}"#).contains("weight"));
-        assert!(err(r#"{"components": [{"mean": [0], "std": 1}, {"mean": [0, 1], "std": 1}]}"#).contains("dimensions"));
-        assert!(err("{}").starts_with("m.json: "));
-    }
-
-    #[test]
-    fn classifier_probabilities_follow_bayes() {
-        let m = two_blobs();
-        let x = Tensor::new(&[[-2.0f32, 0.0], [2.0, 1.0]], &Device::Cpu).unwrap();
-        let level = NoiseLevel { t: 0.0, alpha_bar: 1.0 };
-        let p: Vec<Vec<f64>> = m.class_probabilities(&x, level).unwrap().to_vec2().unwrap();
-        assert!(p[0][0] > 0.999 && p[1][1] > 0.999);
-        let level = NoiseLevel {
-            t: 1000.0,
-            alpha_bar: 0.0,
-        };
-        let p: Vec<Vec<f64>> = m.class_probabilities(&x, level).unwrap().to_vec2().unwrap();
-        assert!((p[0][0] - 0.75).abs() < 1e-9, "pure noise gives the prior");
-    }
-}
+mod tests;
