@@ -16,8 +16,9 @@
 //! (what the adapter, the renderer and the readback cost by themselves).
 //!
 //! Targets (issue 13), as ratios to a nearly empty eframe app in the same run
-//! (through the same harness path as the explorer; a plain `build_ui` window
-//! is printed too), for a frame rendered and read back: median at most 2×,
+//! (through the same harness path as the explorer, measured again right
+//! before each case; a plain `build_ui` window is printed too), for a frame
+//! rendered and read back: median at most 2×,
 //! p99 at most 3×, for the 2D scene at rest, the 2D scene streaming a
 //! 1000-step run and the image batch streaming a 1000-step DDPM run. The
 //! ratios are printed, not asserted.
@@ -120,8 +121,9 @@ fn settle(harness: &mut Harness<'static, ExplorerApp>) {
 }
 
 /// Streams a 1000-step DDPM run, timing every frame, then times 20 restarts.
-fn measure(harness: &mut Harness<'static, ExplorerApp>, scene: &str, empty: (f64, f64)) {
+fn measure(harness: &mut Harness<'static, ExplorerApp>, scene: &str, reference: &mut EmptyReference) {
     settle(harness);
+    let empty = reference.measure();
     // At rest first: the same window with no run streaming, so what the model
     // thread takes from the renderer shows apart from what the drawing costs.
     // As many frames as the references, so that the p99 is not just the
@@ -132,6 +134,7 @@ fn measure(harness: &mut Harness<'static, ExplorerApp>, scene: &str, empty: (f64
     }
     println!("{scene}: the window at rest (the last run finished)");
     report_ratio(&format!("{scene} at rest"), at_rest.report(), empty);
+    let empty = reference.measure();
     let mut before = harness.state().run().run_id;
     let mut settings = harness.state().settings();
     settings.sampler.kind = SamplerKind::Ddpm;
@@ -224,23 +227,39 @@ impl eframe::App for EmptyApp {
     }
 }
 
-fn measure_reference_eframe() -> (f64, f64) {
-    let mut harness = window().build_eframe(|cc| {
-        // As a real window draws: the clear paints the background.
-        let _ = Background::clear_instead_of_painting(&cc.egui_ctx);
-        EmptyApp
-    });
-    let mut times = FrameTimes::default();
-    for _ in 0..200 {
-        times.frame(&mut harness);
+/// The empty eframe app, kept open so that it is measured again right before
+/// each case: a shared host's speed drifts over a run of minutes (the empty
+/// window's median moved between 8 and 13 ms from one run to the next), and
+/// a ratio should compare frames rendered under the same conditions.
+struct EmptyReference {
+    harness: Harness<'static, EmptyApp>,
+}
+
+impl EmptyReference {
+    fn new() -> Self {
+        let harness = window().build_eframe(|cc| {
+            // As a real window draws: the clear paints the background.
+            let _ = Background::clear_instead_of_painting(&cc.egui_ctx);
+            EmptyApp
+        });
+        Self { harness }
     }
-    println!("reference: a nearly empty 1280×720 eframe app, through the same harness path as the explorer");
-    times.report()
+
+    /// Times 200 frames; prints and returns the rendered frame's median and p99.
+    fn measure(&mut self) -> (f64, f64) {
+        let mut times = FrameTimes::default();
+        for _ in 0..200 {
+            times.frame(&mut self.harness);
+        }
+        println!("reference: a nearly empty 1280×720 eframe app, through the same harness path as the explorer");
+        times.report()
+    }
 }
 
 fn main() {
     let ui_only = measure_reference();
-    let empty = measure_reference_eframe();
+    let mut reference = EmptyReference::new();
+    let empty = reference.measure();
     println!(
         "  the eframe path's empty window costs {:.1}× the plain one (median)",
         empty.0 / ui_only.0
@@ -251,12 +270,12 @@ fn main() {
         app.clear_background(&cc.egui_ctx);
         app
     });
-    measure(&mut harness, "2D mixture", empty);
+    measure(&mut harness, "2D mixture", &mut reference);
     // `EXPLORER_BENCH_2D_ONLY=1`: stop after the 2D scene, for quick comparisons.
     if std::env::var_os("EXPLORER_BENCH_2D_ONLY").is_some() {
         return;
     }
     harness.state_mut().show_scene(noisescope::scenes::SceneId::ImageBatch);
     harness.run_steps(2);
-    measure(&mut harness, "image batch", empty);
+    measure(&mut harness, "image batch", &mut reference);
 }
