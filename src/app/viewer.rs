@@ -25,9 +25,9 @@ const TRAIL_WIDTH_POINTS: f32 = 1.0;
 /// Trails at most this many pixels wide (a 1280×720 or 1920×1080 screen at
 /// one pixel a point) are drawn as one-pixel GPU lines: one primitive a
 /// segment, where a quad is two triangles, and llvmpipe pays for every
-/// primitive (the 2D scene redrawn every frame: 10 to 5 ms of rasteriser time
-/// a frame, `examples/region_costs scrub`). Wider ones stay quads, which
-/// scale with the screen.
+/// primitive (the 2D scene redrawn every frame: the trails from about 10 to
+/// 3–7 ms of rasteriser time a frame, `examples/region_costs -- scrub`).
+/// Wider ones stay quads, which scale with the screen.
 const LINE_TRAIL_MAX_PIXELS: f32 = 1.5;
 
 /// What the viewer shows this frame.

@@ -360,6 +360,7 @@ impl GaussianMixture {
         let mut out = vec![0.0; x.len()];
         for (row, (point, moment)) in x.chunks_exact(dims).zip(out.chunks_exact_mut(dims)).enumerate() {
             for (k, (c, [normaliser, inv_two_var])) in self.components.iter().zip(&terms).enumerate() {
+                // One label for every row, or one per row.
                 let allowed = mask
                     .as_ref()
                     .is_none_or(|m| m[(row % (m.len() / k_count)) * k_count + k]);
