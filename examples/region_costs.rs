@@ -5,6 +5,11 @@
 //! Also prints how many triangles and vertices egui tessellated.
 //!
 //!     cargo run --release --example region_costs
+//!
+//! With `-- scrub`, the 2D picture redrawn every frame instead (a finished
+//! 1000-step run stepped one step a frame, no model thread), whole and with
+//! each layer off, with the CPU time of llvmpipe's rasteriser threads; with
+//! `-- profile`, only the whole window, long enough for `perf record`.
 #![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)]
 
 use egui_kittest::Harness;

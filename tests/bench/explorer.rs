@@ -229,8 +229,8 @@ impl eframe::App for EmptyApp {
 
 /// The empty eframe app, kept open so that it is measured again right before
 /// each case: a shared host's speed drifts over a run of minutes (the empty
-/// window's median moved between 8 and 13 ms from one run to the next), and
-/// a ratio should compare frames rendered under the same conditions.
+/// window's median moved between about 6 and 13 ms over a run), and a ratio
+/// should compare frames rendered under the same conditions.
 struct EmptyReference {
     harness: Harness<'static, EmptyApp>,
 }
@@ -281,7 +281,13 @@ fn main() {
     // otherwise "at rest" is timed while it streams and its ELBO runs.
     let before = harness.state().run().run_id;
     harness.state_mut().show_scene(noisescope::scenes::SceneId::ImageBatch);
+    let switched = Instant::now();
     while harness.state().run().run_id <= before {
+        assert!(
+            switched.elapsed() < Duration::from_secs(60),
+            "the image batch's run did not start within a minute: {}",
+            harness.state().status()
+        );
         harness.step();
         std::thread::sleep(Duration::from_millis(1));
     }
