@@ -274,25 +274,13 @@ impl GaussianMixture {
     /// # Errors
     /// Tensor failures, a width other than D, or a label no component has.
     pub fn score(&self, x_t: &Tensor, alpha_bar: f64, labels: Labels<'_>) -> Result<Tensor> {
-        if self.dims() <= ROW_LOOP_MAX_DIMS {
-            let a = alpha_bar.sqrt();
-            let per_component: Vec<[f64; 2]> = self
-                .components
-                .iter()
-                .map(|c| {
-                    let inv_var = 1.0 / noised_variance(c.std, alpha_bar);
-                    [a * inv_var, -inv_var]
-                })
-                .collect();
-            return self.posterior_moment(x_t, alpha_bar, labels, &per_component);
-        }
-        let x = self.rows(x_t)?;
-        let r = self.posterior(&x, alpha_bar, labels)?;
-        let inv_var = self.per_component(|c| 1.0 / noised_variance(c.std, alpha_bar))?;
-        let weighted = r.broadcast_mul(&inv_var)?;
-        let toward_means = (weighted.matmul(&self.means)? * alpha_bar.sqrt())?;
-        let shrink = x.broadcast_mul(&weighted.sum_keepdim(1)?)?;
-        self.like_input(&(toward_means - shrink)?, x_t)
+        // Σ_k r_k (√ᾱ μ_k − x) / v_k.
+        let a = alpha_bar.sqrt();
+        let coefficients = self.per_component(|c| {
+            let inv_var = 1.0 / noised_variance(c.std, alpha_bar);
+            [a * inv_var, -inv_var]
+        });
+        self.posterior_moment(x_t, alpha_bar, labels, &coefficients)
     }
 
     /// The posterior mean E[x_0 | x_t] (or E[x_0 | x_t, y] with labels), by
@@ -301,39 +289,45 @@ impl GaussianMixture {
     /// # Errors
     /// Tensor failures, a width other than D, or a label no component has.
     pub fn posterior_mean(&self, x_t: &Tensor, alpha_bar: f64, labels: Labels<'_>) -> Result<Tensor> {
-        if self.dims() <= ROW_LOOP_MAX_DIMS {
-            let per_component: Vec<[f64; 2]> = self
-                .components
-                .iter()
-                .map(|c| {
-                    let v = noised_variance(c.std, alpha_bar);
-                    [(1.0 - alpha_bar) / v, alpha_bar.sqrt() * c.std * c.std / v]
-                })
-                .collect();
-            return self.posterior_moment(x_t, alpha_bar, labels, &per_component);
-        }
-        let x = self.rows(x_t)?;
-        let r = self.posterior(&x, alpha_bar, labels)?;
-        let h = self.per_component(|c| (1.0 - alpha_bar) / noised_variance(c.std, alpha_bar))?;
-        let g = self.per_component(|c| alpha_bar.sqrt() * c.std * c.std / noised_variance(c.std, alpha_bar))?;
-        let from_means = r.broadcast_mul(&h)?.matmul(&self.means)?;
-        let from_x = x.broadcast_mul(&r.broadcast_mul(&g)?.sum_keepdim(1)?)?;
-        self.like_input(&(from_means + from_x)?, x_t)
+        let coefficients = self.per_component(|c| {
+            let v = noised_variance(c.std, alpha_bar);
+            [(1.0 - alpha_bar) / v, alpha_bar.sqrt() * c.std * c.std / v]
+        });
+        self.posterior_moment(x_t, alpha_bar, labels, &coefficients)
     }
 
     /// Σ_k r_k [m_k μ_k + c_k x] for each row of `x_t`, with (m_k, c_k) =
-    /// `per_component[k]` and r_k restricted to the row's label: the score
-    /// and the posterior mean both have this form (module docs). Row by row
-    /// in plain loops, for data of a few dimensions (the 2D toys): there the
-    /// tensor form's broadcasts over `[rows, K]` cost several times the
-    /// arithmetic, and they ran on the explorer's model thread beside a
-    /// software renderer.
+    /// `coefficients[k]` and r_k restricted to the row's label: the score
+    /// and the posterior mean both have this form (module docs).
     fn posterior_moment(
         &self,
         x_t: &Tensor,
         alpha_bar: f64,
         labels: Labels<'_>,
-        per_component: &[[f64; 2]],
+        coefficients: &[[f64; 2]],
+    ) -> Result<Tensor> {
+        if self.dims() <= ROW_LOOP_MAX_DIMS {
+            return self.posterior_moment_by_rows(x_t, alpha_bar, labels, coefficients);
+        }
+        let x = self.rows(x_t)?;
+        let r = self.posterior(&x, alpha_bar, labels)?;
+        let from_mean = self.component_row(coefficients.iter().map(|c| c[0]).collect())?;
+        let from_x = self.component_row(coefficients.iter().map(|c| c[1]).collect())?;
+        let from_means = r.broadcast_mul(&from_mean)?.matmul(&self.means)?;
+        let from_x = x.broadcast_mul(&r.broadcast_mul(&from_x)?.sum_keepdim(1)?)?;
+        self.like_input(&(from_means + from_x)?, x_t)
+    }
+
+    /// [`Self::posterior_moment`] row by row in plain loops, for data of a
+    /// few dimensions (the 2D toys): there the tensor form's broadcasts over
+    /// `[rows, K]` cost several times the arithmetic, and they ran on the
+    /// explorer's model thread beside a software renderer.
+    fn posterior_moment_by_rows(
+        &self,
+        x_t: &Tensor,
+        alpha_bar: f64,
+        labels: Labels<'_>,
+        coefficients: &[[f64; 2]],
     ) -> Result<Tensor> {
         let x = self.rows(x_t)?.flatten_all()?.to_vec1::<f64>()?;
         let dims = self.dims();
@@ -343,18 +337,7 @@ impl GaussianMixture {
             None => None,
         };
         let a = alpha_bar.sqrt();
-        let half_dims = dims as f64 / 2.0;
-        let terms: Vec<[f64; 2]> = self
-            .components
-            .iter()
-            .map(|c| {
-                let v = noised_variance(c.std, alpha_bar);
-                [
-                    c.weight.ln() - half_dims * (2.0 * std::f64::consts::PI * v).ln(),
-                    0.5 / v,
-                ]
-            })
-            .collect();
+        let terms = self.log_joint_terms(alpha_bar);
         let k_count = self.components.len();
         let mut logits = vec![0.0; k_count];
         let mut out = vec![0.0; x.len()];
@@ -377,7 +360,7 @@ impl GaussianMixture {
                 *logit = (*logit - max).exp();
                 total += *logit;
             }
-            for ((c, [from_mean, from_x]), weight) in self.components.iter().zip(per_component).zip(&logits) {
+            for ((c, [from_mean, from_x]), weight) in self.components.iter().zip(coefficients).zip(&logits) {
                 let r = weight / total;
                 for ((value, m), p) in moment.iter_mut().zip(&c.mean).zip(point) {
                     *value += r * (from_mean * m + from_x * p);
@@ -430,11 +413,9 @@ impl GaussianMixture {
     /// log w_k + log N(x; √ᾱ μ_k, v_k I) for every row and component, `[rows, K]`.
     fn log_joint(&self, x: &Tensor, alpha_bar: f64) -> Result<Tensor> {
         let a = alpha_bar.sqrt();
-        let half_dims = self.dims() as f64 / 2.0;
-        let inv_two_var = self.per_component(|c| 0.5 / noised_variance(c.std, alpha_bar))?;
-        let normaliser = self.per_component(|c| {
-            c.weight.ln() - half_dims * (2.0 * std::f64::consts::PI * noised_variance(c.std, alpha_bar)).ln()
-        })?;
+        let terms = self.log_joint_terms(alpha_bar);
+        let normaliser = self.component_row(terms.iter().map(|t| t[0]).collect())?;
+        let inv_two_var = self.component_row(terms.iter().map(|t| t[1]).collect())?;
         // |x − a μ|² = |x|² − 2a x·μ + a²|μ|², as one matmul.
         let cross = (x.matmul(&self.means.t()?)? * (2.0 * a))?;
         let sq = x
@@ -445,9 +426,26 @@ impl GaussianMixture {
         Ok(normaliser.broadcast_sub(&sq.broadcast_mul(&inv_two_var)?)?)
     }
 
-    /// A `[1, K]` f64 row of f(component).
-    fn per_component(&self, f: impl Fn(&Component) -> f64) -> Result<Tensor> {
-        let values: Vec<f64> = self.components.iter().map(f).collect();
+    /// Each component's log w_k − (D/2) log(2π v_k) and 1/(2 v_k): its
+    /// log-joint is the first less the second times |x − √ᾱ μ_k|².
+    fn log_joint_terms(&self, alpha_bar: f64) -> Vec<[f64; 2]> {
+        let half_dims = self.dims() as f64 / 2.0;
+        self.per_component(|c| {
+            let v = noised_variance(c.std, alpha_bar);
+            [
+                c.weight.ln() - half_dims * (2.0 * std::f64::consts::PI * v).ln(),
+                0.5 / v,
+            ]
+        })
+    }
+
+    /// f(component) for each component.
+    fn per_component<T>(&self, f: impl Fn(&Component) -> T) -> Vec<T> {
+        self.components.iter().map(f).collect()
+    }
+
+    /// One value per component as a `[1, K]` f64 row.
+    fn component_row(&self, values: Vec<f64>) -> Result<Tensor> {
         Ok(Tensor::from_vec(values, (1, self.components.len()), &Device::Cpu)?)
     }
 
