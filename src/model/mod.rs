@@ -29,6 +29,7 @@ pub mod unet;
 mod unet_training;
 pub mod vae;
 pub mod vdm;
+mod winograd;
 
 pub use config::{Architecture, MlpConfig, ModelConfig, UnetConfig};
 pub use error::{Error, Result};

@@ -10,7 +10,7 @@
 
 use candle_core::{D, Tensor};
 
-use super::conv::{PaddedInput, conv3x3_backward_padded, conv3x3_keeping_input};
+use super::conv::{SavedInput, conv3x3_backward_padded, conv3x3_keeping_input};
 use super::error::Result;
 use super::fused::Fused;
 use super::kernels::{group_norm, group_norm_backward, pool2x, pool2x_backward, spread2x, spread2x_backward};
@@ -113,7 +113,7 @@ struct BlockPass {
 
 /// Everything [`backward`] needs.
 struct Saved {
-    input: PaddedInput,
+    input: SavedInput,
     down: Vec<BlockPass>,
     attention_down: Option<(Tensor, AttentionSaved)>,
     middle: BlockPass,
@@ -123,7 +123,7 @@ struct Saved {
     attention_up: Option<(Tensor, AttentionSaved)>,
     /// GroupNorm_out's input.
     last: Tensor,
-    output: PaddedInput,
+    output: SavedInput,
 }
 
 fn block_pass(w: &BlockWeights, input: Tensor, embedding: &Tensor) -> candle_core::Result<(Tensor, BlockPass)> {

@@ -33,6 +33,7 @@ use rayon::prelude::*;
 
 use super::kernels::{contiguous_f32, with_f32};
 use super::tensor_ops::{filled_vec, write_copy};
+use super::winograd;
 
 /// Pixels (of the padded width) per band: a task computes or reads about this
 /// many rows of outputs and gradients at a time, which stay in cache.
@@ -42,6 +43,10 @@ const BLOCK_PIXELS: usize = 256;
 /// (enough tasks to keep every core busy; fixed, so the sum does not depend on
 /// the thread count).
 const PARTIAL_SUMS: usize = 8;
+
+/// Input and output channels from which the training path's convolutions use
+/// [`winograd`]: narrower products (the image's own channels) gain little.
+const WINOGRAD_MIN_CHANNELS: usize = 16;
 
 /// Kernel-gradient values per task when the runs' partial sums are added.
 const CHUNK_VALUES: usize = 1 << 12;
@@ -89,6 +94,14 @@ struct Geometry {
 impl Geometry {
     fn pixels(self) -> usize {
         self.height * self.width
+    }
+
+    fn tiling(self) -> winograd::Tiling {
+        winograd::Tiling {
+            height: self.height,
+            width: self.width,
+            channels: self.channels,
+        }
     }
 
     /// Floats in one zero-padded image: (H + 2) rows of W + 2 pixels, plus two
@@ -282,7 +295,7 @@ impl Geometry {
 /// Each pointer must be valid for its matrix's extent under its strides, and
 /// `dst` must not overlap `a` or `b`.
 #[allow(clippy::too_many_arguments)]
-unsafe fn matmul(
+pub(super) unsafe fn matmul(
     (m, n, k): (usize, usize, usize),
     dst: (*mut f32, isize, isize),
     accumulate: bool,
@@ -315,7 +328,7 @@ unsafe fn matmul(
     }
 }
 
-fn stride(n: usize) -> isize {
+pub(super) fn stride(n: usize) -> isize {
     isize::try_from(n).unwrap_or(isize::MAX)
 }
 
@@ -360,15 +373,22 @@ impl CustomOp2 for Conv3x3 {
     }
 }
 
-/// A convolution's input in the zero-padded layout its forward pass reads,
-/// kept for the kernel gradient so that the backward pass need not pad it again.
-pub(crate) struct PaddedInput {
-    values: Vec<f32>,
+/// A convolution's input as its backward pass reads it, kept from the forward
+/// pass: zero-padded for the direct product, so that the backward pass need
+/// not pad it again, or as it is for [`winograd`], which reads the padding in
+/// place.
+pub(crate) struct SavedInput {
+    values: Saved,
     batch: usize,
     geometry: Geometry,
 }
 
-impl PaddedInput {
+enum Saved {
+    Padded(Vec<f32>),
+    Winograd(Tensor),
+}
+
+impl SavedInput {
     fn of(x: &Tensor) -> candle_core::Result<Self> {
         let (batch, height, width, channels) = x.dims4()?;
         let geometry = Geometry {
@@ -378,9 +398,27 @@ impl PaddedInput {
         };
         let values = with_f32(x, NAME, |xs| Ok(geometry.pad_batch(xs, batch)))?;
         Ok(Self {
-            values,
+            values: Saved::Padded(values),
             batch,
             geometry,
+        })
+    }
+
+    /// The input kept for whichever product convolves it with `outputs`
+    /// output channels: [`winograd`] where both sides are wide.
+    fn for_outputs(x: &Tensor, outputs: usize) -> candle_core::Result<Self> {
+        let (batch, height, width, channels) = x.dims4()?;
+        if channels < WINOGRAD_MIN_CHANNELS || outputs < WINOGRAD_MIN_CHANNELS {
+            return Self::of(x);
+        }
+        Ok(Self {
+            values: Saved::Winograd(x.contiguous()?),
+            batch,
+            geometry: Geometry {
+                height,
+                width,
+                channels,
+            },
         })
     }
 
@@ -402,12 +440,21 @@ impl PaddedInput {
 ///
 /// # Errors
 /// Shapes that do not agree, or non-f32 data.
-pub(crate) fn conv3x3_keeping_input(x: &Tensor, kernel: &Tensor) -> candle_core::Result<(Tensor, PaddedInput)> {
-    let input = PaddedInput::of(x)?;
+pub(crate) fn conv3x3_keeping_input(x: &Tensor, kernel: &Tensor) -> candle_core::Result<(Tensor, SavedInput)> {
+    let input = SavedInput::for_outputs(x, kernel.dim(1)?)?;
     let outputs = input.check_kernel(kernel)?;
-    let Geometry { height, width, .. } = input.geometry;
-    let out = with_f32(kernel, NAME, |ks| {
-        Ok(input.geometry.forward_padded(&input.values, ks, input.batch, outputs))
+    let Geometry {
+        height,
+        width,
+        channels,
+    } = input.geometry;
+    let out = with_f32(kernel, NAME, |ks| match &input.values {
+        Saved::Winograd(x) => with_f32(x, NAME, |xs| {
+            let u = winograd::transform_kernel(ks, channels, outputs);
+            let bias = &ks[9 * channels * outputs..];
+            Ok(winograd::forward(input.geometry.tiling(), xs, &u, bias, input.batch))
+        }),
+        Saved::Padded(padded) => Ok(input.geometry.forward_padded(padded, ks, input.batch, outputs)),
     })?;
     let out = Tensor::from_vec(out, (input.batch, height, width, outputs), x.device())?;
     Ok((out, input))
@@ -419,7 +466,7 @@ pub(crate) fn conv3x3_keeping_input(x: &Tensor, kernel: &Tensor) -> candle_core:
 /// # Errors
 /// Shapes that do not agree, or non-f32 data.
 fn conv3x3_backward(x: &Tensor, kernel: &Tensor, grad: &Tensor) -> candle_core::Result<(Tensor, Tensor)> {
-    conv3x3_backward_padded(&PaddedInput::of(x)?, kernel, grad)
+    conv3x3_backward_padded(&SavedInput::of(x)?, kernel, grad)
 }
 
 /// [`conv3x3_backward`] from the padded input.
@@ -433,7 +480,7 @@ fn conv3x3_backward(x: &Tensor, kernel: &Tensor, grad: &Tensor) -> candle_core::
 /// # Errors
 /// Shapes that do not agree, or non-f32 data.
 pub(crate) fn conv3x3_backward_padded(
-    input: &PaddedInput,
+    input: &SavedInput,
     kernel: &Tensor,
     grad: &Tensor,
 ) -> candle_core::Result<(Tensor, Tensor)> {
@@ -457,9 +504,23 @@ pub(crate) fn conv3x3_backward_padded(
     };
     let (grad_x, grad_kernel) = with_f32(grad, NAME, |gs| {
         let flipped = with_f32(kernel, NAME, |ks| Ok(flipped_kernel(ks, channels, outputs)))?;
-        let grad_x = of_grad.forward(gs, &flipped, batch, channels);
-        let grad_kernel = geometry.kernel_gradient(&input.values, gs, batch, outputs);
-        Ok((grad_x, grad_kernel))
+        match &input.values {
+            Saved::Padded(padded) => {
+                let grad_x = of_grad.forward(gs, &flipped, batch, channels);
+                Ok((grad_x, geometry.kernel_gradient(padded, gs, batch, outputs)))
+            }
+            Saved::Winograd(x) => {
+                let u = winograd::transform_kernel(&flipped, outputs, channels);
+                let zero_bias = &flipped[9 * outputs * channels..];
+                let grad_x = winograd::forward(of_grad.tiling(), gs, &u, zero_bias, batch);
+                let mut grad_kernel = with_f32(x, NAME, |xs| {
+                    Ok(winograd::kernel_gradient(geometry.tiling(), xs, gs, batch, outputs))
+                })?;
+                // The bias row: Σ G, as the bias meets every output once.
+                grad_kernel.extend(column_sums(gs, outputs));
+                Ok((grad_x, grad_kernel))
+            }
+        }
     })?;
     let device = grad.device();
     Ok((
@@ -496,61 +557,4 @@ fn column_sums(rows: &[f32], width: usize) -> Vec<f32> {
 }
 
 #[cfg(test)]
-mod tests {
-    use candle_core::{D, Var};
-
-    use super::*;
-    use crate::model::test_support::{max_diff, ramp};
-
-    /// The whole batch's im2col matrix from candle's own pad/narrow/cat (slow, obviously right).
-    fn im2col3x3(x: &Tensor) -> Tensor {
-        let (b, h, w, c) = x.dims4().unwrap();
-        let padded = x.pad_with_zeros(1, 1, 1).unwrap().pad_with_zeros(2, 1, 1).unwrap();
-        let mut cols = Vec::new();
-        for dy in 0..3 {
-            for dx in 0..3 {
-                cols.push(padded.narrow(1, dy, h).unwrap().narrow(2, dx, w).unwrap());
-            }
-        }
-        cols.push(Tensor::ones((b, h, w, 1), x.dtype(), x.device()).unwrap());
-        Tensor::cat(&cols, D::Minus1)
-            .unwrap()
-            .reshape((b * h * w, 9 * c + 1))
-            .unwrap()
-    }
-
-    #[test]
-    fn the_kernel_gradient_is_bitwise_the_same_on_any_number_of_threads() {
-        // 8 images of 20×20 in bands of 11 and 9 rows: 16 bands, two to each of the 8 runs.
-        let x = Var::from_tensor(&ramp(&[8, 20, 20, 3], 4)).unwrap();
-        let kernel = Var::from_tensor(&(ramp(&[28, 5], 5) * 0.1).unwrap()).unwrap();
-        let weights = ramp(&[8, 20, 20, 5], 6);
-        let kernel_grad = |threads: usize| -> Vec<f32> {
-            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
-            pool.install(|| {
-                let out = conv3x3(&x, &kernel).unwrap();
-                let grads = (out * &weights).unwrap().sum_all().unwrap().backward().unwrap();
-                grads.get(&kernel).unwrap().flatten_all().unwrap().to_vec1().unwrap()
-            })
-        };
-        let one = kernel_grad(1);
-        for threads in [2, 3, 4] {
-            assert_eq!(kernel_grad(threads), one, "{threads} threads");
-        }
-    }
-
-    #[test]
-    fn blocked_convolution_matches_whole_batch_im2col_forward_and_backward() {
-        // 2 images of 17×19 (646 pixels: blocks straddle images) with 5 channels.
-        let x = Var::from_tensor(&ramp(&[2, 17, 19, 5], 1)).unwrap();
-        let kernel = Var::from_tensor(&(ramp(&[46, 7], 2) * 0.1).unwrap()).unwrap();
-        let ours = conv3x3(&x, &kernel).unwrap();
-        let theirs = im2col3x3(&x).matmul(&kernel).unwrap().reshape((2, 17, 19, 7)).unwrap();
-        assert!(max_diff(&ours, &theirs) < 1e-5);
-        let weights = ramp(&[2, 17, 19, 7], 3);
-        let g1 = (ours * &weights).unwrap().sum_all().unwrap().backward().unwrap();
-        let g2 = (theirs * &weights).unwrap().sum_all().unwrap().backward().unwrap();
-        assert!(max_diff(g1.get(&x).unwrap(), g2.get(&x).unwrap()) < 1e-4);
-        assert!(max_diff(g1.get(&kernel).unwrap(), g2.get(&kernel).unwrap()) < 1e-3);
-    }
-}
+mod tests;
