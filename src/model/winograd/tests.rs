@@ -77,9 +77,15 @@ fn assert_close(got: &[f32], want: &[f64], tolerance: f64) {
 }
 
 /// Even and odd sides (an odd side's last tile is half outside), several
-/// images per block and several blocks per image.
-const SHAPES: [(usize, usize, usize, usize, usize); 4] =
-    [(3, 28, 28, 4, 5), (5, 7, 7, 6, 3), (2, 5, 6, 3, 2), (2, 14, 14, 12, 10)];
+/// images per block and several blocks per image, and channel counts that
+/// are and are not whole 8-lane registers (the transforms' two paths).
+const SHAPES: [(usize, usize, usize, usize, usize); 5] = [
+    (3, 28, 28, 4, 5),
+    (5, 7, 7, 6, 3),
+    (2, 5, 6, 3, 2),
+    (2, 14, 14, 12, 10),
+    (9, 7, 7, 16, 24),
+];
 
 /// Runs `check` on each of [`SHAPES`] with its own seed: the tiling, the batch and the output channels.
 fn for_each_shape(check: impl Fn(Tiling, usize, usize, u64)) {

@@ -59,33 +59,60 @@ impl Tiling {
     #[inline(always)]
     fn transform_tiles_portable(self, images: &[f32], units: (usize, usize), tiles: &mut [f32]) {
         let (c, tile_cols) = (self.channels, self.tile_cols());
+        // The padding: window pixels outside the image read these.
+        let zeros = vec![0f32; c];
         let mut tiles = tiles.chunks_exact_mut(POSITIONS * c);
-        let zeros = [0f32; LANES];
         for unit in units.0..units.0 + units.1 {
             let (image, row) = (unit / self.tile_rows(), unit % self.tile_rows());
             let image = &images[image * self.image_len()..(image + 1) * self.image_len()];
             for col in 0..tile_cols {
                 let Some(tile) = tiles.next() else { return };
-                // Where each of the 16 window pixels starts, or None outside the image.
-                let at: [Option<usize>; POSITIONS] = std::array::from_fn(|i| {
-                    let y = (2 * row + i / 4).checked_sub(1).filter(|&y| y < self.height)?;
-                    let x = (2 * col + i % 4).checked_sub(1).filter(|&x| x < self.width)?;
-                    Some((y * self.width + x) * c)
+                // Each of the 16 window pixels' C values (zeros outside the image).
+                let window: [&[f32]; POSITIONS] = std::array::from_fn(|i| {
+                    let y = (2 * row + i / 4).checked_sub(1).filter(|&y| y < self.height);
+                    let x = (2 * col + i % 4).checked_sub(1).filter(|&x| x < self.width);
+                    match (y, x) {
+                        (Some(y), Some(x)) => &image[(y * self.width + x) * c..(y * self.width + x + 1) * c],
+                        _ => &zeros,
+                    }
                 });
-                let (mut d, mut v) = ([Lanes::default(); POSITIONS], [Lanes::default(); POSITIONS]);
-                for ch in (0..c).step_by(LANES) {
-                    for (d, at) in d.iter_mut().zip(at) {
-                        *d = match at {
-                            Some(at) => Lanes::load(&image[at + ch..at + c]),
-                            None => Lanes(zeros),
-                        };
-                    }
-                    input_transform(&d, &mut v);
-                    for (xi, v) in v.iter().enumerate() {
-                        v.store(&mut tile[xi * c + ch..(xi + 1) * c]);
-                    }
-                }
+                transform_tile(&window, tile);
             }
+        }
+    }
+}
+
+/// Bᵀ d B of one tile whose 16 window pixels' channels are `window`, into
+/// `tile` (16 positions of C values each).
+#[inline(always)]
+fn transform_tile(window: &[&[f32]; POSITIONS], tile: &mut [f32]) {
+    let c = window[0].len();
+    let (mut d, mut v) = ([Lanes::default(); POSITIONS], [Lanes::default(); POSITIONS]);
+    if c.is_multiple_of(LANES) && tile.len() == POSITIONS * c && window.iter().all(|pixel| pixel.len() == c) {
+        // Whole registers, read and written through pointers: with slices, each
+        // of the 32 accesses per step paid bounds and length checks and went
+        // through the stack twice (the transform's hottest instructions).
+        let out = tile.as_mut_ptr();
+        for ch in (0..c).step_by(LANES) {
+            for (d, pixel) in d.iter_mut().zip(window) {
+                // SAFETY: ch + LANES ≤ c = pixel.len() (c is a multiple of LANES).
+                *d = Lanes(unsafe { pixel.as_ptr().add(ch).cast::<[f32; LANES]>().read_unaligned() });
+            }
+            input_transform(&d, &mut v);
+            for (xi, v) in v.iter().enumerate() {
+                // SAFETY: xi·c + ch + LANES ≤ 16·c = tile.len().
+                unsafe { out.add(xi * c + ch).cast::<[f32; LANES]>().write_unaligned(v.0) };
+            }
+        }
+        return;
+    }
+    for ch in (0..c).step_by(LANES) {
+        for (d, pixel) in d.iter_mut().zip(window) {
+            *d = Lanes::load(&pixel[ch..]);
+        }
+        input_transform(&d, &mut v);
+        for (xi, v) in v.iter().enumerate() {
+            v.store(&mut tile[xi * c + ch..(xi + 1) * c]);
         }
     }
 }
@@ -144,22 +171,60 @@ impl Tiling {
             for col in 0..tile_cols {
                 let Some(m) = tile_products.next() else { return };
                 let cols = (self.width - 2 * col).min(2);
-                let mut lanes = [Lanes::default(); POSITIONS];
-                for o in (0..outputs).step_by(LANES) {
-                    for (xi, p) in lanes.iter_mut().enumerate() {
-                        *p = Lanes::load(&m[xi * outputs + o..(xi + 1) * outputs]);
-                    }
-                    let y = output_transform(&lanes);
-                    let b = Lanes::load(&bias[o..]);
-                    for r in 0..rows {
-                        for s in 0..cols {
-                            let at = (row_start + r) * row_len + (2 * col + s) * outputs + o;
-                            (y[2 * r + s] + b).store_uninit(&mut out[at..at + outputs - o]);
-                        }
-                    }
-                }
+                // Where each of the tile's 2×2 outputs begins, if inside the image.
+                let targets: [Option<usize>; 4] = std::array::from_fn(|i| {
+                    let (r, s) = (i / 2, i % 2);
+                    (r < rows && s < cols).then(|| (row_start + r) * row_len + (2 * col + s) * outputs)
+                });
+                write_tile_outputs(m, bias, &targets, out);
             }
             row_start += rows;
+        }
+    }
+}
+
+/// Aᵀ m A + bias of one tile's products `m` (16 positions of C_out values),
+/// into `out` at each of `targets` (the 2×2 outputs' first values, row-major;
+/// None outside the image).
+#[inline(always)]
+fn write_tile_outputs(m: &[f32], bias: &[f32], targets: &[Option<usize>; 4], out: &mut [MaybeUninit<f32>]) {
+    let outputs = bias.len();
+    let mut lanes = [Lanes::default(); POSITIONS];
+    let in_bounds = targets.iter().flatten().all(|&at| at + outputs <= out.len());
+    if outputs.is_multiple_of(LANES) && m.len() == POSITIONS * outputs && in_bounds {
+        // Whole registers through pointers, as in `transform_tile`.
+        let (m, out) = (m.as_ptr(), out.as_mut_ptr());
+        for o in (0..outputs).step_by(LANES) {
+            for (xi, p) in lanes.iter_mut().enumerate() {
+                // SAFETY: xi·C_out + o + LANES ≤ 16·C_out = m.len().
+                *p = Lanes(unsafe { m.add(xi * outputs + o).cast::<[f32; LANES]>().read_unaligned() });
+            }
+            let y = output_transform(&lanes);
+            let b = Lanes::load(&bias[o..]);
+            for (y, at) in y.iter().zip(targets) {
+                if let Some(at) = at {
+                    let values = (*y + b).0.map(MaybeUninit::new);
+                    // SAFETY: at + o + LANES ≤ at + C_out ≤ out.len() (checked above).
+                    unsafe {
+                        out.add(at + o)
+                            .cast::<[MaybeUninit<f32>; LANES]>()
+                            .write_unaligned(values)
+                    };
+                }
+            }
+        }
+        return;
+    }
+    for o in (0..outputs).step_by(LANES) {
+        for (xi, p) in lanes.iter_mut().enumerate() {
+            *p = Lanes::load(&m[xi * outputs + o..(xi + 1) * outputs]);
+        }
+        let y = output_transform(&lanes);
+        let b = Lanes::load(&bias[o..]);
+        for (y, at) in y.iter().zip(targets) {
+            if let Some(at) = at {
+                (*y + b).store_uninit(&mut out[at + o..at + outputs]);
+            }
         }
     }
 }
