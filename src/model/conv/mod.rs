@@ -23,6 +23,11 @@
 //! with the output gradient laid out on the padded width (zeros in the junk
 //! columns). Gathering rows and scattering G·Kᵀ back onto pixels had been
 //! about 9% of a training step (perf, batch 64).
+//!
+//! Training's wide layers (at least `WINOGRAD_MIN_CHANNELS` channels in and
+//! out) multiply less: `conv3x3_keeping_input` and `conv3x3_backward_padded`
+//! hand them to Winograd's algorithm (`super::winograd`). Inference keeps
+//! this direct product, so samples do not change with it.
 
 use std::cell::RefCell;
 use std::mem::MaybeUninit;
