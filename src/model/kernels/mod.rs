@@ -224,9 +224,11 @@ pub(crate) fn group_norm_backward(
                         };
                         // SAFETY: the image is whole pixels, so every value is written.
                         let x_hat = unsafe { filled_vec(image.len(), standardise) };
+                        // Zipped rather than indexed, these per-pixel loops have no bounds
+                        // checks and vectorise (indexed, they were 4% of a training step).
                         for (d_pixel, h_pixel) in dx.chunks_exact_mut(channels).zip(x_hat.chunks_exact(channels)) {
-                            for c in 0..channels {
-                                d_pixel[c].write(h_pixel[c] * gain_v[c] + bias_v[c]);
+                            for (((d, h), a), b) in d_pixel.iter_mut().zip(h_pixel).zip(&gain_v).zip(&bias_v) {
+                                d.write(h * a + b);
                             }
                         }
                         // SAFETY: the loop above wrote every value of this image's dx.
@@ -239,9 +241,10 @@ pub(crate) fn group_norm_backward(
                         let mut d_bias = vec![0f32; channels];
                         let mut d_gain = vec![0f32; channels];
                         for (gy_pixel, h_pixel) in dx.chunks_exact(channels).zip(x_hat.chunks_exact(channels)) {
-                            for c in 0..channels {
-                                d_bias[c] += gy_pixel[c];
-                                d_gain[c] += gy_pixel[c] * h_pixel[c];
+                            for (((bias, gain), gy), h) in d_bias.iter_mut().zip(&mut d_gain).zip(gy_pixel).zip(h_pixel)
+                            {
+                                *bias += gy;
+                                *gain += gy * h;
                             }
                         }
                         // Σ over the group of dL/dx̂ and of dL/dx̂ · x̂ (dL/dx̂ = γ dL/dy).
@@ -260,8 +263,9 @@ pub(crate) fn group_norm_backward(
                             .map(|c| -inv_std[c / per_group] * sum_gx_xhat[c / per_group] / count)
                             .collect();
                         for (d_pixel, h_pixel) in dx.chunks_exact_mut(channels).zip(x_hat.chunks_exact(channels)) {
-                            for c in 0..channels {
-                                d_pixel[c] = d_pixel[c] * dy_scale[c] + offset[c] + h_pixel[c] * x_hat_scale[c];
+                            let constants = dy_scale.iter().zip(&offset).zip(&x_hat_scale);
+                            for ((d, h), ((scale, offset), h_scale)) in d_pixel.iter_mut().zip(h_pixel).zip(constants) {
+                                *d = *d * scale + offset + h * h_scale;
                             }
                         }
                         (d_gain, d_bias)
