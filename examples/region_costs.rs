@@ -17,6 +17,10 @@ use egui_kittest::kittest::Queryable;
 use noisescope::app::ExplorerApp;
 use noisescope::app::background::Background;
 
+#[path = "../tests/bench/cpu_time.rs"]
+mod cpu_time;
+use cpu_time::{process_cpu_ms, rasteriser_cpu_ms};
+
 const FRAMES: usize = 60;
 /// Frames per scrubbing case: enough for steady CPU figures.
 const SCRUB_FRAMES: usize = 200;
@@ -31,43 +35,6 @@ fn median_render_ms<State>(harness: &mut Harness<'_, State>) -> f64 {
     }
     ms.sort_by(f64::total_cmp);
     ms[FRAMES / 2]
-}
-
-/// CPU time this process has used (all threads: llvmpipe's rasterisers too),
-/// in ms; steadier than wall time on a shared machine.
-fn process_cpu_ms() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    // The fields after the command name's closing parenthesis, from the 3rd
-    // (the state, a letter); utime and stime are the 14th and 15th, in clock
-    // ticks of 10 ms.
-    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
-    let fields: Vec<&str> = after.split_whitespace().collect();
-    let field = |n: usize| fields.get(n - 3).and_then(|f| f.parse::<f64>().ok());
-    field(14)
-        .zip(field(15))
-        .map_or(0.0, |(user, system)| (user + system) * 10.0)
-}
-
-/// CPU time llvmpipe's rasteriser threads have used, in ms (0 on a GPU).
-fn rasteriser_cpu_ms() -> f64 {
-    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
-        return 0.0;
-    };
-    tasks
-        .flatten()
-        .filter_map(|task| {
-            let comm = std::fs::read_to_string(task.path().join("comm")).ok()?;
-            if !comm.starts_with("llvmpipe") {
-                return None;
-            }
-            let stat = std::fs::read_to_string(task.path().join("stat")).ok()?;
-            let after = stat.rsplit_once(')').map(|(_, rest)| rest.to_owned())?;
-            let fields: Vec<&str> = after.split_whitespace().collect();
-            let user = fields.get(11)?.parse::<f64>().ok()?;
-            let system = fields.get(12)?.parse::<f64>().ok()?;
-            Some((user + system) * 10.0)
-        })
-        .sum()
 }
 
 /// The median wall time of a render, and the CPU time per frame (step and render).
@@ -194,6 +161,7 @@ fn main() {
         .wgpu()
         .build_eframe(|cc| {
             let _ = Background::clear_instead_of_painting(&cc.egui_ctx);
+            let _ = ExplorerApp::fit_renderer(&cc.egui_ctx, cc.wgpu_render_state.as_ref());
             EmptyApp
         });
     let (empty_ms, empty_cpu_ms) = frame_costs(&mut empty);
@@ -205,6 +173,7 @@ fn main() {
         .build_eframe(|cc| {
             let mut app = ExplorerApp::new(cc).expect("the explorer starts");
             app.clear_background(&cc.egui_ctx);
+            let _ = ExplorerApp::fit_renderer(&cc.egui_ctx, cc.wgpu_render_state.as_ref());
             app
         });
     settle(&mut harness);
@@ -253,13 +222,17 @@ fn main() {
         case(&mut harness, &format!("whole window, {layer} off"));
         harness.get_by_label_contains(layer).click();
     }
+    // As `explore` opens it, feathering is off on a software renderer
+    // (`ExplorerApp::fit_renderer`): the other setting, for comparison.
+    let feathering = harness.ctx.tessellation_options(|options| options.feathering);
     harness
         .ctx
-        .tessellation_options_mut(|options| options.feathering = false);
-    case(&mut harness, "whole window, egui's feathering off");
+        .tessellation_options_mut(|options| options.feathering = !feathering);
+    let other = if feathering { "off" } else { "on" };
+    case(&mut harness, &format!("whole window, egui's feathering {other}"));
     harness
         .ctx
-        .tessellation_options_mut(|options| options.feathering = true);
+        .tessellation_options_mut(|options| options.feathering = feathering);
     for layer in ["Show density", "Show score", "Show trails"] {
         harness.get_by_label_contains(layer).click();
     }

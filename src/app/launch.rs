@@ -97,6 +97,7 @@ pub fn launch(options: LaunchOptions) -> anyhow::Result<()> {
             .map_err(Box::<dyn std::error::Error + Send + Sync>::from)?;
             // Before presentation mode, which keeps the styles it found.
             app.clear_background(&cc.egui_ctx);
+            ExplorerApp::fit_renderer(&cc.egui_ctx, cc.wgpu_render_state.as_ref());
             app.apply_launch_options(options, &cc.egui_ctx)
                 .map_err(Box::<dyn std::error::Error + Send + Sync>::from)?;
             Ok(Box::new(app))

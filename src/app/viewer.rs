@@ -138,6 +138,8 @@ impl PlaneViewer {
             show_density: frame.show_density,
             density_side: crate::render::plane::density_side_for(
                 rect.width().max(rect.height()) * ui.ctx().pixels_per_point(),
+                self.half_extent,
+                self.mixture.narrowest_noised_std(frame.alpha_bar),
             ),
             show_score: frame.show_score,
             show_x0: frame.show_x0,

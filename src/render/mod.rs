@@ -46,6 +46,14 @@ pub fn install(render_state: &RenderState) -> Option<String> {
     }
 }
 
+/// Whether the adapter rasterises on the CPU (lavapipe, llvmpipe, WARP):
+/// there every primitive pays for its setup and for each 4×4 block it
+/// touches, however few of its pixels it covers.
+#[must_use]
+pub fn is_software(render_state: &RenderState) -> bool {
+    render_state.adapter.get_info().device_type == wgpu::DeviceType::Cpu
+}
+
 /// The bytes of GPU memory every view's buffers and textures hold now (the
 /// pipelines' own small buffers aside): what a leak would grow.
 #[must_use]

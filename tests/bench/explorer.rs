@@ -24,7 +24,8 @@
 //! ratios are printed, not asserted.
 //!
 //! Both windows are set up as `explore` opens one: the clear paints the
-//! background and the panels paint no fill (`app::background`), and egui's
+//! background and the panels paint no fill (`app::background`), on a software
+//! renderer egui draws without feathering (`ExplorerApp::fit_renderer`), and egui's
 //! renderer runs with the options eframe gives it (hardware filtering and
 //! dithering), not kittest's predictable ones, whose software filtering is for
 //! snapshots alone. A full-window fill cost about 30 ms on lavapipe before
@@ -39,6 +40,10 @@ use egui_kittest::kittest::Queryable;
 use noisescope::app::ExplorerApp;
 use noisescope::app::background::Background;
 use noisescope::diffusion::sampler::SamplerKind;
+
+#[allow(dead_code)] // `process_cpu_ms` is for `examples/region_costs.rs` alone.
+mod cpu_time;
+use cpu_time::rasteriser_cpu_ms;
 
 /// A 1280×720 window rendered on wgpu as eframe renders a real one.
 fn window<State>() -> egui_kittest::HarnessBuilder<State> {
@@ -82,14 +87,23 @@ fn report_ratio(case: &str, (median, p99): (f64, f64), (empty_median, empty_p99)
     );
 }
 
-/// Per-frame times: the egui pass alone, and the pass's wgpu render read back.
-#[derive(Default)]
+/// Per-frame times: the egui pass alone, and the pass's wgpu render read back;
+/// and the CPU time llvmpipe's rasteriser threads spend meanwhile.
 struct FrameTimes {
     pass_ms: Vec<f64>,
     render_ms: Vec<f64>,
+    rasteriser_ms_at_start: f64,
 }
 
 impl FrameTimes {
+    fn start() -> Self {
+        Self {
+            pass_ms: Vec::new(),
+            render_ms: Vec::new(),
+            rasteriser_ms_at_start: rasteriser_cpu_ms(),
+        }
+    }
+
     fn frame<State>(&mut self, harness: &mut Harness<'_, State>) {
         let started = Instant::now();
         harness.step();
@@ -101,6 +115,11 @@ impl FrameTimes {
 
     /// Prints both; returns the rendered frame's median and p99.
     fn report(self) -> (f64, f64) {
+        let frames = self.render_ms.len().max(1) as f64;
+        println!(
+            "  llvmpipe's rasteriser threads: {:.1} CPU ms a frame (0 on a GPU)",
+            (rasteriser_cpu_ms() - self.rasteriser_ms_at_start) / frames
+        );
         report("UI frame, egui pass only", self.pass_ms);
         report("UI frame, pass + wgpu render + readback", self.render_ms)
     }
@@ -128,7 +147,7 @@ fn measure(harness: &mut Harness<'static, ExplorerApp>, scene: &str, reference: 
     // thread takes from the renderer shows apart from what the drawing costs.
     // As many frames as the references, so that the p99 is not just the
     // slowest frame.
-    let mut at_rest = FrameTimes::default();
+    let mut at_rest = FrameTimes::start();
     for _ in 0..200 {
         at_rest.frame(harness);
     }
@@ -142,7 +161,7 @@ fn measure(harness: &mut Harness<'static, ExplorerApp>, scene: &str, reference: 
     harness.state_mut().apply_settings(settings);
     // A 2D run streams in a couple of seconds, a score of frames: whole runs
     // are repeated until at least MIN_STREAMING_FRAMES are timed.
-    let mut times = FrameTimes::default();
+    let mut times = FrameTimes::start();
     let mut runs = 0;
     while times.render_ms.len() < MIN_STREAMING_FRAMES {
         if runs > 0 {
@@ -208,7 +227,7 @@ fn measure_reference() -> (f64, f64) {
         ui.heading("reference");
         ui.label("an egui window with one heading and one label");
     });
-    let mut times = FrameTimes::default();
+    let mut times = FrameTimes::start();
     for _ in 0..200 {
         times.frame(&mut harness);
     }
@@ -240,6 +259,7 @@ impl EmptyReference {
         let harness = window().build_eframe(|cc| {
             // As a real window draws: the clear paints the background.
             let _ = Background::clear_instead_of_painting(&cc.egui_ctx);
+            let _ = ExplorerApp::fit_renderer(&cc.egui_ctx, cc.wgpu_render_state.as_ref());
             EmptyApp
         });
         Self { harness }
@@ -247,7 +267,7 @@ impl EmptyReference {
 
     /// Times 200 frames; prints and returns the rendered frame's median and p99.
     fn measure(&mut self) -> (f64, f64) {
-        let mut times = FrameTimes::default();
+        let mut times = FrameTimes::start();
         for _ in 0..200 {
             times.frame(&mut self.harness);
         }
@@ -268,6 +288,8 @@ fn main() {
         let mut app = ExplorerApp::new(cc).expect("the explorer starts");
         // As `explore` opens it: the clear paints the background, not egui.
         app.clear_background(&cc.egui_ctx);
+        let software = ExplorerApp::fit_renderer(&cc.egui_ctx, cc.wgpu_render_state.as_ref());
+        println!("a software renderer: {software} (if so, egui's feathering is off, as `explore` sets it)");
         app
     });
     measure(&mut harness, "2D mixture", &mut reference);

@@ -193,6 +193,16 @@ impl GaussianMixture {
         &self.components
     }
 
+    /// The smallest standard deviation among p_t's components,
+    /// min_k √(ᾱ s_k² + 1 − ᾱ): the finest detail the noised density has at ᾱ.
+    #[must_use]
+    pub fn narrowest_noised_std(&self, alpha_bar: f64) -> f64 {
+        self.components
+            .iter()
+            .map(|c| noised_variance(c.std, alpha_bar).sqrt())
+            .fold(f64::INFINITY, f64::min)
+    }
+
     /// The data dimension D.
     #[must_use]
     pub fn dims(&self) -> usize {

@@ -161,3 +161,13 @@ fn narrow_and_wide_data_give_the_score_by_its_definition() {
         }
     }
 }
+
+#[test]
+fn the_narrowest_noised_std_is_the_least_noised_component_std() {
+    let m = two_blobs();
+    // At the data the narrowest component is itself (s = 0.3); at pure noise every
+    // component has unit variance; between, √(ᾱ · 0.09 + 1 − ᾱ).
+    assert!((m.narrowest_noised_std(1.0) - 0.3).abs() < 1e-12);
+    assert!((m.narrowest_noised_std(0.0) - 1.0).abs() < 1e-12);
+    assert!((m.narrowest_noised_std(0.5) - (0.5_f64 * 0.09 + 0.5).sqrt()).abs() < 1e-12);
+}
