@@ -120,8 +120,9 @@ impl ExplorerApp {
     /// for next to nothing and a software rasteriser pays for block by block.
     /// At rest in the 2D scene at 1280×720 on lavapipe it halves egui's
     /// triangles (9 046 to 4 078) and takes 0.5–1.5 ms off a 9–10.5 ms frame
-    /// in three runs of `examples/region_costs`. Text is drawn from its glyph texture either
-    /// way; lines and curved edges lose their soft pixel. A GPU keeps it.
+    /// in three runs of `examples/region_costs`. Text is drawn from its glyph
+    /// texture either way; lines and curved edges lose their soft pixel. A
+    /// GPU keeps it.
     /// Returns whether it turned feathering off.
     pub fn fit_renderer(ctx: &egui::Context, render_state: Option<&egui_wgpu::RenderState>) -> bool {
         let software = render_state.is_some_and(crate::render::is_software);
