@@ -9,7 +9,10 @@
 //! With `-- scrub`, the 2D picture redrawn every frame instead (a finished
 //! 1000-step run stepped one step a frame, no model thread), whole and with
 //! each layer off, with the CPU time of llvmpipe's rasteriser threads; with
-//! `-- profile`, only the whole window, long enough for `perf record`.
+//! `-- stream`, 1000-step runs streamed back to back as the bench times them,
+//! whole and with each layer off, with every thread's CPU time a frame
+//! (`STREAM_BATCH=N` for N particles); with `-- profile`, only the whole
+//! window, long enough for `perf record`.
 #![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)]
 
 use egui_kittest::Harness;
@@ -19,7 +22,7 @@ use noisescope::app::background::Background;
 
 #[path = "../tests/bench/cpu_time.rs"]
 mod cpu_time;
-use cpu_time::{process_cpu_ms, rasteriser_cpu_ms};
+use cpu_time::{process_cpu_ms, rasteriser_cpu_ms, threads_cpu_ms};
 
 const FRAMES: usize = 60;
 /// Frames per scrubbing case: enough for steady CPU figures.
@@ -208,6 +211,10 @@ fn main() {
         scrub_costs(&mut harness);
         return;
     }
+    if std::env::args().any(|a| a == "stream") {
+        stream_costs(&mut harness);
+        return;
+    }
     harness.key_press(egui::Key::C);
     case(&mut harness, "controls hidden");
     harness.key_press(egui::Key::P);
@@ -280,14 +287,84 @@ fn scrub_costs(harness: &mut Harness<'static, ExplorerApp>) {
     };
     let scrubbed = |harness: &mut Harness<'static, ExplorerApp>, name: &str| timed(harness, name, true);
     timed(harness, "at rest, at x_T", false);
-    scrubbed(harness, "scrubbing");
+    whole_then_each_layer_off(harness, "scrubbing", scrubbed);
+    timed(harness, "at rest, at x_T, again", false);
+}
+
+/// Frames per streaming case.
+const STREAM_FRAMES: usize = 200;
+
+/// 1000-step DDPM runs streamed back to back, as the bench times them, whole
+/// and with each layer alone off: the wall time of a frame, its egui pass,
+/// and every thread's CPU time a frame.
+fn stream_costs(harness: &mut Harness<'static, ExplorerApp>) {
+    let mut settings = harness.state().settings();
+    settings.sampler.kind = noisescope::diffusion::sampler::SamplerKind::Ddpm;
+    settings.sampler.steps = 1000;
+    if let Some(batch) = std::env::var("STREAM_BATCH").ok().and_then(|b| b.parse().ok()) {
+        settings.batch = batch;
+    }
+    harness.state_mut().apply_settings(settings);
+    settle(harness);
+    let streamed = |harness: &mut Harness<'static, ExplorerApp>, name: &str| {
+        let threads_before = threads_cpu_ms();
+        let (mut pass_ms, mut render_ms) = (Vec::new(), Vec::new());
+        let mut runs = 0;
+        while render_ms.len() < STREAM_FRAMES {
+            let before = harness.state().run().run_id;
+            harness.get_by_label("Sample").click();
+            loop {
+                let started = std::time::Instant::now();
+                harness.step();
+                pass_ms.push(started.elapsed().as_secs_f64() * 1e3);
+                let started = std::time::Instant::now();
+                let _ = harness.render();
+                render_ms.push(started.elapsed().as_secs_f64() * 1e3);
+                let app = harness.state();
+                let run = app.run();
+                if run.run_id > before && run.frames.len() == run.expected_frames() && app.elbo_bits_per_dim().is_some()
+                {
+                    break;
+                }
+            }
+            runs += 1;
+        }
+        let frames = render_ms.len() as f64;
+        pass_ms.sort_by(f64::total_cmp);
+        render_ms.sort_by(f64::total_cmp);
+        println!(
+            "{name}: {runs} runs, {frames} frames, pass median {:.1} ms, render median {:.1} ms, p99 {:.1} ms",
+            pass_ms[pass_ms.len() / 2],
+            render_ms[render_ms.len() / 2],
+            render_ms[(render_ms.len() - 1) * 99 / 100]
+        );
+        for (tid, comm, ms) in threads_cpu_ms() {
+            let before = threads_before
+                .iter()
+                .find(|(t, _, _)| *t == tid)
+                .map_or(0.0, |(_, _, ms)| *ms);
+            let per_frame = (ms - before) / frames;
+            if per_frame >= 0.05 {
+                println!("    thread {tid} {comm}: {per_frame:.2} CPU ms a frame");
+            }
+        }
+    };
+    whole_then_each_layer_off(harness, "streaming", streamed);
+}
+
+/// Runs `case` on the whole picture, with each layer alone off, and whole again.
+fn whole_then_each_layer_off(
+    harness: &mut Harness<'static, ExplorerApp>,
+    name: &str,
+    case: impl Fn(&mut Harness<'static, ExplorerApp>, &str),
+) {
+    case(harness, name);
     for layer in ["Show density", "Show score", "Show trails"] {
         harness.get_by_label_contains(layer).click();
-        scrubbed(harness, &format!("scrubbing, {layer} off"));
+        case(harness, &format!("{name}, {layer} off"));
         harness.get_by_label_contains(layer).click();
     }
-    scrubbed(harness, "scrubbing again");
-    timed(harness, "at rest, at x_T, again", false);
+    case(harness, &format!("{name} again"));
 }
 
 fn settle(harness: &mut Harness<'static, ExplorerApp>) {

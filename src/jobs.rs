@@ -33,6 +33,23 @@ pub struct SpawnError {
     pub source: std::io::Error,
 }
 
+/// How a thread shares the CPU with everything else.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Priority {
+    /// The operating system's default.
+    #[default]
+    Normal,
+    /// Runs on CPU time no other thread wants (Linux's `SCHED_IDLE`; the
+    /// default elsewhere). For a model thread beside a software renderer: on
+    /// two cores, llvmpipe's rasteriser threads woke onto the core that the
+    /// model did not hold, queued there one behind the other in 4 ms slices,
+    /// and the other core sat idle as the model blocked and woke (`perf sched
+    /// timehist`). A thread at this priority counts as idle when threads are
+    /// placed, so they take its core at once. A lower nice value does not do
+    /// this: reniced to 19, the model changed the frame by nothing.
+    Background,
+}
+
 /// Starts `work` on a thread named `name` (`noisescope-…`, so that a debugger
 /// or `top -H` tells the threads apart).
 ///
@@ -42,14 +59,56 @@ pub fn spawn_named<R: Send + 'static>(
     name: &str,
     work: impl FnOnce() -> R + Send + 'static,
 ) -> Result<JoinHandle<R>, SpawnError> {
+    spawn_named_with(name, Priority::Normal, work)
+}
+
+/// [`spawn_named`] at `priority`. A priority the OS refuses is said on
+/// standard error, and the thread runs at the default.
+///
+/// # Errors
+/// The OS refused a new thread.
+pub fn spawn_named_with<R: Send + 'static>(
+    name: &str,
+    priority: Priority,
+    work: impl FnOnce() -> R + Send + 'static,
+) -> Result<JoinHandle<R>, SpawnError> {
+    let thread_name = name.to_owned();
     #[allow(clippy::disallowed_methods)] // The one place threads start (module docs).
     std::thread::Builder::new()
         .name(name.to_owned())
-        .spawn(work)
+        .spawn(move || {
+            if let Err(error) = set_this_threads_priority(priority) {
+                eprintln!("noisescope: {thread_name} runs at the default priority: {error}");
+            }
+            work()
+        })
         .map_err(|source| SpawnError {
             name: name.to_owned(),
             source,
         })
+}
+
+/// Sets the calling thread's scheduling policy for `priority`.
+#[cfg(target_os = "linux")]
+fn set_this_threads_priority(priority: Priority) -> std::io::Result<()> {
+    if priority == Priority::Normal {
+        return Ok(());
+    }
+    let param = libc::sched_param { sched_priority: 0 };
+    // SAFETY: `param` is a valid `sched_param` that outlives the call, and
+    // pid 0 names the calling thread; the call only reads `param`.
+    let status = unsafe { libc::sched_setscheduler(0, libc::SCHED_IDLE, &raw const param) };
+    if status == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
+/// Other systems keep the default priority.
+#[cfg(not(target_os = "linux"))]
+fn set_this_threads_priority(_priority: Priority) -> std::io::Result<()> {
+    Ok(())
 }
 
 /// A bounded channel: a producer that runs ahead of its reader blocks instead
@@ -252,6 +311,26 @@ mod tests {
                 other => return other,
             }
         }
+    }
+
+    /// The calling thread's scheduling policy (Linux).
+    #[cfg(target_os = "linux")]
+    fn this_threads_policy() -> i32 {
+        // SAFETY: pid 0 names the calling thread; the call reads nothing of ours.
+        unsafe { libc::sched_getscheduler(0) }
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_background_thread_runs_at_idle_priority_and_a_normal_one_does_not() {
+        let policy = |priority| {
+            spawn_named_with("noisescope-test", priority, this_threads_policy)
+                .unwrap()
+                .join()
+                .unwrap()
+        };
+        assert_eq!(policy(Priority::Background), libc::SCHED_IDLE);
+        assert_eq!(policy(Priority::Normal), libc::SCHED_OTHER);
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! The 2D view keeps a picture that held still for a frame and copies it from
 //! then on (`render::cached`): the copy must look as the layers drawn straight
 //! do, and a change must never show the kept picture. Its density, drawn at
-//! as few texels as p_t's detail allows, must show p_t.
+//! as few texels as p_t's detail allows, must show p_t. Beside a software
+//! renderer the model thread takes only the CPU time the rasteriser leaves.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -180,4 +181,48 @@ fn the_density_texture_has_six_texels_a_narrowest_std_and_at_most_half_the_views
     assert_eq!(density_side_for(600.0, 3.0, 10.0), 32);
     // No spread at all (a point mass at the data): half the view.
     assert_eq!(density_side_for(600.0, 3.0, 0.0), 300);
+}
+
+/// The policy of every model thread (`noisescope-worker`) of this process.
+#[cfg(target_os = "linux")]
+fn model_thread_policies() -> Vec<i32> {
+    let tasks = std::fs::read_dir("/proc/self/task").expect("/proc lists this process's threads");
+    tasks
+        .flatten()
+        .filter(|task| {
+            // The kernel keeps 15 bytes of a thread's name.
+            std::fs::read_to_string(task.path().join("comm")).is_ok_and(|comm| comm.trim() == "noisescope-work")
+        })
+        .filter_map(|task| task.file_name().to_str()?.parse::<libc::pid_t>().ok())
+        // SAFETY: the call only reads the thread id it is given; a thread
+        // that has ended since answers -1, which the assertion reports.
+        .map(|tid| unsafe { libc::sched_getscheduler(tid) })
+        .collect()
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn beside_a_software_renderer_the_model_thread_runs_at_idle_priority() {
+    let mut software = None;
+    let _harness = Harness::builder().with_size([1280.0, 720.0]).wgpu().build_eframe(|cc| {
+        software = Some(
+            cc.wgpu_render_state
+                .as_ref()
+                .is_some_and(noisescope::render::is_software),
+        );
+        ExplorerApp::new(cc).expect("the explorer starts")
+    });
+    // Every explorer in this test binary runs on the same adapter, so every
+    // model thread alive now has the same policy.
+    let expected = if software.expect("the explorer was built") {
+        libc::SCHED_IDLE
+    } else {
+        libc::SCHED_OTHER
+    };
+    let policies = model_thread_policies();
+    assert!(!policies.is_empty(), "no model thread found");
+    assert!(
+        policies.iter().all(|&policy| policy == expected),
+        "model threads' policies {policies:?}, expected {expected}"
+    );
 }

@@ -132,6 +132,17 @@ impl ExplorerApp {
         software
     }
 
+    /// The model thread's priority: beside a software renderer it takes only
+    /// the CPU time the rasteriser leaves ([`crate::jobs::Priority::Background`]);
+    /// a GPU leaves the CPU to the model.
+    pub(crate) fn model_priority(render_state: Option<&egui_wgpu::RenderState>) -> crate::jobs::Priority {
+        if render_state.is_some_and(crate::render::is_software) {
+            crate::jobs::Priority::Background
+        } else {
+            crate::jobs::Priority::Normal
+        }
+    }
+
     /// The side panels drawn in the last frame: the controls and the strip.
     #[must_use]
     pub fn panel_rects(&self) -> &[egui::Rect] {

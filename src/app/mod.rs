@@ -105,7 +105,8 @@ impl ExplorerApp {
             .map(|state| crate::render::faults::DeviceWatch::install(&state.device));
         let unsupported = render_state.as_ref().and_then(crate::render::install);
         let ctx = cc.egui_ctx.clone();
-        let worker = Worker::spawn(move || ctx.request_repaint())?;
+        let priority = Self::model_priority(render_state.as_ref());
+        let worker = Worker::spawn_with(priority, move || ctx.request_repaint())?;
         let mixture = default_mixture()?;
         let schedule = Arc::new(Schedule::new(&controls::Settings::default().schedule)?);
         let mut app = Self {

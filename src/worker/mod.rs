@@ -231,11 +231,23 @@ impl Worker {
     /// # Errors
     /// The OS refused to spawn a thread.
     pub fn spawn(notify: impl Fn() + Send + 'static) -> Result<Self, crate::jobs::SpawnError> {
+        Self::spawn_with(crate::jobs::Priority::Normal, notify)
+    }
+
+    /// [`Worker::spawn`] at `priority` (the window's choice: see
+    /// [`crate::jobs::Priority::Background`]).
+    ///
+    /// # Errors
+    /// The OS refused to spawn a thread.
+    pub fn spawn_with(
+        priority: crate::jobs::Priority,
+        notify: impl Fn() + Send + 'static,
+    ) -> Result<Self, crate::jobs::SpawnError> {
         let (command_tx, command_rx) = crate::jobs::bounded::<Job>(COMMAND_CAPACITY);
         let (event_tx, event_rx) = crate::jobs::bounded::<Event>(EVENT_CAPACITY);
         let latest = Arc::new(AtomicU64::new(0));
         let shared = Arc::clone(&latest);
-        let thread = crate::jobs::spawn_named("noisescope-worker", move || {
+        let thread = crate::jobs::spawn_named_with("noisescope-worker", priority, move || {
             for job in command_rx {
                 if shared.load(Ordering::SeqCst) != job.run_id {
                     continue;

@@ -42,3 +42,24 @@ pub fn rasteriser_cpu_ms() -> f64 {
         })
         .sum()
 }
+
+/// CPU time of every thread of this process, in ms, keyed by thread id, with
+/// its name (unnamed threads carry the process's name).
+pub fn threads_cpu_ms() -> Vec<(u32, String, f64)> {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return Vec::new();
+    };
+    tasks
+        .flatten()
+        .filter_map(|task| {
+            let tid = task.file_name().to_str()?.parse::<u32>().ok()?;
+            let comm = std::fs::read_to_string(task.path().join("comm")).ok()?;
+            let stat = std::fs::read_to_string(task.path().join("stat")).ok()?;
+            let after = stat.rsplit_once(')').map(|(_, rest)| rest.to_owned())?;
+            let fields: Vec<&str> = after.split_whitespace().collect();
+            let user = fields.get(11)?.parse::<f64>().ok()?;
+            let system = fields.get(12)?.parse::<f64>().ok()?;
+            Some((tid, comm.trim().to_owned(), (user + system) * 10.0))
+        })
+        .collect()
+}
