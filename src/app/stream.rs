@@ -42,6 +42,20 @@ pub struct RunStore {
     pub frames: Vec<StoredFrame>,
     /// Wall time of the finished run.
     pub elapsed_secs: Option<f64>,
+    /// Frames uploaded to the GPU store so far (with the x̂0 of all but the last).
+    on_gpu: usize,
+}
+
+/// Frames not yet on the GPU ([`RunStore::take_new_frames`]).
+pub(super) struct NewFrames<'a> {
+    /// The index of the first new frame.
+    pub first: usize,
+    /// The new frames' x, in order.
+    pub xs: Vec<&'a [f32]>,
+    /// The frame the first x̂0 was made at.
+    pub x0_first: usize,
+    /// The x̂0 made at frames `x0_first..`, in order.
+    pub x0s: Vec<&'a [f32]>,
 }
 
 impl RunStore {
@@ -59,6 +73,7 @@ impl RunStore {
                 noise_std: 0.0,
             }],
             elapsed_secs: None,
+            on_gpu: 0,
         };
     }
 
@@ -75,6 +90,27 @@ impl RunStore {
             eps_hat: None,
             noise_std: frame.noise_std,
         });
+    }
+
+    /// The frames that arrived since the last call, and the x̂0 that came
+    /// with them (the one made at each frame before them), all marked as
+    /// handed to the GPU store; `None` if nothing arrived.
+    pub(super) fn take_new_frames(&mut self) -> Option<NewFrames<'_>> {
+        let (first, end) = (self.on_gpu, self.frames.len());
+        if first >= end {
+            return None;
+        }
+        self.on_gpu = end;
+        let x0_first = first.saturating_sub(1);
+        Some(NewFrames {
+            first,
+            xs: self.frames[first..end].iter().map(|f| f.x.as_slice()).collect(),
+            x0_first,
+            x0s: self.frames[x0_first..end - 1]
+                .iter()
+                .map_while(|f| f.x0_hat.as_deref())
+                .collect(),
+        })
     }
 
     /// The number of frames a complete run has.
@@ -156,7 +192,7 @@ impl ExplorerApp {
         self.status = "sampling…".into();
     }
 
-    /// Drains the worker and uploads each new frame once.
+    /// Drains the worker and uploads the new frames, once each and all in one write.
     pub(super) fn receive_events(&mut self) {
         let Some(worker) = &self.worker else {
             return;
@@ -173,12 +209,8 @@ impl ExplorerApp {
                     self.run.begin(run_id, start_t, timesteps, x_start, dims);
                     self.plots.clear_kl();
                     self.begin_gpu_run();
-                    self.upload_frame(0);
                 }
-                Event::Step { frame, .. } => {
-                    self.run.push(frame);
-                    self.upload_frame(self.run.frames.len() - 1);
-                }
+                Event::Step { frame, .. } => self.run.push(frame),
                 Event::Finished { elapsed_secs, .. } => {
                     self.run.elapsed_secs = Some(elapsed_secs);
                     // The time goes in a tooltip: the status line itself stays the same run to run.
@@ -192,6 +224,7 @@ impl ExplorerApp {
                 Event::Failed { message, .. } => self.status = message,
             }
         }
+        self.upload_new_frames();
         self.timeline
             .set_available(self.run.frames.len(), self.run.expected_frames());
     }
@@ -217,41 +250,30 @@ impl ExplorerApp {
         }
     }
 
-    /// Uploads frame `index`'s x, and the model's x̂0 at frame `index − 1`.
-    fn upload_frame(&self, index: usize) {
-        let Some(state) = &self.render_state else {
+    /// Uploads the frames that arrived since the last upload, and the
+    /// model's x̂0 at each frame before them (an x̂0 arrives with the next frame).
+    fn upload_new_frames(&mut self) {
+        let Some(new) = self.run.take_new_frames() else {
             return;
         };
-        let Some(frame) = self.run.frames.get(index) else {
+        let Some(state) = &self.render_state else {
             return;
         };
         let mut renderer = state.renderer.write();
         match self.run_kind {
             RunKind::Plane => {
                 if let Some(plane) = renderer.callback_resources.get_mut::<PlaneResources>() {
-                    plane.upload_step(&state.queue, index, &frame.x);
-                    if let Some(x0) = self.previous_x0(index) {
-                        plane.upload_x0(&state.queue, index - 1, x0);
-                    }
+                    plane.upload_steps(&state.queue, new.first, &new.xs);
+                    plane.upload_x0s(&state.queue, new.x0_first, &new.x0s);
                 }
             }
             RunKind::Grid(_) => {
                 if let Some(grid) = renderer.callback_resources.get::<GridResources>() {
-                    grid.upload_x(&state.queue, index, &frame.x);
-                    if let Some(x0) = self.previous_x0(index) {
-                        grid.upload_x0(&state.queue, index - 1, x0);
-                    }
+                    grid.upload_xs(&state.queue, new.first, &new.xs);
+                    grid.upload_x0s(&state.queue, new.x0_first, &new.x0s);
                 }
             }
         }
-    }
-}
-
-impl ExplorerApp {
-    /// The model's x̂0 made at frame `index − 1`: it arrives with frame `index`.
-    fn previous_x0(&self, index: usize) -> Option<&[f32]> {
-        let previous = self.run.frames.get(index.checked_sub(1)?)?;
-        previous.x0_hat.as_deref()
     }
 }
 
@@ -299,5 +321,28 @@ mod tests {
         assert_eq!(run.frames.iter().map(|f| f.t).collect::<Vec<_>>(), [20, 10, 0]);
         assert!(run.frames[0].x0_hat.is_some() && run.frames[2].x0_hat.is_none());
         assert_eq!(run.frame_at_t(12.0), Some(1));
+    }
+
+    #[test]
+    fn each_frame_and_each_prediction_goes_to_the_gpu_once() {
+        let mut run = RunStore::default();
+        run.begin(3, 30, vec![30, 20, 10], vec![0.0; 2], 2);
+        run.push(frame(0, 30, 20));
+        let new = run.take_new_frames().unwrap();
+        assert_eq!((new.first, new.xs.len(), new.x0_first, new.x0s.len()), (0, 2, 0, 1));
+        assert!(run.take_new_frames().is_none(), "nothing new, nothing to upload");
+        // Frame 1's x̂0 arrives with frame 2, after frame 1 went up.
+        run.push(frame(1, 20, 10));
+        run.push(frame(2, 10, 0));
+        let new = run.take_new_frames().unwrap();
+        assert_eq!((new.first, new.xs.len(), new.x0_first, new.x0s.len()), (2, 2, 1, 2));
+        assert_eq!(new.xs, [&[10.0_f32; 2][..], &[0.0; 2][..]]);
+        // A new run starts over at frame 0.
+        run.begin(4, 30, vec![30], vec![0.0; 2], 2);
+        assert_eq!(
+            run.take_new_frames()
+                .map(|new| (new.first, new.xs.len(), new.x0s.len())),
+            Some((0, 1, 0))
+        );
     }
 }

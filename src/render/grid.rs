@@ -201,27 +201,23 @@ impl GridResources {
         Ok(())
     }
 
-    /// Uploads step `frame`'s x_t.
-    pub fn upload_x(&self, queue: &wgpu::Queue, frame: usize, x: &[f32]) {
-        self.write(queue, self.xs.as_ref(), frame, x);
+    /// Uploads the x_t of frames `first..`.
+    pub fn upload_xs(&self, queue: &wgpu::Queue, first: usize, xs: &[&[f32]]) {
+        self.write(queue, self.xs.as_ref(), first, xs);
     }
 
-    /// Uploads the model's x̂0 made at step `frame`.
-    pub fn upload_x0(&self, queue: &wgpu::Queue, frame: usize, x0_hat: &[f32]) {
-        self.write(queue, self.x0s.as_ref(), frame, x0_hat);
+    /// Uploads the model's x̂0 made at frames `first..`.
+    pub fn upload_x0s(&self, queue: &wgpu::Queue, first: usize, x0_hats: &[&[f32]]) {
+        self.write(queue, self.x0s.as_ref(), first, x0_hats);
     }
 
-    fn write(&self, queue: &wgpu::Queue, buffer: Option<&wgpu::Buffer>, frame: usize, values: &[f32]) {
+    fn write(&self, queue: &wgpu::Queue, buffer: Option<&wgpu::Buffer>, first: usize, rows: &[&[f32]]) {
         let per_frame = self.shape.values_per_frame();
         if let Some(buffer) = buffer
-            && (frame as u64) < self.frames
-            && values.len() as u64 == per_frame
+            && (first + rows.len()) as u64 <= self.frames
+            && rows.iter().all(|row| row.len() as u64 == per_frame)
+            && super::write_rows(queue, buffer, first as u64 * per_frame * VALUE_BYTES, rows)
         {
-            queue.write_buffer(
-                buffer,
-                frame as u64 * per_frame * VALUE_BYTES,
-                bytemuck::cast_slice(values),
-            );
             self.writes.fetch_add(1, Ordering::Relaxed);
         }
     }

@@ -139,6 +139,30 @@ impl PipelineBuilder<'_> {
 }
 
 /// A uniform buffer of `size` bytes, written each frame by a callback.
+/// Writes `rows` one after another into `buffer` from byte `offset` through
+/// one staging buffer; false if there is nothing to write or it does not fit.
+/// A run streams dozens of steps between two frames, and each
+/// `Queue::write_buffer` makes a staging allocation and a queued copy of its own.
+pub(crate) fn write_rows(queue: &wgpu::Queue, buffer: &wgpu::Buffer, offset: u64, rows: &[&[f32]]) -> bool {
+    let bytes: usize = rows.iter().map(|row| std::mem::size_of_val(*row)).sum();
+    let Some(size) = wgpu::BufferSize::new(bytes as u64) else {
+        return false;
+    };
+    if offset.saturating_add(size.get()) > buffer.size() {
+        return false;
+    }
+    let Some(mut staging) = queue.write_buffer_with(buffer, offset, size) else {
+        return false;
+    };
+    let mut at = 0;
+    for row in rows {
+        let row: &[u8] = bytemuck::cast_slice(row);
+        staging.slice(at..at + row.len()).copy_from_slice(row);
+        at += row.len();
+    }
+    true
+}
+
 pub(crate) fn uniform_buffer(device: &wgpu::Device, label: &str, size: usize) -> wgpu::Buffer {
     device.create_buffer(&wgpu::BufferDescriptor {
         label: Some(label),

@@ -320,28 +320,36 @@ impl PlaneResources {
         self.generation += 1;
     }
 
-    /// Uploads the model's x̂0 made at step `step` (x, y pairs); ignored if it does not fit.
-    pub fn upload_x0(&mut self, queue: &wgpu::Queue, step: usize, positions: &[f32]) {
-        let step = step as u64;
-        if step >= self.steps_capacity || positions.len() as u64 != 2 * self.particles_per_step {
-            return;
+    /// Uploads the model's x̂0 made at steps `first..` (x, y pairs each);
+    /// ignored if they do not fit.
+    pub fn upload_x0s(&mut self, queue: &wgpu::Queue, first: usize, x0s: &[&[f32]]) {
+        if let Some(offset) = self.offset_of(first, x0s)
+            && super::write_rows(queue, &self.x0_positions, offset, x0s)
+        {
+            self.x0_steps_uploaded = self.x0_steps_uploaded.max((first + x0s.len()) as u64);
+            self.generation += 1;
         }
-        let offset = step * self.particles_per_step * POSITION_BYTES;
-        queue.write_buffer(&self.x0_positions, offset, bytemuck::cast_slice(positions));
-        self.x0_steps_uploaded = self.x0_steps_uploaded.max(step + 1);
-        self.generation += 1;
     }
 
-    /// Uploads step `step`'s positions (x, y pairs); ignored if it does not fit.
-    pub fn upload_step(&mut self, queue: &wgpu::Queue, step: usize, positions: &[f32]) {
-        let step = step as u64;
-        if step >= self.steps_capacity || positions.len() as u64 != 2 * self.particles_per_step {
-            return;
+    /// Uploads the positions of steps `first..` (x, y pairs each); ignored if
+    /// they do not fit.
+    pub fn upload_steps(&mut self, queue: &wgpu::Queue, first: usize, steps: &[&[f32]]) {
+        if let Some(offset) = self.offset_of(first, steps)
+            && super::write_rows(queue, &self.positions, offset, steps)
+        {
+            self.steps_uploaded = self.steps_uploaded.max((first + steps.len()) as u64);
+            self.generation += 1;
         }
-        let offset = step * self.particles_per_step * POSITION_BYTES;
-        queue.write_buffer(&self.positions, offset, bytemuck::cast_slice(positions));
-        self.steps_uploaded = self.steps_uploaded.max(step + 1);
-        self.generation += 1;
+    }
+
+    /// Where step `first` starts in a positions buffer, if `steps` from there
+    /// fit the run and each holds one step's particles.
+    fn offset_of(&self, first: usize, steps: &[&[f32]]) -> Option<u64> {
+        let fits = (first + steps.len()) as u64 <= self.steps_capacity
+            && steps
+                .iter()
+                .all(|step| step.len() as u64 == 2 * self.particles_per_step);
+        fits.then(|| first as u64 * self.particles_per_step * POSITION_BYTES)
     }
 
     /// How many steps of the current run are on the GPU.
