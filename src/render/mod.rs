@@ -138,7 +138,6 @@ impl PipelineBuilder<'_> {
     }
 }
 
-/// A uniform buffer of `size` bytes, written each frame by a callback.
 /// Writes `rows` one after another into `buffer` from byte `offset` through
 /// one staging buffer; false if there is nothing to write or it does not fit.
 /// A run streams dozens of steps between two frames, and each
@@ -163,6 +162,7 @@ pub(crate) fn write_rows(queue: &wgpu::Queue, buffer: &wgpu::Buffer, offset: u64
     true
 }
 
+/// A uniform buffer of `size` bytes, written each frame by a callback.
 pub(crate) fn uniform_buffer(device: &wgpu::Device, label: &str, size: usize) -> wgpu::Buffer {
     device.create_buffer(&wgpu::BufferDescriptor {
         label: Some(label),
