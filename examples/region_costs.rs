@@ -320,10 +320,7 @@ fn stream_costs(harness: &mut Harness<'static, ExplorerApp>) {
                 let started = std::time::Instant::now();
                 let _ = harness.render();
                 render_ms.push(started.elapsed().as_secs_f64() * 1e3);
-                let app = harness.state();
-                let run = app.run();
-                if run.run_id > before && run.frames.len() == run.expected_frames() && app.elbo_bits_per_dim().is_some()
-                {
+                if harness.state().run().run_id > before && complete(harness.state()) {
                     break;
                 }
             }
@@ -367,12 +364,16 @@ fn whole_then_each_layer_off(
     case(harness, &format!("{name} again"));
 }
 
+/// Whether the current run is whole and its ELBO is in.
+fn complete(app: &ExplorerApp) -> bool {
+    let run = app.run();
+    run.run_id > 0 && run.frames.len() == run.expected_frames() && app.elbo_bits_per_dim().is_some()
+}
+
 fn settle(harness: &mut Harness<'static, ExplorerApp>) {
     for _ in 0..20_000 {
         harness.step();
-        let run = harness.state().run();
-        if run.run_id > 0 && run.frames.len() == run.expected_frames() && harness.state().elbo_bits_per_dim().is_some()
-        {
+        if complete(harness.state()) {
             return;
         }
         std::thread::sleep(std::time::Duration::from_millis(2));
