@@ -158,6 +158,10 @@ fn main() {
     } else {
         egui_wgpu::RendererOptions::default()
     };
+    if std::env::args().any(|a| a == "count") {
+        counted_scrub(&mut explorer(options));
+        return;
+    }
     let mut empty = Harness::builder()
         .with_size([1280.0, 720.0])
         .with_render_options(options)
@@ -169,17 +173,7 @@ fn main() {
         });
     let (empty_ms, empty_cpu_ms) = frame_costs(&mut empty);
     println!("empty eframe app: median {empty_ms:.1} ms, {empty_cpu_ms:.1} CPU ms a frame");
-    let mut harness = Harness::builder()
-        .with_size([1280.0, 720.0])
-        .with_render_options(options)
-        .wgpu()
-        .build_eframe(|cc| {
-            let mut app = ExplorerApp::new(cc).expect("the explorer starts");
-            app.clear_background(&cc.egui_ctx);
-            let _ = ExplorerApp::fit_renderer(&cc.egui_ctx, cc.wgpu_render_state.as_ref());
-            app
-        });
-    settle(&mut harness);
+    let mut harness = explorer(options);
     let case = |harness: &mut Harness<'static, ExplorerApp>, name: &str| {
         let (ms, cpu_ms) = frame_costs(harness);
         let Census {
@@ -211,6 +205,7 @@ fn main() {
         scrub_costs(&mut harness);
         return;
     }
+
     if std::env::args().any(|a| a == "stream") {
         stream_costs(&mut harness);
         return;
@@ -255,11 +250,7 @@ fn main() {
 /// playback does), with each layer alone off. What a streaming frame costs
 /// to draw, apart from what the worker takes from the rasteriser.
 fn scrub_costs(harness: &mut Harness<'static, ExplorerApp>) {
-    let mut settings = harness.state().settings();
-    settings.sampler.kind = noisescope::diffusion::sampler::SamplerKind::Ddpm;
-    settings.sampler.steps = 1000;
-    harness.state_mut().apply_settings(settings);
-    settle(harness);
+    finished_ddpm_run(harness);
     let timed = |harness: &mut Harness<'static, ExplorerApp>, name: &str, scrub: bool| {
         harness.key_press(egui::Key::End);
         harness.step();
@@ -289,6 +280,87 @@ fn scrub_costs(harness: &mut Harness<'static, ExplorerApp>) {
     timed(harness, "at rest, at x_T", false);
     whole_then_each_layer_off(harness, "scrubbing", scrubbed);
     timed(harness, "at rest, at x_T, again", false);
+}
+
+/// The explorer as `explore` opens it at 1280×720, its first run complete.
+fn explorer(options: egui_wgpu::RendererOptions) -> Harness<'static, ExplorerApp> {
+    let mut harness = Harness::builder()
+        .with_size([1280.0, 720.0])
+        .with_render_options(options)
+        .wgpu()
+        .build_eframe(|cc| {
+            let mut app = ExplorerApp::new(cc).expect("the explorer starts");
+            app.clear_background(&cc.egui_ctx);
+            let _ = ExplorerApp::fit_renderer(&cc.egui_ctx, cc.wgpu_render_state.as_ref());
+            app
+        });
+    settle(&mut harness);
+    harness
+}
+
+/// `region_costs count` (under `valgrind --tool=callgrind`, driven by
+/// `tests/bench/count_frames.sh`): the 2D picture redrawn every frame, as in
+/// `scrub`, for `COUNT_FRAMES` frames between two marks on stdout, each
+/// followed by a pause in which the script zeroes and then dumps callgrind's
+/// counters. Instruction counts are the same from run to run, where a shared
+/// host's frame times swing by half. `COUNT_STRIDE` steps a frame (50: a
+/// frame shows a step 50 further on, as a run streams); `COUNT_LAYERS_OFF` names layers
+/// (`density`, `score`, `trails`) to turn off first.
+fn counted_scrub(harness: &mut Harness<'static, ExplorerApp>) {
+    use std::io::Write;
+    finished_ddpm_run(harness);
+    let layers_off = std::env::var("COUNT_LAYERS_OFF").unwrap_or_default();
+    for layer in layers_off.split(',').filter(|layer| !layer.is_empty()) {
+        harness.get_by_label_contains(&format!("Show {layer}")).click();
+    }
+    let frames: usize = std::env::var("COUNT_FRAMES")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(20);
+    let pause = std::time::Duration::from_secs(8);
+    harness.key_press(egui::Key::End);
+    // Warm: every pipeline variant the frames use is compiled before counting.
+    for _ in 0..2 {
+        harness.key_press(egui::Key::ArrowRight);
+        harness.step();
+        let _ = harness.render();
+    }
+    println!("COUNT-BEGIN");
+    std::io::stdout().flush().expect("stdout");
+    std::thread::sleep(pause);
+    // A 1000-step run streams in about 60 frames: each frame shows a step
+    // `COUNT_STRIDE` further on (50 by default: 20 frames cross the run).
+    let stride: usize = std::env::var("COUNT_STRIDE")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(50);
+    for _ in 0..frames {
+        for _ in 0..stride {
+            harness.key_press(egui::Key::ArrowRight);
+        }
+        harness.step();
+        let _ = harness.render();
+    }
+    println!("COUNT-END at frame {}", harness.state().current_frame());
+    std::io::stdout().flush().expect("stdout");
+    std::thread::sleep(pause);
+}
+
+/// Starts a 1000-step DDPM run and waits for it, and its ELBO, to finish: until
+/// the new run's first event the store still holds the old, complete run.
+fn finished_ddpm_run(harness: &mut Harness<'static, ExplorerApp>) {
+    let before = harness.state().run().run_id;
+    let mut settings = harness.state().settings();
+    settings.sampler.kind = noisescope::diffusion::sampler::SamplerKind::Ddpm;
+    settings.sampler.steps = 1000;
+    harness.state_mut().apply_settings(settings);
+    for _ in 0..20_000 {
+        harness.step();
+        if harness.state().run().run_id > before && complete(harness.state()) {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
 }
 
 /// Frames per streaming case.

@@ -104,12 +104,12 @@ fn trail_vs(@builtin(vertex_index) index: u32, @location(0) start: vec2<f32>, @l
     return vec4<f32>(p + side * normal, 0.0, 1.0);
 }
 
-// The same segments as GPU lines (line list), where a trail is about a pixel
-// wide anyway: one primitive a segment where a quad is two triangles, and a
-// software rasteriser pays for every primitive however few pixels it covers.
+// The same segments as GPU lines, where a trail is about a pixel wide anyway:
+// one primitive a segment where a quad is two triangles, and a software
+// rasteriser pays for every primitive however few pixels it covers. One
+// indexed line list over every step's positions (`src/render/trails.rs`).
 @vertex
-fn trail_line_vs(@builtin(vertex_index) index: u32, @location(0) start: vec2<f32>, @location(1) end: vec2<f32>) -> @builtin(position) vec4<f32> {
-    let p = select(start, end, index == 1u);
+fn trail_line_vs(@location(0) p: vec2<f32>) -> @builtin(position) vec4<f32> {
     return vec4<f32>((p - view.center) * view.scale, 0.0, 1.0);
 }
 

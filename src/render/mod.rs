@@ -3,10 +3,12 @@
 //! `Copy` data. No panels live here.
 
 pub(crate) mod cached;
+mod density_size;
 pub mod faults;
 pub mod grid;
 pub mod image;
 pub mod plane;
+mod trails;
 
 use egui_wgpu::{RenderState, wgpu};
 

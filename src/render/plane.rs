@@ -17,6 +17,8 @@ use bytemuck::{Pod, Zeroable};
 use egui_wgpu::wgpu;
 
 use super::cached::{Blit, CachedLayer, draw_fullscreen};
+pub use super::density_size::density_side_for;
+use super::trails::{TrailIndices, TrailSegments, line_pipeline};
 use super::{PipelineBuilder, uniform_buffer, uniform_entry};
 
 /// The most mixture components the density shader draws.
@@ -27,30 +29,6 @@ const X0_SEGMENTS: u32 = 300;
 const POSITION_BYTES: u64 = 8;
 /// Bytes per score arrow (origin and direction, four f32).
 const ARROW_BYTES: u64 = 16;
-
-/// Texels per side of the density's texture, least and most.
-const DENSITY_SIDE_RANGE: std::ops::RangeInclusive<u32> = 32..=1024;
-/// Texels across the narrowest component's standard deviation σ. The texture
-/// holds a colour linear in √(p_t / peak), which for one component is a
-/// Gaussian of standard deviation √2·σ; linear interpolation between texels
-/// h = σ/6 apart misses it by at most h²/8 · 1/(2σ²) = 1/576 of the colour
-/// range along each axis, under one step of an 8-bit colour.
-const DENSITY_TEXELS_PER_STD: f32 = 6.0;
-
-/// Texels per side of the density's texture for a view `view_pixels` wide
-/// showing [−h, h]² (`view_half_extent` = h), whose finest detail is a
-/// component of standard deviation `narrowest_std` (data units): fine enough
-/// for that detail, and never finer than half the view's pixels (see
-/// [`super::cached`]). Early in a run p_t is broad and a few dozen texels
-/// hold it, so a run streaming redraws far fewer than the view's pixels.
-#[must_use]
-pub fn density_side_for(view_pixels: f32, view_half_extent: f32, narrowest_std: f64) -> u32 {
-    let (least, most) = (*DENSITY_SIDE_RANGE.start(), *DENSITY_SIDE_RANGE.end());
-    let view_limit = ((view_pixels / 2.0).ceil() as u32).clamp(least, most);
-    // A float-to-integer cast saturates: a zero spread asks for the most.
-    let for_detail = (2.0 * view_half_extent * DENSITY_TEXELS_PER_STD / narrowest_std as f32).ceil() as u32;
-    for_detail.clamp(least, view_limit)
-}
 
 /// What the density's texture shows; a new one redraws it.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -159,6 +137,8 @@ pub struct PlaneResources {
     particles: wgpu::RenderPipeline,
     trails: wgpu::RenderPipeline,
     trail_lines: wgpu::RenderPipeline,
+    /// The trails' segments as index pairs into `positions`, for `trail_lines`.
+    trail_indices: TrailIndices,
     x0_particles: wgpu::RenderPipeline,
     x0_segments: wgpu::RenderPipeline,
     arrows: wgpu::RenderPipeline,
@@ -237,12 +217,7 @@ impl PlaneResources {
                 &[Some(instance_layout(&at0)), Some(instance_layout(&at1))],
                 wgpu::PrimitiveTopology::TriangleStrip,
             ),
-            trail_lines: builder.build_with(
-                "trail_line_vs",
-                "trail_fs",
-                &[Some(instance_layout(&at0)), Some(instance_layout(&at1))],
-                wgpu::PrimitiveTopology::LineList,
-            ),
+            trail_lines: line_pipeline(&builder),
             x0_particles: builder.build_with(
                 "particle_vs",
                 "x0_fs",
@@ -268,6 +243,7 @@ impl PlaneResources {
             previous_picture: None,
             generation: 0,
             copied_last: std::sync::atomic::AtomicBool::new(false),
+            trail_indices: TrailIndices::new(device),
             arrow_instances: positions_buffer(device, 2),
             arrow_count: 0,
             bind_group,
@@ -404,6 +380,11 @@ impl PlaneResources {
         callback: &PlaneCallback,
     ) {
         queue.write_buffer(&self.view_buffer, 0, bytemuck::bytes_of(&callback.view));
+        if callback.trail_lines {
+            let segments = self.trail_segments(callback);
+            self.trail_indices
+                .update(device, queue, segments, self.particles_per_step);
+        }
         if callback.show_density {
             let view = &callback.view;
             let key = DensityKey {
@@ -451,6 +432,21 @@ impl PlaneResources {
         }
     }
 
+    /// The trail segments the callback asks for, if any can be drawn.
+    fn trail_segments(&self, callback: &PlaneCallback) -> Option<TrailSegments> {
+        let uploaded = self.particles_per_step > 0 && u64::from(callback.step) < self.steps_uploaded;
+        let particles = callback
+            .trail_particles
+            .min(callback.particles)
+            .min(u32::try_from(self.particles_per_step).unwrap_or(u32::MAX));
+        (uploaded && particles > 0 && callback.trail_from < callback.step).then_some(TrailSegments {
+            from: callback.trail_from,
+            to: callback.step,
+            stride: callback.trail_stride.max(1),
+            particles,
+        })
+    }
+
     /// Draws every layer of the picture into the pass's viewport.
     fn paint_layers(&self, pass: &mut wgpu::RenderPass<'_>, callback: &PlaneCallback) {
         if callback.show_density {
@@ -472,23 +468,14 @@ impl PlaneResources {
         let count = callback
             .particles
             .min(u32::try_from(self.particles_per_step).unwrap_or(u32::MAX));
-        let trail_count = callback.trail_particles.min(count);
-        if trail_count > 0 {
-            let (pipeline, vertices) = if callback.trail_lines {
-                (&self.trail_lines, 0..2)
-            } else {
-                (&self.trails, 0..4)
-            };
-            pass.set_pipeline(pipeline);
-            let stride = callback.trail_stride.max(1);
-            let mut from = callback.trail_from;
-            while from < callback.step {
-                // Older points are multiples of the stride, so they hold still as the run plays.
-                let to = ((from / stride + 1) * stride).min(callback.step);
-                pass.set_vertex_buffer(0, self.step_slice(from, trail_count));
-                pass.set_vertex_buffer(1, self.step_slice(to, trail_count));
-                pass.draw(vertices.clone(), 0..trail_count);
-                from = to;
+        if callback.trail_lines {
+            self.trail_indices.draw(pass, &self.trail_lines, &self.positions);
+        } else if let Some(segments) = self.trail_segments(callback) {
+            pass.set_pipeline(&self.trails);
+            for (from, to) in segments.steps() {
+                pass.set_vertex_buffer(0, self.step_slice(from, segments.particles));
+                pass.set_vertex_buffer(1, self.step_slice(to, segments.particles));
+                pass.draw(0..4, 0..segments.particles);
             }
         }
         if callback.show_x0 && step < self.x0_steps_uploaded {
