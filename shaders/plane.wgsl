@@ -63,8 +63,7 @@ struct ParticleOut {
 // unit disc (its corners two radii out), so the disc the fragment stage cuts
 // is whole. A software rasteriser pays for every triangle however small, and
 // a quad is two.
-@vertex
-fn particle_vs(@builtin(vertex_index) index: u32, @location(0) center: vec2<f32>) -> ParticleOut {
+fn particle_corner(center: vec2<f32>, index: u32) -> ParticleOut {
     let corner = array<vec2<f32>, 3>(
         vec2<f32>(0.0, 2.0),
         vec2<f32>(-1.7320508, -1.0),
@@ -74,6 +73,30 @@ fn particle_vs(@builtin(vertex_index) index: u32, @location(0) center: vec2<f32>
     out.position = vec4<f32>((center - view.center) * view.scale + corner * view.point_radius, 0.0, 1.0);
     out.corner = corner;
     return out;
+}
+
+@vertex
+fn particle_vs(@builtin(vertex_index) index: u32, @location(0) center: vec2<f32>) -> ParticleOut {
+    return particle_corner(center, index);
+}
+
+// Eight particles an instance, in order (`src/render/particles.rs`): lavapipe
+// runs its vertex pipeline once an instance, so one a particle cost it more
+// than the particles' triangles.
+@vertex
+fn particle_batch_vs(
+    @builtin(vertex_index) index: u32,
+    @location(0) p0: vec2<f32>,
+    @location(1) p1: vec2<f32>,
+    @location(2) p2: vec2<f32>,
+    @location(3) p3: vec2<f32>,
+    @location(4) p4: vec2<f32>,
+    @location(5) p5: vec2<f32>,
+    @location(6) p6: vec2<f32>,
+    @location(7) p7: vec2<f32>,
+) -> ParticleOut {
+    var centers = array<vec2<f32>, 8>(p0, p1, p2, p3, p4, p5, p6, p7);
+    return particle_corner(centers[index / 3u], index % 3u);
 }
 
 @fragment

@@ -7,6 +7,7 @@ mod density_size;
 pub mod faults;
 pub mod grid;
 pub mod image;
+mod particles;
 pub mod plane;
 mod trails;
 

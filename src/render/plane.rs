@@ -135,6 +135,8 @@ pub struct PlaneResources {
     /// Whether the last paint copied the kept picture (for tests and benches).
     copied_last: std::sync::atomic::AtomicBool,
     particles: wgpu::RenderPipeline,
+    /// Particles eight an instance (`particles.rs`); `particles` draws the rest.
+    particle_batches: wgpu::RenderPipeline,
     trails: wgpu::RenderPipeline,
     trail_lines: wgpu::RenderPipeline,
     /// The trails' segments as index pairs into `positions`, for `trail_lines`.
@@ -218,6 +220,7 @@ impl PlaneResources {
                 wgpu::PrimitiveTopology::TriangleStrip,
             ),
             trail_lines: line_pipeline(&builder),
+            particle_batches: super::particles::batch_pipeline(&builder),
             x0_particles: builder.build_with(
                 "particle_vs",
                 "x0_fs",
@@ -488,9 +491,14 @@ impl PlaneResources {
             pass.set_vertex_buffer(0, self.x0_slice(callback.step, count));
             pass.draw(0..3, 0..count);
         }
-        pass.set_pipeline(&self.particles);
-        pass.set_vertex_buffer(0, self.step_slice(callback.step, count));
-        pass.draw(0..3, 0..count);
+        let start = u64::from(callback.step) * self.particles_per_step * POSITION_BYTES;
+        super::particles::draw(
+            pass,
+            [&self.particle_batches, &self.particles],
+            &self.positions,
+            start,
+            count,
+        );
     }
 }
 
