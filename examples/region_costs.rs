@@ -205,7 +205,6 @@ fn main() {
         scrub_costs(&mut harness);
         return;
     }
-
     if std::env::args().any(|a| a == "stream") {
         stream_costs(&mut harness);
         return;
