@@ -8,10 +8,10 @@
 
 use egui_wgpu::wgpu;
 
+use super::plane::POSITION_BYTES;
+
 /// Particles an instance of the batched pipeline.
 const BATCH: u32 = 8;
-/// Bytes per particle position (two f32).
-const POSITION_BYTES: u64 = 8;
 
 /// `plane.wgsl`'s `particle_batch_vs` with `particle_fs`: instances of
 /// [`BATCH`] consecutive positions.

@@ -25,8 +25,8 @@ use super::{PipelineBuilder, uniform_buffer, uniform_entry};
 pub const MAX_COMPONENTS: usize = 32;
 /// Particles whose x_t → x̂0 segment is drawn: all 2000 hid the picture.
 const X0_SEGMENTS: u32 = 300;
-/// Bytes per particle position (two f32).
-const POSITION_BYTES: u64 = 8;
+/// Bytes per particle position (two f32), in every positions buffer.
+pub(super) const POSITION_BYTES: u64 = 8;
 /// Bytes per score arrow (origin and direction, four f32).
 const ARROW_BYTES: u64 = 16;
 

@@ -10,6 +10,8 @@
 
 use egui_wgpu::wgpu;
 
+use super::plane::POSITION_BYTES;
+
 /// Bytes per index (u32).
 const INDEX_BYTES: u64 = 4;
 
@@ -120,7 +122,7 @@ pub(crate) fn line_pipeline(builder: &super::PipelineBuilder<'_>) -> wgpu::Rende
         "trail_line_vs",
         "trail_fs",
         &[Some(wgpu::VertexBufferLayout {
-            array_stride: 8,
+            array_stride: POSITION_BYTES,
             step_mode: wgpu::VertexStepMode::Vertex,
             attributes: &position,
         })],
