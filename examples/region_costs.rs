@@ -249,7 +249,7 @@ fn main() {
 /// playback does), with each layer alone off. What a streaming frame costs
 /// to draw, apart from what the worker takes from the rasteriser.
 fn scrub_costs(harness: &mut Harness<'static, ExplorerApp>) {
-    finished_ddpm_run(harness);
+    finished_ddpm_run(harness, None);
     let timed = |harness: &mut Harness<'static, ExplorerApp>, name: &str, scrub: bool| {
         harness.key_press(egui::Key::End);
         harness.step();
@@ -293,7 +293,7 @@ fn explorer(options: egui_wgpu::RendererOptions) -> Harness<'static, ExplorerApp
             let _ = ExplorerApp::fit_renderer(&cc.egui_ctx, cc.wgpu_render_state.as_ref());
             app
         });
-    settle(&mut harness);
+    settle(&mut harness, 0);
     harness
 }
 
@@ -307,7 +307,7 @@ fn explorer(options: egui_wgpu::RendererOptions) -> Harness<'static, ExplorerApp
 /// (`density`, `score`, `trails`) to turn off first.
 fn counted_scrub(harness: &mut Harness<'static, ExplorerApp>) {
     use std::io::Write;
-    finished_ddpm_run(harness);
+    finished_ddpm_run(harness, None);
     let layers_off = std::env::var("COUNT_LAYERS_OFF").unwrap_or_default();
     for layer in layers_off.split(',').filter(|layer| !layer.is_empty()) {
         harness.get_by_label_contains(&format!("Show {layer}")).click();
@@ -345,21 +345,18 @@ fn counted_scrub(harness: &mut Harness<'static, ExplorerApp>) {
     std::thread::sleep(pause);
 }
 
-/// Starts a 1000-step DDPM run and waits for it, and its ELBO, to finish: until
-/// the new run's first event the store still holds the old, complete run.
-fn finished_ddpm_run(harness: &mut Harness<'static, ExplorerApp>) {
+/// Starts a 1000-step DDPM run (of `batch` samples, else the window's own
+/// batch) and waits for it, and its ELBO, to finish.
+fn finished_ddpm_run(harness: &mut Harness<'static, ExplorerApp>, batch: Option<usize>) {
     let before = harness.state().run().run_id;
     let mut settings = harness.state().settings();
     settings.sampler.kind = noisescope::diffusion::sampler::SamplerKind::Ddpm;
     settings.sampler.steps = 1000;
-    harness.state_mut().apply_settings(settings);
-    for _ in 0..20_000 {
-        harness.step();
-        if harness.state().run().run_id > before && complete(harness.state()) {
-            return;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(2));
+    if let Some(batch) = batch {
+        settings.batch = batch;
     }
+    harness.state_mut().apply_settings(settings);
+    settle(harness, before);
 }
 
 /// Frames per streaming case.
@@ -369,14 +366,8 @@ const STREAM_FRAMES: usize = 200;
 /// and with each layer alone off: the wall time of a frame, its egui pass,
 /// and every thread's CPU time a frame.
 fn stream_costs(harness: &mut Harness<'static, ExplorerApp>) {
-    let mut settings = harness.state().settings();
-    settings.sampler.kind = noisescope::diffusion::sampler::SamplerKind::Ddpm;
-    settings.sampler.steps = 1000;
-    if let Some(batch) = std::env::var("STREAM_BATCH").ok().and_then(|b| b.parse().ok()) {
-        settings.batch = batch;
-    }
-    harness.state_mut().apply_settings(settings);
-    settle(harness);
+    let batch = std::env::var("STREAM_BATCH").ok().and_then(|b| b.parse().ok());
+    finished_ddpm_run(harness, batch);
     let streamed = |harness: &mut Harness<'static, ExplorerApp>, name: &str| {
         let threads_before = threads_cpu_ms();
         let (mut pass_ms, mut render_ms) = (Vec::new(), Vec::new());
@@ -441,10 +432,12 @@ fn complete(app: &ExplorerApp) -> bool {
     run.run_id > 0 && run.frames.len() == run.expected_frames() && app.elbo_bits_per_dim().is_some()
 }
 
-fn settle(harness: &mut Harness<'static, ExplorerApp>) {
+/// Steps until a run started after run `before` is complete: until the new
+/// run's first event the store still holds the old, complete run.
+fn settle(harness: &mut Harness<'static, ExplorerApp>, before: u64) {
     for _ in 0..20_000 {
         harness.step();
-        if complete(harness.state()) {
+        if harness.state().run().run_id > before && complete(harness.state()) {
             return;
         }
         std::thread::sleep(std::time::Duration::from_millis(2));
