@@ -9,10 +9,10 @@
 # COUNT_LAYERS_OFF=trails,score (any of density, score, trails) turns layers
 # off first; COUNT_STRIDE=N shows a step N further on each frame (50 by
 # default, as a 1000-step run streams; 0 holds the picture still). The main
-# thread's count grows with the stride (94 million instructions a frame at 1,
-# 678 million at 50: each step pressed costs the window's own work), so
-# compare it only at the same stride; lavapipe's binning and rasteriser
-# threads draw each frame once whatever the stride. Needs
+# thread's count grows with the stride (each key press, Shift + → for ten
+# steps, costs the window a pass of its own: about 200 million instructions a
+# frame at 50), so compare it only at the same stride; lavapipe's binning and
+# rasteriser threads draw each frame once whatever the stride. Needs
 # valgrind (Debian's package). Takes a few minutes.
 set -euo pipefail
 binary="${1:-target/release/examples/region_costs}"
