@@ -23,6 +23,26 @@ pub struct PlotsPanel {
     pub line_width: f32,
     /// The plot shown large in the figure's place (a click on its title).
     big: Option<PlotKind>,
+    /// Bumped when the schedule, the comparison or the KL terms change.
+    data_generation: u64,
+    /// Each plot's curves as last drawn, thinned and simplified: a plot
+    /// redrawn at the same size over the same data reuses them, where
+    /// computing them anew cost every frame of a streaming run about a
+    /// millisecond of the UI pass (T points a curve through the schedule).
+    drawn_curves: Vec<(CurvesKey, Curves)>,
+}
+
+/// A plot's curves: each one's name, colour and points.
+type Curves = Vec<(String, egui::Color32, Vec<[f64; 2]>)>;
+
+/// What a plot's curves were computed for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct CurvesKey {
+    kind: PlotKind,
+    /// The plot's width and height in points and the pixels per point, as bits.
+    size_bits: [u32; 3],
+    /// [`PlotsPanel::data_generation`] when they were computed.
+    data_generation: u64,
 }
 
 impl PlotsPanel {
@@ -37,12 +57,23 @@ impl PlotsPanel {
             comparison: Vec::new(),
             line_width: 2.0,
             big: None,
+            data_generation: 0,
+            drawn_curves: Vec::new(),
         }
     }
 
     /// Overlays other schedules' first curve on each schedule plot (empty: none).
     pub fn set_comparison(&mut self, comparison: Vec<(String, egui::Color32, Arc<Schedule>)>) {
-        self.comparison = comparison;
+        // The window sets it every frame: only a change makes the curves anew.
+        let same = comparison.len() == self.comparison.len()
+            && comparison
+                .iter()
+                .zip(&self.comparison)
+                .all(|(new, old)| new.0 == old.0 && new.1 == old.1 && Arc::ptr_eq(&new.2, &old.2));
+        if !same {
+            self.comparison = comparison;
+            self.data_generation += 1;
+        }
     }
 
     /// The bound in bits/dim of the current run's first sample, once computed.
@@ -60,16 +91,19 @@ impl PlotsPanel {
     /// Forgets the KL terms of the previous run.
     pub fn clear_kl(&mut self) {
         self.kl = None;
+        self.data_generation += 1;
     }
 
     /// Shows L_{t−1} (nats, t = 2..=T) and the total bits/dim.
     pub fn set_kl(&mut self, step_nats: Vec<f64>, bits_per_dim: f64) {
         self.kl = Some((step_nats, bits_per_dim));
+        self.data_generation += 1;
     }
 
     /// Replaces the schedule plotted.
     pub fn set_schedule(&mut self, schedule: Arc<Schedule>) {
         self.schedule = schedule;
+        self.data_generation += 1;
     }
 
     /// Takes the t the user dragged a cursor to.
@@ -125,32 +159,8 @@ impl PlotsPanel {
     /// figure, or gives the figure back) and each curve's name in its colour,
     /// so no legend sits on the data.
     fn plot_ui(&mut self, ui: &mut egui::Ui, kind: PlotKind, height: f32) {
-        let schedule = Arc::clone(&self.schedule);
         let width = ui.available_width();
-        let columns = (width * ui.ctx().pixels_per_point()).max(1.0) as usize;
-        let mut lines = self.series(kind, &schedule, columns);
-        if kind != PlotKind::Kl {
-            // Each compared schedule's first curve only, in the schedule's colour.
-            for (name, color, other) in &self.comparison {
-                let first = kind.curve_names()[0];
-                lines.push((format!("{first} {name}"), *color, self.curve(kind, other, 0, columns)));
-            }
-        }
-        // A software renderer pays for every segment: keep only the points a
-        // quarter of a pixel would show (the axes span the data, so the scale is
-        // at least this fine).
-        let (low, high) = lines
-            .iter()
-            .flat_map(|(_, _, points)| points.iter().map(|p| p[1]))
-            .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), y| (lo.min(y), hi.max(y)));
-        let pixels_per_point = f64::from(ui.ctx().pixels_per_point());
-        let units_per_pixel = [
-            schedule.train_steps() as f64 / (f64::from(width) * pixels_per_point).max(1.0),
-            (high - low).max(1e-12) / (f64::from(height) * pixels_per_point).max(1.0),
-        ];
-        for (_, _, points) in &mut lines {
-            *points = simplify_polyline(points, units_per_pixel, 0.25);
-        }
+        let lines = self.curves_for(kind, width, height, ui.ctx().pixels_per_point());
         ui.horizontal_wrapped(|ui| {
             let big = self.big == Some(kind);
             let hint = if big {
@@ -205,6 +215,47 @@ impl PlotsPanel {
         {
             self.requested_t = Some(response.transform.value_from_position(pos).x);
         }
+    }
+
+    /// `kind`'s curves for a plot `width` × `height` points at
+    /// `pixels_per_point`, as last drawn if nothing they show has changed.
+    fn curves_for(&mut self, kind: PlotKind, width: f32, height: f32, pixels_per_point: f32) -> Curves {
+        let key = CurvesKey {
+            kind,
+            size_bits: [width.to_bits(), height.to_bits(), pixels_per_point.to_bits()],
+            data_generation: self.data_generation,
+        };
+        if let Some((_, curves)) = self.drawn_curves.iter().find(|(drawn, _)| *drawn == key) {
+            return curves.clone();
+        }
+        let schedule = Arc::clone(&self.schedule);
+        let columns = (width * pixels_per_point).max(1.0) as usize;
+        let mut lines = self.series(kind, &schedule, columns);
+        if kind != PlotKind::Kl {
+            // Each compared schedule's first curve only, in the schedule's colour.
+            for (name, color, other) in &self.comparison {
+                let first = kind.curve_names()[0];
+                lines.push((format!("{first} {name}"), *color, self.curve(kind, other, 0, columns)));
+            }
+        }
+        // A software renderer pays for every segment: keep only the points a
+        // quarter of a pixel would show (the axes span the data, so the scale is
+        // at least this fine).
+        let (low, high) = lines
+            .iter()
+            .flat_map(|(_, _, points)| points.iter().map(|p| p[1]))
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), y| (lo.min(y), hi.max(y)));
+        let pixels_per_point = f64::from(pixels_per_point);
+        let units_per_pixel = [
+            schedule.train_steps() as f64 / (f64::from(width) * pixels_per_point).max(1.0),
+            (high - low).max(1e-12) / (f64::from(height) * pixels_per_point).max(1.0),
+        ];
+        for (_, _, points) in &mut lines {
+            *points = simplify_polyline(points, units_per_pixel, 0.25);
+        }
+        self.drawn_curves.retain(|(drawn, _)| drawn.kind != kind);
+        self.drawn_curves.push((key, lines.clone()));
+        lines
     }
 
     /// `kind`'s curves over t = 1..=T of `schedule`, each thinned to `columns`.
@@ -397,6 +448,60 @@ pub fn simplify_polyline(points: &[[f64; 2]], units_per_pixel: [f64; 2], toleran
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_plots_curves_are_kept_until_what_they_show_changes() {
+        use crate::diffusion::{ScheduleConfig, ScheduleKind};
+        let schedule = |kind| {
+            Arc::new(
+                Schedule::new(&ScheduleConfig {
+                    kind,
+                    ..ScheduleConfig::default()
+                })
+                .unwrap(),
+            )
+        };
+        let mut plots = PlotsPanel::new(schedule(ScheduleKind::Linear));
+        let signal = |plots: &mut PlotsPanel| plots.curves_for(PlotKind::Signal, 220.0, 120.0, 1.0);
+        let linear = signal(&mut plots);
+        // √ᾱ at t = 1000 of the linear schedule: √4.036e-5 = 0.00635.
+        let sqrt_alpha_bar_end = linear[1].2.last().unwrap()[1];
+        assert!(
+            (sqrt_alpha_bar_end - 4.036e-5_f64.sqrt()).abs() < 1e-4,
+            "{sqrt_alpha_bar_end}"
+        );
+        assert_eq!(plots.drawn_curves.len(), 1);
+        assert_eq!(signal(&mut plots), linear, "the same plot again: the kept curves");
+        let generation = plots.data_generation;
+        plots.set_comparison(Vec::new());
+        assert_eq!(plots.data_generation, generation, "no comparison again is no change");
+        let cosine_schedule = schedule(ScheduleKind::Cosine);
+        let compared = || vec![("cosine".to_owned(), egui::Color32::RED, Arc::clone(&cosine_schedule))];
+        plots.set_comparison(compared());
+        assert_eq!(signal(&mut plots).len(), 4, "the compared schedule's curve is added");
+        let generation = plots.data_generation;
+        plots.set_comparison(compared());
+        assert_eq!(
+            plots.data_generation, generation,
+            "the same comparison again is no change"
+        );
+        plots.set_comparison(Vec::new());
+        plots.set_schedule(schedule(ScheduleKind::Cosine));
+        let cosine = signal(&mut plots);
+        assert_ne!(cosine, linear, "a new schedule: new curves");
+        assert_eq!(plots.drawn_curves.len(), 1, "one kept entry a plot");
+        let wider = plots.curves_for(PlotKind::Signal, 440.0, 120.0, 1.0);
+        assert!(
+            wider[0].2.len() >= cosine[0].2.len(),
+            "twice the columns keep at least as many points"
+        );
+        let kl_points = |plots: &mut PlotsPanel| plots.curves_for(PlotKind::Kl, 220.0, 120.0, 1.0)[0].2.len();
+        assert_eq!(kl_points(&mut plots), 0, "no KL terms yet");
+        plots.set_kl(vec![0.5; 999], 1.0);
+        assert!(kl_points(&mut plots) > 0, "the KL terms, once set, are drawn");
+        plots.clear_kl();
+        assert_eq!(kl_points(&mut plots), 0);
+    }
 
     #[test]
     fn the_sigma_curve_is_edms_noise_level() {
