@@ -9,9 +9,9 @@
 # COUNT_LAYERS_OFF=trails,score (any of density, score, trails) turns layers
 # off first; COUNT_STRIDE=N shows a step N further on each frame (50 by
 # default, as a 1000-step run streams; 0 holds the picture still). The main
-# thread's count grows with the stride (each key press, Shift + → for ten
-# steps, costs the window a pass of its own: about 200 million instructions a
-# frame at 50), so compare it only at the same stride; lavapipe's binning and
+# thread's count grows with the stride (the key presses, Shift + → for ten
+# steps, each cost the window passes of its own: about 200 million
+# instructions a frame at 50), so compare it only at the same stride; lavapipe's binning and
 # rasteriser threads draw each frame once whatever the stride. Needs
 # valgrind (Debian's package). Takes a few minutes.
 set -euo pipefail
