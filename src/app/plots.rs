@@ -471,7 +471,14 @@ mod tests {
             "{sqrt_alpha_bar_end}"
         );
         assert_eq!(plots.drawn_curves.len(), 1);
-        assert_eq!(signal(&mut plots), linear, "the same plot again: the kept curves");
+        // Marked, the kept entry shows whether the next call reuses it.
+        plots.drawn_curves[0].1[0].0 = "kept".to_owned();
+        assert_eq!(signal(&mut plots)[0].0, "kept", "the same plot again: the kept curves");
+        assert_eq!(
+            plots.curves_for(PlotKind::Signal, 221.0, 120.0, 1.0)[0].0,
+            "ᾱ_t",
+            "another size: new curves"
+        );
         let generation = plots.data_generation;
         plots.set_comparison(Vec::new());
         assert_eq!(plots.data_generation, generation, "no comparison again is no change");
