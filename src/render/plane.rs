@@ -328,7 +328,12 @@ impl PlaneResources {
             && steps
                 .iter()
                 .all(|step| step.len() as u64 == 2 * self.particles_per_step);
-        fits.then(|| first as u64 * self.particles_per_step * POSITION_BYTES)
+        fits.then(|| self.step_start(first as u64))
+    }
+
+    /// Where step `step` starts in a positions buffer (x_t's or x̂0's), in bytes.
+    fn step_start(&self, step: u64) -> u64 {
+        step * self.particles_per_step * POSITION_BYTES
     }
 
     /// How many steps of the current run are on the GPU.
@@ -365,12 +370,12 @@ impl PlaneResources {
     }
 
     fn step_slice(&self, step: u32, count: u32) -> wgpu::BufferSlice<'_> {
-        let start = u64::from(step) * self.particles_per_step * POSITION_BYTES;
+        let start = self.step_start(u64::from(step));
         self.positions.slice(start..start + u64::from(count) * POSITION_BYTES)
     }
 
     fn x0_slice(&self, step: u32, count: u32) -> wgpu::BufferSlice<'_> {
-        let start = u64::from(step) * self.particles_per_step * POSITION_BYTES;
+        let start = self.step_start(u64::from(step));
         self.x0_positions
             .slice(start..start + u64::from(count) * POSITION_BYTES)
     }
@@ -491,12 +496,11 @@ impl PlaneResources {
             pass.set_vertex_buffer(0, self.x0_slice(callback.step, count));
             pass.draw(0..3, 0..count);
         }
-        let start = u64::from(callback.step) * self.particles_per_step * POSITION_BYTES;
         super::particles::draw(
             pass,
             [&self.particle_batches, &self.particles],
             &self.positions,
-            start,
+            self.step_start(step),
             count,
         );
     }
