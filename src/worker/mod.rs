@@ -360,7 +360,10 @@ fn run_job(job: &Job, latest: &AtomicU64, events: &SyncSender<Event>, notify: &d
     if latest.load(Ordering::SeqCst) != run_id {
         return Ok(());
     }
-    let keep_going = || latest.load(Ordering::SeqCst) == run_id;
+    let keep_going = || {
+        crate::jobs::pause_point();
+        latest.load(Ordering::SeqCst) == run_id
+    };
     match elbo_event(job, &x0, &keep_going) {
         Ok(event) => send(event),
         // A newer run took over; it reports for itself.
@@ -456,6 +459,7 @@ fn sample_run(
         &x_start,
         &mut rng,
         |out| {
+            crate::jobs::pause_point();
             if latest.load(Ordering::SeqCst) != job.run_id {
                 return ControlFlow::Break(());
             }
@@ -521,6 +525,7 @@ fn forward_run(
     .map_err(|_| RunError::Disconnected)?;
     let mut failure = None;
     let finished = run_forward(&schedule, &x0, &levels, mode, &mut rng, |step| {
+        crate::jobs::pause_point();
         if latest.load(Ordering::SeqCst) != job.run_id {
             return ControlFlow::Break(());
         }
