@@ -110,12 +110,13 @@ const BACKGROUND_PAUSE: Duration = Duration::from_micros(50);
 /// 50 µs; elsewhere it does nothing.
 ///
 /// Why: a kernel may not count a core that runs only idle-priority work as
-/// free when it places a woken thread (this project's 2-core VMs do not). Its
-/// `perf sched` showed llvmpipe's rasteriser threads queued one behind the
-/// other on one core, 1.5–2.2 ms on average, while the model held the other.
-/// A core that goes idle pulls a waiting thread over at once, and a pause each
-/// millisecond cut the wait to 0.35–0.42 ms (0.27–0.30 with no model running)
-/// for about 5% of the model's speed.
+/// free when it places a woken thread (this project's 2-core VMs do not).
+/// `perf sched` over streamed 2D runs showed llvmpipe's rasteriser threads
+/// queued one behind the other on one core, 1.22–1.25 ms on average each
+/// time they woke, while the model thread held the other (0.27–0.30 ms with
+/// no model running). While the core is idle a waiting thread moves onto it:
+/// a pause each millisecond cut the wait to 0.40–0.44 ms, for about 5% of
+/// the model's speed.
 pub fn pause_point() {
     let Some(last_pause) = LAST_PAUSE.get() else {
         return;

@@ -14,8 +14,8 @@ const ARROW_GRID: usize = 17;
 /// Trails cover at most this many particles, to keep the software rasteriser
 /// fast: a trail's cost is per segment, and 150 trails held lavapipe's binning
 /// and rasteriser threads for about a third of the 2D picture's work. With 100,
-/// a 1000-step run streamed about 9% faster a frame (8 alternating rounds in
-/// one process), and the paths read as clearly among 2000 particles.
+/// a 1000-step run streamed about 9% faster a frame (8 pairs of alternating
+/// rounds in one process), and the paths read as clearly among 2000 particles.
 const TRAIL_PARTICLES: u32 = 100;
 /// Trails cover at most this many recent steps: a 1000-step run drew 1000
 /// segments per particle per frame, 300 ms a frame on lavapipe (the benchmark).
