@@ -64,12 +64,13 @@ impl PlotsPanel {
 
     /// Overlays other schedules' first curve on each schedule plot (empty: none).
     pub fn set_comparison(&mut self, comparison: Vec<(String, egui::Color32, Arc<Schedule>)>) {
-        // The window sets it every frame: only a change makes the curves anew.
+        // The window sets it every frame, building the compared schedules
+        // anew each time: only a change of what they hold makes the curves anew.
         let same = comparison.len() == self.comparison.len()
             && comparison
                 .iter()
                 .zip(&self.comparison)
-                .all(|(new, old)| new.0 == old.0 && new.1 == old.1 && Arc::ptr_eq(&new.2, &old.2));
+                .all(|(new, old)| new.0 == old.0 && new.1 == old.1 && (Arc::ptr_eq(&new.2, &old.2) || new.2 == old.2));
         if !same {
             self.comparison = comparison;
             self.data_generation += 1;
@@ -491,6 +492,16 @@ mod tests {
         assert_eq!(
             plots.data_generation, generation,
             "the same comparison again is no change"
+        );
+        // As the window builds it each frame: an equal schedule, newly made.
+        plots.set_comparison(vec![(
+            "cosine".to_owned(),
+            egui::Color32::RED,
+            schedule(ScheduleKind::Cosine),
+        )]);
+        assert_eq!(
+            plots.data_generation, generation,
+            "an equal comparison built anew is no change"
         );
         plots.set_comparison(Vec::new());
         plots.set_schedule(schedule(ScheduleKind::Cosine));
