@@ -195,6 +195,12 @@ pub fn soak(runs: usize, mut each: impl FnMut(&RunSample)) -> Vec<RunSample> {
         } else {
             step_run(&mut harness, cancelled);
         }
+        // Show x_T, which every run has: the 2D view's density texture is as
+        // fine as the frame shown needs, so a cancelled run left on whichever
+        // frame had arrived held a texture of a size that depended on timing
+        // (up to 0.1 MiB apart), and the GPU figure with it.
+        harness.key_press(egui::Key::End);
+        harness.step();
         // Draw the frame a window would show: the views upload to the GPU in
         // their paint callbacks, and the render submits the queue's writes.
         harness.render().expect("the frame renders");
